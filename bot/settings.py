@@ -1,0 +1,30 @@
+"""One typed settings object, read from the environment once at start-up and passed down."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+DEFAULT_DATABASE_URL = "sqlite:///var/loom.db"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the service needs to know about its surroundings.
+
+    `database_url` is a SQLAlchemy URL in its plain form (`sqlite:///path`, `postgresql://user@host/db`);
+    the storage layer picks the drivers. `redis_url` is optional: without it, in-process fallbacks are used.
+    """
+
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from environment variables (`DATABASE_URL`, `REDIS_URL`)."""
+        env = os.environ if env is None else env
+        return cls(
+            database_url=env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
+            redis_url=env.get("REDIS_URL") or None,
+        )

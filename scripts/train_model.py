@@ -1,0 +1,88 @@
+"""Train the Rasa model only when its inputs changed, with a cache keyed by their hash.
+
+The key covers everything that changes what `rasa train` produces: config, domain, training data,
+our own NLU components and the pinned dependencies. A model trained from the same inputs is reused
+from `models/` or from the cache directory (shared between clones, e.g. CI runs on one machine), so a
+clean checkout does not pay for training again. Without a cached copy it trains, nothing is hidden.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+INPUTS = ["config.yml", "domain.yml", "data", "bot/nlu", "pyproject.toml"]
+DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "loom-support-bot" / "models"
+
+
+def input_files(root: Path) -> list[Path]:
+    """All files that feed training, in a stable order."""
+    files: list[Path] = []
+    for name in INPUTS:
+        path = root / name
+        if path.is_dir():
+            files += [p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+        elif path.is_file():
+            files.append(path)
+        else:
+            sys.exit(f"train: missing training input {path}")
+    return sorted(files)
+
+
+def inputs_hash(root: Path) -> str:
+    """A short hash of the training inputs' paths and contents."""
+    digest = hashlib.sha256()
+    for path in input_files(root):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def link_current(models: Path, model: Path) -> None:
+    """Point models/current.tar.gz at the model every command should use."""
+    current = models / "current.tar.gz"
+    if current.is_symlink() or current.exists():
+        current.unlink()
+    current.symlink_to(model.name)
+
+
+def main() -> None:
+    """Parse arguments, reuse or train the model, print its path."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rasa", required=True, help="path of the rasa executable (runtime A)")
+    parser.add_argument("--force", action="store_true", help="train even if a model for these inputs exists")
+    parser.add_argument("--cache", type=Path, default=Path(os.environ.get("MODEL_CACHE", DEFAULT_CACHE)))
+    args = parser.parse_args()
+
+    root = Path.cwd()
+    models = root / "models"
+    models.mkdir(exist_ok=True)
+    key = inputs_hash(root)
+    model = models / f"model-{key}.tar.gz"
+    cached = args.cache / model.name
+
+    if not args.force and model.exists():
+        print(f"train: model is up to date ({model.relative_to(root)})")
+    elif not args.force and cached.exists():
+        shutil.copy2(cached, model)
+        print(f"train: inputs unchanged, reused cached model {cached}")
+    else:
+        print("train: training inputs changed, training a new model (takes a few minutes) ...", flush=True)
+        started = time.monotonic()
+        command = [args.rasa, "train", "--out", str(models), "--fixed-model-name", model.name[: -len(".tar.gz")]]
+        subprocess.run(command, check=True)
+        print(f"train: trained in {time.monotonic() - started:.0f} s -> {model.relative_to(root)}")
+        args.cache.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(model, cached)
+    link_current(models, model)
+
+
+if __name__ == "__main__":
+    main()

@@ -76,7 +76,8 @@ def main() -> None:
     else:
         print("train: training inputs changed, training a new model (takes a few minutes) ...", flush=True)
         started = time.monotonic()
-        command = [args.rasa, "train", "--out", str(models), "--fixed-model-name", model.name[: -len(".tar.gz")]]
+        name = model.name.removesuffix(".tar.gz")
+        command = [args.rasa, "train", "--out", str(models), "--fixed-model-name", name]
         subprocess.run(command, check=True)
         print(f"train: trained in {time.monotonic() - started:.0f} s -> {model.relative_to(root)}")
         args.cache.mkdir(parents=True, exist_ok=True)

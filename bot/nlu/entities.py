@@ -180,7 +180,7 @@ class CatalogEntityExtractor(GraphComponent, EntityExtractorMixin):
         found += [
             self._entity(labels[ent.label_], ent.start_char, ent.end_char, ent.text, NER)
             for ent in doc.ents
-            if ent.label_ in labels
+            if ent.label_ in labels and any(ch.isalnum() for ch in ent.text)
         ]
         order = {REGEX: 0, PHRASE: 1, NER: 2}
         found.sort(key=lambda e: (order[e.pop("_source")], -(e["end"] - e["start"])))

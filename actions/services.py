@@ -1,0 +1,37 @@
+"""The services actions use, built on first use from the environment (never at import time)."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from bot.catalog.availability import CatalogService
+from bot.orders import OrderService
+from bot.settings import Settings
+from bot.storage.db import Database
+from bot.stores import StoreService
+
+
+@dataclass(frozen=True)
+class Services:
+    """Everything an action may call."""
+
+    settings: Settings
+    database: Database
+    orders: OrderService
+    catalog: CatalogService
+    stores: StoreService
+
+
+@functools.cache
+def services() -> Services:
+    """The process-wide services; the action server builds them on the first action call."""
+    settings = Settings.from_env()
+    database = Database(settings.database_url)
+    return Services(
+        settings=settings,
+        database=database,
+        orders=OrderService(database),
+        catalog=CatalogService(database),
+        stores=StoreService(database),
+    )

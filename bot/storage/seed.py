@@ -1,0 +1,167 @@
+"""Demo data: catalogue, stores, customers and orders from the YAML files in `seed/`.
+
+Seeding is idempotent: rows that exist (by SKU, store name, e-mail, order number) are left alone, so it
+runs at every start. `reset=True` re-creates the demo orders with times relative to now.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zlib
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import Engine, delete, select
+from sqlalchemy.orm import Session
+
+from bot.storage.models import Customer, Order, OrderItem, Product, ProductVariant, Store, utcnow
+
+SEED_DIR = Path(__file__).parent / "seed"
+DELIVERY_HOUR = 14  # demo deliveries happen in the afternoon
+
+
+@dataclass
+class SeedReport:
+    """How many rows each seeding step added."""
+
+    products: int = 0
+    variants: int = 0
+    stores: int = 0
+    customers: int = 0
+    orders: int = 0
+
+    def __str__(self) -> str:
+        return ", ".join(f"{count} {name}" for name, count in vars(self).items())
+
+
+def demo_stock(sku: str, color: str, size: str) -> int:
+    """A stable, varied stock level (2–20) for a variant that is not sold out."""
+    return 2 + zlib.crc32(f"{sku}|{color}|{size}".encode()) % 19
+
+
+def load_yaml(name: str) -> dict[str, Any]:
+    """Read one of the seed files."""
+    with (SEED_DIR / name).open(encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def seed_catalog(session: Session, report: SeedReport) -> None:
+    """Insert missing products and variants."""
+    catalog = load_yaml("catalog.yml")
+    existing = {p.sku: p for p in session.scalars(select(Product))}
+    for item in catalog["products"]:
+        product = existing.get(item["sku"])
+        if product is None:
+            slug = item["title"].lower().replace(" ", "-")
+            product = Product(
+                sku=item["sku"],
+                title=item["title"],
+                description=item.get("description", ""),
+                category=item["category"],
+                price=Decimal(item["price"]),
+                url=f"{catalog['base_url']}/{slug}",
+            )
+            session.add(product)
+            report.products += 1
+        have = {(v.color, v.size) for v in product.variants}
+        sold_out = {(str(c), str(s)) for c, s in item.get("sold_out", [])}
+        for color in item["colors"]:
+            for size in map(str, item["sizes"]):
+                if (color, size) in have:
+                    continue
+                stock = 0 if (color, size) in sold_out else demo_stock(item["sku"], color, size)
+                product.variants.append(ProductVariant(color=color, size=size, stock=stock))
+                report.variants += 1
+
+
+def seed_shop(session: Session, report: SeedReport, now: dt.datetime) -> None:
+    """Insert missing stores, customers and orders."""
+    shop = load_yaml("shop.yml")
+    stores = set(session.scalars(select(Store.name)))
+    for item in shop["stores"]:
+        if item["name"] not in stores:
+            session.add(Store(**item))
+            report.stores += 1
+
+    customers = {c.email: c for c in session.scalars(select(Customer))}
+    by_key: dict[str, Customer] = {}
+    for item in shop["customers"]:
+        customer = customers.get(item["email"])
+        if customer is None:
+            customer = Customer(name=item["name"], email=item["email"])
+            session.add(customer)
+            report.customers += 1
+        by_key[item["key"]] = customer
+    session.flush()
+
+    orders = set(session.scalars(select(Order.id)))
+    variants = {
+        (v.product.sku, v.color, v.size): v
+        for v in session.scalars(select(ProductVariant).join(ProductVariant.product))
+    }
+    for item in shop["orders"]:
+        if item["id"] not in orders:
+            session.add(build_order(item, by_key[item["customer"]], variants, now))
+            report.orders += 1
+
+
+def build_order(
+    item: dict[str, Any],
+    customer: Customer,
+    variants: dict[tuple[str, str, str], ProductVariant],
+    now: dt.datetime,
+) -> Order:
+    """An order from its seed description, its times counted back from `now`."""
+
+    def days_ago(key: str) -> dt.datetime | None:
+        return now - dt.timedelta(days=item[key]) if key in item else None
+
+    items = []
+    for sku, color, size, quantity in item["items"]:
+        variant = variants[(sku, color, str(size))]
+        items.append(OrderItem(variant=variant, quantity=quantity, unit_price=variant.product.price))
+    total = sum((line.unit_price * line.quantity for line in items), Decimal("0.00"))
+    shipped_at = days_ago("shipped_days_ago")
+    delivered_at = days_ago("delivered_days_ago")
+    if delivered_at is not None:
+        delivered_at = delivered_at.replace(hour=DELIVERY_HOUR, minute=0, second=0, microsecond=0)
+    eta = None
+    if shipped_at is not None:
+        eta = (now + dt.timedelta(days=item.get("eta_days", 0))).date()
+    refund = item.get("refund", "none")
+    carrier, tracking = item.get("carrier"), item.get("tracking")
+    return Order(
+        id=item["id"],
+        customer=customer,
+        status=item["status"],
+        placed_at=days_ago("placed_days_ago") or now,
+        shipped_at=shipped_at,
+        estimated_delivery=eta,
+        delivered_at=delivered_at,
+        cancelled_at=days_ago("cancelled_days_ago"),
+        carrier=carrier,
+        tracking_url=f"https://track.loomandco.example/{tracking}" if tracking else None,
+        total=total,
+        refund_status=refund,
+        refund_amount=total if refund != "none" else None,
+        refund_issued_at=days_ago("refund_days_ago") if refund == "issued" else None,
+        items=items,
+    )
+
+
+def seed(engine: Engine, reset: bool = False, now: dt.datetime | None = None) -> SeedReport:
+    """Insert whatever demo data is missing; with `reset`, re-create the demo orders first."""
+    report = SeedReport()
+    now = now or utcnow()
+    with Session(engine) as session, session.begin():
+        if reset:
+            ids = [item["id"] for item in load_yaml("shop.yml")["orders"]]
+            session.execute(delete(OrderItem).where(OrderItem.order_id.in_(ids)))
+            session.execute(delete(Order).where(Order.id.in_(ids)))
+        seed_catalog(session, report)
+        session.flush()
+        seed_shop(session, report, now)
+    return report

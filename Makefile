@@ -23,7 +23,7 @@ export PYTHONWARNINGS := ignore::DeprecationWarning
 export ACTION_ENDPOINT_URL ?= http://127.0.0.1:5055/webhook
 
 # Rasa-side tests run in runtime A; everything else in runtime B.
-TESTS_RASA := tests/bot/nlu tests/bot/rasa_stores
+TESTS_RASA := tests/bot/nlu tests/bot/test_rasa_stores.py
 BENCH_CONVERSATIONS ?= 10
 
 .PHONY: help run test train validate shell bench lint install clean test-unit test-stories test-nlu
@@ -42,7 +42,7 @@ install: $(VENV_RASA)/.installed $(VENV)/.installed
 $(VENV_RASA)/.installed: pyproject.toml
 	@echo "==> runtime A: $(VENV_RASA) (Python 3.10, Rasa 3.6)"
 	@test -x $(PY_RASA) || $(PYTHON310) -m venv $(VENV_RASA)
-	$(PY_RASA) -m pip install -q -U 'pip>=24' wheel
+	$(PY_RASA) -m pip install -q -U 'pip>=24'
 	$(PY_RASA) -m pip install -q -e '.[rasa]'
 	@touch $@
 
@@ -51,12 +51,12 @@ $(VENV)/.installed: pyproject.toml
 	@$(PYTHON311) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || \
 		{ echo "Python 3.11 needed for runtime B; set PYTHON311=/path/to/python3.11"; exit 1; }
 	@test -x $(PY) || $(PYTHON311) -m venv $(VENV)
-	$(PY) -m pip install -q -U 'pip>=24' wheel
+	$(PY) -m pip install -q -U 'pip>=24'
 	$(PY) -m pip install -q -e '.[service]'
 	@touch $@
 
-train: $(VENV_RASA)/.installed
-	@$(PY_RASA) scripts/train_model.py --rasa $(RASA)
+train: install
+	@$(PY) scripts/train_model.py --rasa $(RASA)
 
 validate: $(VENV_RASA)/.installed
 	$(RASA) data validate --fail-on-warnings

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import logging
 from typing import Any
 
@@ -18,17 +19,14 @@ logger = logging.getLogger(__name__)
 SERVICE_ERRORS = (SQLAlchemyError, OSError)
 
 
-class ServiceAction(Action):
+class ServiceAction(Action, abc.ABC):
     """An action that calls services; if they fail, the customer hears so and the bot carries on."""
 
-    def name(self) -> str:  # pragma: no cover - every subclass names itself
-        raise NotImplementedError
-
+    @abc.abstractmethod
     async def answer(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
         """Do the action's work; return its events."""
-        raise NotImplementedError
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -28,7 +29,12 @@ def consecutive_fallbacks(events: list[dict[str, Any]]) -> int:
 
 
 class ActionFallback(Action):
-    """NLU and dialogue fallback (configured as both in config.yml)."""
+    """NLU and dialogue fallback (configured as both in config.yml).
+
+    The message that was not understood is reverted, as Rasa's own fallback does: the conversation
+    stays where it was (an open form keeps waiting) and the policies cannot loop on the same message.
+    Reverted messages stay in the event history, which is where consecutive fallbacks are counted.
+    """
 
     def name(self) -> str:
         return "action_fallback"
@@ -40,4 +46,4 @@ class ActionFallback(Action):
             say(dispatcher, "offer_human")
         else:
             say(dispatcher, "ask_rephrase")
-        return []
+        return [UserUtteranceReverted()]

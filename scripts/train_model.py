@@ -15,9 +15,10 @@ import shutil
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 
-INPUTS = ["config.yml", "domain.yml", "data", "bot/nlu", "pyproject.toml"]
+INPUTS = ["config.yml", "domain.yml", "data", "bot/nlu"]
 DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "loom-support-bot" / "models"
 
 
@@ -35,9 +36,16 @@ def input_files(root: Path) -> list[Path]:
     return sorted(files)
 
 
+def runtime_pins(root: Path) -> bytes:
+    """The pinned Rasa-side dependencies (a new Rasa or spaCy may train a different model)."""
+    with (root / "pyproject.toml").open("rb") as handle:
+        project = tomllib.load(handle)["project"]
+    return "\n".join(project["optional-dependencies"]["rasa"]).encode()
+
+
 def inputs_hash(root: Path) -> str:
     """A short hash of the training inputs' paths and contents."""
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(runtime_pins(root))
     for path in input_files(root):
         digest.update(str(path.relative_to(root)).encode())
         digest.update(b"\0")

@@ -1,0 +1,194 @@
+"""Start, watch and stop the assistant's processes: used by `make run`, `make shell`, tests and benchmarks.
+
+Each service runs in its own process group with its output in a log file; readiness is an HTTP check.
+Stopping sends SIGTERM to the whole group and SIGKILL to whatever is left after a grace period.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RASA_BIN = ROOT / ".venv-rasa" / "bin" / "rasa"
+MODEL = ROOT / "models" / "current.tar.gz"
+START_TIMEOUT = 300.0  # Rasa needs about a minute to import TensorFlow and load the model
+STOP_GRACE = 10.0
+
+
+class StackError(RuntimeError):
+    """A service did not start, or died."""
+
+
+@dataclass(frozen=True)
+class Ports:
+    """Where the services listen."""
+
+    rasa: int = 5005
+    actions: int = 5055
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Ports:
+        """RASA_PORT and ACTION_PORT, or the defaults."""
+        env = os.environ if env is None else env
+        return cls(rasa=int(env.get("RASA_PORT", 5005)), actions=int(env.get("ACTION_PORT", 5055)))
+
+
+def http_ok(url: str, timeout: float = 2.0) -> bool:
+    """Whether `url` answers 200."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+@dataclass
+class Service:
+    """One managed process."""
+
+    name: str
+    command: list[str]
+    ready_url: str
+    log_path: Path
+    env: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Launch the process in its own process group, output to the log file."""
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            self.command,
+            cwd=ROOT,
+            env={**os.environ, **self.env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+
+    def alive(self) -> bool:
+        """Whether the process is still running."""
+        return self.process is not None and self.process.poll() is None
+
+    def ready(self) -> bool:
+        """Whether the service answers its readiness URL."""
+        return http_ok(self.ready_url)
+
+    def stop(self) -> None:
+        """SIGTERM the process group, SIGKILL after the grace period."""
+        if not self.alive():
+            return
+        assert self.process is not None
+        for sig, wait in ((signal.SIGTERM, STOP_GRACE), (signal.SIGKILL, STOP_GRACE)):
+            try:
+                os.killpg(self.process.pid, sig)
+            except ProcessLookupError:
+                return
+            try:
+                self.process.wait(timeout=wait)
+                return
+            except subprocess.TimeoutExpired:
+                continue
+
+    def tail(self, lines: int = 30) -> str:
+        """The end of the log, for error messages."""
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+class Stack:
+    """The action server and the Rasa server, started together and stopped together."""
+
+    def __init__(
+        self,
+        ports: Ports | None = None,
+        env: Mapping[str, str] | None = None,
+        log_dir: Path = ROOT / "var" / "log",
+        model: Path = MODEL,
+        python: str = sys.executable,
+    ) -> None:
+        self.ports = ports or Ports.from_env()
+        base_env = {
+            "RASA_TELEMETRY_ENABLED": "false",
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "PYTHONWARNINGS": "ignore::DeprecationWarning",
+            "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{self.ports.actions}/webhook",
+            **(env or {}),
+        }
+        rasa_command = [str(RASA_BIN), "run", "--model", str(model), "--enable-api"]
+        rasa_command += ["--interface", "127.0.0.1", "--port", str(self.ports.rasa)]
+        rasa_command += ["--endpoints", "endpoints.yml", "--credentials", "credentials.yml"]
+        self.services = [
+            Service(
+                name="actions",
+                command=[python, "-m", "rasa_sdk", "--actions", "actions", "--port", str(self.ports.actions)],
+                ready_url=f"http://127.0.0.1:{self.ports.actions}/health",
+                log_path=log_dir / f"actions-{self.ports.actions}.log",
+                env=base_env,
+            ),
+            Service(
+                name="rasa",
+                command=rasa_command,
+                ready_url=f"http://127.0.0.1:{self.ports.rasa}/status",
+                log_path=log_dir / f"rasa-{self.ports.rasa}.log",
+                env=base_env,
+            ),
+        ]
+
+    @property
+    def rasa_url(self) -> str:
+        """Base URL of the Rasa server."""
+        return f"http://127.0.0.1:{self.ports.rasa}"
+
+    def start(self, progress: Callable[[str], None] = lambda _: None, timeout: float = START_TIMEOUT) -> None:
+        """Start every service and wait until all are ready; on failure stop them and raise."""
+        for service in self.services:
+            if service.ready():
+                self.stop()
+                raise StackError(f"port of {service.name} is already in use ({service.ready_url})")
+            service.start()
+        started = time.monotonic()
+        waiting = list(self.services)
+        try:
+            while waiting:
+                for service in list(waiting):
+                    if not service.alive():
+                        raise StackError(f"{service.name} exited during start-up:\n{service.tail()}")
+                    if service.ready():
+                        waiting.remove(service)
+                        progress(f"{service.name} ready after {time.monotonic() - started:.0f} s")
+                if time.monotonic() - started > timeout:
+                    names = ", ".join(s.name for s in waiting)
+                    raise StackError(f"{names} not ready after {timeout:.0f} s:\n{waiting[0].tail()}")
+                time.sleep(0.5)
+        except BaseException:
+            self.stop()
+            raise
+
+    def dead(self) -> list[Service]:
+        """Services that have exited."""
+        return [s for s in self.services if not s.alive()]
+
+    def stop(self) -> None:
+        """Stop every service (Rasa first, so it sends nothing to a stopped action server)."""
+        for service in reversed(self.services):
+            service.stop()
+
+    def __enter__(self) -> Stack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

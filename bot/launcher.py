@@ -1,0 +1,79 @@
+"""`make run`: prepare the database, start every service, say what runs where, stop cleanly on Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from types import FrameType
+
+from sqlalchemy.engine import make_url
+
+from bot.devstack import Stack, StackError
+from bot.settings import Settings
+from bot.storage import migrate
+from bot.storage.db import create_sync_engine
+from bot.storage.seed import seed
+
+
+def prepare_database(settings: Settings) -> str:
+    """Migrate the schema and add missing demo data; returns a one-line summary."""
+    migrate.upgrade(settings.database_url)
+    engine = create_sync_engine(settings.database_url)
+    try:
+        report = seed(engine)
+    finally:
+        engine.dispose()
+    return f"schema up to date, demo data added: {report}"
+
+
+def banner(stack: Stack, settings: Settings) -> str:
+    """What runs where."""
+    database = make_url(settings.database_url).render_as_string(hide_password=True)
+    actions, rasa = stack.services
+    lines = [
+        "",
+        "Loom & Co. support bot is running:",
+        f"  Rasa server      {stack.rasa_url}  (REST channel: POST {stack.rasa_url}/webhooks/rest/webhook)",
+        f"  Action server    http://127.0.0.1:{stack.ports.actions}/webhook",
+        f"  Database         {database}",
+        f"  Redis            {settings.redis_url or 'not configured (in-process locks)'}",
+        f"  Logs             {rasa.log_path.parent}/",
+        "",
+        "Talk to it: `make shell` in another terminal. Stop: Ctrl-C.",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run until Ctrl-C or until a service dies."""
+    argparse.ArgumentParser(prog="python -m bot.launcher", description=__doc__).parse_args(argv)
+    settings = Settings.from_env()
+    print(f"database: {prepare_database(settings)}", flush=True)
+    stack = Stack()
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    print("starting the action server and the Rasa server (Rasa takes about a minute) ...", flush=True)
+    try:
+        stack.start(progress=lambda line: print(f"  {line}", flush=True))
+        print(banner(stack, settings), flush=True)
+        while not stack.dead():
+            time.sleep(1)
+        for service in stack.dead():
+            print(f"\n{service.name} stopped unexpectedly; last lines of {service.log_path}:\n{service.tail()}")
+        sys.exit(1)
+    except StackError as err:
+        sys.exit(f"could not start: {err}")
+    except KeyboardInterrupt:
+        print("\nstopping ...", flush=True)
+    finally:
+        stack.stop()
+    print("stopped.")
+
+
+if __name__ == "__main__":
+    main()

@@ -115,11 +115,13 @@ class Stack:
         self,
         ports: Ports | None = None,
         env: Mapping[str, str] | None = None,
-        log_dir: Path = ROOT / "var" / "log",
+        log_dir: Path | None = None,
         model: Path = MODEL,
         python: str = sys.executable,
     ) -> None:
         self.ports = ports or Ports.from_env()
+        merged_env = {**os.environ, **(env or {})}
+        log_dir = log_dir or ROOT / merged_env.get("VAR_DIR", "var") / "log"
         base_env = {
             "RASA_TELEMETRY_ENABLED": "false",
             "TF_CPP_MIN_LOG_LEVEL": "2",

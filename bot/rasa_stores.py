@@ -2,7 +2,8 @@
 
 Rasa's endpoints.yml cannot fall back when a variable is unset, so endpoints.yml names these classes
 and they pick the store: `DATABASE_URL` → SQL tracker store in that database, else `REDIS_URL` →
-Redis tracker store, else a SQLite file (`var/tracker.db`, so a restart loses nothing). Locks go to
+Redis tracker store, else a SQLite file (`$VAR_DIR/tracker.db`, default `var/`, so a restart loses
+nothing). Locks go to
 Redis when `REDIS_URL` is set (needed with more than one Rasa replica), else stay in process.
 Runs in runtime A (Rasa's Python 3.10 environment): standard library and Rasa only.
 """
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-DEFAULT_TRACKER_DB = "var/tracker.db"
+DEFAULT_VAR_DIR = "var"
 SQL_DIALECTS = {"postgresql": "postgresql", "postgres": "postgresql", "sqlite": "sqlite"}
 
 
@@ -71,7 +72,8 @@ def tracker_store_choice(env: Mapping[str, str]) -> tuple[str, dict[str, Any]]:
         return "sql", sql_store_kwargs(env["DATABASE_URL"])
     if env.get("REDIS_URL"):
         return "redis", {**redis_kwargs(env["REDIS_URL"]), "key_prefix": "loom"}
-    return "sql", sql_store_kwargs(f"sqlite:///{env.get('TRACKER_DB', DEFAULT_TRACKER_DB)}")
+    var_dir = env.get("VAR_DIR") or DEFAULT_VAR_DIR
+    return "sql", sql_store_kwargs(f"sqlite:///{var_dir}/tracker.db")
 
 
 def lock_store_choice(env: Mapping[str, str]) -> tuple[str, dict[str, Any]]:

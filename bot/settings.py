@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-DEFAULT_DATABASE_URL = "sqlite:///var/loom.db"
+DEFAULT_VAR_DIR = "var"
 
 
 @dataclass(frozen=True)
@@ -14,17 +14,20 @@ class Settings:
     """What the service needs to know about its surroundings.
 
     `database_url` is a SQLAlchemy URL in its plain form (`sqlite:///path`, `postgresql://user@host/db`);
-    the storage layer picks the drivers. `redis_url` is optional: without it, in-process fallbacks are used.
+    the storage layer picks the drivers. Without `DATABASE_URL` it is a SQLite file in `VAR_DIR`
+    (default `var/`, where logs and local state also go). `redis_url` is optional: without it,
+    in-process fallbacks are used.
     """
 
-    database_url: str = DEFAULT_DATABASE_URL
+    database_url: str = f"sqlite:///{DEFAULT_VAR_DIR}/loom.db"
     redis_url: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Build settings from environment variables (`DATABASE_URL`, `REDIS_URL`)."""
         env = os.environ if env is None else env
+        var_dir = env.get("VAR_DIR") or DEFAULT_VAR_DIR
         return cls(
-            database_url=env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
+            database_url=env.get("DATABASE_URL") or f"sqlite:///{var_dir}/loom.db",
             redis_url=env.get("REDIS_URL") or None,
         )

@@ -30,9 +30,9 @@ def stores_reply(stores: list[StoreInfo], text: str) -> Reply:
     """The stores in the city the customer mentions, or all of them."""
     lowered = text.lower()
     mentioned = [s for s in stores if s.city.lower() in lowered]
-    chosen = mentioned or stores
-    key = "store_detail" if mentioned else "store_list"
-    return Reply(key, {"stores": "\n".join(s.line() for s in chosen)})
+    if mentioned:
+        return Reply("store_detail", {"stores": "\n".join(s.line() for s in mentioned)})
+    return Reply("store_list", {"stores": "\n".join(s.line() for s in stores)})
 
 
 class StoreService:

@@ -51,14 +51,18 @@ def overlaps(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return a["start"] < b["end"] and b["start"] < a["end"]
 
 
-def merge_entities(learned: list[dict[str, Any]], found: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Keep found entities (already sorted by trust), drop anything that overlaps a more trusted one."""
+def drop_overlaps(entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Keep entities in the given order of trust, dropping any that overlaps one kept before it."""
     kept: list[dict[str, Any]] = []
-    for entity in found:
+    for entity in entities:
         if not any(overlaps(entity, other) for other in kept):
             kept.append(entity)
-    kept += [e for e in learned if not any(overlaps(e, other) for other in kept)]
-    return sorted(kept, key=lambda e: (e["start"], e["end"]))
+    return kept
+
+
+def merge_entities(learned: list[dict[str, Any]], found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Found entities win; learned ones stay where they overlap nothing found. Sorted by position."""
+    return sorted(drop_overlaps([*found, *learned]), key=lambda e: (e["start"], e["end"]))
 
 
 @DefaultV1Recipe.register(
@@ -168,7 +172,7 @@ class CatalogEntityExtractor(GraphComponent, EntityExtractorMixin):
         return messages
 
     def extract(self, text: str, model: SpacyModel) -> list[dict[str, Any]]:
-        """All entities this component finds in `text`, most trusted source first."""
+        """Entities this component finds in `text`, without overlaps (the more trusted source wins)."""
         found = [
             self._entity(entity, match.start(), match.end(), match.group(0), REGEX)
             for entity, regex in self._regexes
@@ -184,7 +188,7 @@ class CatalogEntityExtractor(GraphComponent, EntityExtractorMixin):
         ]
         order = {REGEX: 0, PHRASE: 1, NER: 2}
         found.sort(key=lambda e: (order[e.pop("_source")], -(e["end"] - e["start"])))
-        return found
+        return drop_overlaps(found)
 
     def _phrase_entities(self, doc: Any, nlp: Any) -> list[dict[str, Any]]:
         from spacy.util import filter_spans

@@ -1,0 +1,55 @@
+"""Actions run against a real, seeded PostgreSQL database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.services import services
+from bot.storage import migrate
+from bot.storage.db import create_sync_engine
+from bot.storage.seed import seed
+
+
+@pytest.fixture
+def seeded_db(postgres_url, monkeypatch) -> Iterator[str]:
+    """A freshly migrated and seeded database, used by `services()`."""
+    migrate.downgrade(postgres_url, "base")
+    migrate.upgrade(postgres_url)
+    engine = create_sync_engine(postgres_url)
+    seed(engine)
+    engine.dispose()
+    monkeypatch.setenv("DATABASE_URL", postgres_url)
+    services.cache_clear()
+    yield postgres_url
+    services.cache_clear()
+
+
+def make_tracker(
+    slots: dict[str, Any] | None = None,
+    text: str = "",
+    intent: str = "order_status",
+    entities: list[dict[str, Any]] | None = None,
+    events: list[dict[str, Any]] | None = None,
+) -> Tracker:
+    """A tracker as the action server receives it."""
+    latest = {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": entities or []}
+    return Tracker(
+        sender_id="test-user",
+        slots=slots or {},
+        latest_message=latest,
+        events=events or [],
+        paused=False,
+        followup_action=None,
+        active_loop={},
+        latest_action_name="action_listen",
+    )
+
+
+def texts(dispatcher: CollectingDispatcher) -> list[str]:
+    """The texts an action sent."""
+    return [message["text"] for message in dispatcher.messages]

@@ -1,0 +1,59 @@
+"""Fixtures shared by both runtimes: real PostgreSQL and Redis on this machine.
+
+Each test session gets its own PostgreSQL database (created on the server named by TEST_POSTGRES_URL,
+default the local `test` database's server) and drops it at the end, so runs never see each other's
+data. Runtime A has psycopg2 (from Rasa), runtime B psycopg 3; whichever is installed is used.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+TEST_POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def _admin(statement: str) -> None:
+    """Run a statement outside a transaction (CREATE/DROP DATABASE) on the test server."""
+    try:
+        import psycopg
+
+        with psycopg.connect(TEST_POSTGRES_URL, autocommit=True) as connection:
+            connection.execute(statement)
+    except ImportError:
+        import psycopg2
+
+        connection = psycopg2.connect(TEST_POSTGRES_URL)
+        connection.autocommit = True
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(statement)
+        finally:
+            connection.close()
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """URL of a fresh, empty PostgreSQL database for this test session."""
+    name = f"loom_test_{uuid.uuid4().hex[:10]}"
+    _admin(f'CREATE DATABASE "{name}"')
+    try:
+        yield _with_database(TEST_POSTGRES_URL, name)
+    finally:
+        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """URL of the local Redis server."""
+    return TEST_REDIS_URL

@@ -59,7 +59,7 @@ class Service:
     command: list[str]
     ready_url: str
     log_path: Path
-    env: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str | None] = field(default_factory=dict)  # None removes an inherited variable
     process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -69,7 +69,7 @@ class Service:
         self.process = subprocess.Popen(
             self.command,
             cwd=ROOT,
-            env={**os.environ, **self.env},
+            env={k: v for k, v in {**os.environ, **self.env}.items() if v is not None},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -114,15 +114,15 @@ class Stack:
     def __init__(
         self,
         ports: Ports | None = None,
-        env: Mapping[str, str] | None = None,
+        env: Mapping[str, str | None] | None = None,
         log_dir: Path | None = None,
         model: Path = MODEL,
         python: str = sys.executable,
     ) -> None:
         self.ports = ports or Ports.from_env()
         merged_env = {**os.environ, **(env or {})}
-        log_dir = log_dir or ROOT / merged_env.get("VAR_DIR", "var") / "log"
-        base_env = {
+        log_dir = log_dir or ROOT / (merged_env.get("VAR_DIR") or "var") / "log"
+        base_env: dict[str, str | None] = {
             "RASA_TELEMETRY_ENABLED": "false",
             "TF_CPP_MIN_LOG_LEVEL": "2",
             "PYTHONWARNINGS": "ignore::DeprecationWarning",
@@ -161,8 +161,17 @@ class Stack:
                 self.stop()
                 raise StackError(f"port of {service.name} is already in use ({service.ready_url})")
             service.start()
+        self._wait_ready(list(self.services), progress, timeout)
+
+    def restart(self, name: str, timeout: float = START_TIMEOUT) -> None:
+        """Stop one service and start it again (e.g. to show a restart loses nothing)."""
+        service = next(s for s in self.services if s.name == name)
+        service.stop()
+        service.start()
+        self._wait_ready([service], lambda _: None, timeout)
+
+    def _wait_ready(self, waiting: list[Service], progress: Callable[[str], None], timeout: float) -> None:
         started = time.monotonic()
-        waiting = list(self.services)
         try:
             while waiting:
                 for service in list(waiting):

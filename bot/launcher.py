@@ -31,7 +31,7 @@ def prepare_database(settings: Settings) -> str:
 def banner(stack: Stack, settings: Settings) -> str:
     """What runs where."""
     database = make_url(settings.database_url).render_as_string(hide_password=True)
-    actions, rasa = stack.services
+    rasa = stack.services[-1]
     lines = [
         "",
         "Loom & Co. support bot is running:",
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> None:
         while not stack.dead():
             time.sleep(1)
         for service in stack.dead():
-            print(f"\n{service.name} stopped unexpectedly; last lines of {service.log_path}:\n{service.tail()}")
+            print(f"\n{service.name} stopped unexpectedly; end of {service.log_path}:\n{service.tail()}")
         sys.exit(1)
     except StackError as err:
         sys.exit(f"could not start: {err}")

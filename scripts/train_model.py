@@ -15,8 +15,9 @@ import shutil
 import subprocess
 import sys
 import time
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 INPUTS = ["config.yml", "domain.yml", "data", "bot/nlu"]
 DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "loom-support-bot" / "models"

@@ -123,7 +123,13 @@ def user(intent: str) -> dict:
 
 def test_consecutive_fallbacks_are_counted_until_an_understood_message():
     assert consecutive_fallbacks([]) == 0
-    events = [user("greet"), {"event": "bot"}, user("nlu_fallback"), {"event": "rewind"}, user("nlu_fallback")]
+    events = [
+        user("greet"),
+        {"event": "bot"},
+        user("nlu_fallback"),
+        {"event": "rewind"},
+        user("nlu_fallback"),
+    ]
     assert consecutive_fallbacks(events) == 2
     assert consecutive_fallbacks([*events, user("thank")]) == 0
 

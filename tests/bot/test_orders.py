@@ -108,7 +108,11 @@ def test_refund_states():
         refund_amount=Decimal("20.00"),
         refund_issued_at=NOW,
     )
-    assert refund_reply(issued).values == {"order_id": "104523", "refund_amount": "£20.00", "refund_date": "Wed 25 Nov"}
+    assert refund_reply(issued).values == {
+        "order_id": "104523",
+        "refund_amount": "£20.00",
+        "refund_date": "Wed 25 Nov",
+    }
     requested = order(OrderStatus.DELIVERED, refund_status=RefundStatus.REQUESTED)
     assert refund_reply(requested).key == "refund_requested"
     assert refund_reply(order(OrderStatus.DELIVERED)).key == "refund_none"

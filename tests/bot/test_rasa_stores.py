@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from rasa.core.lock_store import InMemoryLockStore, RedisLockStore
 from rasa.core.tracker_store import RedisTrackerStore, SQLTrackerStore
@@ -128,6 +130,5 @@ async def test_lock_store_is_redis_when_configured(redis_url, monkeypatch):
 
 def test_module_has_no_service_dependencies():
     """Runtime A imports this module: it must not need SQLAlchemy 2 or our service code."""
-    source = rasa_stores.__file__
-    text = open(source, encoding="utf-8").read()
+    text = Path(rasa_stores.__file__).read_text(encoding="utf-8")
     assert "bot.storage" not in text and "sqlalchemy" not in text.lower()

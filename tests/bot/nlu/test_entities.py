@@ -40,7 +40,10 @@ def found(extractor, spacy_model, text: str) -> set[tuple[str, str]]:
         ("where is order #104523??", {("order_id", "104523")}),
         ("my email is jess.m+shop@gmail.com", {("email", "jess.m+shop@gmail.com")}),
         ("do u have the Linen Shirts in NAVY", {("product", "linen shirt"), ("color", "navy")}),
-        ("chelsea boots size 39 in black", {("product", "chelsea boots"), ("size", "39"), ("color", "black")}),
+        (
+            "chelsea boots size 39 in black",
+            {("product", "chelsea boots"), ("size", "39"), ("color", "black")},
+        ),
         ("hoodie in M pls", {("product", "hoodie"), ("size", "m")}),
         ("hoodie in XL", {("product", "hoodie"), ("size", "xl")}),
     ],
@@ -76,7 +79,9 @@ def test_order_number_is_not_money(extractor, spacy_model):
 
 def test_process_replaces_overlapping_learned_entities(extractor, spacy_model):
     message = Message.build("cancel 104523")
-    message.set("entities", [{"entity": "product", "start": 7, "end": 11, "value": "1045", "extractor": "DIET"}])
+    message.set(
+        "entities", [{"entity": "product", "start": 7, "end": 11, "value": "1045", "extractor": "DIET"}]
+    )
     extractor.process([message], spacy_model)
     assert [(e["entity"], e["value"]) for e in message.get("entities")] == [("order_id", "104523")]
 
@@ -89,7 +94,13 @@ def test_merge_keeps_learned_entities_that_do_not_overlap():
 
 @pytest.mark.parametrize(
     ("phrase", "plural"),
-    [("linen shirt", "linen shirts"), ("dress", "dresses"), ("hoodie", "hoodies"), ("tee", "tees"), ("39", None)],
+    [
+        ("linen shirt", "linen shirts"),
+        ("dress", "dresses"),
+        ("hoodie", "hoodies"),
+        ("tee", "tees"),
+        ("39", None),
+    ],
 )
 def test_plural_forms(phrase, plural):
     assert plural_forms(phrase) == ([plural] if plural else [])

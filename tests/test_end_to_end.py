@@ -1,0 +1,176 @@
+"""End to end over real HTTP: the Rasa server (runtime A) and the action server (runtime B).
+
+Two deployments are exercised: the embedded default (SQLite files, in-process locks) and the
+production shape (PostgreSQL for data and trackers, Redis locks). Each starts once per session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiohttp
+import psycopg
+import pytest
+
+from bot.devstack import Ports, Stack
+from bot.launcher import prepare_database
+from bot.settings import Settings
+from bot.storage import migrate
+
+
+def start(env: dict[str, str | None], ports: Ports) -> Stack:
+    prepare_database(Settings.from_env({k: v for k, v in env.items() if v is not None}))
+    stack = Stack(ports, env=env)
+    stack.start()
+    return stack
+
+
+@pytest.fixture(scope="session")
+def default_stack(tmp_path_factory) -> Iterator[Stack]:
+    """`make run`'s configuration: no DATABASE_URL, no REDIS_URL; state in a private VAR_DIR."""
+    var_dir = tmp_path_factory.mktemp("var")
+    stack = start({"VAR_DIR": str(var_dir), "DATABASE_URL": None, "REDIS_URL": None}, Ports(5105, 5155))
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture(scope="session")
+def production_stack(postgres_url, redis_url, tmp_path_factory) -> Iterator[Stack]:
+    """PostgreSQL for data and conversations, Redis for locks."""
+    migrate.downgrade(postgres_url, "base")
+    env = {
+        "DATABASE_URL": postgres_url,
+        "REDIS_URL": redis_url,
+        "VAR_DIR": str(tmp_path_factory.mktemp("var")),
+    }
+    stack = start(env, Ports(5205, 5255))
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture(params=["default", "production"])
+def stack(request) -> Stack:
+    return request.getfixturevalue(f"{request.param}_stack")
+
+
+class Customer:
+    """One customer talking to the bot through the REST channel."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.url = f"{stack.rasa_url}/webhooks/rest/webhook"
+        self.stack = stack
+        self.sender = f"e2e-{uuid.uuid4().hex[:12]}"
+        self.last: list[dict] = []
+
+    def says(self, text: str) -> str:
+        """Send a message; all reply texts joined by newlines."""
+        body = json.dumps({"sender": self.sender, "message": text}).encode()
+        request = urllib.request.Request(self.url, data=body, headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            self.last = json.load(response)
+        return "\n".join(m.get("text", "") for m in self.last)
+
+    def buttons(self) -> list[str]:
+        return [b["payload"] for m in self.last for b in m.get("buttons", [])]
+
+    def tracker(self) -> dict:
+        url = f"{self.stack.rasa_url}/conversations/{self.sender}/tracker"
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return json.load(response)
+
+
+def test_greeting_and_order_status(stack):
+    customer = Customer(stack)
+    assert "help" in customer.says("hey there")
+    reply = customer.says("where's my order #104523??")
+    assert "104523" in reply and "Royal Mail" in reply and "track.loomandco.example" in reply
+
+
+def test_order_number_asked_for_then_validated(stack):
+    customer = Customer(stack)
+    assert "order number" in customer.says("wheres my parcel")
+    assert "6 digits" in customer.says("10452")
+    reply = customer.says("oh sorry it's 103344")
+    assert "out for delivery" in reply and "DPD" in reply
+
+
+def test_changing_the_subject_drops_the_order_question(stack):
+    customer = Customer(stack)
+    assert "order number" in customer.says("I want a refund")
+    reply = customer.says("actually do you have the chelsea boots in 39")
+    assert "Chelsea Boots" in reply
+    assert "order number" not in reply
+
+
+def test_stock_questions_with_follow_up(stack):
+    customer = Customer(stack)
+    reply = customer.says("do you have the linen shirt in navy size M?")
+    assert "sold out" in reply and "navy" in reply
+    assert "in stock" in customer.says("what about in L?")
+
+
+def test_store_hours(stack):
+    assert "Oldham Street" in Customer(stack).says("what time does the manchester store open?")
+
+
+def test_repeated_misunderstanding_offers_a_human(stack):
+    customer = Customer(stack)
+    customer.says("blorp snark wibble")
+    customer.says("flibber jabber wonk")
+    assert "/request_human" in customer.buttons()
+    assert "care@loomandco.example" in customer.says("/request_human")
+
+
+def test_cancellation_needs_confirmation_and_changes_the_database(production_stack, postgres_url):
+    customer = Customer(production_stack)
+    customer.says("pls cancel my order 101010")
+    assert customer.buttons() == ["/affirm", "/deny"]
+    assert "is cancelled" in customer.says("yes")
+    with psycopg.connect(postgres_url) as connection:
+        status = connection.execute("SELECT status FROM orders WHERE id = 101010").fetchone()[0]
+    assert status == "cancelled"
+
+
+def test_conversations_are_stored_in_postgres(production_stack, postgres_url):
+    customer = Customer(production_stack)
+    customer.says("hello")
+    with psycopg.connect(postgres_url) as connection:
+        count = connection.execute(
+            "SELECT count(*) FROM events WHERE sender_id = %s AND type_name = 'user'", (customer.sender,)
+        ).fetchone()[0]
+    assert count == 1
+
+
+async def test_simultaneous_messages_in_one_conversation_are_all_processed(production_stack):
+    """Rasa's lock store (Redis here) serialises a conversation's messages; none is lost."""
+    customer = Customer(production_stack)
+    texts = ["hi", "thanks", "are you a bot?", "bye", "where are your stores"]
+    async with aiohttp.ClientSession() as session:
+
+        async def post(text: str) -> list[dict]:
+            payload = {"sender": customer.sender, "message": text}
+            async with session.post(customer.url, json=payload) as response:
+                assert response.status == 200
+                return await response.json()
+
+        replies = await asyncio.gather(*(post(text) for text in texts))
+    assert all(replies)
+    users = [e["text"] for e in customer.tracker()["events"] if e["event"] == "user"]
+    assert sorted(users) == sorted(texts)
+
+
+def test_restart_keeps_the_conversation(default_stack):
+    customer = Customer(default_stack)
+    assert "being packed" in customer.says("where is my order 100871")
+    default_stack.restart("rasa")
+    assert customer.tracker()["slots"]["order_id"] == "100871"
+    assert "cancel order #100871" in customer.says("can I cancel it?")
+
+
+def test_logs_are_written(default_stack):
+    assert Path(default_stack.services[1].log_path).stat().st_size > 0

@@ -24,7 +24,7 @@ export ACTION_ENDPOINT_URL ?= http://127.0.0.1:5055/webhook
 
 # Rasa-side tests run in runtime A; everything else in runtime B.
 TESTS_RASA := tests/bot/nlu tests/bot/test_rasa_stores.py
-BENCH_CONVERSATIONS ?= 10
+BENCH_ARGS ?=
 
 .PHONY: help run test train validate shell bench lint install clean test-unit test-stories test-nlu
 
@@ -89,7 +89,7 @@ test-nlu: train
 	$(PY) scripts/nlu_gate.py results/nlu/intent_report.json --min-f1 0.90
 
 bench: install train
-	$(PY) bench/run_all.py --conversations $(BENCH_CONVERSATIONS)
+	$(PY) -m bench.run_all $(BENCH_ARGS)
 
 clean:
 	rm -rf results .pytest_cache .ruff_cache

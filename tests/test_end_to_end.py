@@ -111,7 +111,8 @@ def test_stock_questions_with_follow_up(stack):
     customer = Customer(stack)
     reply = customer.says("do you have the linen shirt in navy size M?")
     assert "sold out" in reply and "navy" in reply
-    assert "in stock" in customer.says("what about in L?")
+    reply = customer.says("what about in L?")
+    assert "Linen Shirt in navy, size L" in reply and "sold out" not in reply
 
 
 def test_store_hours(stack):
@@ -119,9 +120,14 @@ def test_store_hours(stack):
 
 
 def test_repeated_misunderstanding_offers_a_human(stack):
+    """Two messages in a row below the NLU threshold: rephrase, then a human is offered.
+
+    "/nlu_fallback" is what the FallbackClassifier turns a low-confidence message into; sending it
+    directly keeps this test about the dialogue, independent of which texts the model is unsure about.
+    """
     customer = Customer(stack)
-    customer.says("blorp snark wibble")
-    customer.says("flibber jabber wonk")
+    assert "person" not in customer.says("/nlu_fallback")
+    customer.says("/nlu_fallback")
     assert "/request_human" in customer.buttons()
     assert "care@loomandco.example" in customer.says("/request_human")
 

@@ -1,0 +1,93 @@
+"""Messages per second and latency through the REST channel, for N concurrent conversations.
+
+Each simulated customer runs a realistic script (greeting, order status with a database lookup,
+stock question, store hours, thanks) and waits for each reply before sending the next message,
+as a person would. Latency is measured per message, from request to the complete reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+import uuid
+from dataclasses import dataclass
+
+import aiohttp
+
+SCRIPT = [
+    "hi there",
+    "where is my order 104523?",
+    "do you have the linen shirt in navy size L?",
+    "what time does the manchester store open",
+    "thanks!",
+]
+
+
+@dataclass
+class ThroughputResult:
+    """What one run measured."""
+
+    conversations: int
+    messages: int
+    seconds: float
+    latencies: list[float]
+    errors: int
+
+    @property
+    def per_second(self) -> float:
+        """Messages answered per second."""
+        return self.messages / self.seconds if self.seconds else 0.0
+
+    def percentile(self, q: float) -> float:
+        """Latency percentile in seconds (q in 0..100)."""
+        if not self.latencies:
+            return float("nan")
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+    def summary(self) -> str:
+        """One line for humans."""
+        p50, p99 = self.percentile(50) * 1000, self.percentile(99) * 1000
+        mean = statistics.fmean(self.latencies) * 1000
+        return (
+            f"{self.conversations} concurrent conversations, {self.messages} messages "
+            f"in {self.seconds:.1f} s: "
+            f"{self.per_second:.1f} msg/s, p50 {p50:.0f} ms, p99 {p99:.0f} ms, mean {mean:.0f} ms, "
+            f"errors {self.errors}"
+        )
+
+
+async def customer(session: aiohttp.ClientSession, url: str, rounds: int, latencies: list[float]) -> int:
+    """One conversation; returns the number of failed messages."""
+    sender = f"bench-{uuid.uuid4().hex[:10]}"
+    errors = 0
+    for _ in range(rounds):
+        for text in SCRIPT:
+            started = time.perf_counter()
+            try:
+                async with session.post(url, json={"sender": sender, "message": text}) as response:
+                    replies = await response.json()
+                    if response.status != 200 or not replies:
+                        errors += 1
+            except aiohttp.ClientError:
+                errors += 1
+            latencies.append(time.perf_counter() - started)
+    return errors
+
+
+async def measure(base_url: str, conversations: int, rounds: int = 2) -> ThroughputResult:
+    """Run `conversations` customers at once, each through the script `rounds` times."""
+    url = f"{base_url}/webhooks/rest/webhook"
+    latencies: list[float] = []
+    timeout = aiohttp.ClientTimeout(total=120)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        # One warm-up message so the first-request costs (model graph, DB pool) are not measured.
+        async with session.post(url, json={"sender": "bench-warmup", "message": "hi"}) as response:
+            await response.read()
+        started = time.perf_counter()
+        errors = await asyncio.gather(
+            *(customer(session, url, rounds, latencies) for _ in range(conversations))
+        )
+        seconds = time.perf_counter() - started
+    return ThroughputResult(conversations, len(latencies), seconds, latencies, sum(errors))

@@ -25,7 +25,7 @@ def prepare_database(settings: Settings) -> str:
         report = seed(engine)
     finally:
         engine.dispose()
-    return f"schema up to date, demo data added: {report}"
+    return f"schema up to date; demo data: {report}"
 
 
 def banner(stack: Stack, settings: Settings) -> str:

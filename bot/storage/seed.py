@@ -34,7 +34,8 @@ class SeedReport:
     orders: int = 0
 
     def __str__(self) -> str:
-        return ", ".join(f"{count} {name}" for name, count in vars(self).items())
+        added = [f"{count} {name}" for name, count in vars(self).items() if count]
+        return ", ".join(added) if added else "nothing new (already present)"
 
 
 def demo_stock(sku: str, color: str, size: str) -> int:

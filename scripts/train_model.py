@@ -20,6 +20,7 @@ from pathlib import Path
 import tomllib
 
 INPUTS = ["config.yml", "domain.yml", "data", "bot/nlu"]
+KEEP_CACHED = 10  # models kept in the shared cache (about 30 MB each)
 DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "loom-support-bot" / "models"
 
 
@@ -52,6 +53,13 @@ def inputs_hash(root: Path) -> str:
         digest.update(b"\0")
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
+
+
+def prune(folder: Path, keep: int) -> None:
+    """Delete all but the `keep` most recently used models in `folder`."""
+    models = sorted(folder.glob("model-*.tar.gz"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in models[keep:]:
+        old.unlink(missing_ok=True)
 
 
 def link_current(models: Path, model: Path) -> None:
@@ -91,7 +99,11 @@ def main() -> None:
         print(f"train: trained in {time.monotonic() - started:.0f} s -> {model.relative_to(root)}")
         args.cache.mkdir(parents=True, exist_ok=True)
         shutil.copy2(model, cached)
+    model.touch()  # most recently used, so pruning keeps it
     link_current(models, model)
+    prune(models, keep=3)
+    if args.cache.is_dir():
+        prune(args.cache, keep=KEEP_CACHED)
 
 
 if __name__ == "__main__":

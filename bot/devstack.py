@@ -34,12 +34,37 @@ class Ports:
 
     rasa: int = 5005
     actions: int = 5055
+    simulator: int = 5080
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Ports:
-        """RASA_PORT and ACTION_PORT, or the defaults."""
+        """RASA_PORT, ACTION_PORT and SIM_PORT, or the defaults."""
         env = os.environ if env is None else env
-        return cls(rasa=int(env.get("RASA_PORT", 5005)), actions=int(env.get("ACTION_PORT", 5055)))
+        return cls(
+            rasa=int(env.get("RASA_PORT", 5005)),
+            actions=int(env.get("ACTION_PORT", 5055)),
+            simulator=int(env.get("SIM_PORT", 5080)),
+        )
+
+
+def simulator_defaults(ports: Ports) -> dict[str, str]:
+    """Settings that point the Meta connectors at the local simulator (bot/simulator).
+
+    Only defaults: a variable set in the environment wins, so real META_* values talk to Meta.
+    """
+    from bot.simulator.config import SimulatorConfig
+
+    sim = SimulatorConfig()
+    return {
+        "META_APP_SECRET": sim.app_secret,
+        "META_VERIFY_TOKEN": sim.verify_token,
+        "META_PAGE_ACCESS_TOKEN": sim.page_access_token,
+        "INSTAGRAM_ACCESS_TOKEN": sim.instagram_access_token,
+        "META_APP_ID": sim.app_id,
+        "META_GRAPH_API_URL": f"http://127.0.0.1:{ports.simulator}/v21.0",
+        "SIM_WEBHOOK_BASE": f"http://127.0.0.1:{ports.rasa}/webhooks",
+        "SIM_PUBLIC_URL": f"http://127.0.0.1:{ports.simulator}",
+    }
 
 
 def http_ok(url: str, timeout: float = 2.0) -> bool:
@@ -109,7 +134,7 @@ class Service:
 
 
 class Stack:
-    """The action server and the Rasa server, started together and stopped together."""
+    """The simulator, the action server and the Rasa server, started together and stopped together."""
 
     def __init__(
         self,
@@ -122,17 +147,27 @@ class Stack:
         self.ports = ports or Ports.from_env()
         merged_env = {**os.environ, **(env or {})}
         log_dir = log_dir or ROOT / (merged_env.get("VAR_DIR") or "var") / "log"
+        defaults = {k: v for k, v in simulator_defaults(self.ports).items() if not merged_env.get(k)}
         base_env: dict[str, str | None] = {
             "RASA_TELEMETRY_ENABLED": "false",
             "TF_CPP_MIN_LOG_LEVEL": "2",
             "PYTHONWARNINGS": "ignore::DeprecationWarning",
             "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{self.ports.actions}/webhook",
+            **defaults,
             **(env or {}),
         }
+        self.env = base_env
         rasa_command = [str(RASA_BIN), "run", "--model", str(model), "--enable-api"]
         rasa_command += ["--interface", "127.0.0.1", "--port", str(self.ports.rasa)]
         rasa_command += ["--endpoints", "endpoints.yml", "--credentials", "credentials.yml"]
         self.services = [
+            Service(
+                name="simulator",
+                command=[python, "-m", "bot.simulator", "--port", str(self.ports.simulator)],
+                ready_url=f"http://127.0.0.1:{self.ports.simulator}/_sim/health",
+                log_path=log_dir / f"simulator-{self.ports.simulator}.log",
+                env=base_env,
+            ),
             Service(
                 name="actions",
                 command=[python, "-m", "rasa_sdk", "--actions", "actions", "--port", str(self.ports.actions)],
@@ -150,6 +185,11 @@ class Stack:
         ]
 
     @property
+    def simulator_url(self) -> str:
+        """Base URL of the local Meta simulator."""
+        return f"http://127.0.0.1:{self.ports.simulator}"
+
+    @property
     def rasa_url(self) -> str:
         """Base URL of the Rasa server."""
         return f"http://127.0.0.1:{self.ports.rasa}"
@@ -163,9 +203,13 @@ class Stack:
             service.start()
         self._wait_ready(list(self.services), progress, timeout)
 
+    def service(self, name: str) -> Service:
+        """The service called `name`."""
+        return next(s for s in self.services if s.name == name)
+
     def restart(self, name: str, timeout: float = START_TIMEOUT) -> None:
         """Stop one service and start it again (e.g. to show a restart loses nothing)."""
-        service = next(s for s in self.services if s.name == name)
+        service = self.service(name)
         service.stop()
         service.start()
         self._wait_ready([service], lambda _: None, timeout)

@@ -31,17 +31,22 @@ def prepare_database(settings: Settings) -> str:
 def banner(stack: Stack, settings: Settings) -> str:
     """What runs where."""
     database = make_url(settings.database_url).render_as_string(hide_password=True)
-    rasa = stack.services[-1]
+    rasa = stack.service("rasa")
+    graph_api = stack.env.get("META_GRAPH_API_URL") or ""
+    meta = "the simulator" if graph_api.startswith(stack.simulator_url) else graph_api
     lines = [
         "",
         "Loom & Co. support bot is running:",
+        f"  Customer simulator  {stack.simulator_url}/  (play a customer on Messenger or Instagram)",
         f"  Rasa server      {stack.rasa_url}  (REST channel: POST {stack.rasa_url}/webhooks/rest/webhook)",
+        f"  Webhooks         {stack.rasa_url}/webhooks/messenger/webhook, .../instagram/webhook",
+        f"  Meta Send API    {meta}",
         f"  Action server    http://127.0.0.1:{stack.ports.actions}/webhook",
         f"  Database         {database}",
         f"  Redis            {settings.redis_url or 'not configured (in-process locks)'}",
         f"  Logs             {rasa.log_path.parent}/",
         "",
-        "Talk to it: `make shell` in another terminal. Stop: Ctrl-C.",
+        f"Talk to it: open {stack.simulator_url}/ or run `make shell` in another terminal. Stop: Ctrl-C.",
     ]
     return "\n".join(lines)
 
@@ -57,7 +62,7 @@ def main(argv: list[str] | None = None) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
-    print("starting the action server and the Rasa server (Rasa takes about a minute) ...", flush=True)
+    print("starting the simulator, the action server and Rasa (Rasa takes about a minute) ...", flush=True)
     try:
         stack.start(progress=lambda line: print(f"  {line}", flush=True))
         print(banner(stack, settings), flush=True)

@@ -179,4 +179,4 @@ def test_restart_keeps_the_conversation(default_stack):
 
 
 def test_logs_are_written(default_stack):
-    assert Path(default_stack.services[1].log_path).stat().st_size > 0
+    assert Path(default_stack.service("rasa").log_path).stat().st_size > 0

@@ -1,0 +1,49 @@
+"""Process each conversation's events one after another, conversations in parallel.
+
+The webhook answers Meta at once; the work runs in background tasks chained per conversation, so a
+customer's messages are handled in the order they were sent even when they arrive in one batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+logger = logging.getLogger(__name__)
+
+Job = Callable[[], Awaitable[None]]
+
+
+class ConversationQueue:
+    """A chain of tasks per conversation key."""
+
+    def __init__(self) -> None:
+        self._tails: dict[str, asyncio.Task[None]] = {}
+
+    def submit(self, key: str, job: Job) -> None:
+        """Run `job` after every job submitted before for the same key."""
+        previous = self._tails.get(key)
+        task = asyncio.get_running_loop().create_task(self._run(key, previous, job))
+        self._tails[key] = task
+
+    async def _run(self, key: str, previous: asyncio.Task[None] | None, job: Job) -> None:
+        if previous is not None:
+            await asyncio.wait([previous])  # its failure is logged there; ours still runs
+        try:
+            await job()
+        except Exception:  # the outermost boundary of a background job: log it with its stack
+            logger.exception("processing an event of conversation %s failed", key)
+        finally:
+            if self._tails.get(key) is asyncio.current_task():
+                del self._tails[key]
+
+    @property
+    def pending(self) -> int:
+        """Conversations with work in progress."""
+        return len(self._tails)
+
+    async def drain(self) -> None:
+        """Wait for everything submitted so far (used on shutdown)."""
+        while self._tails:
+            await asyncio.wait(list(self._tails.values()))

@@ -1,0 +1,160 @@
+"""Client of Meta's Send API (Messenger and Instagram), with retries and clear errors.
+
+https://developers.facebook.com/docs/messenger-platform/reference/send-api
+Retries with exponential backoff and jitter on 429, 5xx, timeouts and Graph's transient error codes;
+never on errors that cannot succeed on a retry (bad token, bad request, outside the messaging window).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+
+from connectors.metrics import count
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_GRAPH_API_URL = "https://graph.facebook.com/v21.0"
+# https://developers.facebook.com/docs/graph-api/guides/error-handling
+TRANSIENT_CODES = {1, 2, 4, 17, 32, 341, 613, 1200}
+WINDOW_SUBCODE = 2018278
+EXPLANATIONS = {
+    190: "the access token is invalid or expired: check META_PAGE_ACCESS_TOKEN / INSTAGRAM_ACCESS_TOKEN",
+    10: "the app lacks permission, or the message is outside the allowed messaging window",
+    200: "the app lacks a permission (pages_messaging / instagram_manage_messages)",
+    100: "Meta rejected the request as invalid",
+    551: "this person is not available to receive messages right now",
+    613: "rate limit reached",
+    4: "app rate limit reached",
+    17: "user rate limit reached",
+    2: "temporary Meta problem",
+    1200: "temporary send error",
+}
+
+
+class GraphApiError(Exception):
+    """Meta refused a request (or could not be reached after all retries)."""
+
+    def __init__(
+        self, message: str, status: int = 0, code: int | None = None, subcode: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.subcode = subcode
+
+    @property
+    def retryable(self) -> bool:
+        """Whether trying again later can succeed."""
+        return self.status == 429 or self.status >= 500 or self.status == 0 or self.code in TRANSIENT_CODES
+
+    @property
+    def outside_window(self) -> bool:
+        """Meta's 24-hour (or 7-day human agent) window has closed for this person."""
+        return self.subcode == WINDOW_SUBCODE
+
+
+def error_from_response(status: int, body: Any) -> GraphApiError:
+    """A GraphApiError from an error answer, with an explanation for the log."""
+    error = body.get("error", {}) if isinstance(body, dict) else {}
+    code, subcode = error.get("code"), error.get("error_subcode")
+    explanation = EXPLANATIONS.get(code, "") if code is not None else ""
+    if subcode == WINDOW_SUBCODE:
+        explanation = "outside the messaging window (24 h, or 7 days for HUMAN_AGENT)"
+    message = f"HTTP {status}, Graph error {code}/{subcode}: {error.get('message', body)}"
+    return GraphApiError(f"{message} ({explanation})" if explanation else message, status, code, subcode)
+
+
+class GraphApiClient:
+    """Sends messages and sender actions for one Page or Instagram account."""
+
+    def __init__(
+        self,
+        base_url: str,
+        access_token: str,
+        platform: str,
+        session: Callable[[], Awaitable[aiohttp.ClientSession]],
+        max_attempts: int = 4,
+        base_delay: float = 0.5,
+        max_delay: float = 8.0,
+        timeout: float = 10.0,
+    ) -> None:
+        self.url = f"{base_url.rstrip('/')}/me/messages"
+        self._token = access_token
+        self.platform = platform
+        self._session = session
+        self.max_attempts = max_attempts
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self.timeout = timeout
+
+    async def send_message(
+        self,
+        recipient_id: str,
+        message: dict[str, Any],
+        messaging_type: str = "RESPONSE",
+        tag: str | None = None,
+    ) -> str:
+        """Send one message; returns Meta's message id."""
+        body: dict[str, Any] = {
+            "recipient": {"id": recipient_id},
+            "messaging_type": messaging_type,
+            "message": message,
+        }
+        if tag:
+            body["tag"] = tag
+        answer = await self._post(body)
+        return str(answer.get("message_id", ""))
+
+    async def send_action(self, recipient_id: str, action: str) -> None:
+        """A sender action (`typing_on`, `typing_off`, `mark_seen`): its own call, as Meta requires."""
+        await self._post({"recipient": {"id": recipient_id}, "sender_action": action})
+
+    async def _post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """POST with retries; the parsed answer, or GraphApiError."""
+        last: GraphApiError | None = None
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                return await self._post_once(body)
+            except GraphApiError as err:
+                last = err
+                count("graph_api_errors", self.platform, str(err.code or err.status))
+                if not err.retryable or attempt == self.max_attempts:
+                    break
+                delay = self._backoff(attempt)
+                logger.warning(
+                    "%s send failed (attempt %d/%d), retrying in %.1f s: %s",
+                    self.platform, attempt, self.max_attempts, delay, err,
+                )  # fmt: skip
+                await asyncio.sleep(delay)
+        assert last is not None
+        logger.error("%s send to %s failed: %s", self.platform, body["recipient"]["id"], last)
+        raise last
+
+    async def _post_once(self, body: dict[str, Any]) -> dict[str, Any]:
+        session = await self._session()
+        timeout = aiohttp.ClientTimeout(total=self.timeout)
+        try:
+            async with session.post(
+                self.url, json=body, params={"access_token": self._token}, timeout=timeout
+            ) as response:
+                try:
+                    answer = await response.json(content_type=None)
+                except ValueError:
+                    answer = {"error": {"message": (await response.text())[:200]}}
+                if response.status != 200 or "error" in answer:
+                    raise error_from_response(response.status, answer)
+                count("graph_api_sent", self.platform)
+                return answer
+        except (aiohttp.ClientError, asyncio.TimeoutError) as err:
+            raise GraphApiError(f"could not reach the Graph API: {type(err).__name__} {err}") from err
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential backoff with jitter: spreads the retries of many conversations apart."""
+        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        return random.uniform(ceiling / 2, ceiling)

@@ -1,0 +1,289 @@
+"""Messenger and Instagram webhooks in: verify, parse, dedupe, acknowledge, then process in order.
+
+Shared by `connectors.messenger` and `connectors.instagram`; they differ only in names and limits.
+https://developers.facebook.com/docs/messenger-platform/webhooks
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import aiohttp
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.shared.core.events import BotUttered, ConversationPaused, ConversationResumed, Event
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from connectors.conversation_queue import ConversationQueue
+from connectors.graph_api import DEFAULT_GRAPH_API_URL, GraphApiClient
+from connectors.meta_events import (
+    CustomerMessage,
+    Echo,
+    Handover,
+    Ignored,
+    MalformedWebhook,
+    MetaEvent,
+    Standby,
+    Unsupported,
+    parse_webhook,
+)
+from connectors.meta_output import MetaOutputChannel, Platform
+from connectors.metrics import count
+from connectors.security import constant_time_equal, verify_hub_signature
+from connectors.state import ConnectorState, store_from_env
+
+logger = logging.getLogger(__name__)
+
+
+class ConnectorConfigError(ValueError):
+    """A required secret or setting is missing: the server must not start without it."""
+
+
+@dataclass(frozen=True)
+class MetaConfig:
+    """Secrets and addresses of one Meta channel."""
+
+    app_secret: str
+    verify_token: str
+    access_token: str
+    graph_api_url: str = DEFAULT_GRAPH_API_URL
+    app_id: str | None = None
+
+    @classmethod
+    def from_credentials(
+        cls, credentials: Mapping[str, Any] | None, token_key: str, token_env: str
+    ) -> MetaConfig:
+        """Read credentials.yml values (with ${ENV} already substituted by Rasa); fail clearly if missing."""
+        credentials = credentials or {}
+        values = {
+            "app_secret": (credentials.get("app_secret"), "META_APP_SECRET"),
+            "verify_token": (credentials.get("verify_token"), "META_VERIFY_TOKEN"),
+            "access_token": (credentials.get(token_key), token_env),
+        }
+        missing = [env for value, env in values.values() if not value]
+        if missing:
+            raise ConnectorConfigError(
+                f"missing {', '.join(missing)}: set them in the environment (credentials.yml)"
+            )
+        graph_api_url = (
+            credentials.get("graph_api_url") or os.environ.get("META_GRAPH_API_URL") or DEFAULT_GRAPH_API_URL
+        )
+        app_id = credentials.get("app_id") or os.environ.get("META_APP_ID") or None
+        return cls(
+            app_secret=str(values["app_secret"][0]),
+            verify_token=str(values["verify_token"][0]),
+            access_token=str(values["access_token"][0]),
+            graph_api_url=str(graph_api_url),
+            app_id=str(app_id) if app_id else None,
+        )
+
+
+class MetaInput(InputChannel):
+    """Webhook of one Meta messaging product, at /webhooks/<platform>/webhook."""
+
+    platform: ClassVar[Platform]
+    webhook_object: ClassVar[str]  # the `object` field Meta sends: "page" or "instagram"
+    token_key: ClassVar[str]
+    token_env: ClassVar[str]
+
+    def __init__(self, config: MetaConfig, state: ConnectorState | None = None) -> None:
+        self.config = config
+        self.state = state or ConnectorState(store_from_env())
+        self.queue = ConversationQueue()
+        self._http: aiohttp.ClientSession | None = None
+        self.client = GraphApiClient(
+            config.graph_api_url, config.access_token, self.platform.name, self._session
+        )
+
+    @classmethod
+    def name(cls) -> str:
+        """The route name: /webhooks/<name>/webhook."""
+        return cls.platform.name
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> MetaInput:
+        """Build from credentials.yml; a missing secret stops the server at start-up."""
+        return cls(MetaConfig.from_credentials(credentials, cls.token_key, cls.token_env))
+
+    async def _session(self) -> aiohttp.ClientSession:
+        """One HTTP session per server process, opened on first use (inside the server's loop)."""
+        if self._http is None or self._http.closed:
+            self._http = aiohttp.ClientSession()
+        return self._http
+
+    def get_output_channel(self) -> MetaOutputChannel:
+        """Where replies go (also used by the desk for agent replies)."""
+        return MetaOutputChannel(self.platform, self.client, self.state)
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        """The webhook routes."""
+        hook = Blueprint(f"{self.platform.name}_webhook", __name__)
+
+        @hook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @hook.route("/webhook", methods=["GET"])
+        async def verify(request: Request) -> HTTPResponse:
+            return self.verification(request.args)
+
+        @hook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            return await self.receive(request, on_new_message)
+
+        @hook.listener("after_server_stop")
+        async def close(*_: Any) -> None:
+            await self.queue.drain()
+            if self._http is not None:
+                await self._http.close()
+
+        return hook
+
+    def verification(self, args: Mapping[str, Any]) -> HTTPResponse:
+        """Meta's subscription check: echo `hub.challenge` when mode and token are right, else 403."""
+        mode, token = args.get("hub.mode"), args.get("hub.verify_token")
+        challenge = args.get("hub.challenge")
+        if (
+            mode == "subscribe"
+            and token
+            and challenge is not None
+            and constant_time_equal(token, self.config.verify_token)
+        ):
+            return response.text(str(challenge))
+        logger.warning("%s webhook verification refused (mode=%r)", self.platform.name, mode)
+        return response.text("verification failed", status=403)
+
+    async def receive(
+        self, request: Request, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+    ) -> HTTPResponse:
+        """Verify the signature on the raw body, parse, queue, and acknowledge at once."""
+        raw = request.body or b""
+        if not verify_hub_signature(raw, request.headers.get("X-Hub-Signature-256"), self.config.app_secret):
+            count("webhook_rejected", self.platform.name, "signature")
+            logger.warning(
+                "%s webhook with a missing or wrong signature from %s", self.platform.name, request.ip
+            )
+            return response.text("invalid signature", status=403)
+        try:
+            events = parse_webhook(self.platform.name, self.webhook_object, json.loads(raw))
+        except (ValueError, MalformedWebhook) as err:
+            count("webhook_rejected", self.platform.name, "malformed")
+            logger.warning("%s webhook refused as malformed: %s", self.platform.name, err)
+            return response.text(f"malformed webhook: {err}", status=400)
+        agent = getattr(request.app.ctx, "agent", None)
+        await self.dispatch(events, on_new_message, agent)
+        return response.text("EVENT_RECEIVED")
+
+    async def dispatch(
+        self, events: list[MetaEvent], on_new_message: Callable[[UserMessage], Awaitable[Any]], agent: Any
+    ) -> None:
+        """Drop redeliveries, then queue each event behind earlier ones of its conversation."""
+        for event in sorted(events, key=lambda e: e.timestamp):  # stable: batch order breaks ties
+            if not await self.state.first_delivery(self.platform.name, event.dedupe_key):
+                count("webhook_duplicates", self.platform.name)
+                logger.info("%s redelivered event %s dropped", self.platform.name, event.dedupe_key)
+                continue
+            conversation = event.customer_id if isinstance(event, Echo) else event.sender_id
+            self.queue.submit(conversation, lambda e=event: self.handle(e, on_new_message, agent))
+
+    async def handle(
+        self, event: MetaEvent, on_new_message: Callable[[UserMessage], Awaitable[Any]], agent: Any
+    ) -> None:
+        """Do what one event asks for."""
+        count("webhook_events", self.platform.name, type(event).__name__)
+        if isinstance(event, CustomerMessage):
+            await self.answer(event, on_new_message)
+        elif isinstance(event, Echo):
+            await self.on_echo(event, agent)
+        elif isinstance(event, Standby):
+            await self.on_standby(event, agent)
+        elif isinstance(event, Handover):
+            await self.on_handover(event, agent)
+        elif isinstance(event, Ignored):
+            logger.debug("%s %s event ignored", self.platform.name, event.kind)
+        elif isinstance(event, Unsupported):
+            count("webhook_unsupported", self.platform.name, event.kind)
+            logger.warning(
+                "%s unsupported webhook event %r: %s", self.platform.name, event.kind, dict(event.raw)
+            )
+
+    def user_message(self, event: CustomerMessage, output: Any) -> UserMessage:
+        """The Rasa message for a customer event, with what the text cannot carry in metadata."""
+        metadata = {"platform": self.platform.name, "kind": event.kind, "mid": event.mid, **event.metadata}
+        return UserMessage(
+            event.text,
+            output,
+            event.sender_id,
+            input_channel=self.name(),
+            message_id=event.mid,
+            metadata=metadata,
+        )
+
+    async def answer(
+        self, event: CustomerMessage, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+    ) -> None:
+        """Hand a customer's message to the assistant; replies go out through the Send API."""
+        await self.state.record_inbound(self.platform.name, event.sender_id, event.timestamp)
+        output = self.get_output_channel()
+        await output.send_action(event.sender_id, "mark_seen")
+        await output.send_action(event.sender_id, "typing_on")
+        await on_new_message(self.user_message(event, output))
+
+    async def on_echo(self, event: Echo, agent: Any) -> None:
+        """Our own echoes are dropped; a message from anyone else on the Page means a person took over."""
+        ours = (self.config.app_id is not None and event.app_id == self.config.app_id) or (
+            await self.state.was_sent_by_us(self.platform.name, event.mid)
+        )
+        if ours:
+            return
+        count("human_takeovers", self.platform.name)
+        logger.info(
+            "%s: a person replied to %s outside the bot (app %s); pausing the bot",
+            self.platform.name,
+            event.customer_id,
+            event.app_id,
+        )
+        metadata = {"author": "human_agent", "source": "meta_inbox", "app_id": event.app_id, "mid": event.mid}
+        await append_events(
+            agent, event.customer_id, [BotUttered(event.text, metadata=metadata), ConversationPaused()]
+        )
+
+    async def on_standby(self, event: Standby, agent: Any) -> None:
+        """Another app owns the conversation: record what the customer said, answer nothing."""
+        inner = event.inner
+        if isinstance(inner, CustomerMessage) and agent is not None:
+            await self.state.record_inbound(self.platform.name, inner.sender_id, inner.timestamp)
+            await agent.processor.log_message(self.user_message(inner, CollectingOutputChannel()))
+
+    async def on_handover(self, event: Handover, agent: Any) -> None:
+        """Thread control passed to us resumes the bot; taken by another app pauses it."""
+        ours = self.config.app_id is not None and event.new_owner_app_id == self.config.app_id
+        logger.info(
+            "%s %s for %s (new owner %s)",
+            self.platform.name,
+            event.action,
+            event.sender_id,
+            event.new_owner_app_id,
+        )
+        if event.action == "pass_thread_control" and ours:
+            await append_events(agent, event.sender_id, [ConversationResumed()])
+        elif event.action == "take_thread_control" and not ours:
+            await append_events(agent, event.sender_id, [ConversationPaused()])
+
+
+async def append_events(agent: Any, sender_id: str, events: list[Event]) -> None:
+    """Add events to a conversation's tracker under its lock (as Rasa's own API does)."""
+    if agent is None or agent.processor is None:
+        logger.warning("no agent loaded; events for %s not recorded: %s", sender_id, events)
+        return
+    async with agent.lock_store.lock(sender_id):
+        tracker = await agent.processor.fetch_tracker_with_initial_session(sender_id)
+        for event in events:
+            tracker.update(event)
+        await agent.processor.save_tracker(tracker)

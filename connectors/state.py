@@ -1,0 +1,125 @@
+"""Small shared state of the connectors: seen message ids, our own sent ids, last customer message time.
+
+Redis when `REDIS_URL` is set (shared by every Rasa replica, survives restarts), otherwise an in-process
+store for the single-process embedded default. Keys expire: nothing here grows without bound.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Protocol
+
+SEEN_TTL = 3 * 24 * 3600  # Meta retries failed deliveries for hours; keep ids well beyond that
+SENT_TTL = 24 * 3600  # echoes of our own messages arrive within seconds
+INBOUND_TTL = 8 * 24 * 3600  # longer than the 7-day human agent window
+MEMORY_LIMIT = 100_000  # entries kept by the in-process store
+
+
+class KeyValueStore(Protocol):
+    """The three operations the connectors need."""
+
+    async def add(self, key: str, value: str, ttl: int) -> bool:
+        """Store `key` unless present; True if this call stored it (atomic)."""
+
+    async def set(self, key: str, value: str, ttl: int) -> None:
+        """Store `key`, replacing any value."""
+
+    async def get(self, key: str) -> str | None:
+        """The value of `key`, or None."""
+
+
+class MemoryStore:
+    """In-process store with expiry and a size bound (oldest entries go first)."""
+
+    def __init__(self, limit: int = MEMORY_LIMIT) -> None:
+        self._items: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        self._limit = limit
+
+    def _live(self, key: str) -> str | None:
+        item = self._items.get(key)
+        if item is None:
+            return None
+        if item[1] < time.monotonic():
+            del self._items[key]
+            return None
+        return item[0]
+
+    async def add(self, key: str, value: str, ttl: int) -> bool:
+        """Store unless present."""
+        if self._live(key) is not None:
+            return False
+        await self.set(key, value, ttl)
+        return True
+
+    async def set(self, key: str, value: str, ttl: int) -> None:
+        """Store, evicting the oldest entries beyond the limit."""
+        self._items[key] = (value, time.monotonic() + ttl)
+        self._items.move_to_end(key)
+        while len(self._items) > self._limit:
+            self._items.popitem(last=False)
+
+    async def get(self, key: str) -> str | None:
+        """Read a live value."""
+        return self._live(key)
+
+
+class RedisStore:
+    """Redis store; `add` is SET NX EX, atomic across replicas."""
+
+    def __init__(self, url: str, prefix: str = "loom:connectors:") -> None:
+        from redis import asyncio as aioredis
+
+        self._redis = aioredis.from_url(url, decode_responses=True)
+        self._prefix = prefix
+
+    async def add(self, key: str, value: str, ttl: int) -> bool:
+        """Store unless present."""
+        return bool(await self._redis.set(self._prefix + key, value, ex=ttl, nx=True))
+
+    async def set(self, key: str, value: str, ttl: int) -> None:
+        """Store."""
+        await self._redis.set(self._prefix + key, value, ex=ttl)
+
+    async def get(self, key: str) -> str | None:
+        """Read."""
+        return await self._redis.get(self._prefix + key)
+
+
+def store_from_env(env: Mapping[str, str] | None = None) -> KeyValueStore:
+    """Redis when REDIS_URL is set, otherwise in-process."""
+    env = os.environ if env is None else env
+    url = env.get("REDIS_URL")
+    return RedisStore(url) if url else MemoryStore()
+
+
+class ConnectorState:
+    """What the Meta connectors remember, on top of a key-value store."""
+
+    def __init__(self, store: KeyValueStore) -> None:
+        self.store = store
+
+    async def first_delivery(self, platform: str, key: str) -> bool:
+        """True the first time an event is seen; False for every redelivery."""
+        return await self.store.add(f"seen:{platform}:{key}", "1", SEEN_TTL)
+
+    async def remember_sent(self, platform: str, mid: str) -> None:
+        """Remember a message id we sent, so its echo is known as ours."""
+        await self.store.set(f"sent:{platform}:{mid}", "1", SENT_TTL)
+
+    async def was_sent_by_us(self, platform: str, mid: str | None) -> bool:
+        """Whether we sent the message with this id."""
+        return bool(mid) and await self.store.get(f"sent:{platform}:{mid}") is not None
+
+    async def record_inbound(self, platform: str, user_id: str, timestamp_ms: int) -> None:
+        """The time of the customer's latest message (starts Meta's 24-hour window)."""
+        current = await self.last_inbound(platform, user_id)
+        if current is None or timestamp_ms > current:
+            await self.store.set(f"inbound:{platform}:{user_id}", str(timestamp_ms), INBOUND_TTL)
+
+    async def last_inbound(self, platform: str, user_id: str) -> int | None:
+        """Milliseconds timestamp of the customer's latest message, if known."""
+        value = await self.store.get(f"inbound:{platform}:{user_id}")
+        return int(value) if value else None

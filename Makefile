@@ -23,7 +23,7 @@ export PYTHONWARNINGS := ignore::DeprecationWarning
 export ACTION_ENDPOINT_URL ?= http://127.0.0.1:5055/webhook
 
 # Rasa-side tests run in runtime A; everything else in runtime B.
-TESTS_RASA := tests/bot/nlu tests/bot/test_rasa_stores.py
+TESTS_RASA := tests/bot/nlu tests/bot/test_rasa_stores.py tests/connectors
 BENCH_ARGS ?=
 
 .PHONY: help run test train validate shell bench lint install clean test-unit test-stories test-nlu

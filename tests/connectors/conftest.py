@@ -1,0 +1,134 @@
+"""A Messenger/Instagram channel served by a real Sanic server, with a recording Send API stub.
+
+These route tests check what reaches the assistant; the end-to-end tests (runtime B) cover the full
+path through Rasa and the fake Graph API that validates every request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from rasa.core.channels.channel import UserMessage
+from sanic import Sanic
+
+from connectors.instagram import InstagramInput
+from connectors.messenger import MessengerInput
+from connectors.meta_input import MetaConfig, MetaInput
+from connectors.security import hub_signature
+from connectors.state import ConnectorState, MemoryStore
+
+SECRET = "test-app-secret"
+APP_ID = "100000000000042"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Recorder:
+    """The Send API stub: records every request body, answers like Meta."""
+
+    requests: list[dict[str, Any]] = field(default_factory=list)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.requests.append(body)
+        answer = {"recipient_id": body["recipient"]["id"]}
+        if "message" in body:
+            answer["message_id"] = f"m_sent_{uuid.uuid4().hex[:8]}"
+        return web.json_response(answer)
+
+
+@dataclass
+class Served:
+    """A running channel and what it handed to the assistant."""
+
+    channel: MetaInput
+    url: str
+    received: list[UserMessage]
+    graph: Recorder
+
+    async def post(
+        self, body: Any, signature: str | None = "valid", raw: bytes | None = None
+    ) -> tuple[int, str]:
+        data = raw if raw is not None else json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"}
+        if signature == "valid":
+            headers["X-Hub-Signature-256"] = hub_signature(data, SECRET)
+        elif signature:
+            headers["X-Hub-Signature-256"] = signature
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(f"{self.url}/webhook", data=data, headers=headers) as response,
+        ):
+            return response.status, await response.text()
+
+    async def settle(self) -> None:
+        """Wait until the background processing of everything posted is done."""
+        await asyncio.sleep(0.05)
+        await self.channel.queue.drain()
+
+
+async def serve(channel_class: type[MetaInput]) -> AsyncIterator[Served]:
+    recorder = Recorder()
+    graph = web.Application()
+    graph.router.add_post("/v21.0/me/messages", recorder.handle)
+    runner = web.AppRunner(graph)
+    await runner.setup()
+    graph_port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", graph_port).start()
+
+    config = MetaConfig(
+        app_secret=SECRET,
+        verify_token="test-verify-token",
+        access_token="test-token",
+        graph_api_url=f"http://127.0.0.1:{graph_port}/v21.0",
+        app_id=APP_ID,
+    )
+    channel = channel_class(config, ConnectorState(MemoryStore()))
+    received: list[UserMessage] = []
+
+    async def on_new_message(message: UserMessage) -> None:
+        received.append(message)
+
+    # Sanic rewrites its request handling at start-up; in test mode it does so from the original
+    # code each time, so several apps can run one after another in one process.
+    Sanic.test_mode = True
+    app = Sanic(f"test_{uuid.uuid4().hex[:8]}")
+    app.blueprint(channel.blueprint(on_new_message), url_prefix=f"/webhooks/{channel.name()}")
+    port = free_port()
+    server = await app.create_server(host="127.0.0.1", port=port, return_asyncio_server=True)
+    await server.startup()
+    try:
+        yield Served(channel, f"http://127.0.0.1:{port}/webhooks/{channel.name()}", received, recorder)
+    finally:
+        await channel.queue.drain()
+        server.close()
+        await server.wait_closed()
+        await runner.cleanup()
+        if channel._http is not None:
+            await channel._http.close()
+
+
+@pytest.fixture
+async def messenger() -> AsyncIterator[Served]:
+    async for served in serve(MessengerInput):
+        yield served
+
+
+@pytest.fixture
+async def instagram() -> AsyncIterator[Served]:
+    async for served in serve(InstagramInput):
+        yield served

@@ -1,0 +1,161 @@
+"""The Messenger and Instagram webhook routes over real HTTP (runtime A)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from connectors.instagram import InstagramInput
+from connectors.messenger import MessengerInput
+from connectors.meta_input import ConnectorConfigError, MetaConfig
+from connectors.security import hub_signature
+
+from .conftest import serve
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+CHANNELS = {"messenger": MessengerInput, "instagram": InstagramInput}
+
+
+def fixture(platform: str, name: str) -> dict:
+    return json.loads((FIXTURES / platform / f"{name}.json").read_text(encoding="utf-8"))
+
+
+ANSWERED = [
+    *[("messenger", name) for name in ("message__text", "message__quick_reply", "message__image")],
+    *[
+        ("messenger", name)
+        for name in ("message__images_with_text", "message__like_sticker", "message__video")
+    ],
+    *[
+        ("messenger", name)
+        for name in ("message__other_sticker", "postback__button", "postback__get_started")
+    ],
+    ("messenger", "postback__get_started_with_referral"),
+    *[("instagram", name) for name in ("message__text", "message__image", "message__story_mention")],
+    *[
+        ("instagram", name)
+        for name in ("message__story_reply", "message__quick_reply", "postback__icebreaker")
+    ],
+]
+NOT_ANSWERED = [
+    *[("messenger", name) for name in ("message__echo_ours", "referral__m_me_link", "read__basic")],
+    *[("messenger", name) for name in ("delivery__basic", "reaction__love", "standby__message")],
+    *[("messenger", name) for name in ("handover__pass_thread_control", "handover__take_thread_control")],
+    *[("messenger", name) for name in ("unknown__game_play", "message__echo_other_app")],
+    *[("instagram", name) for name in ("message__echo", "message__deleted", "read__seen", "reaction__like")],
+    ("instagram", "referral__ig_me_link"),
+]
+
+
+@pytest.fixture
+async def channel(request):
+    """A served channel for the platform given as the test's parameter."""
+    async for served in serve(CHANNELS[request.param]):
+        yield served
+
+
+@pytest.mark.parametrize(("channel", "name"), ANSWERED, indirect=["channel"])
+async def test_customer_messages_reach_the_assistant(channel, name):
+    platform = channel.channel.name()
+    status, body = await channel.post(fixture(platform, name))
+    assert (status, body) == (200, "EVENT_RECEIVED")
+    await channel.settle()
+    [message] = channel.received
+    assert message.input_channel == platform
+    assert message.metadata["platform"] == platform
+    assert message.text
+
+
+@pytest.mark.parametrize(("channel", "name"), NOT_ANSWERED, indirect=["channel"])
+async def test_other_events_are_acknowledged_and_not_answered(channel, name):
+    platform = channel.channel.name()
+    assert (await channel.post(fixture(platform, name)))[0] == 200
+    await channel.settle()
+    assert channel.received == []
+
+
+async def test_image_urls_travel_in_metadata(messenger):
+    await messenger.post(fixture("messenger", "message__images_with_text"))
+    await messenger.settle()
+    [message] = messenger.received
+    assert message.text == "do you have this in black?"
+    assert len(message.metadata["image_urls"]) == 2
+    assert message.message_id == "m_img_2"
+
+
+async def test_seen_and_typing_are_sent_as_separate_calls(messenger):
+    await messenger.post(fixture("messenger", "message__text"))
+    await messenger.settle()
+    actions = [r.get("sender_action") for r in messenger.graph.requests]
+    assert actions == ["mark_seen", "typing_on"]
+    assert all("message" not in r for r in messenger.graph.requests)
+
+
+async def test_batch_is_processed_per_user_in_timestamp_order(messenger):
+    await messenger.post(fixture("messenger", "batch__two_users_out_of_order"))
+    await messenger.settle()
+    by_user: dict[str, list[str]] = {}
+    for message in messenger.received:
+        by_user.setdefault(message.sender_id, []).append(message.text)
+    assert by_user == {
+        "2401234567890123": ["where is my order 104523", "thanks"],
+        "2409876543210987": ["hey"],
+    }
+
+
+async def test_a_redelivered_batch_is_answered_once(messenger):
+    body = fixture("messenger", "batch__two_users_out_of_order")
+    for _ in range(3):
+        assert (await messenger.post(body))[0] == 200
+    await messenger.settle()
+    assert len(messenger.received) == 3
+
+
+@pytest.mark.parametrize("signature", [None, "sha256=" + "0" * 64, "sha1=abc", "garbage"])
+async def test_missing_or_wrong_signature_is_refused(messenger, signature):
+    status, _ = await messenger.post(fixture("messenger", "message__text"), signature=signature)
+    assert status == 403
+    await messenger.settle()
+    assert messenger.received == []
+
+
+async def test_signature_is_checked_on_the_raw_bytes(messenger):
+    """Re-serialising the JSON (other spacing) must not pass: Meta signs the bytes it sent."""
+    raw = json.dumps(fixture("messenger", "message__text"), indent=1).encode()
+    status, _ = await messenger.post(None, signature=hub_signature(raw + b" ", "test-app-secret"), raw=raw)
+    assert status == 403
+
+
+@pytest.mark.parametrize(
+    "name", ["not_json.txt", "wrong_object.json", "entry_not_list.json", "missing_sender.json"]
+)
+async def test_malformed_bodies_get_400(messenger, name):
+    raw = (FIXTURES / "malformed" / name).read_bytes()
+    status, body = await messenger.post(None, raw=raw)
+    assert status == 400 and "malformed" in body
+
+
+async def test_verification_handshake(messenger):
+    async with aiohttp.ClientSession() as session:
+        good = {
+            "hub.mode": "subscribe",
+            "hub.verify_token": "test-verify-token",
+            "hub.challenge": "1158201444",
+        }
+        async with session.get(f"{messenger.url}/webhook", params=good) as response:
+            assert (response.status, await response.text()) == (200, "1158201444")
+        for bad in ({**good, "hub.verify_token": "nope"}, {**good, "hub.mode": "unsubscribe"}, {}):
+            async with session.get(f"{messenger.url}/webhook", params=bad) as response:
+                assert response.status == 403
+
+
+def test_missing_secrets_stop_start_up():
+    with pytest.raises(ConnectorConfigError, match="META_APP_SECRET"):
+        MessengerInput.from_credentials({"verify_token": "v", "page_access_token": "t"})
+    with pytest.raises(ConnectorConfigError, match="META_PAGE_ACCESS_TOKEN"):
+        MessengerInput.from_credentials({"app_secret": "s", "verify_token": "v", "page_access_token": ""})
+    config = MetaConfig.from_credentials({"app_secret": "s", "verify_token": "v", "t": "x"}, "t", "T")
+    assert config.graph_api_url.startswith("https://graph.facebook.com/v")

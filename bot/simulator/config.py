@@ -1,0 +1,66 @@
+"""The simulator's settings, read from the environment once at start-up and passed down."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from bot.simulator.const import INSTAGRAM, MESSENGER, WEBHOOK_PATHS, WEBHOOK_TIMEOUT_SECONDS
+
+DEFAULT_PORT = 5080
+
+
+@dataclass(frozen=True)
+class SimulatorConfig:
+    """Secrets, ids and addresses shared with our connectors.
+
+    The defaults are the demo values the connectors also default to, so `make run` needs no setup.
+    `public_url` builds media URLs; without it the address the request came in on is used.
+    """
+
+    app_secret: str = "sim-app-secret"
+    verify_token: str = "sim-verify-token"
+    page_access_token: str = "sim-page-token"
+    instagram_access_token: str = "sim-ig-token"
+    app_id: str = "100000000000042"
+    page_id: str = "100000000000001"
+    ig_id: str = "17841400000000001"
+    webhook_base: str = "http://127.0.0.1:5005/webhooks"
+    public_url: str | None = None
+    webhook_timeout: float = WEBHOOK_TIMEOUT_SECONDS
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, port: int = DEFAULT_PORT) -> SimulatorConfig:
+        """Build from the META_*, INSTAGRAM_* and SIM_* variables; `port` sets the default public URL."""
+        env = os.environ if env is None else env
+        defaults = cls()
+        return cls(
+            app_secret=env.get("META_APP_SECRET") or defaults.app_secret,
+            verify_token=env.get("META_VERIFY_TOKEN") or defaults.verify_token,
+            page_access_token=env.get("META_PAGE_ACCESS_TOKEN") or defaults.page_access_token,
+            instagram_access_token=env.get("INSTAGRAM_ACCESS_TOKEN") or defaults.instagram_access_token,
+            app_id=env.get("META_APP_ID") or defaults.app_id,
+            page_id=env.get("SIM_PAGE_ID") or defaults.page_id,
+            ig_id=env.get("SIM_IG_ID") or defaults.ig_id,
+            webhook_base=(env.get("SIM_WEBHOOK_BASE") or defaults.webhook_base).rstrip("/"),
+            public_url=(env.get("SIM_PUBLIC_URL") or f"http://127.0.0.1:{port}").rstrip("/"),
+        )
+
+    def platform_for_token(self, token: str | None) -> str | None:
+        """Which platform an access token belongs to (None: not a token Meta would accept)."""
+        if not token:
+            return None
+        if token == self.page_access_token:
+            return MESSENGER
+        if token == self.instagram_access_token:
+            return INSTAGRAM
+        return None
+
+    def webhook_url(self, platform: str) -> str:
+        """Where our connector for `platform` receives webhooks."""
+        return self.webhook_base.rstrip("/") + WEBHOOK_PATHS[platform]
+
+    def account_id(self, platform: str) -> str:
+        """The business side of a conversation: the Page for Messenger, the IG account for Instagram."""
+        return self.page_id if platform == MESSENGER else self.ig_id

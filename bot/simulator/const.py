@@ -1,0 +1,96 @@
+"""Names, limits and Meta's error texts used by the simulator, in one place.
+
+Limits follow Meta's Send API reference:
+https://developers.facebook.com/docs/messenger-platform/reference/send-api/ and the template pages
+(generic: https://developers.facebook.com/docs/messenger-platform/send-messages/template/generic,
+button: https://developers.facebook.com/docs/messenger-platform/send-messages/template/button).
+"""
+
+from __future__ import annotations
+
+MESSENGER = "messenger"
+INSTAGRAM = "instagram"
+PLATFORMS = (MESSENGER, INSTAGRAM)
+
+# What the webhook body's `object` field says for each platform.
+WEBHOOK_OBJECT = {MESSENGER: "page", INSTAGRAM: "instagram"}
+
+MESSAGING_TYPES = ("RESPONSE", "UPDATE", "MESSAGE_TAG")
+SENDER_ACTIONS = ("typing_on", "typing_off", "mark_seen")
+HUMAN_AGENT = "HUMAN_AGENT"
+# Tags Meta still documents for Messenger; Instagram accepts HUMAN_AGENT only.
+# https://developers.facebook.com/docs/messenger-platform/send-messages/message-tags
+MESSAGE_TAGS = {
+    MESSENGER: (
+        "HUMAN_AGENT",
+        "ACCOUNT_UPDATE",
+        "CONFIRMED_EVENT_UPDATE",
+        "POST_PURCHASE_UPDATE",
+        "CUSTOMER_FEEDBACK",
+    ),
+    INSTAGRAM: ("HUMAN_AGENT",),
+}
+
+TEXT_LIMIT = {MESSENGER: 2000, INSTAGRAM: 1000}
+QUICK_REPLIES_MAX = 13
+QUICK_REPLY_TITLE_MAX = 20
+PAYLOAD_MAX = 1000
+QUICK_REPLY_CONTENT_TYPES = ("text", "user_phone_number", "user_email")
+MEDIA_ATTACHMENT_TYPES = ("image", "video", "audio", "file")
+GENERIC_ELEMENTS_MAX = 10
+GENERIC_TITLE_MAX = 80
+GENERIC_SUBTITLE_MAX = 80
+BUTTONS_MAX = 3
+BUTTON_TITLE_MAX = 20
+BUTTON_TEMPLATE_TEXT_MAX = 640
+BUTTON_TYPES = ("postback", "web_url")
+
+# The standard messaging window, and how long HUMAN_AGENT extends it.
+# https://developers.facebook.com/docs/messenger-platform/policy/policy-overview
+STANDARD_WINDOW_SECONDS = 24 * 3600
+HUMAN_AGENT_WINDOW_SECONDS = 7 * 24 * 3600
+
+# Graph error codes and texts. https://developers.facebook.com/docs/messenger-platform/error-codes and
+# https://developers.facebook.com/docs/graph-api/guides/error-handling
+OAUTH_EXCEPTION = "OAuthException"
+CODE_INVALID_TOKEN = 190
+MSG_INVALID_TOKEN = "Invalid OAuth access token data."
+CODE_INVALID_PARAMETER = 100
+CODE_UNSUPPORTED_POST = 100
+SUBCODE_UNSUPPORTED_POST = 33
+CODE_PERMISSION = 10
+SUBCODE_OUTSIDE_WINDOW = 2018278
+MSG_OUTSIDE_WINDOW = (
+    "(#10) This message is sent outside of allowed window. Learn more about the new policy here: "
+    "https://developers.facebook.com/docs/messenger-platform/policy-overview"
+)
+MSG_BAD_APPSECRET_PROOF = "Invalid appsecret_proof provided in the API argument"
+# Injected failures: HTTP status -> (code, message, transient). Other statuses fall back to code 1.
+INJECTED_ERRORS: dict[int, tuple[int, str, bool]] = {
+    400: (100, "(#100) Invalid parameter", False),
+    401: (190, MSG_INVALID_TOKEN, False),
+    403: (10, "(#10) Application does not have permission for this action", False),
+    429: (613, "(#613) Calls to this api have exceeded the rate limit.", True),
+    500: (1200, "(#1200) Temporary send message failure. Please try again later", True),
+    502: (2, "An unexpected error has occurred. Please retry your request later.", True),
+    503: (2, "Service temporarily unavailable", True),
+    504: (2, "An unexpected error has occurred. Please retry your request later.", True),
+}
+UNKNOWN_ERROR = (1, "An unknown error occurred", True)
+
+# Webhook delivery.
+SIGNATURE_HEADER = "X-Hub-Signature-256"
+LEGACY_SIGNATURE_HEADER = "X-Hub-Signature"
+WEBHOOK_PATHS = {MESSENGER: "/messenger/webhook", INSTAGRAM: "/instagram/webhook"}
+WEBHOOK_TIMEOUT_SECONDS = 10.0
+# Messenger's thumbs-up ("like") sticker, sent as an image attachment carrying this id.
+# https://developers.facebook.com/docs/messenger-platform/reference/webhook-events/messages
+LIKE_STICKER_ID = 369239263222822
+
+# Media uploads (stand-in for Meta's CDN).
+MEDIA_MAX_BYTES = 8 * 1024 * 1024
+MEDIA_STORE_MAX_BYTES = 64 * 1024 * 1024
+MEDIA_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
+
+# Recorded Send API calls kept in memory (oldest dropped first) for long `make run` sessions.
+SENDS_KEPT = 10_000

@@ -1,0 +1,13 @@
+"""Typed app keys shared by the simulator's route modules."""
+
+from __future__ import annotations
+
+from aiohttp import ClientSession, web
+
+from bot.simulator.config import SimulatorConfig
+from bot.simulator.state import SimState
+
+CONFIG_KEY = web.AppKey("config", SimulatorConfig)
+STATE_KEY = web.AppKey("state", SimState)
+# Opened at start-up and closed at shutdown (see app.py), used to deliver webhooks to our connectors.
+SESSION_KEY = web.AppKey("session", ClientSession)

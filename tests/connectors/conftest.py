@@ -81,20 +81,26 @@ class Served:
         await self.channel.queue.drain()
 
 
-async def serve(channel_class: type[MetaInput]) -> AsyncIterator[Served]:
-    recorder = Recorder()
+async def start_graph_stub(handler: Any) -> tuple[web.AppRunner, str]:
+    """An HTTP server answering POST /v21.0/me/messages with `handler`; its runner and base URL."""
     graph = web.Application()
-    graph.router.add_post("/v21.0/me/messages", recorder.handle)
+    graph.router.add_post("/v21.0/me/messages", handler)
     runner = web.AppRunner(graph)
     await runner.setup()
-    graph_port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", graph_port).start()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner, f"http://127.0.0.1:{port}/v21.0"
+
+
+async def serve(channel_class: type[MetaInput]) -> AsyncIterator[Served]:
+    recorder = Recorder()
+    runner, graph_url = await start_graph_stub(recorder.handle)
 
     config = MetaConfig(
         app_secret=SECRET,
         verify_token="test-verify-token",
         access_token="test-token",
-        graph_api_url=f"http://127.0.0.1:{graph_port}/v21.0",
+        graph_api_url=graph_url,
         app_id=APP_ID,
     )
     channel = channel_class(config, ConnectorState(MemoryStore()))

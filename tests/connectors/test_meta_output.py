@@ -23,7 +23,7 @@ from connectors.meta_output import (
 from connectors.metrics import value
 from connectors.state import ConnectorState, MemoryStore
 
-from .conftest import free_port
+from .conftest import start_graph_stub
 
 HOUR = 3_600_000
 NOW = 1_764_112_800_000
@@ -80,13 +80,8 @@ class FakeGraph:
 @pytest.fixture
 async def graph() -> AsyncIterator[tuple[FakeGraph, str]]:
     fake = FakeGraph()
-    app = web.Application()
-    app.router.add_post("/v21.0/me/messages", fake.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield fake, f"http://127.0.0.1:{port}/v21.0"
+    runner, url = await start_graph_stub(fake.handle)
+    yield fake, url
     await runner.cleanup()
 
 

@@ -1,8 +1,4 @@
-"""End to end over real HTTP: the Rasa server (runtime A) and the action server (runtime B).
-
-Two deployments are exercised: the embedded default (SQLite files, in-process locks) and the
-production shape (PostgreSQL for data and trackers, Redis locks). Each starts once per session.
-"""
+"""End to end over the REST channel: real Rasa server (runtime A) and action server (runtime B)."""
 
 from __future__ import annotations
 
@@ -10,52 +6,12 @@ import asyncio
 import json
 import urllib.request
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
 import psycopg
-import pytest
 
-from bot.devstack import Ports, Stack
-from bot.launcher import prepare_database
-from bot.settings import Settings
-from bot.storage import migrate
-
-
-def start(env: dict[str, str | None], ports: Ports) -> Stack:
-    prepare_database(Settings.from_env({k: v for k, v in env.items() if v is not None}))
-    stack = Stack(ports, env=env)
-    stack.start()
-    return stack
-
-
-@pytest.fixture(scope="session")
-def default_stack(tmp_path_factory) -> Iterator[Stack]:
-    """`make run`'s configuration: no DATABASE_URL, no REDIS_URL; state in a private VAR_DIR."""
-    var_dir = tmp_path_factory.mktemp("var")
-    stack = start({"VAR_DIR": str(var_dir), "DATABASE_URL": None, "REDIS_URL": None}, Ports(5105, 5155))
-    yield stack
-    stack.stop()
-
-
-@pytest.fixture(scope="session")
-def production_stack(postgres_url, redis_url, tmp_path_factory) -> Iterator[Stack]:
-    """PostgreSQL for data and conversations, Redis for locks."""
-    migrate.downgrade(postgres_url, "base")
-    env = {
-        "DATABASE_URL": postgres_url,
-        "REDIS_URL": redis_url,
-        "VAR_DIR": str(tmp_path_factory.mktemp("var")),
-    }
-    stack = start(env, Ports(5205, 5255))
-    yield stack
-    stack.stop()
-
-
-@pytest.fixture(params=["default", "production"])
-def stack(request) -> Stack:
-    return request.getfixturevalue(f"{request.param}_stack")
+from bot.devstack import Stack
 
 
 class Customer:

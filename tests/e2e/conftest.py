@@ -1,0 +1,53 @@
+"""The running stacks end-to-end tests talk to, started once per session (runtime B).
+
+Two deployments: the embedded default (SQLite files, in-process locks) and the production shape
+(PostgreSQL for data and trackers, Redis for locks and connector state). Both include the Meta simulator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from bot.devstack import Ports, Stack, simulator_defaults
+from bot.launcher import prepare_database
+from bot.settings import Settings
+from bot.storage import migrate
+
+
+def start(env: dict[str, str | None], ports: Ports) -> Stack:
+    """Prepare the database and start a stack whose Meta channels talk to its simulator."""
+    prepare_database(Settings.from_env({k: v for k, v in env.items() if v is not None}))
+    stack = Stack(ports, env={**simulator_defaults(ports), **env})
+    stack.start()
+    return stack
+
+
+@pytest.fixture(scope="session")
+def default_stack(tmp_path_factory) -> Iterator[Stack]:
+    """`make run`'s configuration: no DATABASE_URL, no REDIS_URL; state in a private VAR_DIR."""
+    var_dir = tmp_path_factory.mktemp("var")
+    stack = start({"VAR_DIR": str(var_dir), "DATABASE_URL": None, "REDIS_URL": None}, Ports(5105, 5155, 5180))
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture(params=["default", "production"])
+def stack(request) -> Stack:
+    """Each test using this runs against both deployments."""
+    return request.getfixturevalue(f"{request.param}_stack")
+
+
+@pytest.fixture(scope="session")
+def production_stack(postgres_url, redis_url, tmp_path_factory) -> Iterator[Stack]:
+    """PostgreSQL for data and conversations, Redis for locks."""
+    migrate.downgrade(postgres_url, "base")
+    env = {
+        "DATABASE_URL": postgres_url,
+        "REDIS_URL": redis_url,
+        "VAR_DIR": str(tmp_path_factory.mktemp("var")),
+    }
+    stack = start(env, Ports(5205, 5255, 5280))
+    yield stack
+    stack.stop()

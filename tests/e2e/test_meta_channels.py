@@ -199,3 +199,51 @@ def test_a_person_answering_in_metas_inbox_takes_over(stack):
         e["event"] == "bot" and e.get("metadata", {}).get("author") == "human_agent"
         for e in tracker["events"]
     )
+
+
+def webhook_item(user: str, **content: Any) -> dict:
+    return {
+        "sender": {"id": user},
+        "recipient": {"id": PAGE_ID},
+        "timestamp": int(time.time() * 1000),
+        **content,
+    }
+
+
+def post_items(stack: Stack, key: str, items: list[dict]) -> None:
+    body = {"object": "page", "entry": [{"id": PAGE_ID, "time": int(time.time() * 1000), key: items}]}
+    assert sim(stack, "POST", "/_sim/webhook", json={"platform": "messenger", "body": body})["status"] == 200
+
+
+def tracker(stack: Stack, user: str) -> dict:
+    return requests.get(f"{stack.rasa_url}/conversations/{user}/tracker", timeout=30).json()
+
+
+def test_standby_messages_are_recorded_not_answered(default_stack):
+    user = new_user()
+    text = "hello?? is anyone there"
+    post_items(
+        default_stack, "standby", [webhook_item(user, message={"mid": f"m_{uuid.uuid4().hex}", "text": text})]
+    )
+    deadline = time.monotonic() + 30
+    while not [e for e in tracker(default_stack, user)["events"] if e["event"] == "user"]:
+        assert time.monotonic() < deadline, "standby message never recorded"
+        time.sleep(0.3)
+    [event] = [e for e in tracker(default_stack, user)["events"] if e["event"] == "user"]
+    assert event["text"] == text and event["parse_data"]["intent"]["name"]
+    time.sleep(1)
+    assert replies(default_stack, "messenger", user) == []
+
+
+def test_thread_control_taken_and_passed_back(default_stack):
+    user = new_user()
+    control = {"previous_owner_app_id": "100000000000042", "new_owner_app_id": "263902037430900"}
+    post_items(default_stack, "messaging", [webhook_item(user, take_thread_control=control)])
+    time.sleep(2)
+    assert tracker(default_stack, user)["paused"] is True
+    back = {"previous_owner_app_id": "263902037430900", "new_owner_app_id": "100000000000042"}
+    post_items(default_stack, "messaging", [webhook_item(user, pass_thread_control=back)])
+    time.sleep(2)
+    assert tracker(default_stack, user)["paused"] is False
+    customer_says(default_stack, "messenger", user, text="hi again")
+    assert len(wait_for_replies(default_stack, "messenger", user, 1)) == 1

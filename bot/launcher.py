@@ -61,6 +61,8 @@ def main(argv: list[str] | None = None) -> None:
     def stop(signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
+    # Installed explicitly: a process started in the background may inherit SIGINT as ignored.
+    signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     print("starting the simulator, the action server and Rasa (Rasa takes about a minute) ...", flush=True)
     try:

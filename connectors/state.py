@@ -6,7 +6,9 @@ store for the single-process embedded default. Keys expire: nothing here grows w
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -15,6 +17,8 @@ from typing import Protocol
 SEEN_TTL = 3 * 24 * 3600  # Meta retries failed deliveries for hours; keep ids well beyond that
 SENT_TTL = 24 * 3600  # echoes of our own messages arrive within seconds
 INBOUND_TTL = 8 * 24 * 3600  # longer than the 7-day human agent window
+OPTIONS_TTL = 24 * 3600  # numbered options offered on X stay answerable for a day
+OPTION_NUMBER = re.compile(r"^\s*#?(\d{1,2})\s*[.)]?\s*$")
 MEMORY_LIMIT = 100_000  # entries kept by the in-process store
 
 
@@ -123,3 +127,17 @@ class ConnectorState:
         """Milliseconds timestamp of the customer's latest message, if known."""
         value = await self.store.get(f"inbound:{platform}:{user_id}")
         return int(value) if value else None
+
+    async def remember_options(self, platform: str, user_id: str, payloads: list[str]) -> None:
+        """Payloads of the numbered options just offered (channels without buttons, like X DMs)."""
+        await self.store.set(f"options:{platform}:{user_id}", json.dumps(payloads), OPTIONS_TTL)
+
+    async def chosen_option(self, platform: str, user_id: str, text: str) -> str | None:
+        """The payload of the option a reply like "2" or "2." picks, if options were offered."""
+        match = OPTION_NUMBER.match(text or "")
+        if not match:
+            return None
+        stored = await self.store.get(f"options:{platform}:{user_id}")
+        payloads = json.loads(stored) if stored else []
+        index = int(match.group(1)) - 1
+        return payloads[index] if 0 <= index < len(payloads) else None

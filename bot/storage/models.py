@@ -140,3 +140,27 @@ class Store(Base):
     address: Mapped[str] = mapped_column(String(300))
     phone: Mapped[str] = mapped_column(String(40))
     opening_hours: Mapped[str] = mapped_column(String(200))
+
+
+class Mention(Base):
+    """A public post that mentions the brand (monitored, not a conversation).
+
+    Written by the channels in the Rasa process with plain SQL (see connectors/mention_store.py), so
+    the columns stay simple; `raw` keeps the platform's JSON.
+    """
+
+    __tablename__ = "mentions"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    external_id: Mapped[str] = mapped_column(String(64))
+    author_id: Mapped[str] = mapped_column(String(64))
+    author_handle: Mapped[str] = mapped_column(String(100), default="")
+    author_name: Mapped[str] = mapped_column(String(200), default="")
+    text: Mapped[str] = mapped_column(Text)
+    url: Mapped[str] = mapped_column(String(500))
+    in_reply_to: Mapped[str | None] = mapped_column(String(64))
+    posted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    raw: Mapped[str] = mapped_column(Text, default="{}")

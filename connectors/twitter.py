@@ -1,0 +1,346 @@
+"""X (Twitter) channel: DMs as conversations, brand mentions to monitoring.
+
+`connectors.twitter.TwitterInput` in credentials.yml; webhook at /webhooks/twitter/webhook (Account
+Activity API): CRC on GET, `x-twitter-webhooks-signature` on POST, then the same path as the Meta
+channels: dedupe by event id, acknowledge, process each conversation in order.
+https://docs.x.com/x-api/account-activity/introduction
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from connectors.conversation_queue import ConversationQueue
+from connectors.mention_store import MentionStore
+from connectors.meta_input import ConnectorConfigError
+from connectors.meta_output import split_text
+from connectors.metrics import count
+from connectors.security import verify_x_signature, x_signature
+from connectors.state import ConnectorState, store_from_env
+from connectors.x_client import (
+    DEFAULT_X_API_URL,
+    DM_TEXT_LIMIT,
+    MAX_MEDIA_BYTES,
+    XApiClient,
+    XApiError,
+    XClient,
+)
+from connectors.x_events import (
+    DirectMessage,
+    Ignored,
+    MalformedWebhook,
+    Mention,
+    OwnMessage,
+    Unsupported,
+    XEvent,
+    parse_webhook,
+)
+from connectors.x_oauth import OAuth1Credentials
+
+logger = logging.getLogger(__name__)
+
+PLATFORM = "twitter"
+IMAGE_FETCH_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class XConfig:
+    """Credentials and addresses of the X channel."""
+
+    credentials: OAuth1Credentials
+    user_id: str
+    api_url: str = DEFAULT_X_API_URL
+
+    @classmethod
+    def from_credentials(cls, credentials: Mapping[str, Any] | None) -> XConfig:
+        """Read credentials.yml (${ENV} substituted by Rasa); a missing value stops start-up."""
+        credentials = credentials or {}
+        required = {
+            "consumer_key": "X_CONSUMER_KEY",
+            "consumer_secret": "X_CONSUMER_SECRET",
+            "access_token": "X_ACCESS_TOKEN",
+            "access_token_secret": "X_ACCESS_TOKEN_SECRET",
+            "user_id": "X_USER_ID",
+        }
+        missing = [env for key, env in required.items() if not credentials.get(key)]
+        if missing:
+            raise ConnectorConfigError(
+                f"missing {', '.join(missing)}: set them in the environment (credentials.yml)"
+            )
+        return cls(
+            credentials=OAuth1Credentials(
+                consumer_key=str(credentials["consumer_key"]),
+                consumer_secret=str(credentials["consumer_secret"]),
+                token=str(credentials["access_token"]),
+                token_secret=str(credentials["access_token_secret"]),
+            ),
+            user_id=str(credentials["user_id"]),
+            api_url=str(credentials.get("api_url") or os.environ.get("X_API_URL") or DEFAULT_X_API_URL),
+        )
+
+
+def numbered_options(text: str, buttons: Iterable[dict[str, Any]]) -> tuple[str, list[str]]:
+    """X DMs have no buttons: list the options as numbers to type. Returns text and payloads."""
+    buttons = list(buttons)
+    lines = [f"{i}. {b.get('title', '')}" for i, b in enumerate(buttons, start=1)]
+    payloads = [str(b.get("payload") or b.get("title", "")) for b in buttons]
+    return f"{text}\n\n" + "\n".join(lines) + "\n(reply with a number)", payloads
+
+
+def cards_as_text(elements: Iterable[dict[str, Any]]) -> str:
+    """Product cards as plain text with links."""
+    blocks = []
+    for element in elements:
+        lines = [f"• {element.get('title', '')}"]
+        if element.get("subtitle"):
+            lines.append(f"  {element['subtitle']}")
+        links = [b["url"] for b in element.get("buttons", []) if b.get("url")]
+        url = (element.get("default_action") or {}).get("url") or (links[0] if links else None)
+        if url:
+            lines.append(f"  {url}")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+class TwitterOutput(OutputChannel):
+    """Sends the bot's messages as DMs."""
+
+    def __init__(
+        self, client: XClient, state: ConnectorState, session: Callable[[], Awaitable[aiohttp.ClientSession]]
+    ) -> None:
+        self.client = client
+        self.state = state
+        self._session = session
+
+    @classmethod
+    def name(cls) -> str:
+        """Rasa's name for this channel's output."""
+        return PLATFORM
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        """Text, split at the DM limit."""
+        for piece in split_text(text, DM_TEXT_LIMIT):
+            await self._send(recipient_id, text=piece)
+
+    async def send_text_with_buttons(
+        self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
+    ) -> None:
+        """Buttons as numbered options; the customer's number is mapped back to the payload."""
+        rendered, payloads = numbered_options(text, buttons)
+        await self.state.remember_options(PLATFORM, recipient_id, payloads)
+        await self.send_text_message(recipient_id, rendered)
+
+    async def send_quick_replies(
+        self, recipient_id: str, text: str, quick_replies: list[dict[str, Any]], **kwargs: Any
+    ) -> None:
+        """Same as buttons."""
+        await self.send_text_with_buttons(recipient_id, text, quick_replies)
+
+    async def send_elements(
+        self, recipient_id: str, elements: Iterable[dict[str, Any]], **kwargs: Any
+    ) -> None:
+        """Product results as text with links."""
+        await self.send_text_message(recipient_id, cards_as_text(elements))
+
+    async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
+        """An image as DM media (downloaded, bounded, uploaded); its link if that fails."""
+        try:
+            data, content_type = await self._download(image)
+            media_id = await self.client.upload_image(data, content_type)
+            await self._send(recipient_id, media_id=media_id)
+        except (XApiError, aiohttp.ClientError, OSError, ValueError) as err:
+            logger.warning(
+                "image %s not sent as media to %s (%s); sending the link", image, recipient_id, err
+            )
+            await self._send(recipient_id, text=image)
+
+    async def send_custom_json(self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any) -> None:
+        """Only a `text` field means something on X."""
+        if json_message.get("text"):
+            await self.send_text_message(recipient_id, str(json_message["text"]))
+
+    async def _download(self, url: str) -> tuple[bytes, str]:
+        """Fetch an image of ours (size, time and type bounded; no redirects)."""
+        session = await self._session()
+        timeout = aiohttp.ClientTimeout(total=IMAGE_FETCH_TIMEOUT)
+        async with session.get(url, timeout=timeout, allow_redirects=False) as answer:
+            content_type = answer.headers.get("Content-Type", "").split(";")[0].strip()
+            if answer.status != 200 or not content_type.startswith("image/"):
+                raise ValueError(f"not an image (HTTP {answer.status}, {content_type or 'no type'})")
+            data = await answer.content.read(MAX_MEDIA_BYTES + 1)
+            if len(data) > MAX_MEDIA_BYTES:
+                raise ValueError("image larger than 5 MB")
+            return data, content_type
+
+    async def _send(self, recipient_id: str, text: str | None = None, media_id: str | None = None) -> None:
+        try:
+            await self.client.send_dm(recipient_id, text=text, media_id=media_id)
+        except XApiError as err:
+            count("replies_lost", PLATFORM)
+            logger.error("X reply to %s not delivered: %s", recipient_id, err)
+
+
+class TwitterInput(InputChannel):
+    """Account Activity webhook: DMs to the assistant, mentions to monitoring."""
+
+    def __init__(
+        self,
+        config: XConfig,
+        state: ConnectorState | None = None,
+        mentions: MentionStore | None = None,
+        client: XClient | None = None,
+    ) -> None:
+        self.config = config
+        self.state = state or ConnectorState(store_from_env())
+        self.mentions = mentions
+        self.queue = ConversationQueue()
+        self._http: aiohttp.ClientSession | None = None
+        self.client = client or XApiClient(config.api_url, config.credentials, self._session)
+
+    @classmethod
+    def name(cls) -> str:
+        """The route name: /webhooks/twitter/webhook."""
+        return PLATFORM
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> TwitterInput:
+        """Build from credentials.yml; a missing secret stops the server at start-up."""
+        return cls(XConfig.from_credentials(credentials))
+
+    async def _session(self) -> aiohttp.ClientSession:
+        if self._http is None or self._http.closed:
+            self._http = aiohttp.ClientSession()
+        return self._http
+
+    def get_output_channel(self) -> TwitterOutput:
+        """Where replies go."""
+        return TwitterOutput(self.client, self.state, self._session)
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        """The webhook routes."""
+        hook = Blueprint("twitter_webhook", __name__)
+
+        @hook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @hook.route("/webhook", methods=["GET"])
+        async def crc(request: Request) -> HTTPResponse:
+            return self.crc(request.args.get("crc_token"))
+
+        @hook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            return await self.receive(request, on_new_message)
+
+        @hook.listener("after_server_stop")
+        async def close(*_: Any) -> None:
+            await self.queue.drain()
+            if self._http is not None:
+                await self._http.close()
+            if self.mentions is not None:
+                self.mentions.close()
+
+        return hook
+
+    def crc(self, token: str | None) -> HTTPResponse:
+        """X's challenge-response check: prove we hold the consumer secret."""
+        if not token:
+            return response.json({"error": "crc_token missing"}, status=400)
+        return response.json(
+            {"response_token": x_signature(token.encode(), self.config.credentials.consumer_secret)}
+        )
+
+    async def receive(
+        self, request: Request, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+    ) -> HTTPResponse:
+        """Verify on the raw body, parse, queue, acknowledge."""
+        raw = request.body or b""
+        header = request.headers.get("x-twitter-webhooks-signature")
+        if not verify_x_signature(raw, header, self.config.credentials.consumer_secret):
+            count("webhook_rejected", PLATFORM, "signature")
+            logger.warning("X webhook with a missing or wrong signature from %s", request.ip)
+            return response.text("invalid signature", status=403)
+        try:
+            events = parse_webhook(json.loads(raw))
+        except (ValueError, MalformedWebhook) as err:
+            count("webhook_rejected", PLATFORM, "malformed")
+            logger.warning("X webhook refused as malformed: %s", err)
+            return response.text(f"malformed webhook: {err}", status=400)
+        await self.dispatch(events, on_new_message)
+        return response.text("ok")
+
+    async def dispatch(
+        self, events: list[XEvent], on_new_message: Callable[[UserMessage], Awaitable[Any]]
+    ) -> None:
+        """Drop redeliveries and our own echoes; queue DMs per conversation, mentions for storage."""
+        for event in sorted(events, key=lambda e: getattr(e, "timestamp", 0)):
+            count("webhook_events", PLATFORM, type(event).__name__)
+            if isinstance(event, (Ignored, OwnMessage)):
+                logger.debug("X %s event %s ignored", type(event).__name__, event.id)
+                continue
+            if isinstance(event, Unsupported):
+                count("webhook_unsupported", PLATFORM, event.kind)
+                logger.warning("X unsupported webhook event %r", event.kind)
+                continue
+            if not await self.state.first_delivery(PLATFORM, f"{type(event).__name__}:{event.id}"):
+                count("webhook_duplicates", PLATFORM)
+                logger.info("X redelivered event %s dropped", event.id)
+                continue
+            if isinstance(event, DirectMessage):
+                self.queue.submit(event.sender_id, lambda e=event: self.answer(e, on_new_message))
+            elif isinstance(event, Mention):
+                self.queue.submit(f"mention:{event.id}", lambda e=event: self.store_mention(e))
+
+    async def answer(
+        self, event: DirectMessage, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+    ) -> None:
+        """Hand a DM to the assistant."""
+        await self.state.record_inbound(PLATFORM, event.sender_id, event.timestamp)
+        text, kind = event.text, "text"
+        if event.payload:
+            text, kind = event.payload, "quick_reply"
+        elif (chosen := await self.state.chosen_option(PLATFORM, event.sender_id, event.text)) is not None:
+            text, kind = chosen, "numbered_option"
+        metadata: dict[str, Any] = {
+            "platform": PLATFORM,
+            "kind": kind,
+            "mid": event.id,
+            "sender_name": event.sender_name,
+            "sender_screen_name": event.sender_screen_name,
+        }
+        if event.media_url:
+            # X's DM media is only served to OAuth-signed requests from our account.
+            metadata.update(
+                kind="image", image_urls=[event.media_url], image_auth="x_oauth1", caption=event.text
+            )
+            text = event.text or "/share_photo"
+        output = self.get_output_channel()
+        await on_new_message(
+            UserMessage(
+                text, output, event.sender_id, input_channel=PLATFORM, message_id=event.id, metadata=metadata
+            )
+        )
+
+    async def store_mention(self, mention: Mention) -> None:
+        """Keep a mention for monitoring (author, text, time, link)."""
+        if self.mentions is None:
+            self.mentions = MentionStore()
+        stored = await self.mentions.save(PLATFORM, mention)
+        count("mentions_stored" if stored else "mentions_duplicate", PLATFORM)
+        logger.info(
+            "X mention %s by @%s %s",
+            mention.id,
+            mention.author_screen_name,
+            "stored" if stored else "already stored",
+        )

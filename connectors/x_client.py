@@ -1,0 +1,195 @@
+"""Client of X's API for DMs, behind a small interface because X's API changes often.
+
+`XClient` is all the channel uses; `XApiClient` implements it with the v2 endpoints and OAuth 1.0a
+user context: `POST /2/dm_conversations/with/:participant_id/messages`, `POST /2/media/upload`, and
+signed GETs of DM media. Retries: on 429 it waits until `x-rate-limit-reset` (capped), on 5xx and
+network errors it backs off with jitter; other 4xx are final.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+import aiohttp
+
+from connectors.metrics import count
+from connectors.x_oauth import OAuth1Credentials, authorization_header
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_X_API_URL = "https://api.x.com"
+DM_TEXT_LIMIT = 10_000
+MAX_MEDIA_BYTES = 5 * 1024 * 1024
+MAX_RATE_LIMIT_WAIT = 60.0  # longer waits fail the send rather than stall the conversation
+
+
+class XApiError(Exception):
+    """X refused a request, or could not be reached after all retries."""
+
+    def __init__(self, message: str, status: int = 0, wait: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.wait = wait  # seconds X asked us to wait (rate limit), if it said
+
+    @property
+    def retryable(self) -> bool:
+        """Whether trying again can succeed."""
+        return self.status in (0, 429) or self.status >= 500
+
+
+class XClient(Protocol):
+    """What the X channel needs from X."""
+
+    async def send_dm(self, participant_id: str, text: str | None = None, media_id: str | None = None) -> str:
+        """Send a DM; returns the DM event id."""
+
+    async def upload_image(self, data: bytes, content_type: str) -> str:
+        """Upload an image for a DM; returns the media id."""
+
+    async def fetch_media(self, url: str) -> tuple[bytes, str]:
+        """Download DM media (needs our credentials); returns bytes and content type."""
+
+
+class XApiClient:
+    """XClient over HTTP with OAuth 1.0a user context."""
+
+    def __init__(
+        self,
+        base_url: str,
+        credentials: OAuth1Credentials,
+        session: Callable[[], Awaitable[aiohttp.ClientSession]],
+        max_attempts: int = 4,
+        base_delay: float = 0.5,
+        max_delay: float = 8.0,
+        timeout: float = 15.0,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.credentials = credentials
+        self._session = session
+        self.max_attempts = max_attempts
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self.timeout = timeout
+
+    async def send_dm(self, participant_id: str, text: str | None = None, media_id: str | None = None) -> str:
+        """`POST /2/dm_conversations/with/:participant_id/messages`."""
+        body: dict[str, Any] = {}
+        if text:
+            body["text"] = text
+        if media_id:
+            body["attachments"] = [{"media_id": media_id}]
+        url = f"{self.base_url}/2/dm_conversations/with/{participant_id}/messages"
+        answer = await self._request("POST", url, json=body)
+        return str((answer.get("data") or {}).get("dm_event_id", ""))
+
+    async def upload_image(self, data: bytes, content_type: str) -> str:
+        """`POST /2/media/upload` (multipart, category dm_image)."""
+
+        def form() -> aiohttp.FormData:
+            fields = aiohttp.FormData()
+            fields.add_field("media_category", "dm_image")
+            fields.add_field("media", data, filename="image", content_type=content_type)
+            return fields
+
+        answer = await self._request("POST", f"{self.base_url}/2/media/upload", form=form)
+        return str((answer.get("data") or {}).get("id", ""))
+
+    async def fetch_media(self, url: str) -> tuple[bytes, str]:
+        """A signed GET of DM media, at most 5 MB."""
+        session = await self._session()
+        headers = {"Authorization": authorization_header(self.credentials, "GET", url)}
+        async with session.get(
+            url, headers=headers, timeout=aiohttp.ClientTimeout(total=self.timeout)
+        ) as response:
+            if response.status != 200:
+                raise XApiError(f"media fetch answered HTTP {response.status}", response.status)
+            data = await response.content.read(MAX_MEDIA_BYTES + 1)
+            if len(data) > MAX_MEDIA_BYTES:
+                raise XApiError("media larger than 5 MB", 413)
+            return data, response.headers.get("Content-Type", "")
+
+    async def _request(
+        self,
+        method: str,
+        url: str,
+        json: dict[str, Any] | None = None,
+        form: Callable[[], aiohttp.FormData] | None = None,
+    ) -> dict[str, Any]:
+        last: XApiError | None = None
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                return await self._request_once(method, url, json, form() if form else None)
+            except XApiError as err:
+                last = err
+                count("x_api_errors", str(err.status))
+                if not err.retryable or attempt == self.max_attempts:
+                    break
+                delay = err.wait or self._backoff(attempt)
+                logger.warning(
+                    "X API call failed (attempt %d/%d), retrying in %.1f s: %s",
+                    attempt,
+                    self.max_attempts,
+                    delay,
+                    err,
+                )
+                await asyncio.sleep(delay)
+        assert last is not None
+        logger.error("X API %s %s failed: %s", method, url, last)
+        raise last
+
+    async def _request_once(
+        self, method: str, url: str, json: dict[str, Any] | None, form: aiohttp.FormData | None
+    ) -> dict[str, Any]:
+        session = await self._session()
+        headers = {"Authorization": authorization_header(self.credentials, method, url)}
+        try:
+            async with session.request(
+                method,
+                url,
+                json=json,
+                data=form,
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+            ) as response:
+                try:
+                    answer = await response.json(content_type=None)
+                except ValueError:
+                    answer = {"detail": (await response.text())[:200]}
+                if response.status in (200, 201):
+                    count("x_api_sent")
+                    return answer if isinstance(answer, dict) else {}
+                wait = (
+                    rate_limit_wait(response.headers.get("x-rate-limit-reset"))
+                    if response.status == 429
+                    else None
+                )
+                raise XApiError(f"HTTP {response.status}: {_detail(answer)}", response.status, wait)
+        except (aiohttp.ClientError, asyncio.TimeoutError) as err:
+            raise XApiError(f"could not reach the X API: {type(err).__name__} {err}") from err
+
+    def _backoff(self, attempt: int) -> float:
+        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        return random.uniform(ceiling / 2, ceiling)
+
+
+def rate_limit_wait(reset: str | None, now: float | None = None) -> float:
+    """Seconds until X's rate-limit window resets (from `x-rate-limit-reset`, epoch seconds), capped."""
+    now = time.time() if now is None else now
+    try:
+        wait = float(reset) - now if reset is not None else 1.0
+    except ValueError:
+        wait = 1.0
+    return min(MAX_RATE_LIMIT_WAIT, max(0.5, wait + random.uniform(0, 0.5)))
+
+
+def _detail(answer: Any) -> str:
+    if isinstance(answer, dict):
+        errors = answer.get("errors") or []
+        messages = [e.get("message", "") for e in errors if isinstance(e, dict)]
+        return "; ".join(filter(None, [str(answer.get("detail") or answer.get("title") or ""), *messages]))
+    return str(answer)[:200]

@@ -247,7 +247,7 @@ async def test_mentions_are_stored_once_and_our_own_are_not(served, mentions_db)
             "1861234567890123456",
             "jordanbrinks",
             "https://x.com/jordanbrinks/status/1861234567890123456",
-            "2026-11-25 23:20:00.000000",
+            "2026-11-25 23:20:00",
         )
     ]
 

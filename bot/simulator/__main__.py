@@ -1,4 +1,4 @@
-"""`python -m bot.simulator [--host 127.0.0.1] [--port 5080]`: run the fake Meta API and the customer page."""
+"""`python -m bot.simulator [--host 127.0.0.1] [--port 5080]`: run the fake Meta and X APIs and the page."""
 
 from __future__ import annotations
 
@@ -22,7 +22,9 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"Meta simulator: customer page {config.public_url}/ ; "
         f"Send API {config.public_url}/v21.0/me/messages ; "
-        f"webhooks go to {config.webhook_url('messenger')} and {config.webhook_url('instagram')}",
+        f"X API {config.x_api_url(config.public_url or '')} ; "
+        f"webhooks go to {config.webhook_url('messenger')}, {config.webhook_url('instagram')} "
+        f"and {config.webhook_url('twitter')}",
         flush=True,
     )
     web.run_app(create_app(config), host=args.host, port=args.port, print=None)

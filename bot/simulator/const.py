@@ -10,7 +10,9 @@ from __future__ import annotations
 
 MESSENGER = "messenger"
 INSTAGRAM = "instagram"
-PLATFORMS = (MESSENGER, INSTAGRAM)
+TWITTER = "twitter"
+META_PLATFORMS = (MESSENGER, INSTAGRAM)
+PLATFORMS = (MESSENGER, INSTAGRAM, TWITTER)
 
 # What the webhook body's `object` field says for each platform.
 WEBHOOK_OBJECT = {MESSENGER: "page", INSTAGRAM: "instagram"}
@@ -81,7 +83,11 @@ UNKNOWN_ERROR = (1, "An unknown error occurred", True)
 # Webhook delivery.
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 LEGACY_SIGNATURE_HEADER = "X-Hub-Signature"
-WEBHOOK_PATHS = {MESSENGER: "/messenger/webhook", INSTAGRAM: "/instagram/webhook"}
+WEBHOOK_PATHS = {
+    MESSENGER: "/messenger/webhook",
+    INSTAGRAM: "/instagram/webhook",
+    TWITTER: "/twitter/webhook",
+}
 WEBHOOK_TIMEOUT_SECONDS = 10.0
 # Messenger's thumbs-up ("like") sticker, sent as an image attachment carrying this id.
 # https://developers.facebook.com/docs/messenger-platform/reference/webhook-events/messages
@@ -94,3 +100,41 @@ MEDIA_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
 
 # Recorded Send API calls kept in memory (oldest dropped first) for long `make run` sessions.
 SENDS_KEPT = 10_000
+
+# ---- X (Twitter) ------------------------------------------------------------------------------------
+# OAuth 1.0a: https://docs.x.com/fundamentals/authentication/oauth-1-0a/creating-a-signature
+OAUTH_WINDOW_SECONDS = 5 * 60  # timestamps this far from now are refused; nonces are remembered this long
+X_API_PREFIX = "/x"
+X_SIGNATURE_HEADER = "x-twitter-webhooks-signature"
+# https://docs.x.com/x-api/webhooks/introduction: CRC answers are due within three seconds.
+X_CRC_TIMEOUT_SECONDS = 3.0
+X_DM_TEXT_MAX = 10_000
+X_DM_ATTACHMENTS_MAX = 1
+# https://docs.x.com/x-api/media/quickstart/best-practices: images up to 5 MB; categories.
+X_MEDIA_MAX_BYTES = 5 * 1024 * 1024
+X_IMAGE_CATEGORIES = ("tweet_image", "dm_image", "tweet_gif", "dm_gif")
+X_DM_CATEGORIES = ("dm_image", "dm_gif")
+X_MEDIA_CATEGORIES = (*X_IMAGE_CATEGORIES, "tweet_video", "dm_video", "amplify_video", "subtitles")
+X_MEDIA_EXPIRES_SECONDS = 24 * 3600
+# Rate limits, per user and 15-minute window: 200 DM sends (POST /2/dm_conversations/...); the media
+# figure is the simulator's choice.
+X_RATE_WINDOW_SECONDS = 15 * 60
+X_RATE_LIMITS = {"message": 200, "media_upload": 500, "media_download": 900}
+X_DEFAULT_RESET_IN = 2.0
+# The brand's display name and the app that "sent" our DMs (shown in echoes' `apps` map).
+X_BRAND_NAME = "Loom & Co."
+X_APP_ID = "28000042"
+X_APP_NAME = "Loom & Co. support"
+X_APP_URL = "https://loomandco.example"
+X_DEFAULT_AVATAR = "https://abs.twimg.com/sticky/default_profile_images/default_profile_normal.png"
+X_TWEET_SOURCE = '<a href="https://mobile.twitter.com" rel="nofollow">Twitter Web App</a>'
+# Snowflake ids: https://developer.x.com/en/docs/basics/twitter-ids
+X_SNOWFLAKE_EPOCH_MS = 1288834974657
+# Legacy v1.1 tweets: 140 characters in `text`, the rest in `extended_tweet`.
+X_LEGACY_TEXT_MAX = 140
+# t.co links are 23 characters: https://t.co/ plus 10.
+X_TCO_PREFIX = "https://t.co/"
+X_DISPLAY_URL_MAX = 31
+X_PROBLEM_INVALID_REQUEST = "https://api.twitter.com/2/problems/invalid-request"
+X_INVALID_REQUEST_DETAIL = "One or more parameters to your request was invalid."
+X_ECHOES_KEPT = 100

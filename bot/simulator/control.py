@@ -1,4 +1,7 @@
-"""The simulator's control API under `/_sim/`: what tests and the page use to drive and inspect the fake."""
+"""The simulator's control API under `/_sim/`: what tests and the page use to drive and inspect the fake.
+
+X's own control routes (`/_sim/x/...`) and its customer messages live in x_control.py.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,8 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.simulator.const import PLATFORMS
+from bot.simulator import x_control
+from bot.simulator.const import META_PLATFORMS, PLATFORMS, TWITTER, X_DEFAULT_RESET_IN
 from bot.simulator.errors import sim_error
 from bot.simulator.keys import CONFIG_KEY, SESSION_KEY, STATE_KEY
 from bot.simulator.state import FailureRule
@@ -23,8 +27,11 @@ from bot.simulator.webhooks import (
     signature_headers,
     verify,
 )
+from bot.simulator.x_webhooks import x_signature_headers
 
 MAX_DELAY_SECONDS = 300.0
+MAX_RESET_IN_SECONDS = 3600.0
+FAILURE_KINDS = ("message", "sender_action", "media_upload", "media_download")
 STICKER_PATH = "/static/like.png"
 
 
@@ -41,6 +48,12 @@ async def _json_object(request: web.Request) -> dict[str, Any]:
 def _platform(value: Any) -> str:
     if value not in PLATFORMS:
         raise sim_error(400, f"platform must be one of {', '.join(PLATFORMS)}")
+    return str(value)
+
+
+def _meta_platform(value: Any) -> str:
+    if value not in META_PLATFORMS:
+        raise sim_error(400, f"platform must be one of {', '.join(META_PLATFORMS)} here")
     return str(value)
 
 
@@ -63,11 +76,17 @@ async def health(_request: web.Request) -> web.Response:
 async def public_config(request: web.Request) -> web.Response:
     """`GET /_sim/config`: ids and addresses (no secrets), for the page and for tests building payloads."""
     config = request.app[CONFIG_KEY]
+    base = config.public_url or f"{request.scheme}://{request.host}"
     return web.json_response(
         {
             "app_id": config.app_id,
             "page_id": config.page_id,
             "ig_id": config.ig_id,
+            "x": {
+                "user_id": config.x_user_id,
+                "screen_name": config.x_screen_name,
+                "api_url": config.x_api_url(base),
+            },
             "webhook_urls": {platform: config.webhook_url(platform) for platform in PLATFORMS},
         }
     )
@@ -103,8 +122,11 @@ async def add_failure(request: web.Request) -> web.Response:
         raise sim_error(400, "give a status, a delay, or both")
     recipient = data.get("recipient")
     kind = data.get("kind")
-    if kind not in (None, "message", "sender_action"):
-        raise sim_error(400, "kind must be message or sender_action")
+    if kind is not None and kind not in FAILURE_KINDS:
+        raise sim_error(400, f"kind must be one of {', '.join(FAILURE_KINDS)}")
+    reset_in = _number(data, "reset_in", X_DEFAULT_RESET_IN)
+    if reset_in is None or not 0 <= reset_in <= MAX_RESET_IN_SECONDS:
+        raise sim_error(400, f"reset_in must be between 0 and {MAX_RESET_IN_SECONDS:g} seconds")
     for key in ("recipient", "message"):
         if data.get(key) is not None and not isinstance(data[key], str):
             raise sim_error(400, f"{key} must be a string")
@@ -121,6 +143,7 @@ async def add_failure(request: web.Request) -> web.Response:
         code=data.get("code"),
         subcode=data.get("error_subcode"),
         message=data.get("message"),
+        reset_in=float(reset_in),
     )
     request.app[STATE_KEY].add_failure(rule)
     return web.json_response({"ok": True, "pending": len(request.app[STATE_KEY].pending_failures())})
@@ -135,7 +158,7 @@ async def clear_failures(request: web.Request) -> web.Response:
 async def set_inbound_time(request: web.Request) -> web.Response:
     """`POST /_sim/inbound_time`: pretend the user last wrote at `timestamp` (epoch seconds)."""
     data = await _json_object(request)
-    platform = _platform(data.get("platform"))
+    platform = _meta_platform(data.get("platform"))
     user_id = data.get("user_id")
     if not isinstance(user_id, str) or not user_id:
         raise sim_error(400, "user_id must be a non-empty string")
@@ -166,23 +189,26 @@ async def send_webhook(request: web.Request) -> web.Response:
         raise sim_error(400, "give body (a JSON value) or raw (exact text to send)")
     config = request.app[CONFIG_KEY]
     state = request.app[STATE_KEY]
-    # Remember the inbound time before delivering: the connector may answer before we hear back.
-    for user_id in inbound_senders(body, config.account_id(platform)):
-        state.note_inbound(platform, user_id)
+    if platform == TWITTER:
+        headers = x_signature_headers(raw, config.x_consumer_secret, sign)
+    else:
+        # Remember the inbound time before delivering: the connector may answer before we hear back.
+        for user_id in inbound_senders(body, config.account_id(platform)):
+            state.note_inbound(platform, user_id)
+        headers = signature_headers(raw, config.app_secret, sign)
     delivery = await deliver(
-        request.app[SESSION_KEY],
-        config.webhook_url(platform),
-        raw,
-        signature_headers(raw, config.app_secret, sign),
-        config.webhook_timeout,
+        request.app[SESSION_KEY], config.webhook_url(platform), raw, headers, config.webhook_timeout
     )
     return web.json_response(delivery.to_json(), status=200 if delivery.status is not None else 502)
 
 
 async def customer_message(request: web.Request) -> web.Response:
     """`POST /_sim/customer_message`: build a real-shaped webhook from a simple description and send it."""
+    data = await _json_object(request)
+    if data.get("platform") == TWITTER:
+        return await x_control.customer_message(request, data)
     try:
-        message = CustomerMessage.from_json(await _json_object(request))
+        message = CustomerMessage.from_json(data)
     except InvalidDescription as err:
         raise sim_error(400, str(err)) from err
     config = request.app[CONFIG_KEY]
@@ -207,7 +233,7 @@ async def customer_message(request: web.Request) -> web.Response:
 async def verify_subscription(request: web.Request) -> web.Response:
     """`POST /_sim/verify {"platform", "verify_token"?}`: Meta's subscription check (GET) of our connector."""
     data = await _json_object(request)
-    platform = _platform(data.get("platform"))
+    platform = _meta_platform(data.get("platform"))
     config = request.app[CONFIG_KEY]
     token = data.get("verify_token", config.verify_token)
     if not isinstance(token, str):

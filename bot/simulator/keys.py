@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import ClientSession, web
 
 from bot.simulator.config import SimulatorConfig
@@ -11,3 +13,5 @@ CONFIG_KEY = web.AppKey("config", SimulatorConfig)
 STATE_KEY = web.AppKey("state", SimState)
 # Opened at start-up and closed at shutdown (see app.py), used to deliver webhooks to our connectors.
 SESSION_KEY = web.AppKey("session", ClientSession)
+# Echo deliveries of the fake X still running, cancelled at shutdown before the session closes.
+X_TASKS_KEY = web.AppKey("x_tasks", set[asyncio.Task[None]])

@@ -120,7 +120,7 @@ async def send_message(request: web.Request) -> web.Response:
     token = access_token(request)
     platform = request.app[CONFIG_KEY].platform_for_token(token)
     recorded_body = raw.decode("utf-8", "replace") if body is _NOT_JSON else body
-    record = request.app[STATE_KEY].start_record(platform, recipient_of(body), recorded_body)
+    record = request.app[STATE_KEY].start_record(platform, recipient_of(body), recorded_body, request.path)
     headers: dict[str, str] = {}
     try:
         answer = await _answer(request, body, token, platform)

@@ -1,5 +1,7 @@
 """What the fake remembers between requests: recorded sends, injected failures, inbound times, media.
 
+The fake X's own memory (nonces, media ids, customers) is `SimState.x` (see x_state.py).
+
 All in memory and owned by one app (one event loop), so no locks: every mutation is synchronous.
 """
 
@@ -13,20 +15,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.simulator.const import MEDIA_STORE_MAX_BYTES, SENDS_KEPT
+from bot.simulator.const import MEDIA_STORE_MAX_BYTES, SENDS_KEPT, X_DEFAULT_RESET_IN
+from bot.simulator.x_state import XState
 
 Clock = Callable[[], float]
 
 
 @dataclass
 class SendRecord:
-    """One Send API call as it arrived, and what the fake answered."""
+    """One Send API (or X API) call as it arrived, and what the fake answered."""
 
     id: int
     platform: str | None
     recipient_id: str | None
     body: Any
     received_at: float
+    endpoint: str | None = None
     accepted: bool = False
     status: int = 0
     response: dict[str, Any] = field(default_factory=dict)
@@ -43,6 +47,7 @@ class SendRecord:
             "status": self.status,
             "response": self.response,
             "received_at": self.received_at,
+            "endpoint": self.endpoint,
         }
 
 
@@ -50,7 +55,8 @@ class SendRecord:
 class FailureRule:
     """The next `remaining` matching calls fail with `status` (None: only delayed) after `delay` seconds.
 
-    `recipient`, `platform` and `kind` ("message" or "sender_action") narrow what matches; None matches all.
+    `recipient`, `platform` and `kind` ("message" or "sender_action"; on X also "media_upload" and
+    "media_download") narrow what matches; None matches all. `reset_in` sets X's x-rate-limit-reset.
     """
 
     remaining: int
@@ -62,6 +68,7 @@ class FailureRule:
     code: int | None = None
     subcode: int | None = None
     message: str | None = None
+    reset_in: float = X_DEFAULT_RESET_IN
 
     def matches(self, platform: str | None, recipient_id: str | None, kind: str | None) -> bool:
         """Whether this rule applies to a call of `kind` for `platform` and `recipient_id`."""
@@ -93,11 +100,14 @@ class SimState:
         self._inbound: dict[tuple[str, str], float] = {}
         self._media: OrderedDict[str, Media] = OrderedDict()
         self._media_bytes = 0
+        self.x = XState(lambda: self.clock())
 
     # Recorded sends
-    def start_record(self, platform: str | None, recipient_id: str | None, body: Any) -> SendRecord:
+    def start_record(
+        self, platform: str | None, recipient_id: str | None, body: Any, endpoint: str | None = None
+    ) -> SendRecord:
         """Record a call at arrival, so the list keeps arrival order even when answers are delayed."""
-        record = SendRecord(next(self._ids), platform, recipient_id, body, self.clock())
+        record = SendRecord(next(self._ids), platform, recipient_id, body, self.clock(), endpoint)
         self._sends.append(record)
         return record
 

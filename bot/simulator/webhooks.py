@@ -25,7 +25,7 @@ from bot.simulator.const import (
     LEGACY_SIGNATURE_HEADER,
     LIKE_STICKER_ID,
     MESSENGER,
-    PLATFORMS,
+    META_PLATFORMS,
     SIGNATURE_HEADER,
     WEBHOOK_OBJECT,
 )
@@ -92,8 +92,8 @@ class CustomerMessage:
 
 
 def _platform(value: Any) -> str:
-    if value not in PLATFORMS:
-        raise InvalidDescription(f"platform must be one of {', '.join(PLATFORMS)}")
+    if value not in META_PLATFORMS:
+        raise InvalidDescription(f"platform must be one of {', '.join(META_PLATFORMS)}")
     return str(value)
 
 

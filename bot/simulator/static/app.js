@@ -1,5 +1,6 @@
 // Customer simulator page: the person here plays the customer; the bot's replies are read back from the
-// fake Send API's record (/_sim/sends). All text goes in with textContent; nothing is ever parsed as HTML.
+// fake Send API's and fake X API's record (/_sim/sends). All text goes in with textContent; nothing is ever
+// parsed as HTML. On X, options the bot offers are plain numbered text: the customer just types a number.
 "use strict";
 
 const POLL_MS = 1000;
@@ -12,12 +13,17 @@ const state = {
   polling: false,
 };
 
+function randomDigits(count) {
+  return Array.from(crypto.getRandomValues(new Uint8Array(count)), (b) => b % 10).join("");
+}
+
 function randomUserId() {
-  const digits = Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b % 10).join("");
-  return `sim-${digits}`;
+  // X user ids are digits only; Meta's page-scoped ids are opaque strings.
+  return platform() === "twitter" ? `3${randomDigits(17)}` : `sim-${randomDigits(8)}`;
 }
 
 function platform() { return $("platform").value; }
+function isX() { return platform() === "twitter"; }
 function userId() { return $("user-id").value.trim(); }
 function key() { return `${platform()}:${userId()}`; }
 
@@ -119,7 +125,7 @@ function attachmentNode(attachment) {
 }
 
 function renderCustomer(item) {
-  const row = el("div", "row customer");
+  const row = el("div", item.mention ? "row customer mention-row" : "row customer");
   if (item.imageUrl) {
     const bubble = el("div", "bubble");
     bubble.append(imageNode(item.imageUrl));
@@ -131,7 +137,22 @@ function renderCustomer(item) {
   return row;
 }
 
+function renderXMessage(record) {
+  // Our DM as sent to POST /2/dm_conversations/with/:id/messages: text (links stay text) and one photo.
+  const body = record.body || {};
+  const row = el("div", "row bot");
+  for (const attachment of body.attachments || []) {
+    const bubble = el("div", "bubble");
+    bubble.append(imageNode(`/_sim/x/media/${encodeURIComponent(String(attachment.media_id))}`));
+    row.append(bubble);
+  }
+  if (typeof body.text === "string") row.append(el("div", "bubble", body.text));
+  row.append(el("div", "meta", "DM"));
+  return row;
+}
+
 function renderBotMessage(record) {
+  if (isX()) return renderXMessage(record);
   const message = record.body.message || {};
   const row = el("div", "row bot");
   if (typeof message.text === "string") row.append(el("div", "bubble", message.text));
@@ -143,13 +164,21 @@ function renderBotMessage(record) {
 
 function renderRefused(record) {
   const row = el("div", "row bot refused");
-  const error = (record.response && record.response.error) || {};
+  const response = record.response || {};
+  if (isX()) {
+    const first = (response.errors && response.errors[0]) || {};
+    row.append(el("div", "bubble",
+      `X refused a DM (HTTP ${record.status}, ${response.title || "?"}): ${first.message || response.detail || "?"}`));
+    return row;
+  }
+  const error = response.error || {};
   row.append(el("div", "bubble",
     `Send API refused a reply (HTTP ${record.status}, code ${error.code}): ${error.message || "?"}`));
   return row;
 }
 
 function lastQuickReplies(items) {
+  if (isX()) return []; // X DMs carry no quick replies here: options come as numbered text
   for (let i = items.length - 1; i >= 0; i -= 1) {
     const item = items[i];
     if (item.kind === "customer") return [];
@@ -273,6 +302,7 @@ async function poll() {
     for (const record of records) {
       if (conv.seen.has(record.id)) continue;
       conv.seen.add(record.id);
+      if (isX() && !String(record.endpoint || "").includes("/dm_conversations/")) continue;
       changed = true;
       const action = record.body && record.body.sender_action;
       if (!record.accepted) conv.items.push({ kind: "refused", record });
@@ -282,7 +312,7 @@ async function poll() {
       else { setTyping(false); conv.items.push({ kind: "bot", record }); }
     }
     if (changed) render();
-    $("status").textContent = `Polling the fake Send API every second · ${records.length} call(s) for this customer.`;
+    $("status").textContent = `Polling the fake APIs every second · ${records.length} call(s) for this customer.`;
   } catch (err) {
     $("status").textContent = `Could not poll the simulator: ${err}`;
   } finally {
@@ -298,10 +328,44 @@ function markSeen(conv) {
 
 // ---- wiring ---------------------------------------------------------------------------------------
 
+async function postMention(text) {
+  if (!userId()) { showNotice("Give the customer an id first."); return; }
+  const conv = conversation();
+  const item = { kind: "customer", mention: true, text, meta: "public post · sending…" };
+  conv.items.push(item);
+  render();
+  try {
+    const { response, data } = await postJson("/_sim/x/mention", { user_id: userId(), text });
+    if (response.status === 400) {
+      item.meta = "public post · not sent";
+      showNotice(`The simulator refused this: ${(data && data.error) || response.statusText}`);
+    } else {
+      if (data && data.webhook) item.text = data.webhook.tweet_create_events[0].text;
+      item.meta = data && data.status === 200 ? "public post · delivered" : `public post · webhook: ${data ? data.status : "?"}`;
+      reportDelivery(data);
+    }
+  } catch (err) {
+    item.meta = "public post · not sent";
+    showNotice(`Could not reach the simulator: ${err}`);
+  }
+  render();
+}
+
+async function loadBrandHandle() {
+  try {
+    const config = await (await fetch("/_sim/config")).json();
+    if (config.x && config.x.screen_name) $("brand-handle").textContent = config.x.screen_name;
+  } catch (_err) {
+    // the default handle stays
+  }
+}
+
 function switchConversation() {
   document.body.className = platform();
+  if (isX() && !/^[0-9]+$/.test(userId())) $("user-id").value = randomUserId();
   $("sticker").hidden = platform() !== "messenger";
-  $("text").maxLength = platform() === "messenger" ? 2000 : 1000;
+  $("mention").hidden = !isX();
+  $("text").maxLength = { messenger: 2000, instagram: 1000, twitter: 10000 }[platform()];
   setTyping(false);
   showNotice("");
   render();
@@ -309,7 +373,7 @@ function switchConversation() {
 
 function init() {
   const params = new URLSearchParams(window.location.search);
-  if (params.get("platform") === "instagram") $("platform").value = "instagram";
+  if (["instagram", "twitter"].includes(params.get("platform"))) $("platform").value = params.get("platform");
   $("user-id").value = params.get("user") || randomUserId();
   $("platform").addEventListener("change", switchConversation);
   $("user-id").addEventListener("change", switchConversation);
@@ -322,12 +386,20 @@ function init() {
     sendCustomer({ text }, text);
   });
   $("sticker").addEventListener("click", () => sendCustomer({ sticker: true }, "👍"));
+  $("mention").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const text = $("mention-text").value;
+    if (!text.trim()) return;
+    $("mention-text").value = "";
+    postMention(text);
+  });
   $("photo").addEventListener("change", (event) => {
     const [file] = event.target.files;
     event.target.value = "";
     uploadPhoto(file);
   });
   switchConversation();
+  loadBrandHandle();
   setInterval(poll, POLL_MS);
   poll();
 }

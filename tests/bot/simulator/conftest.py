@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -20,6 +23,12 @@ APP_SECRET = "test-app-secret"
 VERIFY_TOKEN = "test-verify-token"
 PAGE_ID = "100000000000001"
 IG_ID = "17841400000000001"
+X_CONSUMER_KEY = "test-x-consumer-key"
+X_CONSUMER_SECRET = "test-x-consumer-secret"
+X_ACCESS_TOKEN = "test-x-access-token"
+X_ACCESS_TOKEN_SECRET = "test-x-access-secret"
+X_USER_ID = "1500000000000000001"
+X_SCREEN_NAME = "loomandco"
 
 
 @dataclass
@@ -37,6 +46,8 @@ class Receiver:
     requests: list[Captured] = field(default_factory=list)
     status: int = 200
     text: str = "EVENT_RECEIVED"
+    crc_secret: str = X_CONSUMER_SECRET
+    crc_tokens: list[str] = field(default_factory=list)
 
 
 @pytest.fixture
@@ -53,10 +64,17 @@ async def receiver() -> AsyncIterator[Receiver]:
             return web.Response(text=query.get("hub.challenge", ""))
         return web.Response(status=403, text="bad verify token")
 
+    async def crc(request: web.Request) -> web.Response:
+        """What our X connector does with X's challenge-response check."""
+        token = request.query.get("crc_token", "")
+        state.crc_tokens.append(token)
+        digest = hmac.new(state.crc_secret.encode(), token.encode(), hashlib.sha256).digest()
+        return web.json_response({"response_token": "sha256=" + base64.b64encode(digest).decode()})
+
     app = web.Application()
-    for platform in ("messenger", "instagram"):
+    for platform in ("messenger", "instagram", "twitter"):
         app.router.add_post(f"/webhooks/{platform}/webhook", webhook)
-        app.router.add_get(f"/webhooks/{platform}/webhook", verification)
+        app.router.add_get(f"/webhooks/{platform}/webhook", crc if platform == "twitter" else verification)
     server = TestServer(app)
     await server.start_server()
     state.base_url = str(server.make_url("/webhooks"))
@@ -74,6 +92,12 @@ def make_config(webhook_base: str, **overrides: Any) -> SimulatorConfig:
         "instagram_access_token": IG_TOKEN,
         "page_id": PAGE_ID,
         "ig_id": IG_ID,
+        "x_consumer_key": X_CONSUMER_KEY,
+        "x_consumer_secret": X_CONSUMER_SECRET,
+        "x_access_token": X_ACCESS_TOKEN,
+        "x_access_token_secret": X_ACCESS_TOKEN_SECRET,
+        "x_user_id": X_USER_ID,
+        "x_screen_name": X_SCREEN_NAME,
         "webhook_base": webhook_base,
         "webhook_timeout": 2.0,
     }

@@ -1,0 +1,306 @@
+"""The fake X API under `/x`: DM sends, media uploads and DM media downloads, checked like X.
+
+Order of checks: OAuth 1.0a signature (401), injected failure (`/_sim/fail`), request shape (400).
+Every call is recorded in `/_sim/sends` with platform "twitter", accepted or not. After a DM is
+accepted, X's Account Activity API echoes it to our webhook; so does the fake, in the background.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import BodyPartReader, web
+
+from bot.simulator.const import TWITTER, X_API_PREFIX, X_MEDIA_EXPIRES_SECONDS, X_MEDIA_MAX_BYTES
+from bot.simulator.errors import sim_error
+from bot.simulator.keys import CONFIG_KEY, SESSION_KEY, STATE_KEY, X_TASKS_KEY
+from bot.simulator.media import ALIASES, image_size, sniff_image_type
+from bot.simulator.state import SendRecord
+from bot.simulator.webhooks import deliver, encode
+from bot.simulator.x_errors import (
+    XProblem,
+    injected,
+    invalid_request,
+    problem,
+    rate_limit_headers,
+    unauthorized,
+)
+from bot.simulator.x_oauth import Credentials, OAuthError, SignedRequest, base_string_uri, verify
+from bot.simulator.x_payloads import DirectMessage, dm_webhook
+from bot.simulator.x_state import XMedia
+from bot.simulator.x_validation import DmRequest, check_upload, validate_dm
+from bot.simulator.x_webhooks import x_signature_headers
+
+log = logging.getLogger(__name__)
+
+DM_ROUTE = X_API_PREFIX + "/2/dm_conversations/with/{participant_id}/messages"
+UPLOAD_ROUTE = X_API_PREFIX + "/2/media/upload"
+TON_ROUTE = X_API_PREFIX + "/1.1/ton/data/dm/{event_id}/{media_id}/{name}"
+_NOT_JSON = object()
+
+
+def public_base(request: web.Request) -> str:
+    """The simulator's address for URLs put into webhooks."""
+    return request.app[CONFIG_KEY].public_url or f"{request.scheme}://{request.host}"
+
+
+def ton_url(base: str, event_id: str, media: XMedia, name: str) -> str:
+    """Where a DM's photo is served (needs OAuth, like ton.twitter.com)."""
+    return f"{base}{X_API_PREFIX}/1.1/ton/data/dm/{event_id}/{media.media_id}/{name}"
+
+
+async def authorize(request: web.Request) -> None:
+    """Check the OAuth 1.0a signature over the URL as the client addressed it; 401 if anything is off."""
+    config = request.app[CONFIG_KEY]
+    form: list[tuple[str, str]] = []
+    if request.content_type == "application/x-www-form-urlencoded":
+        form = parse_qsl((await request.read()).decode("utf-8", "replace"), keep_blank_values=True)
+    signed = SignedRequest(
+        method=request.method,
+        uri=base_string_uri(request.scheme, request.host, request.rel_url.raw_path),
+        query=tuple(parse_qsl(request.rel_url.raw_query_string, keep_blank_values=True)),
+        form=tuple(form),
+    )
+    credentials = Credentials(
+        config.x_consumer_key, config.x_consumer_secret, config.x_access_token, config.x_access_token_secret
+    )
+    x = request.app[STATE_KEY].x
+    try:
+        verify(signed, request.headers.get("Authorization"), credentials, x.clock(), x.nonces)
+    except OAuthError as err:
+        log.info("X API call %s %s refused: %s", request.method, request.path, err)
+        raise unauthorized() from err
+
+
+async def check_injected(request: web.Request, recipient_id: str | None, kind: str) -> dict[str, str]:
+    """Apply a matching `/_sim/fail` rule (delay, then error); else count the call for the headers."""
+    state = request.app[STATE_KEY]
+    rule = state.take_failure(TWITTER, recipient_id, kind)
+    if rule is not None:
+        if rule.delay > 0:
+            await asyncio.sleep(rule.delay)
+        if rule.status is not None:
+            reset_at = state.clock() + rule.reset_in
+            raise injected(rule.status, state.x.rate_limit(kind), reset_at, rule.message)
+    return rate_limit_headers(*state.x.count_call(kind))
+
+
+def _finish(record: SendRecord, status: int, response: dict[str, Any]) -> None:
+    record.status = status
+    record.accepted = 200 <= status < 300
+    record.response = response
+    record.pending = False
+
+
+Work = Awaitable[tuple[dict[str, Any], dict[str, str], Any]]
+
+
+async def _answer(
+    record: SendRecord, work: Work, success_status: int
+) -> tuple[int, dict[str, Any], dict[str, str], Any]:
+    """Run `work` (a coroutine giving (answer, headers, result)); map refusals; finish the record."""
+    try:
+        answer, headers, result = await work
+        status = success_status
+    except XProblem as err:
+        answer, headers, result, status = err.body, err.headers, None, err.status
+    except asyncio.CancelledError:
+        _finish(record, 499, {"detail": "client went away before the answer"})
+        raise
+    _finish(record, status, answer)
+    return status, answer, headers, result
+
+
+# ---- POST /x/2/dm_conversations/with/{participant_id}/messages -------------------------------------
+
+
+async def send_dm(request: web.Request) -> web.Response:
+    """Send a one-to-one DM; 201 `{"data": {"dm_conversation_id", "dm_event_id"}}`."""
+    raw = await request.read()
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        body = _NOT_JSON
+    participant_id = request.match_info["participant_id"]
+    recorded = raw.decode("utf-8", "replace") if body is _NOT_JSON else body
+    record = request.app[STATE_KEY].start_record(TWITTER, participant_id, recorded, request.path)
+    status, answer, headers, dm = await _answer(record, _send_dm(request, body, participant_id), 201)
+    if isinstance(dm, DmRequest) and request.app[STATE_KEY].x.echoes_enabled:
+        event_id = answer["data"]["dm_event_id"]
+        task = asyncio.create_task(_echo(request.app, dm, event_id, public_base(request)))
+        tasks = request.app[X_TASKS_KEY]
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+    return web.json_response(answer, status=status, headers=headers)
+
+
+async def _send_dm(
+    request: web.Request, body: Any, participant_id: str
+) -> tuple[dict[str, Any], dict[str, str], DmRequest]:
+    config = request.app[CONFIG_KEY]
+    x = request.app[STATE_KEY].x
+    await authorize(request)
+    headers = await check_injected(request, participant_id, "message")
+    if body is _NOT_JSON:
+        raise invalid_request("The request body is not valid JSON")
+    dm = validate_dm(body, participant_id, config.x_user_id, x)
+    low, high = sorted((int(participant_id), int(config.x_user_id)))
+    answer = {"data": {"dm_conversation_id": f"{low}-{high}", "dm_event_id": x.new_id()}}
+    return answer, headers, dm
+
+
+async def _echo(app: web.Application, dm: DmRequest, event_id: str, base: str) -> None:
+    """Deliver the Account Activity echo of a DM we sent, signed, and remember how it went."""
+    config = app[CONFIG_KEY]
+    x = app[STATE_KEY].x
+    brand = x.brand(config.x_user_id, config.x_screen_name)
+    url = None
+    if dm.media is not None:
+        url = ton_url(base, event_id, dm.media, x.add_ton(event_id, dm.media))
+    message = DirectMessage(
+        event_id=event_id,
+        created_ms=int(x.clock() * 1000),
+        sender=brand,
+        recipient=x.user(dm.participant_id),
+        text=dm.text,
+        media=dm.media,
+        ton_url=url,
+        from_app=True,
+    )
+    webhook = dm_webhook(config.x_user_id, message, x.find_screen_name)
+    raw = encode(webhook)
+    headers = x_signature_headers(raw, config.x_consumer_secret)
+    delivery = await deliver(
+        app[SESSION_KEY], config.webhook_url(TWITTER), raw, headers, config.webhook_timeout
+    )
+    x.echo_deliveries.append({**delivery.to_json(), "dm_event_id": event_id, "webhook": webhook})
+
+
+# ---- POST /x/2/media/upload ------------------------------------------------------------------------
+
+
+async def upload_media(request: web.Request) -> web.Response:
+    """Take one image (multipart field `media`, with `media_category`); answer X v2's `data` object."""
+    record = request.app[STATE_KEY].start_record(TWITTER, None, {}, request.path)
+    status, answer, headers, _ = await _answer(record, _upload(request, record.body), 200)
+    return web.json_response(answer, status=status, headers=headers)
+
+
+async def _upload(
+    request: web.Request, recorded: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, str], None]:
+    await authorize(request)
+    headers = await check_injected(request, None, "media_upload")
+    if not request.content_type.startswith("multipart/form-data"):
+        raise invalid_request("The simulator takes media uploads as multipart/form-data", {"media": []})
+    try:
+        fields, data = await _read_form(request, recorded)
+    except ValueError as err:  # a malformed multipart body (aiohttp's parser says ValueError)
+        raise invalid_request(f"The multipart body could not be read: {err}", {"media": []}) from err
+    if not data:
+        raise invalid_request("The multipart field `media` (the file) is required", {"media": []})
+    declared = fields.get("media_type", "").lower()
+    category, actual = check_upload(
+        fields.get("media_category"), ALIASES.get(declared, declared), sniff_image_type(data)
+    )
+    state = request.app[STATE_KEY]
+    media = state.x.add_media(state.put_media(actual, data), actual, len(data), image_size(data), category)
+    image: dict[str, Any] = {"image_type": actual}
+    if media.width is not None:
+        image.update(w=media.width, h=media.height)
+    answer = {
+        "data": {
+            "id": media.media_id,
+            "media_key": media.media_key,
+            "size": media.size,
+            "expires_after_secs": X_MEDIA_EXPIRES_SECONDS,
+            "image": image,
+        }
+    }
+    return answer, headers, None
+
+
+async def _read_form(request: web.Request, recorded: dict[str, Any]) -> tuple[dict[str, str], bytes]:
+    """Text fields and the `media` file of a multipart upload, refusing files over 5 MB early."""
+    fields: dict[str, str] = {}
+    data = b""
+    reader = await request.multipart()
+    async for part in reader:
+        if not isinstance(part, BodyPartReader) or part.name is None:
+            continue
+        if part.name == "media" and not data:
+            recorded.update(filename=part.filename, content_type=part.headers.get("Content-Type"))
+            chunks: list[bytes] = []
+            size = 0
+            while chunk := await part.read_chunk():
+                size += len(chunk)
+                if size > X_MEDIA_MAX_BYTES:
+                    recorded["size"] = f"> {X_MEDIA_MAX_BYTES}"
+                    raise invalid_request(f"File size exceeds {X_MEDIA_MAX_BYTES} bytes.", {"media": []})
+                chunks.append(chunk)
+            data = b"".join(chunks)
+            recorded["size"] = len(data)
+        else:
+            fields[part.name] = (await part.text())[:200]
+            recorded[part.name] = fields[part.name]
+    return fields, data
+
+
+# ---- GET /x/1.1/ton/data/dm/{event_id}/{media_id}/{name} -------------------------------------------
+
+
+async def dm_media(request: web.Request) -> web.Response:
+    """Serve a DM's photo to a signed request, like ton.twitter.com."""
+    state = request.app[STATE_KEY]
+    record = state.start_record(TWITTER, None, None, request.path)
+    status, answer, headers, media = await _answer(record, _ton(request), 200)
+    if media is None:
+        return web.json_response(answer, status=status, headers=headers)
+    headers.update({"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"})
+    return web.Response(body=media.data, content_type=media.content_type, headers=headers)
+
+
+async def _ton(request: web.Request) -> tuple[dict[str, Any], dict[str, str], Any]:
+    await authorize(request)
+    headers = await check_injected(request, None, "media_download")
+    state = request.app[STATE_KEY]
+    info = request.match_info
+    media = state.x.ton_media(info["event_id"], info["media_id"], info["name"])
+    stored = state.get_media(media.store_id) if media is not None else None
+    if stored is None:
+        raise problem(404, "Sorry, that page does not exist")
+    return {"content_type": stored.content_type, "size": len(stored.data)}, headers, stored
+
+
+async def sim_media(request: web.Request) -> web.Response:
+    """`GET /_sim/x/media/{media_id}`: any X media id's image, without OAuth (for the customer page)."""
+    state = request.app[STATE_KEY]
+    media = state.x.any_media(request.match_info["media_id"])
+    stored = state.get_media(media.store_id) if media is not None else None
+    if stored is None:
+        raise sim_error(404, "no such X media id (kept in memory until the simulator restarts)")
+    return web.Response(body=stored.data, content_type=stored.content_type)
+
+
+async def background_tasks(app: web.Application) -> AsyncIterator[None]:
+    """Keep echo deliveries referenced while they run; cancel the stragglers at shutdown."""
+    tasks: set[asyncio.Task[None]] = set()
+    app[X_TASKS_KEY] = tasks
+    yield
+    for task in list(tasks):
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def add_routes(app: web.Application) -> None:
+    """Register the fake X API (registered before the Graph routes' catch-alls would matter)."""
+    app.cleanup_ctx.append(background_tasks)
+    app.router.add_post(DM_ROUTE, send_dm)
+    app.router.add_post(UPLOAD_ROUTE, upload_media)
+    app.router.add_get(TON_ROUTE, dm_media)
+    app.router.add_get("/_sim/x/media/{media_id}", sim_media)

@@ -48,9 +48,10 @@ class Ports:
 
 
 def simulator_defaults(ports: Ports) -> dict[str, str]:
-    """Settings that point the Meta connectors at the local simulator (bot/simulator).
+    """Settings that point the Meta and X channels at the local simulator (bot/simulator).
 
-    Only defaults: a variable set in the environment wins, so real META_* values talk to Meta.
+    Only defaults: a variable set in the environment wins, so real META_* / X_* values talk to the
+    real platforms.
     """
     from bot.simulator.config import SimulatorConfig
 
@@ -62,6 +63,12 @@ def simulator_defaults(ports: Ports) -> dict[str, str]:
         "INSTAGRAM_ACCESS_TOKEN": sim.instagram_access_token,
         "META_APP_ID": sim.app_id,
         "META_GRAPH_API_URL": f"http://127.0.0.1:{ports.simulator}/v21.0",
+        "X_CONSUMER_KEY": sim.x_consumer_key,
+        "X_CONSUMER_SECRET": sim.x_consumer_secret,
+        "X_ACCESS_TOKEN": sim.x_access_token,
+        "X_ACCESS_TOKEN_SECRET": sim.x_access_token_secret,
+        "X_USER_ID": sim.x_user_id,
+        "X_API_URL": sim.x_api_url(f"http://127.0.0.1:{ports.simulator}"),
         "SIM_WEBHOOK_BASE": f"http://127.0.0.1:{ports.rasa}/webhooks",
         "SIM_PUBLIC_URL": f"http://127.0.0.1:{ports.simulator}",
     }

@@ -34,13 +34,16 @@ def banner(stack: Stack, settings: Settings) -> str:
     rasa = stack.service("rasa")
     graph_api = stack.env.get("META_GRAPH_API_URL") or ""
     meta = "the simulator" if graph_api.startswith(stack.simulator_url) else graph_api
+    x_url = stack.env.get("X_API_URL") or ""
+    x_api = "the simulator" if x_url.startswith(stack.simulator_url) else x_url
     lines = [
         "",
         "Loom & Co. support bot is running:",
-        f"  Customer simulator  {stack.simulator_url}/  (play a customer on Messenger or Instagram)",
+        f"  Customer simulator  {stack.simulator_url}/  (play a customer on Messenger, Instagram or X)",
         f"  Rasa server      {stack.rasa_url}  (REST channel: POST {stack.rasa_url}/webhooks/rest/webhook)",
         f"  Webhooks         {stack.rasa_url}/webhooks/messenger/webhook, .../instagram/webhook",
         f"  Meta Send API    {meta}",
+        f"  X API            {x_api}  (webhook {stack.rasa_url}/webhooks/twitter/webhook)",
         f"  Action server    http://127.0.0.1:{stack.ports.actions}/webhook",
         f"  Database         {database}",
         f"  Redis            {settings.redis_url or 'not configured (in-process locks)'}",

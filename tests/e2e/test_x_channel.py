@@ -1,0 +1,163 @@
+"""X end to end: simulator → signed Account Activity webhook → Rasa → DM API (OAuth 1.0a) → simulator.
+
+The simulator checks every call's OAuth 1.0a signature and shape as X does, and sends the echo of each
+DM we send back to our webhook, as the Account Activity API does.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import requests
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.devstack import Stack
+from bot.settings import Settings
+from bot.storage.db import create_sync_engine
+from bot.storage.models import Mention
+from connectors.security import x_signature
+
+BRAND = "1500000000000000001"
+
+
+def sim(stack: Stack, method: str, path: str, **kwargs: Any) -> Any:
+    response = requests.request(method, f"{stack.simulator_url}{path}", timeout=30, **kwargs)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def new_user() -> str:
+    return str(3000000000 + uuid.uuid4().int % 10**9)
+
+
+def dms(stack: Stack, user: str, accepted: bool = True) -> list[dict]:
+    sends = sim(stack, "GET", "/_sim/sends", params={"platform": "twitter", "recipient": user})
+    return [s for s in sends if "text" in (s.get("body") or {}) and s["accepted"] == accepted]
+
+
+def wait_for_dms(stack: Stack, user: str, count: int, timeout: float = 60) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if len(dms(stack, user)) >= count:
+            time.sleep(1.5)  # echoes and anything extra arrive now: tests check the exact number
+            return [s["body"]["text"] for s in dms(stack, user)]
+        time.sleep(0.3)
+    raise AssertionError(f"expected {count} DMs to {user}, got {dms(stack, user)}")
+
+
+def customer_dm(stack: Stack, user: str, **message: Any) -> dict:
+    answer = sim(
+        stack, "POST", "/_sim/customer_message", json={"platform": "twitter", "user_id": user, **message}
+    )
+    assert answer["status"] == 200, answer
+    return answer
+
+
+def test_a_dm_is_answered_once_despite_our_echo(stack):
+    user = new_user()
+    customer_dm(stack, user, text="hi, where is my order 104523?", name="Jordan", screen_name="jordan_b")
+    [reply] = wait_for_dms(stack, user, 1)
+    assert "104523" in reply
+
+
+def test_options_are_numbered_and_a_typed_number_picks_one(stack):
+    user = new_user()
+    customer_dm(stack, user, text="please cancel order 101010")
+    [confirm] = wait_for_dms(stack, user, 1)
+    assert "1. Yes, cancel it" in confirm and "2. No, keep it" in confirm
+    customer_dm(stack, user, text="2")
+    assert "stays as it is" in wait_for_dms(stack, user, 2)[1]
+
+
+def test_a_quick_reply_response_carries_its_payload(stack):
+    user = new_user()
+    customer_dm(stack, user, text="Talk to a person", quick_reply_payload="/request_human")
+    assert "care@loomandco.example" in wait_for_dms(stack, user, 1)[0]
+
+
+def test_a_photo_dm(stack):
+    user = new_user()
+    png = (
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
+        b"\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82"
+    )
+    upload = sim(stack, "POST", "/_sim/media", files={"file": ("bag.png", png, "image/png")})
+    customer_dm(stack, user, image_urls=[upload["url"]])
+    assert "photo" in wait_for_dms(stack, user, 1)[0]
+
+
+def test_a_redelivered_dm_is_answered_once(stack):
+    user = new_user()
+    first = customer_dm(stack, user, text="are you a bot?")
+    for _ in range(2):
+        assert (
+            sim(stack, "POST", "/_sim/webhook", json={"platform": "twitter", "body": first["webhook"]})[
+                "status"
+            ]
+            == 200
+        )
+    assert len(wait_for_dms(stack, user, 1)) == 1
+
+
+def test_rate_limited_send_waits_and_delivers_once(stack):
+    user = new_user()
+    sim(
+        stack,
+        "POST",
+        "/_sim/fail",
+        json={"platform": "twitter", "status": 429, "count": 1, "recipient": user, "reset_in": 1},
+    )
+    customer_dm(stack, user, text="thanks!")
+    assert len(wait_for_dms(stack, user, 1)) == 1
+    assert [s["status"] for s in dms(stack, user, accepted=False)] == [429]
+
+
+def mentions(stack: Stack) -> list[Mention]:
+    settings = Settings.from_env({k: v for k, v in stack.env.items() if v})
+    engine = create_sync_engine(settings.database_url)
+    try:
+        with Session(engine) as session:
+            return list(session.scalars(select(Mention)))
+    finally:
+        engine.dispose()
+
+
+def test_mentions_are_stored_for_monitoring_and_our_own_are_not(stack):
+    user, handle = new_user(), f"fan_{uuid.uuid4().hex[:6]}"
+    text = "still waiting on my refund, 3 weeks now"
+    mention = sim(
+        stack, "POST", "/_sim/x/mention", json={"user_id": user, "screen_name": handle, "text": text}
+    )
+    assert mention["status"] == 200
+    own = sim(
+        stack,
+        "POST",
+        "/_sim/x/mention",
+        json={"user_id": BRAND, "text": "winter sale is live", "from_brand": True},
+    )
+    assert own["status"] == 200
+    deadline = time.monotonic() + 30
+    while not [m for m in mentions(stack) if m.author_handle == handle]:
+        assert time.monotonic() < deadline, "mention never stored"
+        time.sleep(0.3)
+    [stored] = [m for m in mentions(stack) if m.author_handle == handle]
+    assert text in stored.text and stored.url.endswith(f"/status/{mention['tweet_id']}")
+    assert stored.posted_at.tzinfo is not None
+    assert not [m for m in mentions(stack) if m.external_id == own["tweet_id"]]
+    assert dms(stack, user) == []  # a mention is not a conversation
+
+
+def test_crc_and_signatures(stack):
+    crc = sim(stack, "POST", "/_sim/x/crc", json={})
+    assert crc["ok"] is True
+    url = f"{stack.rasa_url}/webhooks/twitter/webhook"
+    body = b'{"for_user_id": "1500000000000000001", "direct_message_events": []}'
+    for signature in (None, x_signature(body, "not-the-secret")):
+        headers = {
+            "Content-Type": "application/json",
+            **({"x-twitter-webhooks-signature": signature} if signature else {}),
+        }
+        assert requests.post(url, data=body, headers=headers, timeout=30).status_code == 403

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
 
 from connectors.metrics import count
+from connectors.retry import with_retries
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +47,7 @@ class GraphApiError(Exception):
         self.status = status
         self.code = code
         self.subcode = subcode
+        self.wait: float | None = None  # Meta gives no retry time; backoff decides
 
     @property
     def retryable(self) -> bool:
@@ -117,24 +118,15 @@ class GraphApiClient:
 
     async def _post(self, body: dict[str, Any]) -> dict[str, Any]:
         """POST with retries; the parsed answer, or GraphApiError."""
-        last: GraphApiError | None = None
-        for attempt in range(1, self.max_attempts + 1):
-            try:
-                return await self._post_once(body)
-            except GraphApiError as err:
-                last = err
-                count("graph_api_errors", self.platform, str(err.code or err.status))
-                if not err.retryable or attempt == self.max_attempts:
-                    break
-                delay = self._backoff(attempt)
-                logger.warning(
-                    "%s send failed (attempt %d/%d), retrying in %.1f s: %s",
-                    self.platform, attempt, self.max_attempts, delay, err,
-                )  # fmt: skip
-                await asyncio.sleep(delay)
-        assert last is not None
-        logger.error("%s send to %s failed: %s", self.platform, body["recipient"]["id"], last)
-        raise last
+        return await with_retries(
+            lambda: self._post_once(body),
+            GraphApiError,
+            f"{self.platform} send to {body['recipient']['id']}",
+            self.max_attempts,
+            self.base_delay,
+            self.max_delay,
+            on_error=lambda err: count("graph_api_errors", self.platform, str(err.code or err.status)),
+        )
 
     async def _post_once(self, body: dict[str, Any]) -> dict[str, Any]:
         session = await self._session()
@@ -153,8 +145,3 @@ class GraphApiClient:
                 return answer
         except (aiohttp.ClientError, asyncio.TimeoutError) as err:
             raise GraphApiError(f"could not reach the Graph API: {type(err).__name__} {err}") from err
-
-    def _backoff(self, attempt: int) -> float:
-        """Exponential backoff with jitter: spreads the retries of many conversations apart."""
-        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
-        return random.uniform(ceiling / 2, ceiling)

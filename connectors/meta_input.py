@@ -13,14 +13,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import aiohttp
-from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.shared.core.events import BotUttered, ConversationPaused, ConversationResumed, Event
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from connectors.conversation_queue import ConversationQueue
 from connectors.graph_api import DEFAULT_GRAPH_API_URL, GraphApiClient
 from connectors.meta_events import (
     CustomerMessage,
@@ -37,6 +35,7 @@ from connectors.meta_output import MetaOutputChannel, Platform
 from connectors.metrics import count
 from connectors.security import constant_time_equal, verify_hub_signature
 from connectors.state import ConnectorState, store_from_env
+from connectors.webhook_channel import WebhookChannel
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +83,7 @@ class MetaConfig:
         )
 
 
-class MetaInput(InputChannel):
+class MetaInput(WebhookChannel):
     """Webhook of one Meta messaging product, at /webhooks/<platform>/webhook."""
 
     platform: ClassVar[Platform]
@@ -93,10 +92,9 @@ class MetaInput(InputChannel):
     token_env: ClassVar[str]
 
     def __init__(self, config: MetaConfig, state: ConnectorState | None = None) -> None:
+        super().__init__()
         self.config = config
         self.state = state or ConnectorState(store_from_env())
-        self.queue = ConversationQueue()
-        self._http: aiohttp.ClientSession | None = None
         self.client = GraphApiClient(
             config.graph_api_url, config.access_token, self.platform.name, self._session
         )
@@ -111,23 +109,13 @@ class MetaInput(InputChannel):
         """Build from credentials.yml; a missing secret stops the server at start-up."""
         return cls(MetaConfig.from_credentials(credentials, cls.token_key, cls.token_env))
 
-    async def _session(self) -> aiohttp.ClientSession:
-        """One HTTP session per server process, opened on first use (inside the server's loop)."""
-        if self._http is None or self._http.closed:
-            self._http = aiohttp.ClientSession()
-        return self._http
-
     def get_output_channel(self) -> MetaOutputChannel:
         """Where replies go (also used by the desk for agent replies)."""
         return MetaOutputChannel(self.platform, self.client, self.state)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """The webhook routes."""
-        hook = Blueprint(f"{self.platform.name}_webhook", __name__)
-
-        @hook.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok"})
+        hook = self.routes()
 
         @hook.route("/webhook", methods=["GET"])
         async def verify(request: Request) -> HTTPResponse:
@@ -136,12 +124,6 @@ class MetaInput(InputChannel):
         @hook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
             return await self.receive(request, on_new_message)
-
-        @hook.listener("after_server_stop")
-        async def close(*_: Any) -> None:
-            await self.queue.drain()
-            if self._http is not None:
-                await self._http.close()
 
         return hook
 

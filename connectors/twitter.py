@@ -16,18 +16,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from rasa.core.channels.channel import OutputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from connectors.conversation_queue import ConversationQueue
 from connectors.mention_store import MentionStore
 from connectors.meta_input import ConnectorConfigError
 from connectors.meta_output import split_text
 from connectors.metrics import count
 from connectors.security import verify_x_signature, x_signature
 from connectors.state import ConnectorState, store_from_env
+from connectors.webhook_channel import WebhookChannel
 from connectors.x_client import (
     DEFAULT_X_API_URL,
     DM_TEXT_LIMIT,
@@ -191,7 +191,7 @@ class TwitterOutput(OutputChannel):
             logger.error("X reply to %s not delivered: %s", recipient_id, err)
 
 
-class TwitterInput(InputChannel):
+class TwitterInput(WebhookChannel):
     """Account Activity webhook: DMs to the assistant, mentions to monitoring."""
 
     def __init__(
@@ -201,11 +201,10 @@ class TwitterInput(InputChannel):
         mentions: MentionStore | None = None,
         client: XClient | None = None,
     ) -> None:
+        super().__init__()
         self.config = config
         self.state = state or ConnectorState(store_from_env())
         self.mentions = mentions
-        self.queue = ConversationQueue()
-        self._http: aiohttp.ClientSession | None = None
         self.client = client or XApiClient(config.api_url, config.credentials, self._session)
 
     @classmethod
@@ -218,22 +217,13 @@ class TwitterInput(InputChannel):
         """Build from credentials.yml; a missing secret stops the server at start-up."""
         return cls(XConfig.from_credentials(credentials))
 
-    async def _session(self) -> aiohttp.ClientSession:
-        if self._http is None or self._http.closed:
-            self._http = aiohttp.ClientSession()
-        return self._http
-
     def get_output_channel(self) -> TwitterOutput:
         """Where replies go."""
         return TwitterOutput(self.client, self.state, self._session)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """The webhook routes."""
-        hook = Blueprint("twitter_webhook", __name__)
-
-        @hook.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok"})
+        hook = self.routes()
 
         @hook.route("/webhook", methods=["GET"])
         async def crc(request: Request) -> HTTPResponse:
@@ -243,15 +233,13 @@ class TwitterInput(InputChannel):
         async def receive(request: Request) -> HTTPResponse:
             return await self.receive(request, on_new_message)
 
-        @hook.listener("after_server_stop")
-        async def close(*_: Any) -> None:
-            await self.queue.drain()
-            if self._http is not None:
-                await self._http.close()
-            if self.mentions is not None:
-                self.mentions.close()
-
         return hook
+
+    async def close(self) -> None:
+        """Also release the mentions database."""
+        await super().close()
+        if self.mentions is not None:
+            self.mentions.close()
 
     def crc(self, token: str | None) -> HTTPResponse:
         """X's challenge-response check: prove we hold the consumer secret."""

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import aiohttp
 
 from connectors.metrics import count
+from connectors.retry import with_retries
 from connectors.x_oauth import OAuth1Credentials, authorization_header
 
 logger = logging.getLogger(__name__)
@@ -120,27 +121,15 @@ class XApiClient:
         json: dict[str, Any] | None = None,
         form: Callable[[], aiohttp.FormData] | None = None,
     ) -> dict[str, Any]:
-        last: XApiError | None = None
-        for attempt in range(1, self.max_attempts + 1):
-            try:
-                return await self._request_once(method, url, json, form() if form else None)
-            except XApiError as err:
-                last = err
-                count("x_api_errors", str(err.status))
-                if not err.retryable or attempt == self.max_attempts:
-                    break
-                delay = err.wait or self._backoff(attempt)
-                logger.warning(
-                    "X API call failed (attempt %d/%d), retrying in %.1f s: %s",
-                    attempt,
-                    self.max_attempts,
-                    delay,
-                    err,
-                )
-                await asyncio.sleep(delay)
-        assert last is not None
-        logger.error("X API %s %s failed: %s", method, url, last)
-        raise last
+        return await with_retries(
+            lambda: self._request_once(method, url, json, form() if form else None),
+            XApiError,
+            f"X API {method} {url}",
+            self.max_attempts,
+            self.base_delay,
+            self.max_delay,
+            on_error=lambda err: count("x_api_errors", str(err.status)),
+        )
 
     async def _request_once(
         self, method: str, url: str, json: dict[str, Any] | None, form: aiohttp.FormData | None
@@ -171,10 +160,6 @@ class XApiClient:
                 raise XApiError(f"HTTP {response.status}: {_detail(answer)}", response.status, wait)
         except (aiohttp.ClientError, asyncio.TimeoutError) as err:
             raise XApiError(f"could not reach the X API: {type(err).__name__} {err}") from err
-
-    def _backoff(self, attempt: int) -> float:
-        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
-        return random.uniform(ceiling / 2, ceiling)
 
 
 def rate_limit_wait(reset: str | None, now: float | None = None) -> float:

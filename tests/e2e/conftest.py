@@ -7,8 +7,10 @@ Two deployments: the embedded default (SQLite files, in-process locks) and the p
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+import requests
 
 from bot.devstack import Ports, Stack, simulator_defaults
 from bot.launcher import prepare_database
@@ -51,3 +53,10 @@ def production_stack(postgres_url, redis_url, tmp_path_factory) -> Iterator[Stac
     stack = start(env, Ports(5205, 5255, 5280))
     yield stack
     stack.stop()
+
+
+def sim(stack: Stack, method: str, path: str, **kwargs: Any) -> Any:
+    """Call the stack's simulator (its /_sim control API); the JSON answer, which must be a 200."""
+    response = requests.request(method, f"{stack.simulator_url}{path}", timeout=30, **kwargs)
+    assert response.status_code == 200, response.text
+    return response.json()

@@ -17,14 +17,10 @@ import requests
 from bot.devstack import Stack
 from connectors.security import hub_signature
 
+from .conftest import sim
+
 PAGE_ID = "100000000000001"
 IG_ID = "17841400000000001"
-
-
-def sim(stack: Stack, method: str, path: str, **kwargs: Any) -> Any:
-    response = requests.request(method, f"{stack.simulator_url}{path}", timeout=30, **kwargs)
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def new_user() -> str:

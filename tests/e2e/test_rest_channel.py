@@ -6,10 +6,12 @@ import asyncio
 import json
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
 import psycopg
+import pytest
 
 from bot.devstack import Stack
 
@@ -88,13 +90,24 @@ def test_repeated_misunderstanding_offers_a_human(stack):
     assert "care@loomandco.example" in customer.says("/request_human")
 
 
-def test_cancellation_needs_confirmation_and_changes_the_database(production_stack, postgres_url):
+@pytest.fixture
+def order_to_cancel(postgres_url) -> Iterator[int]:
+    """Order 101010, put back to `processing` afterwards: other tests cancel-and-keep it."""
+    yield 101010
+    with psycopg.connect(postgres_url) as connection:
+        connection.execute("UPDATE orders SET status = 'processing', cancelled_at = NULL WHERE id = 101010")
+
+
+def test_cancellation_needs_confirmation_and_changes_the_database(
+    production_stack, postgres_url, order_to_cancel
+):
     customer = Customer(production_stack)
-    customer.says("pls cancel my order 101010")
+    customer.says(f"pls cancel my order {order_to_cancel}")
     assert customer.buttons() == ["/affirm", "/deny"]
     assert "is cancelled" in customer.says("yes")
     with psycopg.connect(postgres_url) as connection:
-        status = connection.execute("SELECT status FROM orders WHERE id = 101010").fetchone()[0]
+        query = "SELECT status FROM orders WHERE id = %s"
+        status = connection.execute(query, (order_to_cancel,)).fetchone()[0]
     assert status == "cancelled"
 
 

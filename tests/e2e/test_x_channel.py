@@ -20,13 +20,9 @@ from bot.storage.db import create_sync_engine
 from bot.storage.models import Mention
 from connectors.security import x_signature
 
+from .conftest import sim
+
 BRAND = "1500000000000000001"
-
-
-def sim(stack: Stack, method: str, path: str, **kwargs: Any) -> Any:
-    response = requests.request(method, f"{stack.simulator_url}{path}", timeout=30, **kwargs)
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def new_user() -> str:

@@ -1,0 +1,57 @@
+"""Retries with exponential backoff and jitter, shared by the platform clients."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class PlatformError(Protocol):
+    """What the retry loop needs to know about a failure."""
+
+    @property
+    def retryable(self) -> bool:
+        """Whether trying again can succeed."""
+
+    @property
+    def wait(self) -> float | None:
+        """Seconds the platform asked us to wait, if it said."""
+
+
+def backoff(attempt: int, base_delay: float, max_delay: float) -> float:
+    """Exponential backoff with jitter: spreads the retries of many conversations apart."""
+    ceiling = min(max_delay, base_delay * 2 ** (attempt - 1))
+    return random.uniform(ceiling / 2, ceiling)
+
+
+async def with_retries(
+    call: Callable[[], Awaitable[T]],
+    errors: type[Exception],
+    what: str,
+    attempts: int,
+    base_delay: float,
+    max_delay: float,
+    on_error: Callable[[Exception], None] = lambda _: None,
+) -> T:
+    """Run `call`; on a retryable `errors` instance wait (as told, or backoff) and try again."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return await call()
+        except errors as err:
+            on_error(err)
+            failure: PlatformError = err  # type: ignore[assignment]
+            if not failure.retryable or attempt == attempts:
+                logger.error("%s failed: %s", what, err)
+                raise
+            delay = failure.wait or backoff(attempt, base_delay, max_delay)
+            logger.warning(
+                "%s failed (attempt %d/%d), retrying in %.1f s: %s", what, attempt, attempts, delay, err
+            )
+            await asyncio.sleep(delay)
+    raise AssertionError("unreachable: attempts must be at least 1")

@@ -6,6 +6,8 @@ import functools
 from dataclasses import dataclass
 
 from bot.catalog.availability import CatalogService
+from bot.escalation import EscalationConfig
+from bot.handoff import HandoffService
 from bot.orders import OrderService
 from bot.settings import Settings
 from bot.storage.db import Database
@@ -21,6 +23,8 @@ class Services:
     orders: OrderService
     catalog: CatalogService
     stores: StoreService
+    handoff: HandoffService
+    escalation: EscalationConfig
 
 
 @functools.cache
@@ -34,4 +38,6 @@ def services() -> Services:
         orders=OrderService(database),
         catalog=CatalogService(database),
         stores=StoreService(database),
+        handoff=HandoffService(database),
+        escalation=EscalationConfig.load(),
     )

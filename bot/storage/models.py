@@ -164,3 +164,33 @@ class Mention(Base):
     posted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     raw: Mapped[str] = mapped_column(Text, default="{}")
+
+
+class HandoffTicket(Base):
+    """A conversation handed to a person: why, how frustrated, what the agent should read first."""
+
+    __tablename__ = "handoff_tickets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(128), index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    customer_name: Mapped[str | None] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(String(40))
+    sentiment_trend: Mapped[float] = mapped_column(default=0.0)
+    priority: Mapped[int] = mapped_column(default=0)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20), default="open", index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ModerationFlag(Base):
+    """A message flagged for a supervisor to review (repeated abuse)."""
+
+    __tablename__ = "moderation_flags"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(128), index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(String(40))
+    text: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,161 @@
+"""When to hand a conversation to a person: the frustration trend and the escalation triggers.
+
+Pure functions over the customer's recent turns, so they are easy to test; `actions/escalation.py`
+reads the turns from the tracker and writes the decision into slots that rules act on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG_FILE = ROOT / "escalation.yml"
+# Short social turns are not "the same question asked again".
+NOT_QUESTIONS = frozenset(
+    {"greet", "goodbye", "thank", "affirm", "deny", "compliment", "nlu_fallback", "insult"}
+)
+
+
+@dataclass(frozen=True)
+class EscalationConfig:
+    """Thresholds and the VIP list, from escalation.yml."""
+
+    alpha: float = 0.5
+    sustained_trend: float = -0.35
+    sustained_negatives: int = 2
+    strong_score: float = -0.5
+    strong_signals: frozenset[str] = frozenset({"money", "safety", "legal"})
+    fallbacks_in_a_row: int = 2
+    same_question_times: int = 3
+    insults_before_flag: int = 2
+    vip_score: float = -0.05
+    vips: frozenset[str] = field(default_factory=frozenset)
+
+    @classmethod
+    def load(cls, path: Path = CONFIG_FILE) -> EscalationConfig:
+        """Read escalation.yml (missing keys keep their defaults)."""
+        with path.open(encoding="utf-8") as handle:
+            data: dict[str, Any] = yaml.safe_load(handle) or {}
+        default = cls()
+        sustained = data.get("sustained_negative", {})
+        strong = data.get("strong_negative", {})
+        vip = data.get("vip", {})
+        return cls(
+            alpha=float(data.get("trend", {}).get("alpha", default.alpha)),
+            sustained_trend=float(sustained.get("trend_below", default.sustained_trend)),
+            sustained_negatives=int(sustained.get("negative_messages", default.sustained_negatives)),
+            strong_score=float(strong.get("score_below", default.strong_score)),
+            strong_signals=frozenset(strong.get("signals", default.strong_signals)),
+            fallbacks_in_a_row=int(data.get("fallbacks_in_a_row", default.fallbacks_in_a_row)),
+            same_question_times=int(data.get("same_question_times", default.same_question_times)),
+            insults_before_flag=int(
+                data.get("abuse", {}).get("flag_after_insults", default.insults_before_flag)
+            ),
+            vip_score=float(vip.get("score_below", default.vip_score)),
+            vips=frozenset(str(v).lower() for v in vip.get("customers", [])),
+        )
+
+    def is_vip(self, identities: Sequence[str | None]) -> bool:
+        """Whether any of the customer's ids, @handle or e-mail is on the VIP list."""
+        return any(i and i.lower() in self.vips for i in identities)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One customer message as escalation sees it."""
+
+    intent: str
+    score: float = 0.0
+    label: str = "neutral"
+    signals: tuple[str, ...] = ()
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the latest message means for the conversation."""
+
+    trend: float
+    reason: str | None = None  # set when the conversation should go to a person
+    abusive: bool = False  # repeated abuse: flag for moderation, never a reward of a human
+
+    @property
+    def escalate(self) -> bool:
+        """Whether to hand over now."""
+        return self.reason is not None
+
+
+def frustration_trend(scores: Sequence[float], alpha: float) -> float:
+    """Exponentially weighted sentiment of the messages so far (newest weighs `alpha`)."""
+    trend = 0.0
+    for score in scores:
+        trend = alpha * score + (1 - alpha) * trend
+    return trend
+
+
+def _in_a_row(turns: Sequence[Turn], intent: str) -> int:
+    count = 0
+    for turn in reversed(turns):
+        if turn.intent != intent:
+            break
+        count += 1
+    return count
+
+
+def decide(turns: Sequence[Turn], config: EscalationConfig, vip: bool = False) -> Decision:
+    """Whether the latest turn should hand the conversation to a person, and why."""
+    if not turns:
+        return Decision(trend=0.0)
+    trend = frustration_trend([t.score for t in turns], config.alpha)
+    last = turns[-1]
+    if last.intent == "insult":
+        insults = sum(t.intent == "insult" for t in turns)
+        return Decision(trend, abusive=insults >= config.insults_before_flag)
+    reason = None
+    recent = turns[-3:]
+    if last.intent == "request_human":
+        reason = "customer_request"
+    elif _in_a_row(turns, "nlu_fallback") >= config.fallbacks_in_a_row:
+        reason = "repeated_fallback"
+    elif last.score <= config.strong_score and (stakes := sorted(config.strong_signals & set(last.signals))):
+        reason = f"high_stakes_{stakes[0]}"
+    elif (
+        trend <= config.sustained_trend
+        and sum(t.label == "negative" for t in recent) >= config.sustained_negatives
+    ):
+        reason = "sustained_negative"
+    elif last.intent not in NOT_QUESTIONS and _in_a_row(turns, last.intent) >= config.same_question_times:
+        reason = "repeated_question"
+    elif vip and last.score <= config.vip_score:
+        reason = "vip_negative"
+    return Decision(trend, reason=reason)
+
+
+PRIORITY = {
+    "high_stakes_safety": 100,
+    "high_stakes_legal": 90,
+    "high_stakes_money": 80,
+    "vip_negative": 70,
+    "sustained_negative": 60,
+    "customer_request": 50,
+    "repeated_question": 40,
+    "repeated_fallback": 30,
+}
+
+
+def priority(reason: str, trend: float, vip: bool) -> int:
+    """Queue priority of a ticket: the reason first, then how frustrated, VIPs up."""
+    return PRIORITY.get(reason, 20) + round(max(0.0, -trend) * 20) + (25 if vip else 0)
+
+
+def summary(turns: Sequence[Turn], limit: int = 5) -> str:
+    """What an agent reads first: the intents asked about and the customer's last messages."""
+    asked = sorted({t.intent for t in turns if t.intent not in NOT_QUESTIONS})
+    lines = [f"Asked about: {', '.join(asked) or 'nothing specific'}. Messages: {len(turns)}."]
+    lines += [f"- [{t.label} {t.score:+.2f}] {t.text}" for t in turns[-limit:]]
+    return "\n".join(lines)

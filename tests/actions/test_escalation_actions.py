@@ -1,0 +1,91 @@
+"""Escalation actions against the real database: the decision slots, tickets, moderation flags."""
+
+from __future__ import annotations
+
+import psycopg
+from rasa_sdk import Tracker
+from rasa_sdk.events import ConversationPaused, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.escalation import ActionFlagAbuse, ActionHandoff, ActionUpdateSentiment, turns_since_handoff
+
+
+def user(text: str, intent: str, score: float, label: str, *signals: str) -> dict:
+    sentiment = {"label": label, "score": score, "confidence": 0.9, "signals": list(signals)}
+    return {"event": "user", "text": text, "parse_data": {"intent": {"name": intent}, "sentiment": sentiment}}
+
+
+def tracker(events: list[dict], slots: dict | None = None, sender: str = "esc-user") -> Tracker:
+    last = next(e for e in reversed(events) if e["event"] == "user")
+    latest = {
+        "text": last["text"],
+        "intent": last["parse_data"]["intent"],
+        "metadata": {"sender_name": "Jordan"},
+    }
+    return Tracker(sender, slots or {}, latest, events, False, None, {}, "action_listen")
+
+
+async def run(action, t: Tracker):
+    dispatcher = CollectingDispatcher()
+    events = await action.run(dispatcher, t, {})
+    return [m["text"] for m in dispatcher.messages], events
+
+
+def slots(events: list) -> dict:
+    return {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+
+
+async def test_calm_conversation_does_not_escalate(seeded_db):
+    _, events = await run(
+        ActionUpdateSentiment(), tracker([user("where is my order", "order_status", 0.0, "neutral")])
+    )
+    assert slots(events) == {
+        "sentiment_trend": 0.0,
+        "escalate": False,
+        "escalation_reason": None,
+        "abusive": False,
+    }
+
+
+async def test_sustained_frustration_sets_the_escalation_slots(seeded_db):
+    history = [
+        user("where is my refund", "refund_status", -0.4, "negative", "money"),
+        user("its been 3 weeks and still nothing", "refund_status", -0.6, "negative", "waiting"),
+    ]
+    _, events = await run(ActionUpdateSentiment(), tracker(history))
+    assert slots(events)["escalate"] is True
+    assert slots(events)["escalation_reason"] == "sustained_negative"
+    assert slots(events)["sentiment_trend"] < -0.35
+
+
+async def test_turns_restart_after_a_handoff():
+    events = [user("a", "complaint", -0.9, "negative"), {"event": "action", "name": "action_handoff"}]
+    events.append(user("b", "thank", 0.5, "positive"))
+    assert [t.text for t in turns_since_handoff(events)] == ["b"]
+
+
+async def test_handoff_opens_one_ticket_and_pauses(seeded_db):
+    history = [user("this is the 3rd time, where is my money", "refund_status", -0.7, "negative", "money")]
+    state = {"escalation_reason": "high_stakes_money", "sentiment_trend": -0.35}
+    said, events = await run(ActionHandoff(), tracker(history, state))
+    assert "ticket #" in said[0] and "person will reply" in said[0]
+    assert events[-1] == ConversationPaused()
+    assert SlotSet("escalate", False) in events
+    with psycopg.connect(seeded_db) as db:
+        query = "SELECT reason, status, customer_name, priority, summary FROM handoff_tickets WHERE conversation_id = %s"
+        row = db.execute(query, ("esc-user",)).fetchone()
+    assert row[:3] == ("high_stakes_money", "open", "Jordan")
+    assert row[3] > 80 and "where is my money" in row[4]
+    said, _ = await run(ActionHandoff(), tracker(history, state))
+    assert "already has this" in said[0]
+    with psycopg.connect(seeded_db) as db:
+        assert db.execute("SELECT count(*) FROM handoff_tickets").fetchone()[0] == 1
+
+
+async def test_repeated_abuse_is_flagged(seeded_db):
+    said, events = await run(ActionFlagAbuse(), tracker([user("shut up idiots", "insult", -0.8, "negative")]))
+    assert "flagged" in said[0] and events == []
+    with psycopg.connect(seeded_db) as db:
+        assert db.execute("SELECT reason, text FROM moderation_flags").fetchall() == [
+            ("repeated_abuse", "shut up idiots")
+        ]

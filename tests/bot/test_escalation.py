@@ -1,0 +1,91 @@
+"""The frustration trend and every escalation trigger, including the ones that must not fire."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.escalation import EscalationConfig, Turn, decide, frustration_trend, priority, summary
+
+CONFIG = EscalationConfig.load()
+
+
+def neg(intent: str = "order_status", score: float = -0.6, *signals: str) -> Turn:
+    return Turn(intent=intent, score=score, label="negative", signals=signals, text="...")
+
+
+def neutral(intent: str = "order_status") -> Turn:
+    return Turn(intent=intent, score=0.0, label="neutral", text="...")
+
+
+def test_trend_is_an_exponentially_weighted_average():
+    assert frustration_trend([], 0.5) == 0.0
+    assert frustration_trend([-1.0], 0.5) == -0.5
+    assert frustration_trend([-1.0, -1.0], 0.5) == -0.75
+    assert frustration_trend([-1.0, 1.0], 0.5) == 0.25
+    assert frustration_trend([0.8] * 10, 0.5) == pytest.approx(0.8, abs=0.001)
+
+
+def test_config_comes_from_escalation_yml():
+    assert CONFIG.fallbacks_in_a_row == 2 and CONFIG.same_question_times == 3
+    assert {"money", "safety", "legal"} == CONFIG.strong_signals
+    assert CONFIG.is_vip(["someone", "@LoomVIP"]) and not CONFIG.is_vip(["someone", None])
+
+
+def test_one_mildly_annoyed_message_does_not_escalate():
+    assert not decide([Turn("order_status", -0.3, "negative")], CONFIG).escalate
+
+
+def test_sustained_negative_sentiment_escalates():
+    turns = [neutral("greet"), neg(score=-0.5), neg(score=-0.6)]
+    decision = decide(turns, CONFIG)
+    assert decision.reason == "sustained_negative"
+    assert decision.trend < CONFIG.sustained_trend
+
+
+def test_negative_then_recovering_does_not_escalate():
+    assert not decide([neg(score=-0.7), Turn("thank", 0.6, "positive")], CONFIG).escalate
+
+
+@pytest.mark.parametrize("signal", ["money", "safety", "legal"])
+def test_one_strongly_negative_message_about_money_safety_or_law_escalates(signal):
+    assert decide([neg("complaint", -0.7, signal)], CONFIG).reason == f"high_stakes_{signal}"
+
+
+def test_strongly_negative_without_high_stakes_waits():
+    assert not decide([neg("complaint", -0.8, "waiting")], CONFIG).escalate
+
+
+def test_asking_for_a_human_escalates_at_once():
+    assert decide([neutral("request_human")], CONFIG).reason == "customer_request"
+
+
+def test_two_fallbacks_in_a_row_escalate_one_does_not():
+    assert not decide([neutral("nlu_fallback")], CONFIG).escalate
+    assert decide([neutral("nlu_fallback"), neutral("nlu_fallback")], CONFIG).reason == "repeated_fallback"
+    assert not decide([neutral("nlu_fallback"), neutral("greet"), neutral("nlu_fallback")], CONFIG).escalate
+
+
+def test_the_same_question_three_times_is_a_loop():
+    assert not decide([neutral(), neutral()], CONFIG).escalate
+    assert decide([neutral(), neutral(), neutral()], CONFIG).reason == "repeated_question"
+    assert not decide([neutral("thank")] * 3, CONFIG).escalate
+
+
+def test_insults_are_never_rewarded_with_a_human():
+    first = decide([neg("insult", -0.9)], CONFIG)
+    assert not first.escalate and not first.abusive
+    again = decide([neg("insult", -0.9), neg("insult", -0.9), neg("insult", -0.9)], CONFIG)
+    assert not again.escalate and again.abusive
+
+
+def test_vip_customers_escalate_on_their_first_negative_message():
+    turn = Turn("complaint", -0.2, "negative")
+    assert not decide([turn], CONFIG).escalate
+    assert decide([turn], CONFIG, vip=True).reason == "vip_negative"
+
+
+def test_priority_and_summary():
+    assert priority("high_stakes_safety", -0.8, vip=False) > priority("customer_request", 0.0, vip=False)
+    assert priority("customer_request", 0.0, vip=True) > priority("customer_request", 0.0, vip=False)
+    text = summary([Turn("refund_status", -0.7, "negative", text="still no refund"), neutral("greet")])
+    assert "refund_status" in text and "[negative -0.70] still no refund" in text

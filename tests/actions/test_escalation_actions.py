@@ -72,7 +72,8 @@ async def test_handoff_opens_one_ticket_and_pauses(seeded_db):
     assert events[-1] == ConversationPaused()
     assert SlotSet("escalate", False) in events
     with psycopg.connect(seeded_db) as db:
-        query = "SELECT reason, status, customer_name, priority, summary FROM handoff_tickets WHERE conversation_id = %s"
+        query = "SELECT reason, status, customer_name, priority, summary FROM handoff_tickets"
+        query += " WHERE conversation_id = %s"
         row = db.execute(query, ("esc-user",)).fetchone()
     assert row[:3] == ("high_stakes_money", "open", "Jordan")
     assert row[3] > 80 and "where is my money" in row[4]

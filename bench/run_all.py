@@ -17,6 +17,7 @@ import urllib.request
 from pathlib import Path
 
 from bench.rest_throughput import measure
+from bench.sentiment import run as sentiment_benchmark
 from bot.devstack import RASA_BIN, ROOT, Ports, Stack
 from bot.launcher import prepare_database
 from bot.settings import Settings
@@ -97,6 +98,8 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))
     print(f"results written to {args.out}")
+    print("\nsentiment (bench/sentiment.py):", flush=True)
+    sentiment_benchmark()
 
 
 if __name__ == "__main__":

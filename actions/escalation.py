@@ -47,7 +47,7 @@ def identities(tracker: Tracker) -> list[str | None]:
 
 
 class ActionUpdateSentiment(Action):
-    """Runs on every customer message (the slots' custom mapping): trend and escalation decision."""
+    """Runs on every customer message (the slots' custom mapping): trend, escalation, photo present."""
 
     def name(self) -> str:
         return "action_update_sentiment"
@@ -62,6 +62,7 @@ class ActionUpdateSentiment(Action):
             SlotSet("escalate", decision.escalate),
             SlotSet("escalation_reason", decision.reason),
             SlotSet("abusive", decision.abusive),
+            SlotSet("has_photo", bool((tracker.latest_message.get("metadata") or {}).get("image_urls"))),
         ]
 
 

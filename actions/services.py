@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import functools
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from bot.catalog.availability import CatalogService
+from bot.catalog.fetch import PLATFORM_MEDIA_HOSTS, FetchPolicy
+from bot.catalog.search_service import ProductSearch
 from bot.escalation import EscalationConfig
 from bot.handoff import HandoffService
 from bot.orders import OrderService
@@ -25,6 +30,8 @@ class Services:
     stores: StoreService
     handoff: HandoffService
     escalation: EscalationConfig
+    search: ProductSearch
+    photo_policy: FetchPolicy
 
 
 @functools.cache
@@ -40,4 +47,15 @@ def services() -> Services:
         stores=StoreService(database),
         handoff=HandoffService(database),
         escalation=EscalationConfig.load(),
+        search=ProductSearch(settings, database),
+        photo_policy=photo_policy(),
     )
+
+
+def photo_policy(env: Mapping[str, str] | None = None) -> FetchPolicy:
+    """Customer photos come only from platform media hosts, the simulator and PHOTO_ALLOWED_HOSTS."""
+    env = os.environ if env is None else env
+    extra = [h.strip() for h in env.get("PHOTO_ALLOWED_HOSTS", "").split(",") if h.strip()]
+    if env.get("SIM_PUBLIC_URL"):
+        extra.append(urlsplit(env["SIM_PUBLIC_URL"]).netloc)
+    return FetchPolicy(allowed_hosts=PLATFORM_MEDIA_HOSTS).with_hosts(extra)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from bot.settings import Settings
 
@@ -41,6 +42,75 @@ def _db_revision(settings: Settings, args: argparse.Namespace) -> None:
     migrate.revision(settings.database_url, args.message)
 
 
+def _catalog_import(settings: Settings, args: argparse.Namespace) -> None:
+    from bot.catalog.fetch import FetchPolicy
+    from bot.catalog.importer import run_import
+    from bot.storage.db import create_sync_engine
+
+    engine = create_sync_engine(settings.database_url)
+    policy = FetchPolicy(allowed_hosts=tuple(args.allow_host))
+    print(f"importing {args.file} ...")
+    try:
+        report = run_import(Path(args.file), engine, settings.catalog_dir, policy)
+    finally:
+        engine.dispose()
+    print(f"catalogue import: {report}")
+    if report.errors:
+        sys.exit(f"{len(report.errors)} rows were not imported (see above)")
+
+
+def _catalog_index(settings: Settings, args: argparse.Namespace) -> None:
+    from bot.catalog.encoders import image_encoder, text_encoder
+    from bot.catalog.indexer import build, up_to_date
+    from bot.storage.db import create_sync_engine
+
+    engine = create_sync_engine(settings.database_url)
+    try:
+        if not args.force and up_to_date(engine, settings.catalog_dir):
+            print("catalogue index is up to date")
+            return
+        print("loading the image and text encoders ...", flush=True)
+        report = build(
+            engine,
+            settings.catalog_dir,
+            image_encoder(),
+            text_encoder(),
+            progress=lambda line: print(f"  {line}", flush=True),
+        )
+    finally:
+        engine.dispose()
+    print(f"catalogue index: {report}")
+
+
+def _catalog_search(settings: Settings, args: argparse.Namespace) -> None:
+    import asyncio
+    import json
+
+    from bot.catalog.search_service import ProductSearch
+    from bot.storage.db import Database
+
+    async def run() -> list[dict]:
+        database = Database(settings.database_url)
+        try:
+            search = ProductSearch(settings, database)
+            if args.image:
+                from bot.catalog.fetch import FetchPolicy, decode
+
+                image = decode(Path(args.image).read_bytes(), FetchPolicy())
+                results = await search.photo(image, limit=args.limit)
+            else:
+                results = await search.text(args.text, limit=args.limit)
+            return [
+                {"product_id": r.product.id, "title": r.product.title, "score": round(r.score, 4)}
+                for r in results
+            ]
+        finally:
+            await database.close()
+
+    for line in asyncio.run(run()):
+        print(json.dumps(line))
+
+
 def _display(url: str) -> str:
     from sqlalchemy.engine import make_url
 
@@ -67,6 +137,24 @@ def build_parser() -> argparse.ArgumentParser:
     revision = db_commands.add_parser("revision", help="write a migration from model changes")
     revision.add_argument("-m", "--message", required=True)
     revision.set_defaults(handler=_db_revision)
+
+    catalog = commands.add_parser("catalog", help="the product catalogue: import, index, search")
+    catalog_commands = catalog.add_subparsers(dest="catalog_command", required=True)
+    importer = catalog_commands.add_parser("import", help="load products and photos from a CSV or JSON file")
+    importer.add_argument("file")
+    importer.add_argument(
+        "--allow-host", action="append", default=[], help="host whose image URLs may be fetched (repeatable)"
+    )
+    importer.set_defaults(handler=_catalog_import)
+    index = catalog_commands.add_parser("index", help="embed product photos and texts (only what changed)")
+    index.add_argument("--force", action="store_true", help="rebuild even if nothing changed")
+    index.set_defaults(handler=_catalog_index)
+    search = catalog_commands.add_parser("search", help="print the best matches as JSON lines")
+    query = search.add_mutually_exclusive_group(required=True)
+    query.add_argument("--image", help="path of a photo")
+    query.add_argument("--text", help='e.g. "blue linen shirt size M"')
+    search.add_argument("--limit", type=int, default=5)
+    search.set_defaults(handler=_catalog_search)
     return parser
 
 

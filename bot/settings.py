@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 DEFAULT_VAR_DIR = "var"
 
@@ -21,6 +22,12 @@ class Settings:
 
     database_url: str = f"sqlite:///{DEFAULT_VAR_DIR}/loom.db"
     redis_url: str | None = None
+    var_dir: str = DEFAULT_VAR_DIR
+
+    @property
+    def catalog_dir(self) -> Path:
+        """Catalogue images (`images/`) and the search index (`index/`)."""
+        return Path(self.var_dir) / "catalog"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -30,4 +37,5 @@ class Settings:
         return cls(
             database_url=env.get("DATABASE_URL") or f"sqlite:///{var_dir}/loom.db",
             redis_url=env.get("REDIS_URL") or None,
+            var_dir=var_dir,
         )

@@ -34,6 +34,7 @@ class ProductInfo:
     price: str
     url: str
     variants: tuple[Variant, ...]
+    image_url: str | None = None  # a public photo for cards, when the catalogue has one
 
     def colors(self, in_stock_only: bool = False) -> list[str]:
         """Colours in catalogue order, without repeats."""
@@ -141,7 +142,11 @@ class CatalogService:
 
     async def products(self) -> list[ProductInfo]:
         """Every product with its variants."""
-        query = select(Product).options(selectinload(Product.variants)).order_by(Product.id)
+        query = (
+            select(Product)
+            .options(selectinload(Product.variants), selectinload(Product.images))
+            .order_by(Product.id)
+        )
         async with self._db.sessions() as session:
             rows = (await session.scalars(query)).all()
         return [
@@ -152,6 +157,9 @@ class CatalogService:
                 price=money(p.price, p.currency),
                 url=p.url,
                 variants=tuple(Variant(v.color, v.size, v.stock) for v in p.variants),
+                image_url=next(
+                    (i.source for i in p.images if i.source.startswith(("http://", "https://"))), None
+                ),
             )
             for p in rows
         ]

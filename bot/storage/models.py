@@ -70,6 +70,9 @@ class Product(Base):
     variants: Mapped[list[ProductVariant]] = relationship(
         back_populates="product", cascade="all, delete-orphan", order_by="ProductVariant.id"
     )
+    images: Mapped[list[ProductImage]] = relationship(
+        back_populates="product", cascade="all, delete-orphan", order_by="ProductImage.position"
+    )
 
 
 class ProductVariant(Base):
@@ -85,6 +88,25 @@ class ProductVariant(Base):
     stock: Mapped[int] = mapped_column(default=0)
 
     product: Mapped[Product] = relationship(back_populates="variants")
+
+
+class ProductImage(Base):
+    """A photo of a product: where it came from and the stored copy (content-addressed by sha256)."""
+
+    __tablename__ = "product_images"
+    __table_args__ = (UniqueConstraint("product_id", "sha256"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(default=0)
+    color: Mapped[str | None] = mapped_column(String(40))
+    source: Mapped[str] = mapped_column(String(1000))  # the path or URL the import named
+    path: Mapped[str] = mapped_column(String(500))  # stored file, relative to the image folder
+    sha256: Mapped[str] = mapped_column(String(64))
+    width: Mapped[int] = mapped_column(default=0)
+    height: Mapped[int] = mapped_column(default=0)
+
+    product: Mapped[Product] = relationship(back_populates="images")
 
 
 class Order(Base):

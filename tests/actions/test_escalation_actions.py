@@ -44,6 +44,7 @@ async def test_calm_conversation_does_not_escalate(seeded_db):
         "escalate": False,
         "escalation_reason": None,
         "abusive": False,
+        "has_photo": False,
     }
 
 

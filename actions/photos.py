@@ -1,0 +1,91 @@
+"""Photos from customers: find the product, answer with a card, offer a person when nothing fits."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import aiohttp
+from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.base import ServiceAction
+from actions.catalog import latest_entity
+from actions.replies import say
+from actions.services import services
+from bot.catalog.availability import ProductInfo, availability_reply
+from bot.catalog.fetch import ImageFetchError, fetch_image
+from bot.formatting import join_words
+
+logger = logging.getLogger(__name__)
+MAX_CARDS = 5
+
+
+def card(product: ProductInfo) -> dict[str, Any]:
+    """A product card: Messenger/Instagram show a generic template, X shows text with the link."""
+    colors = product.colors(in_stock_only=True)
+    subtitle = (
+        f"{product.price} · in stock in {join_words(colors)}" if colors else f"{product.price} · sold out"
+    )
+    element: dict[str, Any] = {
+        "title": product.title,
+        "subtitle": subtitle,
+        "buttons": [
+            {"title": "View", "url": product.url},
+            {
+                "title": "This one",
+                "payload": f'/product_availability{{"product": "{product.title.lower()}"}}',
+            },
+        ],
+    }
+    if product.image_url:
+        element["image_url"] = product.image_url
+    return element
+
+
+class ActionPhotoLookup(ServiceAction):
+    """Recognise the product in the customer's photo."""
+
+    def name(self) -> str:
+        return "action_photo_lookup"
+
+    async def answer(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        metadata = tracker.latest_message.get("metadata") or {}
+        urls = metadata.get("image_urls") or []
+        if not urls:
+            say(dispatcher, "photo_missing")
+            return []
+        if metadata.get("image_auth"):
+            say(dispatcher, "photo_cannot_open")  # X's DM media need our X credentials to download
+            return []
+        try:
+            async with aiohttp.ClientSession() as session:
+                image, _ = await fetch_image(session, str(urls[0]), services().photo_policy)
+        except ImageFetchError as err:
+            logger.info("photo from %s not usable: %s", tracker.sender_id, err)
+            say(dispatcher, "photo_unreadable")
+            return []
+        kind, results = await services().search.photo_verdict(image)
+        if kind == "none":
+            say(dispatcher, "photo_no_match")
+            return [SlotSet("matched_products", [])]
+        ids = [str(r.product.id) for r in results]
+        if kind == "several":
+            say(dispatcher, "photo_several")
+            dispatcher.utter_message(elements=[card(r.product) for r in results[:MAX_CARDS]])
+            return [SlotSet("matched_products", ids)]
+        product = results[0].product
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        color, size = latest_entity(tracker, "color"), latest_entity(tracker, "size")
+        if intent == "compliment":
+            say(dispatcher, "photo_compliment", title=product.title)
+        elif color or size:
+            say(dispatcher, availability_reply(product, color, size))
+        else:
+            say(dispatcher, "photo_match", title=product.title)
+            dispatcher.utter_message(elements=[card(product)])
+        return [SlotSet("product", product.title.lower()), SlotSet("matched_products", ids)]

@@ -30,7 +30,7 @@ def _db_seed(settings: Settings, args: argparse.Namespace) -> None:
 
     engine = create_sync_engine(settings.database_url)
     try:
-        report = seed(engine, reset=args.reset)
+        report = seed(engine, reset=args.reset, catalog_dir=settings.catalog_dir)
     finally:
         engine.dispose()
     print(f"demo data added: {report}")

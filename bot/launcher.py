@@ -6,10 +6,12 @@ import argparse
 import signal
 import sys
 import time
+from collections.abc import Callable
 from types import FrameType
 
 from sqlalchemy.engine import make_url
 
+from bot.catalog.indexer import build, up_to_date
 from bot.devstack import Stack, StackError
 from bot.settings import Settings
 from bot.storage import migrate
@@ -17,12 +19,18 @@ from bot.storage.db import create_sync_engine
 from bot.storage.seed import seed
 
 
-def prepare_database(settings: Settings) -> str:
-    """Migrate the schema and add missing demo data; returns a one-line summary."""
+def prepare_database(settings: Settings, progress: Callable[[str], None] = lambda _: None) -> str:
+    """Migrate the schema, add missing demo data, bring the catalogue index up to date; a summary."""
     migrate.upgrade(settings.database_url)
     engine = create_sync_engine(settings.database_url)
     try:
-        report = seed(engine)
+        report = seed(engine, catalog_dir=settings.catalog_dir)
+        if not up_to_date(engine, settings.catalog_dir):
+            progress("indexing the catalogue photos and texts ...")
+            from bot.catalog.encoders import image_encoder, text_encoder
+
+            indexed = build(engine, settings.catalog_dir, image_encoder(), text_encoder())
+            progress(f"catalogue index: {indexed}")
     finally:
         engine.dispose()
     return f"schema up to date; demo data: {report}"
@@ -58,7 +66,9 @@ def main(argv: list[str] | None = None) -> None:
     """Run until Ctrl-C or until a service dies."""
     argparse.ArgumentParser(prog="python -m bot.launcher", description=__doc__).parse_args(argv)
     settings = Settings.from_env()
-    print(f"database: {prepare_database(settings)}", flush=True)
+    print(
+        f"database: {prepare_database(settings, progress=lambda line: print(line, flush=True))}", flush=True
+    )
     stack = Stack()
 
     def stop(signum: int, _frame: FrameType | None) -> None:

@@ -7,6 +7,7 @@ runs at every start. `reset=True` re-creates the demo orders with times relative
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 import zlib
 from dataclasses import dataclass
 from decimal import Decimal
@@ -17,7 +18,16 @@ import yaml
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session
 
-from bot.storage.models import Customer, Order, OrderItem, Product, ProductVariant, Store, utcnow
+from bot.storage.models import (
+    Customer,
+    Order,
+    OrderItem,
+    Product,
+    ProductImage,
+    ProductVariant,
+    Store,
+    utcnow,
+)
 
 SEED_DIR = Path(__file__).parent / "seed"
 DELIVERY_HOUR = 14  # demo deliveries happen in the afternoon
@@ -32,6 +42,7 @@ class SeedReport:
     stores: int = 0
     customers: int = 0
     orders: int = 0
+    images: int = 0
 
     def __str__(self) -> str:
         added = [f"{count} {name}" for name, count in vars(self).items() if count]
@@ -153,8 +164,45 @@ def build_order(
     )
 
 
-def seed(engine: Engine, reset: bool = False, now: dt.datetime | None = None) -> SeedReport:
-    """Insert whatever demo data is missing; with `reset`, re-create the demo orders first."""
+def seed_images(session: Session, report: SeedReport, catalog_dir: Path) -> None:
+    """Demo photos for catalogue products that have none (built from photos shipped in packages)."""
+    from bot.catalog.demo_images import write_catalog_images
+    from bot.catalog.images import ImageStore
+
+    without = [p for p in session.scalars(select(Product)) if not p.images]
+    if not without:
+        return
+    items = {item["sku"]: item for item in load_yaml("catalog.yml")["products"]}
+    specs = [items[p.sku] for p in without if p.sku in items]
+    store = ImageStore(catalog_dir / "images")
+    with tempfile.TemporaryDirectory() as scratch:
+        written = write_catalog_images(specs, Path(scratch))
+        for product in without:
+            for position, (color, path) in enumerate(
+                zip(items.get(product.sku, {}).get("colors", []), written.get(product.sku, []), strict=False)
+            ):
+                stored = store.put(path.read_bytes())
+                product.images.append(
+                    ProductImage(
+                        position=position,
+                        color=color,
+                        source=f"demo:{path.name}",
+                        path=stored.path,
+                        sha256=stored.sha256,
+                        width=stored.width,
+                        height=stored.height,
+                    )
+                )
+                report.images += 1
+
+
+def seed(
+    engine: Engine, reset: bool = False, now: dt.datetime | None = None, catalog_dir: Path | None = None
+) -> SeedReport:
+    """Insert whatever demo data is missing; with `reset`, re-create the demo orders first.
+
+    With `catalog_dir`, catalogue products without photos also get the demo photos.
+    """
     report = SeedReport()
     now = now or utcnow()
     with Session(engine) as session, session.begin():
@@ -165,4 +213,6 @@ def seed(engine: Engine, reset: bool = False, now: dt.datetime | None = None) ->
         seed_catalog(session, report)
         session.flush()
         seed_shop(session, report, now)
+        if catalog_dir is not None:
+            seed_images(session, report, catalog_dir)
     return report

@@ -1,0 +1,137 @@
+"""Customer-style photo queries made from catalogue photos, for the photo-lookup recall benchmark.
+
+A customer's photo of a product is never the catalogue shot: it is cropped, tilted, resized, lit
+differently, blurred, recompressed by the platform, shot against another background or mirrored by a
+selfie camera. Each augmentation imitates one of these; `combined` stacks two or three. Everything is
+driven by the `random.Random` passed in, so a seed gives the same queries on every run.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+from collections.abc import Callable
+
+import numpy as np
+from PIL import Image, ImageEnhance, ImageFilter, ImageOps
+
+Augmentation = Callable[[Image.Image, random.Random], Image.Image]
+
+
+def _rgb(image: Image.Image) -> Image.Image:
+    return image if image.mode == "RGB" else image.convert("RGB")
+
+
+def _random_color(rng: random.Random) -> tuple[int, int, int]:
+    return (rng.randrange(256), rng.randrange(256), rng.randrange(256))
+
+
+def random_crop(image: Image.Image, rng: random.Random) -> Image.Image:
+    """Keep 60-90 % of the area, with the aspect ratio loosened by up to a third either way."""
+    width, height = image.size
+    area = rng.uniform(0.60, 0.90) * width * height
+    aspect = rng.uniform(0.75, 1.33) * width / height
+    crop_w = min(width, max(1, round((area * aspect) ** 0.5)))
+    crop_h = min(height, max(1, round(area / crop_w)))
+    left, top = rng.randint(0, width - crop_w), rng.randint(0, height - crop_h)
+    return _rgb(image).crop((left, top, left + crop_w, top + crop_h))
+
+
+def rotation(image: Image.Image, rng: random.Random) -> Image.Image:
+    """Tilt by 5-25 degrees either way; the uncovered corners get a plain colour, as from a table top."""
+    angle = rng.uniform(5, 25) * rng.choice((-1, 1))
+    return _rgb(image).rotate(angle, Image.Resampling.BICUBIC, expand=False, fillcolor=_random_color(rng))
+
+
+def rescale(image: Image.Image, rng: random.Random) -> Image.Image:
+    """Shrink to 25-60 % (a thumbnail) or enlarge to 130-200 % (an upscaled screenshot)."""
+    factor = rng.uniform(0.25, 0.60) if rng.random() < 0.5 else rng.uniform(1.3, 2.0)
+    size = (max(8, round(image.width * factor)), max(8, round(image.height * factor)))
+    return _rgb(image).resize(size, Image.Resampling.BILINEAR)
+
+
+def lighting(image: Image.Image, rng: random.Random) -> Image.Image:
+    """Brightness and contrast each moved 15-40 % up or down, like indoor light or a phone's exposure."""
+
+    def factor() -> float:
+        return 1 + rng.uniform(0.15, 0.40) * rng.choice((-1, 1))
+
+    brighter = ImageEnhance.Brightness(_rgb(image)).enhance(factor())
+    return ImageEnhance.Contrast(brighter).enhance(factor())
+
+
+def blur(image: Image.Image, rng: random.Random) -> Image.Image:
+    """Gaussian blur of 0.4-1.0 % of the longer side (2-5 px at 512 px): focus missed or a shaky hand."""
+    radius = max(image.size) * rng.uniform(0.004, 0.010)
+    return _rgb(image).filter(ImageFilter.GaussianBlur(radius))
+
+
+def jpeg(image: Image.Image, rng: random.Random) -> Image.Image:
+    """Recompressed at quality 20-40, as messaging platforms and screenshots of screenshots do."""
+    buffer = io.BytesIO()
+    _rgb(image).save(buffer, "JPEG", quality=rng.randint(20, 40))
+    buffer.seek(0)
+    with Image.open(buffer) as decoded:
+        return decoded.convert("RGB")
+
+
+def background(image: Image.Image, rng: random.Random) -> Image.Image:
+    """The product shrunk to 50-80 % of the frame on a plain or noisy coloured background."""
+    width, height = image.size
+    color = _random_color(rng)
+    if rng.random() < 0.5:
+        canvas = Image.new("RGB", (width, height), color)
+    else:
+        # Not Image.effect_noise: it draws from C's rand(), which no seed of ours controls.
+        noise = np.random.default_rng(rng.getrandbits(64)).normal(0, rng.uniform(15, 50), (height, width, 3))
+        canvas = Image.fromarray(np.clip(np.asarray(color) + noise, 0, 255).astype(np.uint8), "RGB")
+    scale = rng.uniform(0.50, 0.80)
+    product = _rgb(image).resize((max(1, round(width * scale)), max(1, round(height * scale))))
+    left = rng.randint(0, width - product.width)
+    top = rng.randint(0, height - product.height)
+    canvas.paste(product, (left, top))
+    return canvas
+
+
+def flip(image: Image.Image, rng: random.Random) -> Image.Image:
+    """Mirrored left to right, as front cameras and some apps save photos."""
+    return ImageOps.mirror(_rgb(image))
+
+
+SINGLE: dict[str, Augmentation] = {
+    "crop": random_crop,
+    "rotate": rotation,
+    "scale": rescale,
+    "lighting": lighting,
+    "blur": blur,
+    "jpeg": jpeg,
+    "background": background,
+    "flip": flip,
+}
+
+
+def combined(image: Image.Image, rng: random.Random) -> Image.Image:
+    """Two or three different single augmentations in a row, JPEG always last when it is drawn."""
+    names = rng.sample(sorted(SINGLE), rng.choice((2, 3)))
+    names.sort(key=lambda name: name == "jpeg")
+    for name in names:
+        image = SINGLE[name](image, rng)
+    return image
+
+
+AUGMENTATIONS: dict[str, Augmentation] = {**SINGLE, "combined": combined}
+
+
+def queries(image: Image.Image, seed: int, per_image: int) -> list[tuple[str, Image.Image]]:
+    """`per_image` (augmentation name, query photo) pairs for one catalogue photo, the same for a seed.
+
+    The augmentations come in an order shuffled by the seed and repeat after all have been used, so a
+    small `per_image` still covers different ones for different seeds (pass one seed per photo).
+    Each query has its own generator, so a query does not change when `per_image` does.
+    """
+    names = sorted(AUGMENTATIONS)
+    random.Random(seed).shuffle(names)
+    return [
+        (name, AUGMENTATIONS[name](image, random.Random(seed * 1_000_003 + index)))
+        for index, name in enumerate(names[i % len(names)] for i in range(per_image))
+    ]

@@ -16,6 +16,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from bench.photo_search import photo_reply_latency
+from bench.photo_search import run as photo_benchmark
 from bench.rest_throughput import measure
 from bench.sentiment import run as sentiment_benchmark
 from bot.devstack import RASA_BIN, ROOT, Ports, Stack
@@ -92,6 +94,12 @@ def main() -> None:
                     }
                 )
             results["rest_channel"] = runs
+            # The first photo loads the image model in the action server; it is reported, then excluded.
+            results["photo_reply_first"] = photo_reply_latency(stack.simulator_url, count=1)
+            results["photo_reply"] = photo_reply_latency(stack.simulator_url)
+            first = results["photo_reply_first"]["max_s"]
+            print(f"  photo replies end to end (Messenger): {results['photo_reply']}")
+            print(f"  (the first photo, which loads the image model: {first} s)")
         finally:
             stack.stop()
 
@@ -100,6 +108,8 @@ def main() -> None:
     print(f"results written to {args.out}")
     print("\nsentiment (bench/sentiment.py):", flush=True)
     sentiment_benchmark()
+    print("\nphoto search (bench/photo_search.py):", flush=True)
+    photo_benchmark()
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Nearest-neighbour search over unit vectors: exact for normal catalogues, HNSW for very large ones.
 
-Exact search is a matrix product (fast and perfect up to tens of thousands of vectors); above
+Exact search is a matrix product (perfect, and p99 under 20 ms at 100k vectors here); above
 `ANN_THRESHOLD` vectors an hnswlib HNSW graph answers in about a millisecond with recall measured
 against exact search (bench/photo_search.py). Both sit behind `VectorIndex`, chosen by size.
 """
@@ -14,7 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
-ANN_THRESHOLD = 20_000
+ANN_THRESHOLD = 100_000  # exact search stays under 20 ms p99 up to here (bench/photo_search.py)
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 200
 HNSW_EF_SEARCH = 128

@@ -1,0 +1,33 @@
+"""A migrated SQLite catalogue with the demo photos, and the real encoders (loaded once)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.catalog.encoders import EfficientNetLiteEncoder, SentenceTransformerEncoder, text_encoder
+from bot.storage import migrate
+from bot.storage.db import create_sync_engine
+from bot.storage.seed import seed
+
+
+@pytest.fixture(scope="session")
+def image_model() -> EfficientNetLiteEncoder:
+    return EfficientNetLiteEncoder()
+
+
+@pytest.fixture(scope="session")
+def text_model() -> SentenceTransformerEncoder:
+    return text_encoder()  # type: ignore[return-value]
+
+
+@pytest.fixture
+def shop(tmp_path: Path):
+    """(engine, catalog_dir, database url) of a freshly seeded shop with demo photos."""
+    url = f"sqlite:///{tmp_path}/loom.db"
+    migrate.upgrade(url)
+    engine = create_sync_engine(url)
+    seed(engine, catalog_dir=tmp_path / "catalog")
+    yield engine, tmp_path / "catalog", url
+    engine.dispose()

@@ -74,13 +74,13 @@ def recall(
     everything = [r for rows in by_kind.values() for r in rows]
     return {
         "queries": len(everything),
-        "recall_at_1": round(sum(a for a, _ in everything) / len(everything), 4),
+        "recall_at_1": round(float(sum(a for a, _ in everything)) / len(everything), 4),
         "recall_at_5": round(sum(b for _, b in everything) / len(everything), 4),
         "by_augmentation": {
             k: round(float(sum(a for a, _ in v)) / len(v), 3) for k, v in sorted(by_kind.items())
         },
         "confident_share": round(confident / len(everything), 3),
-        "confident_precision": round(confident_right / max(confident, 1), 4),
+        "confident_precision": round(float(confident_right) / max(confident, 1), 4),
     }
 
 

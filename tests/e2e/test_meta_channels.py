@@ -6,15 +6,23 @@ request as Meta does) delivers webhooks to the running Rasa server and records w
 
 from __future__ import annotations
 
+import io
+import random
+import tempfile
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 import requests
+from PIL import Image
 
+from bench.photo_queries import AUGMENTATIONS
+from bot.catalog.demo_images import write_catalog_images
 from bot.devstack import Stack
+from bot.storage.seed import load_yaml
 from connectors.security import hub_signature
 
 from .conftest import sim
@@ -81,16 +89,47 @@ def test_buttons_arrive_as_quick_replies_and_their_payload_is_understood(stack):
     assert "stays as it is" in texts(wait_for_replies(stack, "messenger", user, 2))[1]
 
 
-def test_a_photo_is_handed_over_as_a_photo(stack):
+def product_photo_jpeg(sku: str, seed: int) -> bytes:
+    """A customer's photo of a catalogue product: its demo photo, cropped differently."""
+    products = load_yaml("catalog.yml")["products"]  # the whole catalogue: photos are assigned in order
+    with tempfile.TemporaryDirectory() as scratch:
+        [path, *_] = write_catalog_images(products, Path(scratch))[sku]
+        with Image.open(path) as image:
+            changed = AUGMENTATIONS["crop"](image.convert("RGB"), random.Random(seed))
+    buffer = io.BytesIO()
+    changed.save(buffer, "JPEG", quality=85)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("platform", ["messenger", "instagram"])
+def test_a_photo_of_a_product_gets_its_card(stack, platform):
+    user = new_user()
+    upload = sim(
+        stack,
+        "POST",
+        "/_sim/media",
+        files={"file": ("tote.jpg", product_photo_jpeg("BAG-002", 3), "image/jpeg")},
+    )
+    customer_says(stack, platform, user, image_urls=[upload["url"]])
+    replies_sent = wait_for_replies(stack, platform, user, 2)
+    assert "Canvas Tote" in replies_sent[0]["body"]["message"]["text"]
+    payload = replies_sent[1]["body"]["message"]["attachment"]["payload"]
+    assert payload["template_type"] == "generic" and payload["elements"][0]["title"] == "Canvas Tote"
+    # The product is remembered: a follow-up without naming it is about the tote.
+    customer_says(stack, platform, user, text="do you have it in black?")
+    assert "Canvas Tote" in texts(wait_for_replies(stack, platform, user, 3))[2]
+
+
+def test_a_photo_that_cannot_be_downloaded_gets_a_friendly_reply(stack):
     user = new_user()
     png = (
         b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
         b"\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82"
     )
-    upload = sim(stack, "POST", "/_sim/media", files={"file": ("bag.png", png, "image/png")})
-    customer_says(stack, "instagram", user, image_urls=[upload["url"]])
-    [reply] = wait_for_replies(stack, "instagram", user, 1)
-    assert "photo" in reply["body"]["message"]["text"]
+    upload = sim(stack, "POST", "/_sim/media", files={"file": ("dot.png", png, "image/png")})
+    customer_says(stack, "messenger", user, image_urls=[upload["url"] + "-missing"])
+    [reply] = wait_for_replies(stack, "messenger", user, 1)
+    assert "couldn't open that photo" in reply["body"]["message"]["text"]
 
 
 def batch(platform: str, messages: list[tuple[str, str]]) -> dict:

@@ -70,7 +70,9 @@ def test_text_search_with_colour_size_and_stock_filters(shop, image_model, text_
             await database.close()
 
     assert asyncio.run(run("linen shirt in navy size L"))[0] == "Linen Shirt"
-    assert {"Wool Throw Blanket", "Linen Duvet Cover"} & set(asyncio.run(run("something cosy to sleep under"))[:3])
+    assert {"Wool Throw Blanket", "Linen Duvet Cover"} & set(
+        asyncio.run(run("something cosy to sleep under"))[:3]
+    )
     leather = asyncio.run(run("brown leather boots size 39 in stock"))
     assert "Chelsea Boots" not in leather  # brown 39 is sold out
     burgundy = asyncio.run(run("a trench coat in burgundy"))

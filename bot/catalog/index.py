@@ -17,7 +17,7 @@ import numpy as np
 ANN_THRESHOLD = 100_000  # exact search stays under 20 ms p99 up to here (bench/photo_search.py)
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 200
-HNSW_EF_SEARCH = 128
+HNSW_EF_SEARCH = 256
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The `bot` command: database set-up for now; catalogue and agent tools join it later."""
+"""The `bot` command: database, catalogue and desk-account tools."""
 
 from __future__ import annotations
 
@@ -111,6 +111,55 @@ def _catalog_search(settings: Settings, args: argparse.Namespace) -> None:
         print(json.dumps(line))
 
 
+def _agents_add(settings: Settings, args: argparse.Namespace) -> None:
+    import asyncio
+    import getpass
+
+    from bot.desk.accounts import Accounts
+    from bot.desk.config import Lockout
+    from bot.storage.db import Database
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"password for {args.username}: ")
+        if getpass.getpass("again: ") != password:
+            sys.exit("bot: the two passwords differ; nothing was created")
+
+    async def run() -> str:
+        database = Database(settings.database_url)
+        try:
+            agent = await Accounts(database, Lockout()).add(
+                args.username, args.name or "", password, args.role
+            )
+            return f"{agent.role} {agent.username} ({agent.display_name}) can now sign in to the desk"
+        finally:
+            await database.close()
+
+    print(asyncio.run(run()))
+
+
+def _agents_list(settings: Settings, args: argparse.Namespace) -> None:
+    import asyncio
+
+    from sqlalchemy import select
+
+    from bot.storage.db import Database
+    from bot.storage.models import Agent
+
+    async def run() -> list[Agent]:
+        database = Database(settings.database_url)
+        try:
+            async with database.sessions() as session:
+                return list(await session.scalars(select(Agent).order_by(Agent.username)))
+        finally:
+            await database.close()
+
+    for agent in asyncio.run(run()):
+        state = "active" if agent.active else "inactive"
+        print(f"{agent.username}\t{agent.role}\t{state}\t{agent.display_name}")
+
+
 def _display(url: str) -> str:
     from sqlalchemy.engine import make_url
 
@@ -155,6 +204,17 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("--text", help='e.g. "blue linen shirt size M"')
     search.add_argument("--limit", type=int, default=5)
     search.set_defaults(handler=_catalog_search)
+
+    agents = commands.add_parser("agents", help="desk accounts for agents and supervisors")
+    agents_commands = agents.add_subparsers(dest="agents_command", required=True)
+    add = agents_commands.add_parser("add", help="create an account (asks for the password)")
+    add.add_argument("username")
+    add.add_argument("--name", help="display name (default: the username)")
+    add.add_argument("--role", choices=["agent", "supervisor"], default="agent")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    add.set_defaults(handler=_agents_add)
+    listing = agents_commands.add_parser("list", help="every account")
+    listing.set_defaults(handler=_agents_list)
     return parser
 
 

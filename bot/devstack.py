@@ -7,6 +7,7 @@ Stopping sends SIGTERM to the whole group and SIGKILL to whatever is left after 
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -35,6 +36,7 @@ class Ports:
     rasa: int = 5005
     actions: int = 5055
     simulator: int = 5080
+    desk: int = 5090
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Ports:
@@ -44,6 +46,7 @@ class Ports:
             rasa=int(env.get("RASA_PORT", 5005)),
             actions=int(env.get("ACTION_PORT", 5055)),
             simulator=int(env.get("SIM_PORT", 5080)),
+            desk=int(env.get("DESK_PORT", 5090)),
         )
 
 
@@ -140,8 +143,20 @@ class Service:
             return ""
 
 
+def secrets_defaults(env: Mapping[str, str | None]) -> dict[str, str]:
+    """Tokens the services share: Rasa's HTTP API token and the desk's token for agent replies.
+
+    Random for each stack unless set, so a local run never has a guessable API token.
+    """
+    return {
+        name: value
+        for name in ("RASA_API_TOKEN", "DESK_API_TOKEN")
+        if not env.get(name) and (value := secrets.token_urlsafe(24))
+    }
+
+
 class Stack:
-    """The simulator, the action server and the Rasa server, started together and stopped together."""
+    """The simulator, the action server, the Rasa server and the desk, started and stopped together."""
 
     def __init__(
         self,
@@ -160,11 +175,16 @@ class Stack:
             "TF_CPP_MIN_LOG_LEVEL": "2",
             "PYTHONWARNINGS": "ignore::DeprecationWarning",
             "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{self.ports.actions}/webhook",
+            "RASA_URL": f"http://127.0.0.1:{self.ports.rasa}",
+            "DESK_PORT": str(self.ports.desk),
             **defaults,
+            **secrets_defaults(merged_env),
             **(env or {}),
         }
         self.env = base_env
+        self.rasa_token = str(base_env["RASA_API_TOKEN"])
         rasa_command = [str(RASA_BIN), "run", "--model", str(model), "--enable-api"]
+        rasa_command += ["--auth-token", self.rasa_token]
         rasa_command += ["--interface", "127.0.0.1", "--port", str(self.ports.rasa)]
         rasa_command += ["--endpoints", "endpoints.yml", "--credentials", "credentials.yml"]
         self.services = [
@@ -185,8 +205,15 @@ class Stack:
             Service(
                 name="rasa",
                 command=rasa_command,
-                ready_url=f"http://127.0.0.1:{self.ports.rasa}/status",
+                ready_url=f"http://127.0.0.1:{self.ports.rasa}/status?token={self.rasa_token}",
                 log_path=log_dir / f"rasa-{self.ports.rasa}.log",
+                env=base_env,
+            ),
+            Service(
+                name="desk",
+                command=[python, "-m", "bot.desk", "--port", str(self.ports.desk)],
+                ready_url=f"http://127.0.0.1:{self.ports.desk}/health",
+                log_path=log_dir / f"desk-{self.ports.desk}.log",
                 env=base_env,
             ),
         ]
@@ -200,6 +227,16 @@ class Stack:
     def rasa_url(self) -> str:
         """Base URL of the Rasa server."""
         return f"http://127.0.0.1:{self.ports.rasa}"
+
+    @property
+    def desk_url(self) -> str:
+        """Base URL of the agent desk."""
+        return f"http://127.0.0.1:{self.ports.desk}"
+
+    def rasa_api(self, path: str) -> str:
+        """A Rasa HTTP API URL with the stack's token (e.g. `/conversations/ID/tracker`)."""
+        separator = "&" if "?" in path else "?"
+        return f"{self.rasa_url}{path}{separator}token={self.rasa_token}"
 
     def start(self, progress: Callable[[str], None] = lambda _: None, timeout: float = START_TIMEOUT) -> None:
         """Start every service and wait until all are ready; on failure stop them and raise."""

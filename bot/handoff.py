@@ -9,7 +9,10 @@ from sqlalchemy import select
 from bot.storage.db import Database
 from bot.storage.models import HandoffTicket, ModerationFlag
 
-OPEN = "open"
+OPEN = "open"  # waiting in the desk's queue
+ASSIGNED = "assigned"  # an agent (or a person outside the desk) has it
+RESOLVED = "resolved"  # back with the bot
+ACTIVE = (OPEN, ASSIGNED)  # a person owns, or is about to own, the conversation
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,7 @@ class HandoffService:
         async with self._db.sessions() as session, session.begin():
             existing = await session.scalar(
                 select(HandoffTicket).where(
-                    HandoffTicket.conversation_id == conversation_id, HandoffTicket.status == OPEN
+                    HandoffTicket.conversation_id == conversation_id, HandoffTicket.status.in_(ACTIVE)
                 )
             )
             if existing is not None:

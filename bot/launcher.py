@@ -12,6 +12,7 @@ from types import FrameType
 from sqlalchemy.engine import make_url
 
 from bot.catalog.indexer import build, up_to_date
+from bot.desk.demo import ensure_demo_accounts
 from bot.devstack import Stack, StackError
 from bot.settings import Settings
 from bot.storage import migrate
@@ -36,7 +37,7 @@ def prepare_database(settings: Settings, progress: Callable[[str], None] = lambd
     return f"schema up to date; demo data: {report}"
 
 
-def banner(stack: Stack, settings: Settings) -> str:
+def banner(stack: Stack, settings: Settings, demo_accounts: dict[str, str] | None = None) -> str:
     """What runs where."""
     database = make_url(settings.database_url).render_as_string(hide_password=True)
     rasa = stack.service("rasa")
@@ -53,9 +54,14 @@ def banner(stack: Stack, settings: Settings) -> str:
         f"  Meta Send API    {meta}",
         f"  X API            {x_api}  (webhook {stack.rasa_url}/webhooks/twitter/webhook)",
         f"  Action server    http://127.0.0.1:{stack.ports.actions}/webhook",
+        f"  Agent desk       {stack.desk_url}/",
         f"  Database         {database}",
         f"  Redis            {settings.redis_url or 'not configured (in-process locks)'}",
         f"  Logs             {rasa.log_path.parent}/",
+    ]
+    for username, password in (demo_accounts or {}).items():
+        lines.append(f"  Desk sign-in     {username} / {password}")
+    lines += [
         "",
         f"Talk to it: open {stack.simulator_url}/ or run `make shell` in another terminal. Stop: Ctrl-C.",
     ]
@@ -69,6 +75,7 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"database: {prepare_database(settings, progress=lambda line: print(line, flush=True))}", flush=True
     )
+    demo_accounts = ensure_demo_accounts(settings)
     stack = Stack()
 
     def stop(signum: int, _frame: FrameType | None) -> None:
@@ -77,10 +84,13 @@ def main(argv: list[str] | None = None) -> None:
     # Installed explicitly: a process started in the background may inherit SIGINT as ignored.
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    print("starting the simulator, the action server and Rasa (Rasa takes about a minute) ...", flush=True)
+    print(
+        "starting the simulator, the action server, Rasa and the desk (Rasa takes about a minute) ...",
+        flush=True,
+    )
     try:
         stack.start(progress=lambda line: print(f"  {line}", flush=True))
-        print(banner(stack, settings), flush=True)
+        print(banner(stack, settings, demo_accounts), flush=True)
         while not stack.dead():
             time.sleep(1)
         for service in stack.dead():

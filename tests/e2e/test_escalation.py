@@ -26,7 +26,7 @@ def rows(stack: Stack, model: type) -> list:
 
 def test_parse_results_carry_sentiment(stack):
     answer = requests.post(
-        f"{stack.rasa_url}/model/parse", json={"text": "it's been 3 weeks and still no refund"}, timeout=30
+        stack.rasa_api("/model/parse"), json={"text": "it's been 3 weeks and still no refund"}, timeout=30
     ).json()
     assert answer["sentiment"]["label"] == "negative"
     assert {"money", "waiting"} <= set(answer["sentiment"]["signals"])

@@ -228,7 +228,7 @@ def test_a_person_answering_in_metas_inbox_takes_over(stack):
     customer_says(stack, "messenger", user, text="thanks Sam, where is order 104523?")
     time.sleep(3)
     assert len(replies(stack, "messenger", user)) == 1  # the bot stays quiet once a person took over
-    tracker = requests.get(f"{stack.rasa_url}/conversations/{user}/tracker", timeout=30).json()
+    tracker = requests.get(stack.rasa_api(f"/conversations/{user}/tracker"), timeout=30).json()
     assert tracker["paused"] is True
     assert any(
         e["event"] == "bot" and e.get("metadata", {}).get("author") == "human_agent"
@@ -251,7 +251,7 @@ def post_items(stack: Stack, key: str, items: list[dict]) -> None:
 
 
 def tracker(stack: Stack, user: str) -> dict:
-    return requests.get(f"{stack.rasa_url}/conversations/{user}/tracker", timeout=30).json()
+    return requests.get(stack.rasa_api(f"/conversations/{user}/tracker"), timeout=30).json()
 
 
 def test_standby_messages_are_recorded_not_answered(default_stack):

@@ -37,7 +37,7 @@ class Customer:
         return [b["payload"] for m in self.last for b in m.get("buttons", [])]
 
     def tracker(self) -> dict:
-        url = f"{self.stack.rasa_url}/conversations/{self.sender}/tracker"
+        url = self.stack.rasa_api(f"/conversations/{self.sender}/tracker")
         with urllib.request.urlopen(url, timeout=30) as response:
             return json.load(response)
 

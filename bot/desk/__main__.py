@@ -1,0 +1,27 @@
+"""`python -m bot.desk`: serve the agent desk."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from aiohttp import web
+
+from bot.desk.app import create_app
+from bot.desk.config import DeskConfig
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve until stopped."""
+    config = DeskConfig.from_env()
+    parser = argparse.ArgumentParser(prog="python -m bot.desk", description="the agent desk")
+    parser.add_argument("--port", type=int, default=config.port)
+    parser.add_argument("--host", default=config.host)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    web.run_app(create_app(config), host=args.host, port=args.port, print=None)
+
+
+if __name__ == "__main__":
+    main()

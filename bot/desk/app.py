@@ -1,0 +1,381 @@
+"""The desk's web app (aiohttp): sign-in, queue, conversation view, live updates, audit trail.
+
+Pages are rendered on the server with Jinja2 autoescaping, so customer text is escaped in one place;
+the browser script only swaps in fragments the server rendered and counts timers down. Every POST
+carries the session's CSRF token; cookies are HttpOnly and SameSite=Strict.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import secrets
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from aiohttp import web
+
+from bot.desk import canned
+from bot.desk.accounts import SignInError
+from bot.desk.config import DeskConfig
+from bot.desk.live import Bus, TrackerWatcher
+from bot.desk.ownership import SUPERVISOR, NotFound, OwnershipError
+from bot.desk.rasa_client import DeliveryError
+from bot.desk.service import Desk
+from bot.storage.db import Database
+from bot.storage.models import Agent, AuditEntry, utcnow
+
+logger = logging.getLogger(__name__)
+HERE = Path(__file__).resolve().parent
+SESSION_COOKIE = "loom_desk"
+LOGIN_CSRF_COOKIE = "loom_login_csrf"
+FLASH_COOKIE = "loom_flash"
+HEARTBEAT = 15.0
+PUBLIC = ("/login", "/health", "/static/")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+DESK = web.AppKey("desk", Desk)
+TEMPLATES = web.AppKey("templates", jinja2.Environment)
+CONFIG = web.AppKey("config", DeskConfig)
+CSP = (
+    "default-src 'self'; img-src 'self' data: http: https:; style-src 'self'; script-src 'self'; "
+    "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+)
+
+
+def _duration(delta: Any) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    if seconds < 86400:
+        return f"{seconds // 3600}h {seconds % 3600 // 60}m"
+    return f"{seconds // 86400}d {seconds % 86400 // 3600}h"
+
+
+def _sparkline(points: list[float], width: int = 220, height: int = 40) -> str:
+    """SVG polyline points for sentiment in [-1, 1] (numbers only: nothing to escape)."""
+    if not points:
+        return ""
+    step = width / max(1, len(points) - 1)
+    return " ".join(f"{i * step:.1f},{(1 - (p + 1) / 2) * height:.1f}" for i, p in enumerate(points))
+
+
+def templates() -> jinja2.Environment:
+    """Jinja2 with autoescaping for every template."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["duration"] = _duration
+    env.filters["sparkline"] = _sparkline
+    env.filters["iso"] = lambda value: value.isoformat() if value else ""
+    env.filters["hhmm"] = lambda value: value.strftime("%d %b %H:%M") if value else ""
+    return env
+
+
+def render(request: web.Request, name: str, status: int = 200, **context: Any) -> web.Response:
+    """A page or fragment, with the signed-in agent, CSRF token and any flash message."""
+    flash = request.cookies.get(FLASH_COOKIE)
+    body = (
+        request.app[TEMPLATES]
+        .get_template(name)
+        .render(
+            agent=request.get("agent"),
+            csrf=request.get("csrf", ""),
+            flash=flash,
+            now=utcnow(),
+            **context,
+        )
+    )
+    response = web.Response(text=body, content_type="text/html", status=status)
+    if flash:
+        response.del_cookie(FLASH_COOKIE, path="/")
+    return response
+
+
+def redirect(request: web.Request, location: str, flash: str | None = None) -> web.HTTPSeeOther:
+    """Post/redirect/get, with an optional one-time message for the next page."""
+    response = web.HTTPSeeOther(location)
+    if flash:
+        response.set_cookie(FLASH_COOKIE, flash[:300], path="/", httponly=True, samesite="Strict")
+    return response
+
+
+def _set_cookie(
+    response: web.StreamResponse, config: DeskConfig, name: str, value: str, max_age: int
+) -> None:
+    response.set_cookie(
+        name, value, max_age=max_age, path="/", httponly=True, samesite="Strict", secure=config.secure_cookies
+    )
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """CSP and friends on every answer."""
+    try:
+        response = await handler(request)
+    except web.HTTPException as err:
+        response = err
+        if err.status >= 400 and err.status != 404:
+            logger.warning("desk %s %s -> %s", request.method, request.path, err.status)
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if isinstance(response, web.HTTPException):
+        raise response
+    return response
+
+
+@web.middleware
+async def authentication(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Signed-in agents only (except the sign-in page); CSRF token on every POST."""
+    if request.path.startswith(PUBLIC):
+        return await handler(request)
+    found = await request.app[DESK].accounts.session(request.cookies.get(SESSION_COOKIE))
+    if found is None:
+        if request.method == "GET" and not request.path.startswith(("/stream", "/fragments")):
+            raise web.HTTPSeeOther("/login")
+        raise web.HTTPUnauthorized(text="sign in first")
+    request["agent"], request["csrf"] = found
+    if request.method == "POST":
+        form = await request.post()
+        sent = request.headers.get("X-CSRF-Token") or str(form.get("csrf", ""))
+        if not hmac.compare_digest(sent.encode(), request["csrf"].encode()):
+            logger.warning("desk CSRF check failed for %s on %s", found[0].username, request.path)
+            raise web.HTTPForbidden(text="this form has expired: reload the page and try again")
+    return await handler(request)
+
+
+async def health(_: web.Request) -> web.Response:
+    """Readiness for the launcher and load balancers."""
+    return web.Response(text="ok")
+
+
+async def login_page(request: web.Request) -> web.Response:
+    """The sign-in form, with a CSRF token bound to a cookie (there is no session yet)."""
+    token = secrets.token_urlsafe(24)
+    response = render(request, "login.html", login_csrf=token, error=None, username="")
+    _set_cookie(response, request.app[CONFIG], LOGIN_CSRF_COOKIE, token, 3600)
+    return response
+
+
+async def login(request: web.Request) -> web.StreamResponse:
+    """Check the password (lock-out after repeated failures) and open a session."""
+    form = await request.post()
+    cookie, sent = request.cookies.get(LOGIN_CSRF_COOKIE, ""), str(form.get("login_csrf", ""))
+    if not cookie or not hmac.compare_digest(cookie.encode(), sent.encode()):
+        logger.warning("desk sign-in without a valid form token from %s", request.remote)
+        raise web.HTTPForbidden(text="this form has expired: reload the sign-in page")
+    username, password = str(form.get("username", ""))[:80], str(form.get("password", ""))[:200]
+    try:
+        signed_in = await request.app[DESK].accounts.sign_in(username, password)
+    except SignInError as err:
+        logger.warning("desk sign-in refused for %r from %s: %s", username, request.remote, err)
+        token = secrets.token_urlsafe(24)
+        response = render(
+            request, "login.html", status=401, login_csrf=token, error=str(err), username=username
+        )
+        _set_cookie(response, request.app[CONFIG], LOGIN_CSRF_COOKIE, token, 3600)
+        return response
+    response = web.HTTPSeeOther("/queue")
+    config = request.app[CONFIG]
+    _set_cookie(response, config, SESSION_COOKIE, signed_in.token, config.session_hours * 3600)
+    response.del_cookie(LOGIN_CSRF_COOKIE, path="/")
+    raise response
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    """End the session."""
+    await request.app[DESK].accounts.sign_out(request.cookies.get(SESSION_COOKIE, ""))
+    response = web.HTTPSeeOther("/login")
+    response.del_cookie(SESSION_COOKIE, path="/")
+    raise response
+
+
+async def index(_: web.Request) -> web.StreamResponse:
+    """The queue is home."""
+    raise web.HTTPSeeOther("/queue")
+
+
+async def queue_page(request: web.Request) -> web.Response:
+    """Waiting conversations by urgency, and work in progress."""
+    waiting, working = await request.app[DESK].queue(request["agent"])
+    return render(request, "queue.html", waiting=waiting, working=working)
+
+
+async def queue_fragment(request: web.Request) -> web.Response:
+    """The queue tables alone, for live refresh."""
+    waiting, working = await request.app[DESK].queue(request["agent"])
+    return render(request, "_queue.html", waiting=waiting, working=working)
+
+
+def _ticket_id(request: web.Request) -> int:
+    return int(request.match_info["ticket_id"])
+
+
+async def _view(request: web.Request) -> dict[str, Any]:
+    desk, agent = request.app[DESK], request["agent"]
+    try:
+        view = await desk.conversation(agent, _ticket_id(request))
+    except NotFound as err:
+        raise web.HTTPNotFound(text=str(err)) from None
+    customer = view.ticket.customer_name or "there"
+    responses = [(c, c.filled(customer, agent.display_name)) for c in canned.load()]
+    agents = [a for a in await desk.accounts.active_agents() if a.id != view.ticket.assignee_id]
+    return {"view": view, "canned": responses, "agents": agents, "client_id": uuid.uuid4().hex}
+
+
+async def conversation_page(request: web.Request) -> web.Response:
+    """Transcript, ticket details and the agent's tools."""
+    return render(request, "conversation.html", **await _view(request))
+
+
+async def conversation_fragment(request: web.Request) -> web.Response:
+    """The parts of the conversation page that change live."""
+    return render(request, "_conversation.html", **await _view(request))
+
+
+def _action(work: Callable[[Desk, Agent, int, Any], Awaitable[Any]], done: str) -> Handler:
+    """A POST that changes a ticket, then back to a page with the outcome."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        ticket_id = _ticket_id(request)
+        form = await request.post()
+        try:
+            await work(request.app[DESK], request["agent"], ticket_id, form)
+        except NotFound as err:
+            raise web.HTTPNotFound(text=str(err)) from None
+        except (OwnershipError, DeliveryError) as err:
+            logger.info("desk: %s on ticket #%s refused: %s", request["agent"].username, ticket_id, err)
+            raise redirect(request, f"/tickets/{ticket_id}", str(err)) from None
+        target = "/queue" if done in ("released", "transferred", "resolved") else f"/tickets/{ticket_id}"
+        raise redirect(request, target, done_message(done, ticket_id))
+
+    return handler
+
+
+def done_message(done: str, ticket_id: int) -> str | None:
+    """What the next page says after an action."""
+    return {
+        "released": f"Ticket #{ticket_id} is back in the queue.",
+        "transferred": f"Ticket #{ticket_id} transferred.",
+        "resolved": f"Ticket #{ticket_id} resolved: the assistant has the conversation again.",
+    }.get(done)
+
+
+def _int_field(form: Any, name: str) -> int:
+    try:
+        return int(str(form.get(name, "")))
+    except ValueError:
+        raise OwnershipError(f"choose a {name.replace('_', ' ')}") from None
+
+
+ACTIONS: dict[str, Handler] = {
+    "claim": _action(lambda d, a, t, f: d.claim(a, t), "claimed"),
+    "release": _action(lambda d, a, t, f: d.release(a, t), "released"),
+    "transfer": _action(lambda d, a, t, f: d.transfer(a, t, _int_field(f, "to_agent")), "transferred"),
+    "resolve": _action(lambda d, a, t, f: d.resolve(a, t), "resolved"),
+    "reply": _action(
+        lambda d, a, t, f: d.reply(a, t, str(f.get("text", "")), str(f.get("client_id", ""))), "replied"
+    ),
+    "note": _action(lambda d, a, t, f: d.note(a, t, str(f.get("body", ""))), "noted"),
+}
+
+
+async def stream(request: web.Request) -> web.StreamResponse:
+    """Server-sent events: `queue` when the queue changed, `conversation` for the page's own ticket."""
+    desk, agent = request.app[DESK], request["agent"]
+    watched: str | None = None
+    if request.query.get("ticket", "").isdigit():
+        try:
+            watched = (await desk.ownership.ticket(int(request.query["ticket"]), agent)).conversation_id
+        except NotFound as err:
+            raise web.HTTPNotFound(text=str(err)) from None
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+    await response.prepare(request)
+    await response.write(b"retry: 2000\n\n")
+    async with desk.bus.subscribe() as nudges:
+        while True:
+            try:
+                nudge = await asyncio.wait_for(nudges.get(), HEARTBEAT)
+            except TimeoutError:
+                await response.write(b": keep-alive\n\n")
+                continue
+            except (ConnectionResetError, asyncio.CancelledError):
+                break
+            kind = nudge.get("kind")
+            if kind == "queue" or (kind == "conversation" and nudge.get("conversation_id") == watched):
+                try:
+                    await response.write(f"event: {kind}\ndata: {json.dumps({'kind': kind})}\n\n".encode())
+                except ConnectionResetError:
+                    break
+    return response
+
+
+async def audit_page(request: web.Request) -> web.Response:
+    """Who did what: supervisors only."""
+    if request["agent"].role != SUPERVISOR:
+        raise web.HTTPForbidden(text="the audit trail is for supervisors")
+    from sqlalchemy import select
+
+    ticket = request.query.get("ticket", "")
+    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(300)
+    if ticket.isdigit():
+        query = query.where(AuditEntry.ticket_id == int(ticket))
+    async with request.app[DESK].db.sessions() as session:
+        entries = list(await session.scalars(query))
+    return render(request, "audit.html", entries=entries, ticket=ticket)
+
+
+def create_app(
+    config: DeskConfig, database: Database | None = None, trackers: Database | None = None
+) -> web.Application:
+    """The desk application; databases are opened here unless given (tests share theirs)."""
+    app = web.Application(middlewares=[security_headers, authentication], client_max_size=64 * 1024)
+    own_databases = database is None
+    database = database or Database(config.settings.database_url)
+    if trackers is None:
+        same = config.tracker_database_url == config.settings.database_url
+        trackers = database if same else Database(config.tracker_database_url)
+    bus = Bus(config.settings.redis_url)
+    desk = Desk(config, database, trackers, bus)
+    app[DESK], app[CONFIG], app[TEMPLATES] = desk, config, templates()
+    watcher = TrackerWatcher(desk.transcripts, bus, config.poll_seconds, desk.on_tracker_event)
+
+    async def lifecycle(_: web.Application) -> Any:
+        await bus.start()
+        await watcher.start()
+        yield
+        await watcher.stop()
+        await bus.stop()
+        await desk.rasa.close()
+        if own_databases:
+            await database.close()
+            if trackers is not database:
+                await trackers.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    app.router.add_get("/health", health)
+    app.router.add_get("/login", login_page)
+    app.router.add_post("/login", login)
+    app.router.add_post("/logout", logout)
+    app.router.add_get("/", index)
+    app.router.add_get("/queue", queue_page)
+    app.router.add_get("/fragments/queue", queue_fragment)
+    app.router.add_get(r"/tickets/{ticket_id:\d+}", conversation_page)
+    app.router.add_get(r"/fragments/tickets/{ticket_id:\d+}", conversation_fragment)
+    for name, handler in ACTIONS.items():
+        app.router.add_post(rf"/tickets/{{ticket_id:\d+}}/{name}", handler)
+    app.router.add_get("/stream", stream)
+    app.router.add_get("/audit", audit_page)
+    app.router.add_static("/static/", HERE / "static")
+    return app

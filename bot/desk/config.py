@@ -1,0 +1,95 @@
+"""Desk settings.
+
+`desk.yml` at the project root holds what a team tunes (SLA, lock-out); the environment says where
+things run and holds the secrets.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+DESK_YML = ROOT / "desk.yml"
+CANNED_YML = ROOT / "canned_responses.yml"
+
+
+@dataclass(frozen=True)
+class Sla:
+    """Response-time targets, in minutes."""
+
+    first_response: int = 5
+    next_response: int = 15
+
+
+@dataclass(frozen=True)
+class Lockout:
+    """Sign-in lock-out: after `attempts` failures in a row, no sign-in for `minutes`."""
+
+    attempts: int = 5
+    minutes: int = 15
+
+
+@dataclass(frozen=True)
+class DeskConfig:
+    """Everything the desk process needs."""
+
+    settings: Settings
+    port: int = 5090
+    host: str = "127.0.0.1"
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_token: str = ""  # Rasa's --auth-token (resume, CSAT)
+    desk_api_token: str = ""  # the connectors' agent_reply route
+    public_url: str = "http://127.0.0.1:5090"
+    session_hours: int = 12
+    poll_seconds: float = 0.5
+    sla: Sla = Sla()
+    lockout: Lockout = Lockout()
+    demo_agent: bool = False  # seed demo accounts (make run only)
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies only over HTTPS when the desk is served over HTTPS."""
+        return self.public_url.startswith("https://")
+
+    @property
+    def tracker_database_url(self) -> str:
+        """Where Rasa keeps conversations: the same choice as bot/rasa_stores.py makes for Rasa."""
+        env_url = os.environ.get("DATABASE_URL")
+        if env_url:
+            return env_url
+        return f"sqlite:///{self.settings.var_dir}/tracker.db"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, path: Path = DESK_YML) -> DeskConfig:
+        """DESK_PORT, RASA_URL, RASA_API_TOKEN, DESK_API_TOKEN, DESK_PUBLIC_URL, plus desk.yml."""
+        env = os.environ if env is None else env
+        tuned: dict[str, Any] = yaml.safe_load(path.read_text()) if path.exists() else {}
+        port = int(env.get("DESK_PORT", 5090))
+        return cls(
+            settings=Settings.from_env(env),
+            port=port,
+            host=env.get("DESK_HOST", "127.0.0.1"),
+            rasa_url=env.get("RASA_URL", "http://127.0.0.1:5005").rstrip("/"),
+            rasa_token=env.get("RASA_API_TOKEN", ""),
+            desk_api_token=env.get("DESK_API_TOKEN", ""),
+            public_url=env.get("DESK_PUBLIC_URL", f"http://127.0.0.1:{port}"),
+            session_hours=int(tuned.get("session_hours", 12)),
+            poll_seconds=float(env.get("DESK_POLL_SECONDS", tuned.get("poll_seconds", 0.5))),
+            sla=Sla(**(tuned.get("sla") or {})),
+            lockout=Lockout(**(tuned.get("lockout") or {})),
+            demo_agent=env.get("DESK_DEMO_AGENT", "") == "1",
+        )
+
+
+def new_token() -> str:
+    """A secret shared by the processes of one `make run` when none is configured."""
+    return secrets.token_urlsafe(32)

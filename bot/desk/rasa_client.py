@@ -1,0 +1,99 @@
+"""The desk's calls into the Rasa server.
+
+An agent's reply goes out through the conversation's own connector (its agent_reply route); handing
+the conversation back to the bot is Rasa's HTTP API (resume, then the CSAT question).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+
+logger = logging.getLogger(__name__)
+TIMEOUT = aiohttp.ClientTimeout(total=30)
+REPLY_CHANNELS = ("messenger", "instagram", "twitter")
+
+
+class DeliveryError(Exception):
+    """The reply did not reach the customer; the message says why (shown to the agent)."""
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """Platform message ids of a sent reply."""
+
+    message_ids: list[str]
+
+
+class RasaClient:
+    """HTTP calls to the Rasa server (and the connectors' agent route on it)."""
+
+    def __init__(self, base_url: str, rasa_token: str, desk_api_token: str) -> None:
+        self._base = base_url.rstrip("/")
+        self._rasa_token = rasa_token
+        self._desk_token = desk_api_token
+        self._session: aiohttp.ClientSession | None = None
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=TIMEOUT)
+        return self._session
+
+    async def close(self) -> None:
+        """Close the connection pool."""
+        if self._session is not None:
+            await self._session.close()
+
+    async def send_reply(
+        self, channel: str, conversation_id: str, text: str, client_id: str, agent: dict[str, Any]
+    ) -> Delivered:
+        """Send through the connector that received the conversation; raises DeliveryError."""
+        if channel not in REPLY_CHANNELS:
+            raise DeliveryError(f"replies cannot be sent on the {channel!r} channel from the desk")
+        body = {"conversation_id": conversation_id, "text": text, "client_id": client_id, "agent": agent}
+        url = f"{self._base}/webhooks/{channel}/agent_reply"
+        headers = {"Authorization": f"Bearer {self._desk_token}"}
+        try:
+            async with self._http().post(url, json=body, headers=headers) as response:
+                answer = await response.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as err:
+            raise DeliveryError(f"the assistant's server did not answer ({err.__class__.__name__})") from err
+        if response.status == 200:
+            return Delivered(list(answer.get("message_ids") or []))
+        error = answer.get("error") if isinstance(answer, dict) else None
+        if error == "outside_window":
+            raise DeliveryError(
+                "Meta's 7-day window for human replies has closed; the customer must write first"
+            )
+        detail = answer.get("detail") if isinstance(answer, dict) else answer
+        logger.warning("agent reply refused (%s): %s", response.status, answer)
+        raise DeliveryError(f"not delivered ({response.status} {error or ''}): {detail or ''}".strip())
+
+    async def _api(self, path: str, body: Any) -> None:
+        url = f"{self._base}{path}"
+        params = {"token": self._rasa_token} if self._rasa_token else {}
+        if "?" in path:
+            url, query = url.split("?", 1)
+            params.update(dict(part.split("=", 1) for part in query.split("&")))
+        try:
+            async with self._http().post(url, json=body, params=params) as response:
+                if response.status >= 300:
+                    text = await response.text()
+                    raise DeliveryError(f"the assistant refused ({response.status}): {text[:200]}")
+        except (aiohttp.ClientError, TimeoutError) as err:
+            raise DeliveryError(f"the assistant's server did not answer ({err.__class__.__name__})") from err
+
+    async def resume(self, conversation_id: str) -> None:
+        """Give the conversation back to the bot. What the customer told the person is not replayed."""
+        await self._api(
+            f"/conversations/{quote(conversation_id, safe='')}/tracker/events", {"event": "resume"}
+        )
+
+    async def ask_csat(self, conversation_id: str) -> None:
+        """Have the bot ask for a 1-5 rating, through the conversation's own channel."""
+        path = f"/conversations/{quote(conversation_id, safe='')}/trigger_intent?output_channel=latest"
+        await self._api(path, {"name": "EXTERNAL_csat_request"})

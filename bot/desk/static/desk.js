@@ -1,0 +1,87 @@
+// Live desk: server-sent nudges trigger a refetch of a server-rendered (and server-escaped) fragment.
+// Countdowns tick every second. No customer text is ever built into HTML here.
+"use strict";
+
+function formatLeft(ms) {
+  const late = ms < 0;
+  let s = Math.floor(Math.abs(ms) / 1000);
+  const d = Math.floor(s / 86400); s -= d * 86400;
+  const h = Math.floor(s / 3600); s -= h * 3600;
+  const m = Math.floor(s / 60); s -= m * 60;
+  const text = d ? `${d}d ${h}h` : h ? `${h}h ${m}m` : `${m}m ${String(s).padStart(2, "0")}s`;
+  return late ? `overdue ${text}` : `${text} left`;
+}
+
+function tick() {
+  const now = Date.now();
+  for (const el of document.querySelectorAll(".countdown[data-deadline]")) {
+    const left = Date.parse(el.dataset.deadline) - now;
+    el.textContent = formatLeft(left);
+    el.closest(".sla, .window")?.classList.toggle("breached", left < 0);
+  }
+}
+
+function wireCanned(root) {
+  for (const select of root.querySelectorAll("select.canned")) {
+    select.addEventListener("change", () => {
+      const option = select.selectedOptions[0];
+      const area = select.closest("form").querySelector("textarea[name=text]");
+      if (option && option.dataset.text && area) { area.value = option.dataset.text; area.focus(); }
+    });
+  }
+}
+
+function keepDraft(container, html) {
+  // Keep what the agent is typing when the fragment is replaced.
+  const area = container.querySelector("textarea[name=text]");
+  const note = container.querySelector("textarea[name=body]");
+  const draft = area ? area.value : null;
+  const noteDraft = note ? note.value : null;
+  const focused = document.activeElement && document.activeElement.name;
+  container.innerHTML = html;
+  const newArea = container.querySelector("textarea[name=text]");
+  const newNote = container.querySelector("textarea[name=body]");
+  if (newArea && draft) newArea.value = draft;
+  if (newNote && noteDraft) newNote.value = noteDraft;
+  if (focused === "text" && newArea) newArea.focus();
+  if (focused === "body" && newNote) newNote.focus();
+}
+
+function scrollToEnd(container) {
+  const lines = container.querySelector("#lines");
+  if (lines) lines.lastElementChild?.scrollIntoView({ block: "end" });
+}
+
+function live(container) {
+  let pending = false;
+  const refresh = async () => {
+    if (pending) return;
+    pending = true;
+    try {
+      const response = await fetch(container.dataset.live, { credentials: "same-origin" });
+      if (response.status === 401) { window.location = "/login"; return; }
+      if (response.ok) {
+        keepDraft(container, await response.text());
+        wireCanned(container);
+        tick();
+        scrollToEnd(container);
+        document.body.dataset.refreshed = String(Date.now());
+      }
+    } finally {
+      pending = false;
+    }
+  };
+  const source = new EventSource(container.dataset.stream);
+  source.addEventListener("queue", refresh);
+  source.addEventListener("conversation", refresh);
+  source.addEventListener("open", () => { document.body.dataset.live = "connected"; });
+  source.addEventListener("error", () => { document.body.dataset.live = "reconnecting"; });
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  wireCanned(document);
+  tick();
+  setInterval(tick, 1000);
+  const container = document.querySelector("[data-live]");
+  if (container) { live(container); scrollToEnd(container); }
+});

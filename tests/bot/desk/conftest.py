@@ -1,0 +1,124 @@
+"""A migrated database (PostgreSQL and SQLite) with agents, tickets and Rasa-shaped conversation events."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import insert
+
+from bot.desk.accounts import Accounts
+from bot.desk.config import DeskConfig, Lockout
+from bot.desk.transcript import EVENTS
+from bot.handoff import HandoffService
+from bot.settings import Settings
+from bot.storage import migrate
+from bot.storage.db import Database, create_sync_engine
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def database_url(request, tmp_path) -> str:
+    """Each test runs on PostgreSQL and on SQLite, from an empty schema at head."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path}/loom.db"
+    else:
+        url = request.getfixturevalue("postgres_url")
+        migrate.downgrade(url, "base")
+        engine = create_sync_engine(url)
+        EVENTS.metadata.drop_all(engine)
+        engine.dispose()
+    migrate.upgrade(url)
+    engine = create_sync_engine(url)
+    EVENTS.metadata.create_all(engine)  # the columns of Rasa's SQL tracker store table that the desk reads
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+async def database(database_url) -> AsyncIterator[Database]:
+    """An open async database."""
+    db = Database(database_url)
+    yield db
+    await db.close()
+
+
+@pytest.fixture
+def config(database_url, tmp_path) -> DeskConfig:
+    """Desk settings on the test database; Rasa is not reachable (port 9 discards)."""
+    settings = Settings(database_url=database_url, var_dir=str(tmp_path))
+    return DeskConfig(settings=settings, rasa_url="http://127.0.0.1:9", lockout=Lockout(attempts=3, minutes=15))
+
+
+@pytest.fixture
+async def accounts(database) -> Accounts:
+    """The account service with a lock-out after 3 failures."""
+    return Accounts(database, Lockout(attempts=3, minutes=15))
+
+
+@pytest.fixture
+async def people(accounts) -> dict[str, Any]:
+    """Two agents and a supervisor."""
+    return {
+        "ada": await accounts.add("ada", "Ada", PASSWORD),
+        "bob": await accounts.add("bob", "Bob", PASSWORD),
+        "sam": await accounts.add("sam", "Sam", PASSWORD, role="supervisor"),
+    }
+
+
+@pytest.fixture
+def open_ticket(database) -> Callable[..., Any]:
+    """Open a handoff ticket as the bot's action does."""
+
+    async def make(conversation_id: str = "psid-1", **kwargs: Any) -> int:
+        values = {
+            "channel": "messenger",
+            "reason": "customer_request",
+            "sentiment_trend": -0.4,
+            "priority": 50,
+            "summary": "Asked about: refund. Messages: 2.",
+            "customer_name": "Jo Customer",
+            **kwargs,
+        }
+        info = await HandoffService(database).open_ticket(conversation_id=conversation_id, **values)
+        return info.id
+
+    return make
+
+
+@pytest.fixture
+def store_event(database) -> Callable[..., Any]:
+    """Write an event into the tracker-store table the way Rasa's SQLTrackerStore does."""
+
+    async def store(conversation_id: str, event: dict[str, Any]) -> None:
+        event = {"timestamp": time.time(), **event}
+        row = {
+            "sender_id": conversation_id,
+            "type_name": event["event"],
+            "timestamp": event["timestamp"],
+            "intent_name": ((event.get("parse_data") or {}).get("intent") or {}).get("name"),
+            "action_name": event.get("name"),
+            "data": json.dumps(event),
+        }
+        async with database.engine.begin() as connection:
+            await connection.execute(insert(EVENTS).values(**row))
+
+    return store
+
+
+def user_event(text: str, label: str = "negative", score: float = -0.6, **metadata: Any) -> dict[str, Any]:
+    """A customer message as Rasa stores it (our sentiment component's output included)."""
+    return {
+        "event": "user",
+        "text": text,
+        "input_channel": "messenger",
+        "parse_data": {
+            "intent": {"name": "request_refund", "confidence": 0.93},
+            "sentiment": {"label": label, "score": score, "confidence": 0.8, "signals": []},
+        },
+        "metadata": metadata,
+    }

@@ -42,6 +42,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 DESK = web.AppKey("desk", Desk)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
 CONFIG = web.AppKey("config", DeskConfig)
+AGENT = web.RequestKey("agent", Agent)
+CSRF = web.RequestKey("csrf", str)
 CSP = (
     "default-src 'self'; img-src 'self' data: http: https:; style-src 'self'; script-src 'self'; "
     "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
@@ -88,8 +90,8 @@ def render(request: web.Request, name: str, status: int = 200, **context: Any) -
         request.app[TEMPLATES]
         .get_template(name)
         .render(
-            agent=request.get("agent"),
-            csrf=request.get("csrf", ""),
+            agent=request.get(AGENT),
+            csrf=request.get(CSRF, ""),
             flash=flash,
             now=utcnow(),
             **context,
@@ -145,11 +147,11 @@ async def authentication(request: web.Request, handler: Handler) -> web.StreamRe
         if request.method == "GET" and not request.path.startswith(("/stream", "/fragments")):
             raise web.HTTPSeeOther("/login")
         raise web.HTTPUnauthorized(text="sign in first")
-    request["agent"], request["csrf"] = found
+    request[AGENT], request[CSRF] = found
     if request.method == "POST":
         form = await request.post()
         sent = request.headers.get("X-CSRF-Token") or str(form.get("csrf", ""))
-        if not hmac.compare_digest(sent.encode(), request["csrf"].encode()):
+        if not hmac.compare_digest(sent.encode(), request[CSRF].encode()):
             logger.warning("desk CSRF check failed for %s on %s", found[0].username, request.path)
             raise web.HTTPForbidden(text="this form has expired: reload the page and try again")
     return await handler(request)
@@ -208,13 +210,13 @@ async def index(_: web.Request) -> web.StreamResponse:
 
 async def queue_page(request: web.Request) -> web.Response:
     """Waiting conversations by urgency, and work in progress."""
-    waiting, working = await request.app[DESK].queue(request["agent"])
+    waiting, working = await request.app[DESK].queue(request[AGENT])
     return render(request, "queue.html", waiting=waiting, working=working)
 
 
 async def queue_fragment(request: web.Request) -> web.Response:
     """The queue tables alone, for live refresh."""
-    waiting, working = await request.app[DESK].queue(request["agent"])
+    waiting, working = await request.app[DESK].queue(request[AGENT])
     return render(request, "_queue.html", waiting=waiting, working=working)
 
 
@@ -223,7 +225,7 @@ def _ticket_id(request: web.Request) -> int:
 
 
 async def _view(request: web.Request) -> dict[str, Any]:
-    desk, agent = request.app[DESK], request["agent"]
+    desk, agent = request.app[DESK], request[AGENT]
     try:
         view = await desk.conversation(agent, _ticket_id(request))
     except NotFound as err:
@@ -251,12 +253,13 @@ def _action(work: Callable[[Desk, Agent, int, Any], Awaitable[Any]], done: str) 
         ticket_id = _ticket_id(request)
         form = await request.post()
         try:
-            await work(request.app[DESK], request["agent"], ticket_id, form)
+            await work(request.app[DESK], request[AGENT], ticket_id, form)
         except NotFound as err:
             raise web.HTTPNotFound(text=str(err)) from None
         except (OwnershipError, DeliveryError) as err:
-            logger.info("desk: %s on ticket #%s refused: %s", request["agent"].username, ticket_id, err)
-            raise redirect(request, f"/tickets/{ticket_id}", str(err)) from None
+            logger.info("desk: %s on ticket #%s refused: %s", request[AGENT].username, ticket_id, err)
+            back = "/queue" if done == "claimed" else f"/tickets/{ticket_id}"  # the loser of a claim race
+            raise redirect(request, back, str(err)) from None
         target = "/queue" if done in ("released", "transferred", "resolved") else f"/tickets/{ticket_id}"
         raise redirect(request, target, done_message(done, ticket_id))
 
@@ -293,7 +296,7 @@ ACTIONS: dict[str, Handler] = {
 
 async def stream(request: web.Request) -> web.StreamResponse:
     """Server-sent events: `queue` when the queue changed, `conversation` for the page's own ticket."""
-    desk, agent = request.app[DESK], request["agent"]
+    desk, agent = request.app[DESK], request[AGENT]
     watched: str | None = None
     if request.query.get("ticket", "").isdigit():
         try:
@@ -323,7 +326,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
 
 async def audit_page(request: web.Request) -> web.Response:
     """Who did what: supervisors only."""
-    if request["agent"].role != SUPERVISOR:
+    if request[AGENT].role != SUPERVISOR:
         raise web.HTTPForbidden(text="the audit trail is for supervisors")
     from sqlalchemy import select
 

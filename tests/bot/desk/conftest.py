@@ -51,7 +51,9 @@ async def database(database_url) -> AsyncIterator[Database]:
 def config(database_url, tmp_path) -> DeskConfig:
     """Desk settings on the test database; Rasa is not reachable (port 9 discards)."""
     settings = Settings(database_url=database_url, var_dir=str(tmp_path))
-    return DeskConfig(settings=settings, rasa_url="http://127.0.0.1:9", lockout=Lockout(attempts=3, minutes=15))
+    return DeskConfig(
+        settings=settings, rasa_url="http://127.0.0.1:9", lockout=Lockout(attempts=3, minutes=15)
+    )
 
 
 @pytest.fixture

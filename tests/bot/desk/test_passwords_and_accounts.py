@@ -57,7 +57,9 @@ async def test_lockout_after_repeated_failures(accounts, people, database):
     assert (await accounts.sign_in("bob", PASSWORD)).agent.username == "bob"  # others are not affected
     async with database.sessions() as session, session.begin():
         await session.execute(
-            update(Agent).where(Agent.username == "ada").values(locked_until=utcnow() - dt.timedelta(seconds=1))
+            update(Agent)
+            .where(Agent.username == "ada")
+            .values(locked_until=utcnow() - dt.timedelta(seconds=1))
         )
     assert (await accounts.sign_in("ada", PASSWORD)).agent.username == "ada"
     async with database.sessions() as session:

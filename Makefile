@@ -26,7 +26,10 @@ export ACTION_ENDPOINT_URL ?= http://127.0.0.1:5055/webhook
 TESTS_RASA := tests/bot/nlu tests/bot/test_rasa_stores.py tests/connectors
 BENCH_ARGS ?=
 
-.PHONY: help run test train validate shell bench lint install clean test-unit test-stories test-nlu
+CHROMIUM ?= /usr/bin/chromium
+APT_GET := $(shell [ "$$(id -u)" = 0 ] && echo apt-get || echo sudo apt-get)
+
+.PHONY: help run test train validate shell bench lint install browser clean test-unit test-stories test-nlu
 
 help:
 	@echo "make run       set everything up and start the assistant (Rasa :5005, actions :5055)"
@@ -36,6 +39,7 @@ help:
 	@echo "make shell     talk to the bot in the terminal"
 	@echo "make bench     training time, cold start, throughput"
 	@echo "make lint      ruff"
+	@echo "make browser   install Debian's headless Chromium for the desk's browser tests"
 
 install: $(VENV_RASA)/.installed $(VENV)/.installed
 
@@ -55,6 +59,12 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[service]'
 	@touch $@
 
+# The desk's browser tests drive Debian's Chromium through Playwright (no browser download).
+browser:
+	@test -x $(CHROMIUM) || { echo "==> installing Debian's chromium for the browser tests"; \
+		$(APT_GET) update -qq && DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -qq chromium chromium-driver; }
+	@$(CHROMIUM) --version
+
 train: install
 	@$(PY) scripts/train_model.py --rasa $(RASA)
 
@@ -73,7 +83,7 @@ shell: install train
 test: install lint validate train test-unit test-stories test-nlu
 	@echo "==> all tests passed"
 
-test-unit: install train
+test-unit: install train browser
 	@echo "==> runtime A tests (Rasa side)"
 	$(VENV_RASA)/bin/pytest -q $(TESTS_RASA)
 	@echo "==> runtime B tests (actions, services, end-to-end)"

@@ -71,7 +71,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as var_dir:
         env = {"VAR_DIR": var_dir, "DATABASE_URL": None, "REDIS_URL": None}
         prepare_database(Settings.from_env({"VAR_DIR": var_dir}))
-        stack = Stack(Ports(5305, 5355), env=env)
+        stack = Stack(Ports(5305, 5355, 5380, 5390), env=env)
         started = time.perf_counter()
         stack.start()
         try:

@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     ports = Ports.from_env()
     base_url = f"http://127.0.0.1:{ports.rasa}"
-    if http_ok(f"{base_url}/status"):
+    if http_ok(f"{base_url}/"):  # the root needs no token (Rasa's API does)
         chat(base_url, args.sender)
         return
     from bot.launcher import prepare_database

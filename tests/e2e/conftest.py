@@ -30,7 +30,9 @@ def start(env: dict[str, str | None], ports: Ports) -> Stack:
 def default_stack(tmp_path_factory) -> Iterator[Stack]:
     """`make run`'s configuration: no DATABASE_URL, no REDIS_URL; state in a private VAR_DIR."""
     var_dir = tmp_path_factory.mktemp("var")
-    stack = start({"VAR_DIR": str(var_dir), "DATABASE_URL": None, "REDIS_URL": None}, Ports(5105, 5155, 5180))
+    stack = start(
+        {"VAR_DIR": str(var_dir), "DATABASE_URL": None, "REDIS_URL": None}, Ports(5105, 5155, 5180, 5190)
+    )
     yield stack
     stack.stop()
 
@@ -50,7 +52,7 @@ def production_stack(postgres_url, redis_url, tmp_path_factory) -> Iterator[Stac
         "REDIS_URL": redis_url,
         "VAR_DIR": str(tmp_path_factory.mktemp("var")),
     }
-    stack = start(env, Ports(5205, 5255, 5280))
+    stack = start(env, Ports(5205, 5255, 5280, 5290))
     yield stack
     stack.stop()
 

@@ -131,7 +131,10 @@ async def test_two_agents_clicking_claim_at_once(server, open_ticket):
     try:
         tokens = [csrf_of(await (await c.get("/queue")).text()) for c in (ada, bob)]
         pages = await asyncio.gather(
-            *(c.post(f"/tickets/{ticket_id}/claim", data={"csrf": t}) for c, t in zip((ada, bob), tokens))
+            *(
+                c.post(f"/tickets/{ticket_id}/claim", data={"csrf": t})
+                for c, t in zip((ada, bob), tokens, strict=True)
+            )
         )
         texts = [await p.text() for p in pages]
         assert sum("Send reply" in t for t in texts) == 1
@@ -156,7 +159,8 @@ async def test_a_reply_that_cannot_be_delivered_says_so(server, open_ticket, dat
         async with database.sessions() as session:
             messages = list(await session.scalars(select(AgentMessage)))
         assert [(m.status, m.text) for m in messages] == [("failed", "Hello, I'm on it")]
-        empty = await client.post(f"/tickets/{ticket_id}/reply", data={**form, "client_id": "x2", "text": " "})
+        blank = {**form, "client_id": "x2", "text": " "}
+        empty = await client.post(f"/tickets/{ticket_id}/reply", data=blank)
         assert "empty reply" in await empty.text()
     finally:
         await client.close()
@@ -170,13 +174,15 @@ async def test_new_customer_messages_are_pushed_live(server, open_ticket, store_
             name: morsel.value
             for name, morsel in client.session.cookie_jar.filter_cookies(server.make_url("/")).items()
         }
-        async with ClientSession(cookies=cookies) as session:
-            async with session.get(server.make_url(f"/stream?ticket={ticket_id}")) as stream:
-                assert stream.headers["Content-Type"].startswith("text/event-stream")
-                await stream.content.readuntil(b"\n\n")  # retry: line
-                await store_event("psid-live", user_event("are you there??"))
-                received = (await asyncio.wait_for(stream.content.readuntil(b"\n\n"), 10)).decode()
-                received += (await asyncio.wait_for(stream.content.readuntil(b"\n\n"), 10)).decode()
+        async with (
+            ClientSession(cookies=cookies) as session,
+            session.get(server.make_url(f"/stream?ticket={ticket_id}")) as stream,
+        ):
+            assert stream.headers["Content-Type"].startswith("text/event-stream")
+            await stream.content.readuntil(b"\n\n")  # retry: line
+            await store_event("psid-live", user_event("are you there??"))
+            received = (await asyncio.wait_for(stream.content.readuntil(b"\n\n"), 10)).decode()
+            received += (await asyncio.wait_for(stream.content.readuntil(b"\n\n"), 10)).decode()
         assert "event: conversation" in received and "event: queue" in received
         assert "are you there" not in received  # only a nudge travels; the page fetches what it may see
         html = await (await client.get(f"/fragments/tickets/{ticket_id}")).text()

@@ -1,0 +1,191 @@
+"""The agent desk end to end: a real browser (Debian's Chromium), the real stack, the fake Meta API.
+
+A Messenger customer asks for a person; an agent signs in, sees the conversation in the queue, claims
+it, sees the customer's next message appear live, replies (the reply reaches the fake Send API),
+resolves, and the assistant answers the customer's next message again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+from playwright.sync_api import Page, expect, sync_playwright
+
+from bot.desk.accounts import Accounts
+from bot.desk.config import Lockout
+from bot.devstack import ROOT, Stack
+from bot.settings import Settings
+from bot.storage.db import Database
+
+from .conftest import sim
+from .test_meta_channels import PAGE_ID, customer_says, new_user, replies, texts, wait_for_replies
+
+CHROMIUM = "/usr/bin/chromium"
+PASSWORD = "desk test password"
+SCREENSHOTS = ROOT / "results" / "screenshots"
+
+
+def add_agent(stack: Stack, role: str = "agent") -> str:
+    """A fresh desk account in the stack's database; its username."""
+    username = f"{role}{uuid.uuid4().hex[:8]}"
+    settings = Settings.from_env({k: v for k, v in stack.env.items() if v})
+
+    async def create() -> None:
+        database = Database(settings.database_url)
+        try:
+            await Accounts(database, Lockout()).add(username, username.title(), PASSWORD, role)
+        finally:
+            await database.close()
+
+    asyncio.run(create())
+    return username
+
+
+def sign_in(page: Page, stack: Stack, username: str) -> None:
+    page.goto(f"{stack.desk_url}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page).to_have_url(re.compile(r"/queue$"))
+
+
+def escalated_customer(stack: Stack) -> str:
+    """A Messenger customer who asked for a person (the bot answered with a ticket number).
+
+    Meta's webhooks carry no names, so the desk shows the customer's page-scoped id.
+    """
+    user = new_user()
+    customer_says(stack, "messenger", user, text="can i talk to a real person please")
+    assert "ticket #" in texts(wait_for_replies(stack, "messenger", user, 1))[0]
+    return user
+
+
+def test_an_agent_takes_a_conversation_over_and_hands_it_back(default_stack):
+    stack = default_stack
+    username = add_agent(stack)
+    user = escalated_customer(stack)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1280, "height": 820})
+        try:
+            sign_in(page, stack, username)
+            row = page.locator("#waiting tr.ticket", has_text=user)
+            expect(row).to_be_visible()
+            expect(row).to_contain_text("customer request")
+            page.screenshot(path=str(SCREENSHOTS / "desk-queue.png"), full_page=True)
+
+            row.locator("button.claim").click()
+            expect(page.locator(".transcript h1")).to_contain_text(user)
+            expect(page.locator(".line.customer").first).to_contain_text("real person")
+
+            # A new customer message appears without reloading the page.
+            page.evaluate("window.__same_page = true")
+            customer_says(stack, "messenger", user, text="my parcel 104523 never arrived and I'm upset")
+            expect(page.locator(".line.customer").last).to_contain_text("never arrived", timeout=20_000)
+            assert page.evaluate("window.__same_page") is True
+            expect(page.locator(".line.customer").last.locator(".sentiment")).to_contain_text("negative")
+
+            page.fill("textarea[name=text]", "I'm sorry! I've sent a replacement by express today.")
+            page.click(".reply button[type=submit]")
+            expect(page.locator(".line.agent").last).to_contain_text("replacement by express", timeout=20_000)
+            page.screenshot(path=str(SCREENSHOTS / "desk-conversation.png"), full_page=True)
+            sent = replies(stack, "messenger", user)
+            agent_sends = [
+                s for s in sent if "replacement by express" in s["body"]["message"].get("text", "")
+            ]
+            assert len(agent_sends) == 1 and agent_sends[0]["body"]["messaging_type"] == "RESPONSE"
+            before = len(sent)
+
+            page.click("button.resolve")
+            expect(page).to_have_url(re.compile(r"/queue$"))
+            expect(page.locator(".flash")).to_contain_text("resolved")
+        finally:
+            browser.close()
+    # The bot asks for a rating, then answers the next message itself: nothing said to the person is replayed.
+    after = wait_for_replies(stack, "messenger", user, before + 1)
+    assert re.search(r"rate|1.5|how did we do", texts(after)[before].lower()), texts(after)[before:]
+    customer_says(stack, "messenger", user, text="where is my order 104523?")
+    final = wait_for_replies(stack, "messenger", user, len(after) + 1)
+    assert "104523" in texts(final)[-1]
+
+
+def desk_session(stack: Stack, username: str) -> requests.Session:
+    """A signed-in HTTP session (for the checks that need no browser)."""
+    session = requests.Session()
+    page = session.get(f"{stack.desk_url}/login", timeout=30)
+    token = re.search(r'name="login_csrf" value="([^"]+)"', page.text).group(1)
+    answer = session.post(
+        f"{stack.desk_url}/login",
+        data={"username": username, "password": PASSWORD, "login_csrf": token},
+        timeout=30,
+    )
+    assert answer.url.endswith("/queue"), answer.text
+    return session
+
+
+def ticket_id_of(html: str, customer: str) -> int:
+    match = re.search(
+        rf'data-ticket="(\d+)">\s*(?:<td class="urgency">\d+</td>\s*)?<td><a href="/tickets/\d+">{customer}',
+        html,
+    )
+    assert match, html
+    return int(match.group(1))
+
+
+def test_a_person_in_metas_inbox_owns_the_conversation_in_the_desk(stack):
+    supervisor = desk_session(stack, add_agent(stack, "supervisor"))
+    user = escalated_customer(stack)
+    now = int(time.time() * 1000)
+    echo = {
+        "sender": {"id": PAGE_ID},
+        "recipient": {"id": user},
+        "timestamp": now,
+        "message": {
+            "mid": f"m_{uuid.uuid4().hex}",
+            "is_echo": True,
+            "app_id": 263902037430900,
+            "text": "Hi, Sam here",
+        },
+    }
+    body = {"object": "page", "entry": [{"id": PAGE_ID, "time": now, "messaging": [echo]}]}
+    assert sim(stack, "POST", "/_sim/webhook", json={"platform": "messenger", "body": body})["status"] == 200
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        queue = supervisor.get(f"{stack.desk_url}/fragments/queue", timeout=30).text
+        working = queue.split('id="working"', 1)[-1] if 'id="working"' in queue else ""
+        if user in working and "meta_inbox" in working:
+            break
+        time.sleep(0.5)
+    else:
+        raise AssertionError(f"the takeover never showed in the desk:\n{queue}")
+    ticket = ticket_id_of(working, user)
+    page = supervisor.get(f"{stack.desk_url}/tickets/{ticket}", timeout=30).text
+    assert "Hi, Sam here" in page and "Person in Meta inbox" in page
+
+
+def test_messages_that_arrive_while_the_desk_is_down_are_there_when_it_is_back(production_stack):
+    stack = production_stack
+    username = add_agent(stack)
+    user = escalated_customer(stack)
+    stack.service("desk").stop()
+    customer_says(stack, "messenger", user, text="hello? anyone there? order 100871")
+    time.sleep(1.5)
+    stack.restart("desk")
+    session = desk_session(stack, username)
+    queue = session.get(f"{stack.desk_url}/fragments/queue", timeout=30).text
+    ticket = ticket_id_of(queue, user)
+    page = session.get(f"{stack.desk_url}/tickets/{ticket}", timeout=30).text
+    assert "anyone there? order 100871" in page
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _clean_screenshots() -> None:
+    for old in SCREENSHOTS.glob("desk-*.png") if SCREENSHOTS.exists() else []:
+        Path(old).unlink()

@@ -114,22 +114,23 @@ class Ownership:
             raise OwnershipError(f"ticket #{ticket_id} is not yours ({owner(ticket)})")
         return ticket
 
-    def _still_owned(self, ticket: HandoffTicket) -> list:
-        """The condition that nobody changed the owner since we read it."""
-        return [
+    async def _move(self, session: AsyncSession, ticket: HandoffTicket, values: dict) -> None:
+        """Change an owned ticket, provided nobody changed its owner since we read it."""
+        still_owned = [
             HandoffTicket.status == ASSIGNED,
             HandoffTicket.assignee_id.is_(None)
             if ticket.assignee_id is None
             else HandoffTicket.assignee_id == ticket.assignee_id,
         ]
+        if not await self._transition(session, ticket.id, still_owned, values):
+            raise OwnershipError(f"ticket #{ticket.id} changed hands meanwhile")
 
     async def release(self, ticket_id: int, agent: Agent) -> Change:
         """Back to the queue, for someone else (the bot stays paused)."""
         async with self._db.sessions() as session, session.begin():
             ticket = await self._owned(session, ticket_id, agent)
             values = {"status": OPEN, "assignee_id": None, "external_owner": None, "claimed_at": None}
-            if not await self._transition(session, ticket_id, self._still_owned(ticket), values):
-                raise OwnershipError(f"ticket #{ticket_id} changed hands meanwhile")
+            await self._move(session, ticket, values)
             audit.record(session, agent, "released", ticket_id)
             return Change(ticket_id, ticket.conversation_id, "queued")
 
@@ -143,8 +144,7 @@ class Ownership:
             if target.id == ticket.assignee_id:
                 raise OwnershipError(f"ticket #{ticket_id} is already with {target.display_name}")
             values = {"assignee_id": target.id, "external_owner": None, "claimed_at": utcnow()}
-            if not await self._transition(session, ticket_id, self._still_owned(ticket), values):
-                raise OwnershipError(f"ticket #{ticket_id} changed hands meanwhile")
+            await self._move(session, ticket, values)
             audit.record(session, agent, "transferred", ticket_id, to=target.username)
             return Change(ticket_id, ticket.conversation_id, f"agent:{target.id}")
 
@@ -158,8 +158,7 @@ class Ownership:
         async with self._db.sessions() as session, session.begin():
             ticket = await self._owned(session, ticket_id, agent)
             values = {"status": RESOLVED, "resolved_at": utcnow(), "resolved_by": agent.id}
-            if not await self._transition(session, ticket_id, self._still_owned(ticket), values):
-                raise OwnershipError(f"ticket #{ticket_id} changed hands meanwhile")
+            await self._move(session, ticket, values)
             audit.record(session, agent, "resolved", ticket_id)
             return Change(ticket_id, ticket.conversation_id, "bot")
 

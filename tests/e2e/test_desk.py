@@ -23,8 +23,14 @@ from bot.devstack import ROOT, Stack
 from bot.settings import Settings
 from bot.storage.db import Database
 
-from .conftest import sim
-from .test_meta_channels import PAGE_ID, customer_says, new_user, replies, texts, wait_for_replies
+from .test_meta_channels import (
+    answer_from_metas_inbox,
+    customer_says,
+    new_user,
+    replies,
+    texts,
+    wait_for_replies,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "desk test password"
@@ -142,20 +148,7 @@ def ticket_id_of(html: str, customer: str) -> int:
 def test_a_person_in_metas_inbox_owns_the_conversation_in_the_desk(stack):
     supervisor = desk_session(stack, add_agent(stack, "supervisor"))
     user = escalated_customer(stack)
-    now = int(time.time() * 1000)
-    echo = {
-        "sender": {"id": PAGE_ID},
-        "recipient": {"id": user},
-        "timestamp": now,
-        "message": {
-            "mid": f"m_{uuid.uuid4().hex}",
-            "is_echo": True,
-            "app_id": 263902037430900,
-            "text": "Hi, Sam here",
-        },
-    }
-    body = {"object": "page", "entry": [{"id": PAGE_ID, "time": now, "messaging": [echo]}]}
-    assert sim(stack, "POST", "/_sim/webhook", json={"platform": "messenger", "body": body})["status"] == 200
+    answer_from_metas_inbox(stack, user, "Hi, Sam here")
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         queue = supervisor.get(f"{stack.desk_url}/fragments/queue", timeout=30).text

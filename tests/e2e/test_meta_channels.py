@@ -206,24 +206,24 @@ async def test_a_wrong_signature_is_refused_with_403(stack):
             assert (response.status, await response.text()) == (200, "42")
 
 
-def test_a_person_answering_in_metas_inbox_takes_over(stack):
-    user = new_user()
-    customer_says(stack, "messenger", user, text="hello")
-    wait_for_replies(stack, "messenger", user, 1)
+def answer_from_metas_inbox(stack: Stack, user: str, text: str) -> None:
+    """A person on the Page answers in Meta's inbox: we get the echo of another app's message."""
     now = int(time.time() * 1000)
     echo = {
         "sender": {"id": PAGE_ID},
         "recipient": {"id": user},
         "timestamp": now,
-        "message": {
-            "mid": f"m_{uuid.uuid4().hex}",
-            "is_echo": True,
-            "app_id": 263902037430900,
-            "text": "Sam here!",
-        },
+        "message": {"mid": f"m_{uuid.uuid4().hex}", "is_echo": True, "app_id": 263902037430900, "text": text},
     }
     body = {"object": "page", "entry": [{"id": PAGE_ID, "time": now, "messaging": [echo]}]}
     assert sim(stack, "POST", "/_sim/webhook", json={"platform": "messenger", "body": body})["status"] == 200
+
+
+def test_a_person_answering_in_metas_inbox_takes_over(stack):
+    user = new_user()
+    customer_says(stack, "messenger", user, text="hello")
+    wait_for_replies(stack, "messenger", user, 1)
+    answer_from_metas_inbox(stack, user, "Sam here!")
     time.sleep(2)
     customer_says(stack, "messenger", user, text="thanks Sam, where is order 104523?")
     time.sleep(3)

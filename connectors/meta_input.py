@@ -19,7 +19,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from connectors.graph_api import DEFAULT_GRAPH_API_URL, GraphApiClient
+from connectors.agent_reply import AgentSendError, desk_token_from_env
+from connectors.graph_api import DEFAULT_GRAPH_API_URL, GraphApiClient, GraphApiError
 from connectors.meta_events import (
     CustomerMessage,
     Echo,
@@ -31,7 +32,7 @@ from connectors.meta_events import (
     Unsupported,
     parse_webhook,
 )
-from connectors.meta_output import MetaOutputChannel, Platform
+from connectors.meta_output import MetaOutputChannel, OutsideWindowError, Platform
 from connectors.metrics import count
 from connectors.security import constant_time_equal, verify_hub_signature
 from connectors.state import ConnectorState, store_from_env
@@ -91,8 +92,10 @@ class MetaInput(WebhookChannel):
     token_key: ClassVar[str]
     token_env: ClassVar[str]
 
-    def __init__(self, config: MetaConfig, state: ConnectorState | None = None) -> None:
-        super().__init__()
+    def __init__(
+        self, config: MetaConfig, state: ConnectorState | None = None, desk_token: str | None = None
+    ) -> None:
+        super().__init__(desk_token)
         self.config = config
         self.state = state or ConnectorState(store_from_env())
         self.client = GraphApiClient(
@@ -107,11 +110,27 @@ class MetaInput(WebhookChannel):
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> MetaInput:
         """Build from credentials.yml; a missing secret stops the server at start-up."""
-        return cls(MetaConfig.from_credentials(credentials, cls.token_key, cls.token_env))
+        config = MetaConfig.from_credentials(credentials, cls.token_key, cls.token_env)
+        return cls(config, desk_token=desk_token_from_env())
 
     def get_output_channel(self) -> MetaOutputChannel:
-        """Where replies go (also used by the desk for agent replies)."""
+        """Where replies go (the bot's, and the desk's agent replies)."""
         return MetaOutputChannel(self.platform, self.client, self.state)
+
+    @property
+    def agent_text_limit(self) -> int:
+        """Meta's text limit (2000 Messenger, 1000 Instagram)."""
+        return self.platform.text_limit
+
+    async def send_agent_piece(self, recipient_id: str, text: str) -> str:
+        """A human agent's message: HUMAN_AGENT-tagged after 24 h, refused after 7 days."""
+        try:
+            mids = await self.get_output_channel().send_human_text(recipient_id, text)
+        except GraphApiError as err:
+            if err.outside_window:  # Meta knows better than our record of the customer's last message
+                raise OutsideWindowError(str(err)) from err
+            raise AgentSendError(str(err)) from err
+        return mids[0]
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """The webhook routes."""

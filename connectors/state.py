@@ -1,4 +1,6 @@
-"""Small shared state of the connectors: seen message ids, our own sent ids, last customer message time.
+"""Small shared state of the connectors: seen ids, our sent ids, customers' last message, agent replies.
+
+Agent replies are kept by the desk's client id, so a retried request sends once.
 
 Redis when `REDIS_URL` is set (shared by every Rasa replica, survives restarts), otherwise an in-process
 store for the single-process embedded default. Keys expire: nothing here grows without bound.
@@ -12,18 +14,22 @@ import re
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
-from typing import Protocol
+from typing import Any, Protocol
 
 SEEN_TTL = 3 * 24 * 3600  # Meta retries failed deliveries for hours; keep ids well beyond that
 SENT_TTL = 24 * 3600  # echoes of our own messages arrive within seconds
 INBOUND_TTL = 8 * 24 * 3600  # longer than the 7-day human agent window
 OPTIONS_TTL = 24 * 3600  # numbered options offered on X stay answerable for a day
+AGENT_REPLY_TTL = 24 * 3600  # the desk retries within minutes; a day leaves a wide margin
+# A claimed but unfinished agent reply: longer than a send with all its retries (rate-limit waits of up
+# to 60 s), short enough that a process that died mid-send frees its client id soon.
+AGENT_REPLY_PENDING_TTL = 10 * 60
 OPTION_NUMBER = re.compile(r"^\s*#?(\d{1,2})\s*[.)]?\s*$")
 MEMORY_LIMIT = 100_000  # entries kept by the in-process store
 
 
 class KeyValueStore(Protocol):
-    """The three operations the connectors need."""
+    """The four operations the connectors need."""
 
     async def add(self, key: str, value: str, ttl: int) -> bool:
         """Store `key` unless present; True if this call stored it (atomic)."""
@@ -33,6 +39,9 @@ class KeyValueStore(Protocol):
 
     async def get(self, key: str) -> str | None:
         """The value of `key`, or None."""
+
+    async def delete(self, key: str) -> None:
+        """Forget `key` (no error if absent)."""
 
 
 class MemoryStore:
@@ -69,6 +78,10 @@ class MemoryStore:
         """Read a live value."""
         return self._live(key)
 
+    async def delete(self, key: str) -> None:
+        """Forget."""
+        self._items.pop(key, None)
+
 
 class RedisStore:
     """Redis store; `add` is SET NX EX, atomic across replicas."""
@@ -91,6 +104,10 @@ class RedisStore:
         """Read."""
         return await self._redis.get(self._prefix + key)
 
+    async def delete(self, key: str) -> None:
+        """Forget."""
+        await self._redis.delete(self._prefix + key)
+
 
 def store_from_env(env: Mapping[str, str] | None = None) -> KeyValueStore:
     """Redis when REDIS_URL is set, otherwise in-process."""
@@ -100,7 +117,7 @@ def store_from_env(env: Mapping[str, str] | None = None) -> KeyValueStore:
 
 
 class ConnectorState:
-    """What the Meta connectors remember, on top of a key-value store."""
+    """What the platform connectors remember, on top of a key-value store."""
 
     def __init__(self, store: KeyValueStore) -> None:
         self.store = store
@@ -141,3 +158,29 @@ class ConnectorState:
         payloads = json.loads(stored) if stored else []
         index = int(match.group(1)) - 1
         return payloads[index] if 0 <= index < len(payloads) else None
+
+    async def claim_agent_reply(
+        self, platform: str, client_id: str, fingerprint: str
+    ) -> dict[str, Any] | None:
+        """Claim an agent reply's client id for one send (atomic across replicas).
+
+        None when this call claimed it; otherwise what is stored: `{"state": "pending" | "sent",
+        "fingerprint": ..., "response": ...}` (`response` once sent).
+        """
+        key = f"agent_reply:{platform}:{client_id}"
+        pending = {"state": "pending", "fingerprint": fingerprint}
+        if await self.store.add(key, json.dumps(pending), AGENT_REPLY_PENDING_TTL):
+            return None
+        stored = await self.store.get(key)
+        return json.loads(stored) if stored else pending  # expired just now: the caller may retry
+
+    async def finish_agent_reply(
+        self, platform: str, client_id: str, fingerprint: str, response: dict[str, Any]
+    ) -> None:
+        """Keep a sent reply's answer for a day: a retry with its client id gets it, nothing is resent."""
+        record = {"state": "sent", "fingerprint": fingerprint, "response": response}
+        await self.store.set(f"agent_reply:{platform}:{client_id}", json.dumps(record), AGENT_REPLY_TTL)
+
+    async def release_agent_reply(self, platform: str, client_id: str) -> None:
+        """A claimed reply was not sent: free its client id so the desk may retry it."""
+        await self.store.delete(f"agent_reply:{platform}:{client_id}")

@@ -21,6 +21,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from connectors.agent_reply import AgentSendError, desk_token_from_env
 from connectors.mention_store import MentionStore
 from connectors.meta_input import ConnectorConfigError
 from connectors.meta_output import split_text
@@ -200,8 +201,9 @@ class TwitterInput(WebhookChannel):
         state: ConnectorState | None = None,
         mentions: MentionStore | None = None,
         client: XClient | None = None,
+        desk_token: str | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(desk_token)
         self.config = config
         self.state = state or ConnectorState(store_from_env())
         self.mentions = mentions
@@ -215,11 +217,23 @@ class TwitterInput(WebhookChannel):
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> TwitterInput:
         """Build from credentials.yml; a missing secret stops the server at start-up."""
-        return cls(XConfig.from_credentials(credentials))
+        return cls(XConfig.from_credentials(credentials), desk_token=desk_token_from_env())
 
     def get_output_channel(self) -> TwitterOutput:
         """Where replies go."""
         return TwitterOutput(self.client, self.state, self._session)
+
+    @property
+    def agent_text_limit(self) -> int:
+        """X's DM limit."""
+        return DM_TEXT_LIMIT
+
+    async def send_agent_piece(self, recipient_id: str, text: str) -> str:
+        """A human agent's DM (X has no messaging window); its echo comes back from our account, dropped."""
+        try:
+            return await self.client.send_dm(recipient_id, text=text)
+        except XApiError as err:
+            raise AgentSendError(str(err)) from err
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """The webhook routes."""

@@ -15,6 +15,7 @@ import aiohttp
 
 logger = logging.getLogger(__name__)
 TIMEOUT = aiohttp.ClientTimeout(total=30)
+REPLY_TIMEOUT = aiohttp.ClientTimeout(total=150)  # the connector waits out the platform's 429s and retries
 REPLY_CHANNELS = ("messenger", "instagram", "twitter")
 
 
@@ -58,7 +59,7 @@ class RasaClient:
         url = f"{self._base}/webhooks/{channel}/agent_reply"
         headers = {"Authorization": f"Bearer {self._desk_token}"}
         try:
-            async with self._http().post(url, json=body, headers=headers) as response:
+            async with self._http().post(url, json=body, headers=headers, timeout=REPLY_TIMEOUT) as response:
                 answer = await response.json(content_type=None)
         except (aiohttp.ClientError, TimeoutError, ValueError) as err:
             raise DeliveryError(f"the assistant's server did not answer ({err.__class__.__name__})") from err

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ConversationPaused, SlotSet
+from rasa_sdk.events import ActionExecuted, ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -15,6 +15,14 @@ from actions.services import services
 from bot.escalation import Turn, decide, priority, summary
 
 RESTART_EVENTS = {"session_started", "resume", "restart"}
+ACTION_LISTEN = "action_listen"
+EXTERNAL_PREFIX = "EXTERNAL_"  # Rasa's naming convention for intents triggered from outside
+
+
+def is_external(event: dict[str, Any]) -> bool:
+    """An intent triggered through Rasa's HTTP API (the desk's CSAT request), not a customer message."""
+    intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name") or ""
+    return intent.startswith(EXTERNAL_PREFIX) or bool((event.get("metadata") or {}).get("is_external"))
 
 
 def turns_since_handoff(events: list[dict[str, Any]]) -> list[Turn]:
@@ -24,7 +32,7 @@ def turns_since_handoff(events: list[dict[str, Any]]) -> list[Turn]:
         kind = event.get("event")
         if kind in RESTART_EVENTS or (kind == "action" and event.get("name") == "action_handoff"):
             turns = []
-        elif kind == "user":
+        elif kind == "user" and not is_external(event):
             data = event.get("parse_data") or {}
             sentiment = data.get("sentiment") or {}
             turns.append(
@@ -94,7 +102,16 @@ class ActionHandoff(ServiceAction):
             say(dispatcher, "handoff_created", ticket=str(ticket.id))
         else:
             say(dispatcher, "handoff_already_open", ticket=str(ticket.id))
-        return [SlotSet("escalate", False), SlotSet("escalation_reason", None), ConversationPaused()]
+        # A pause stops Rasa's prediction loop before its usual `action_listen`, and nothing adds one on
+        # `resume`: the next message (the desk's CSAT request, or the customer's) would follow
+        # action_handoff directly, match no rule, and go to the fallback, whose revert can even repeat
+        # the handoff. Listening first makes the resumed conversation look like any other turn.
+        return [
+            SlotSet("escalate", False),
+            SlotSet("escalation_reason", None),
+            ActionExecuted(ACTION_LISTEN),
+            ConversationPaused(),
+        ]
 
 
 class ActionFlagAbuse(ServiceAction):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import psycopg
 from rasa_sdk import Tracker
-from rasa_sdk.events import ConversationPaused, SlotSet
+from rasa_sdk.events import ActionExecuted, ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.escalation import ActionFlagAbuse, ActionHandoff, ActionUpdateSentiment, turns_since_handoff
@@ -65,12 +65,24 @@ async def test_turns_restart_after_a_handoff():
     assert [t.text for t in turns_since_handoff(events)] == ["b"]
 
 
+async def test_the_desks_csat_request_is_not_a_customer_turn():
+    external = {
+        "event": "user",
+        "text": "EXTERNAL: EXTERNAL_csat_request",
+        "parse_data": {"intent": {"name": "EXTERNAL_csat_request"}},
+        "metadata": {"is_external": True},
+    }
+    events = [user("a", "complaint", -0.9, "negative"), {"event": "resume"}, external]
+    events.append(user("5", "rate_service", 0.0, "neutral"))
+    assert [t.text for t in turns_since_handoff(events)] == ["5"]
+
+
 async def test_handoff_opens_one_ticket_and_pauses(seeded_db):
     history = [user("this is the 3rd time, where is my money", "refund_status", -0.7, "negative", "money")]
     state = {"escalation_reason": "high_stakes_money", "sentiment_trend": -0.35}
     said, events = await run(ActionHandoff(), tracker(history, state))
     assert "ticket #" in said[0] and "person will reply" in said[0]
-    assert events[-1] == ConversationPaused()
+    assert events[-2:] == [ActionExecuted("action_listen"), ConversationPaused()]
     assert SlotSet("escalate", False) in events
     with psycopg.connect(seeded_db) as db:
         query = "SELECT reason, status, customer_name, priority, summary FROM handoff_tickets"

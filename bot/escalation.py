@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIG_FILE = ROOT / "escalation.yml"
 # Short social turns are not "the same question asked again".
 NOT_QUESTIONS = frozenset(
-    {"greet", "goodbye", "thank", "affirm", "deny", "compliment", "nlu_fallback", "insult"}
+    {"greet", "goodbye", "thank", "affirm", "deny", "compliment", "nlu_fallback", "insult", "rate_service"}
 )
 
 

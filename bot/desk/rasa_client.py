@@ -90,9 +90,10 @@ class RasaClient:
 
     async def resume(self, conversation_id: str) -> None:
         """Give the conversation back to the bot. What the customer told the person is not replayed."""
-        await self._api(
-            f"/conversations/{quote(conversation_id, safe='')}/tracker/events", {"event": "resume"}
-        )
+        # The action_listen closes whatever turn was open when the bot paused (a takeover from Meta's
+        # inbox pauses mid-turn), so the next message is predicted as a fresh turn.
+        events = [{"event": "resume"}, {"event": "action", "name": "action_listen"}]
+        await self._api(f"/conversations/{quote(conversation_id, safe='')}/tracker/events", events)
 
     async def ask_csat(self, conversation_id: str) -> None:
         """Have the bot ask for a 1-5 rating, through the conversation's own channel."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -22,21 +22,23 @@ PASSWORD = "correct horse battery"
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
-def database_url(request, tmp_path) -> str:
-    """Each test runs on PostgreSQL and on SQLite, from an empty schema at head."""
+def database_url(request, tmp_path) -> Iterator[str]:
+    """Each test runs on PostgreSQL and on SQLite, from an empty schema at head; left empty after."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path}/loom.db"
     else:
         url = request.getfixturevalue("postgres_url")
         migrate.downgrade(url, "base")
-        engine = create_sync_engine(url)
-        EVENTS.metadata.drop_all(engine)
-        engine.dispose()
     migrate.upgrade(url)
     engine = create_sync_engine(url)
+    EVENTS.metadata.drop_all(engine)
     EVENTS.metadata.create_all(engine)  # the columns of Rasa's SQL tracker store table that the desk reads
-    engine.dispose()
-    return url
+    try:
+        yield url
+    finally:
+        EVENTS.metadata.drop_all(engine)  # the session's PostgreSQL database is shared with other tests
+        engine.dispose()
+        migrate.downgrade(url, "base")
 
 
 @pytest.fixture

@@ -36,7 +36,7 @@ SESSION_COOKIE = "loom_desk"
 LOGIN_CSRF_COOKIE = "loom_login_csrf"
 FLASH_COOKIE = "loom_flash"
 HEARTBEAT = 15.0
-PUBLIC = ("/login", "/health", "/static/")
+PUBLIC = ("/login", "/health", "/static/", "/favicon.ico")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 DESK = web.AppKey("desk", Desk)
@@ -162,9 +162,16 @@ async def health(_: web.Request) -> web.Response:
     return web.Response(text="ok")
 
 
+async def favicon(_: web.Request) -> web.Response:
+    """No icon (and no redirect to sign-in for the browser's automatic request)."""
+    return web.Response(status=204)
+
+
 async def login_page(request: web.Request) -> web.Response:
     """The sign-in form, with a CSRF token bound to a cookie (there is no session yet)."""
-    token = secrets.token_urlsafe(24)
+    # Reuse the browser's token: a second load of this page (another tab, a favicon request sent to
+    # sign-in) must not invalidate the form already on screen.
+    token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
     response = render(request, "login.html", login_csrf=token, error=None, username="")
     _set_cookie(response, request.app[CONFIG], LOGIN_CSRF_COOKIE, token, 3600)
     return response
@@ -368,6 +375,7 @@ def create_app(
 
     app.cleanup_ctx.append(lifecycle)
     app.router.add_get("/health", health)
+    app.router.add_get("/favicon.ico", favicon)
     app.router.add_get("/login", login_page)
     app.router.add_post("/login", login)
     app.router.add_post("/logout", logout)

@@ -17,6 +17,7 @@ from bot.desk.live import Bus
 from bot.desk.ownership import Change, NotFound, Ownership, OwnershipError, can_act, can_view, owner
 from bot.desk.rasa_client import DeliveryError, RasaClient
 from bot.desk.transcript import Line, Transcripts
+from bot.escalation import EscalationConfig, frustration_trend
 from bot.handoff import ACTIVE, ASSIGNED, OPEN
 from bot.storage.db import Database
 from bot.storage.models import Agent, AgentMessage, HandoffTicket, TicketNote, utcnow
@@ -55,6 +56,7 @@ class ConversationView:
     may_act: bool
     may_claim: bool
     sentiment_points: list[float] = field(default_factory=list)
+    trend: float = 0.0  # now; the ticket keeps the trend at handoff
 
 
 def urgency(ticket: HandoffTicket, waiting: dt.timedelta) -> int:
@@ -73,6 +75,7 @@ class Desk:
         self.transcripts = Transcripts(trackers)
         self.rasa = RasaClient(config.rasa_url, config.rasa_token, config.desk_api_token)
         self.bus = bus
+        self.trend_alpha = EscalationConfig.load().alpha
 
     async def _items(self, tickets: list[HandoffTicket], now: dt.datetime) -> list[QueueItem]:
         last_seen = await self.transcripts.last_customer_times([t.conversation_id for t in tickets])
@@ -171,6 +174,7 @@ class Desk:
             may_act=can_act(agent, ticket),
             may_claim=ticket.status == OPEN,
             sentiment_points=points,
+            trend=frustration_trend(points, self.trend_alpha) if points else ticket.sentiment_trend,
         )
 
     async def _announce(self, change: Change) -> None:

@@ -61,14 +61,16 @@ def sign_in(page: Page, stack: Stack, username: str) -> None:
     expect(page).to_have_url(re.compile(r"/queue$"))
 
 
-def escalated_customer(stack: Stack) -> str:
-    """A Messenger customer who asked for a person (the bot answered with a ticket number).
+def escalated_customer(
+    stack: Stack, platform: str = "messenger", text: str = "can i talk to a real person please"
+) -> str:
+    """A customer whose message went to a person (the bot answered with a ticket number).
 
     Meta's webhooks carry no names, so the desk shows the customer's page-scoped id.
     """
     user = new_user()
-    customer_says(stack, "messenger", user, text="can i talk to a real person please")
-    assert "ticket #" in texts(wait_for_replies(stack, "messenger", user, 1))[0]
+    customer_says(stack, platform, user, text=text)
+    assert "ticket #" in texts(wait_for_replies(stack, platform, user, 1))[0]
     return user
 
 
@@ -76,6 +78,9 @@ def test_an_agent_takes_a_conversation_over_and_hands_it_back(default_stack):
     stack = default_stack
     username = add_agent(stack)
     user = escalated_customer(stack)
+    urgent = escalated_customer(
+        stack, "instagram", "it's been 3 weeks and STILL no refund, I want my money back"
+    )
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
@@ -85,6 +90,11 @@ def test_an_agent_takes_a_conversation_over_and_hands_it_back(default_stack):
             row = page.locator("#waiting tr.ticket", has_text=user)
             expect(row).to_be_visible()
             expect(row).to_contain_text("customer request")
+            # Most urgent first: a high-stakes complaint (money) before a plain request for a person.
+            expect(page.locator("#waiting tr.ticket", has_text=urgent)).to_contain_text("high stakes money")
+            order = page.locator("#waiting tr.ticket").all_inner_texts()
+            position = {who: next(i for i, text in enumerate(order) if who in text) for who in (urgent, user)}
+            assert position[urgent] < position[user], order
             page.screenshot(path=str(SCREENSHOTS / "desk-queue.png"), full_page=True)
 
             row.locator("button.claim").click()

@@ -111,6 +111,9 @@ def test_an_agent_takes_a_conversation_over_and_hands_it_back(default_stack):
             page.fill("textarea[name=text]", "I'm sorry! I've sent a replacement by express today.")
             page.click(".reply button[type=submit]")
             expect(page.locator(".line.agent").last).to_contain_text("replacement by express", timeout=20_000)
+            page.fill("textarea[name=body]", "Express replacement sent; check delivery tomorrow.")
+            page.click(".notes + form button")
+            expect(page.locator(".notes li").first).to_contain_text("Express replacement sent")
             page.screenshot(path=str(SCREENSHOTS / "desk-conversation.png"), full_page=True)
             sent = replies(stack, "messenger", user)
             agent_sends = [

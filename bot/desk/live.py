@@ -110,13 +110,17 @@ class TrackerWatcher:
         self._bus = bus
         self._interval = interval
         self._on_event = on_event
-        self._last = 0
+        self._last = self._floor = 0
         self._seen: deque[int] = deque(maxlen=RESCAN * 4)
         self._task: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
+    async def prime(self) -> None:
         """Begin after the newest existing event (pages load history themselves)."""
-        self._last = await self._transcripts.latest_id()
+        self._last = self._floor = await self._transcripts.latest_id()
+
+    async def start(self) -> None:
+        """Prime, then poll in the background."""
+        await self.prime()
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
@@ -139,7 +143,8 @@ class TrackerWatcher:
     async def poll(self) -> int:
         """Handle events not seen yet; how many there were."""
         seen = set(self._seen)
-        rows = [r for r in await self._transcripts.since(max(0, self._last - RESCAN)) if r[0] not in seen]
+        after = max(self._floor, self._last - RESCAN)
+        rows = [r for r in await self._transcripts.since(after) if r[0] not in seen]
         touched: set[str] = set()
         for event_id, conversation_id, event in rows:
             self._seen.append(event_id)

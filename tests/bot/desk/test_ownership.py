@@ -130,3 +130,12 @@ async def test_handoff_service_reuses_an_assigned_ticket(database, people, open_
     await Ownership(database).claim(ticket_id, people["ada"])
     info = await HandoffService(database).open_ticket("z", "messenger", "sustained_negative", -0.6, 70, "")
     assert info.id == ticket_id and not info.created
+
+
+async def test_a_supervisor_resolves_a_conversation_held_outside_the_desk(database, people):
+    ownership = Ownership(database)
+    change = await ownership.taken_outside("psid-9", "messenger", "meta_inbox")
+    with pytest.raises(OwnershipError):
+        await ownership.resolve(change.ticket_id, people["ada"])
+    assert (await ownership.resolve(change.ticket_id, people["sam"])).owner == "bot"
+    assert owner(await ownership.ticket(change.ticket_id)) == "closed"

@@ -295,3 +295,102 @@ class ModerationFlag(Base):
     reason: Mapped[str] = mapped_column(String(40))
     text: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Review (issue: monitoring): open → confirmed or dismissed by a supervisor, reversible.
+    author: Mapped[str | None] = mapped_column(String(200))
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("message_log.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default="open", index=True)
+    reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+    reviewed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class LoggedMessage(Base):
+    """Every customer message (DM or public mention) as monitoring sees it: who, where, when, what mood."""
+
+    __tablename__ = "message_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(60), unique=True)  # "event:<rasa event id>" / "mention:<id>"
+    kind: Mapped[str] = mapped_column(String(10))  # dm | mention
+    channel: Mapped[str] = mapped_column(String(20), index=True)
+    conversation_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    author: Mapped[str | None] = mapped_column(String(200))
+    link: Mapped[str | None] = mapped_column(String(500))
+    text: Mapped[str] = mapped_column(Text, default="")
+    intent: Mapped[str | None] = mapped_column(String(80), index=True)
+    sentiment_label: Mapped[str] = mapped_column(String(10), default="neutral")
+    sentiment_score: Mapped[float] = mapped_column(default=0.0)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class MonitorCursor(Base):
+    """How far a monitoring reader got in a source (Rasa's events, mentions): restarts resume here."""
+
+    __tablename__ = "monitor_cursors"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    position: Mapped[int] = mapped_column(default=0)
+
+
+class Alert(Base):
+    """A spike of negative messages on one channel (or all): what, when, against which baseline."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(20), index=True)  # a channel, or "all"
+    window_start: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    window_end: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    negative_count: Mapped[int] = mapped_column(default=0)
+    total_count: Mapped[int] = mapped_column(default=0)
+    baseline_count: Mapped[float] = mapped_column(default=0.0)
+    baseline_share: Mapped[float] = mapped_column(default=0.0)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20), default="open", index=True)  # open | acknowledged
+    acknowledged_by: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # disabled (no webhook configured) | pending | sent | failed
+    webhook_status: Mapped[str] = mapped_column(String(20), default="disabled")
+    webhook_attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AlertMessage(Base):
+    """The messages that made an alert."""
+
+    __tablename__ = "alert_messages"
+
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("message_log.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class MutedAuthor(Base):
+    """An author the bot no longer answers (reversible by a supervisor)."""
+
+    __tablename__ = "muted_authors"
+    __table_args__ = (UniqueConstraint("channel", "author_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    author_id: Mapped[str] = mapped_column(String(128))  # the Rasa sender id (DMs) or the platform user id
+    reason: Mapped[str] = mapped_column(Text, default="")
+    active: Mapped[bool] = mapped_column(default=True)
+    muted_by: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+    muted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    unmuted_by: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+    unmuted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class PhotoLookup(Base):
+    """One customer photo looked up in the catalogue, and how it went (for the hit rate)."""
+
+    __tablename__ = "photo_lookups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(128), index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    outcome: Mapped[str] = mapped_column(String(20))  # confident | several | none | bad_image
+    top_score: Mapped[float | None] = mapped_column()
+    product_id: Mapped[int | None] = mapped_column()
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

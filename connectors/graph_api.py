@@ -14,7 +14,7 @@ from typing import Any
 
 import aiohttp
 
-from connectors.metrics import count
+from connectors.metrics import count, measured_send
 from connectors.retry import with_retries
 
 logger = logging.getLogger(__name__)
@@ -109,7 +109,8 @@ class GraphApiClient:
         }
         if tag:
             body["tag"] = tag
-        answer = await self._post(body)
+        with measured_send(self.platform):
+            answer = await self._post(body)
         return str(answer.get("message_id", ""))
 
     async def send_action(self, recipient_id: str, action: str) -> None:
@@ -126,6 +127,7 @@ class GraphApiClient:
             self.base_delay,
             self.max_delay,
             on_error=lambda err: count("graph_api_errors", self.platform, str(err.code or err.status)),
+            on_retry=lambda _: count("send_retries", self.platform),
         )
 
     async def _post_once(self, body: dict[str, Any]) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from connectors.meta_events import (
     parse_webhook,
 )
 from connectors.meta_output import MetaOutputChannel, OutsideWindowError, Platform
-from connectors.metrics import count
+from connectors.metrics import WEBHOOK_SECONDS, count
 from connectors.security import constant_time_equal, verify_hub_signature
 from connectors.state import ConnectorState, store_from_env
 from connectors.webhook_channel import WebhookChannel
@@ -142,7 +142,8 @@ class MetaInput(WebhookChannel):
 
         @hook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
-            return await self.receive(request, on_new_message)
+            with WEBHOOK_SECONDS.labels(self.platform.name).time():
+                return await self.receive(request, on_new_message)
 
         return hook
 
@@ -190,6 +191,7 @@ class MetaInput(WebhookChannel):
                 count("webhook_duplicates", self.platform.name)
                 logger.info("%s redelivered event %s dropped", self.platform.name, event.dedupe_key)
                 continue
+            count("webhook_events", self.platform.name, type(event).__name__)
             conversation = event.customer_id if isinstance(event, Echo) else event.sender_id
             self.queue.submit(conversation, lambda e=event: self.handle(e, on_new_message, agent))
 
@@ -197,7 +199,6 @@ class MetaInput(WebhookChannel):
         self, event: MetaEvent, on_new_message: Callable[[UserMessage], Awaitable[Any]], agent: Any
     ) -> None:
         """Do what one event asks for."""
-        count("webhook_events", self.platform.name, type(event).__name__)
         if isinstance(event, CustomerMessage):
             await self.answer(event, on_new_message)
         elif isinstance(event, Echo):
@@ -231,6 +232,7 @@ class MetaInput(WebhookChannel):
     ) -> None:
         """Hand a customer's message to the assistant; replies go out through the Send API."""
         await self.state.record_inbound(self.platform.name, event.sender_id, event.timestamp)
+        count("messages_in", self.platform.name, event.kind)
         output = self.get_output_channel()
         await output.send_action(event.sender_id, "mark_seen")
         await output.send_action(event.sender_id, "typing_on")

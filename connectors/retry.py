@@ -38,8 +38,12 @@ async def with_retries(
     base_delay: float,
     max_delay: float,
     on_error: Callable[[Exception], None] = lambda _: None,
+    on_retry: Callable[[Exception], None] = lambda _: None,
 ) -> T:
-    """Run `call`; on a retryable `errors` instance wait (as told, or backoff) and try again."""
+    """Run `call`; on a retryable `errors` instance wait (as told, or backoff) and try again.
+
+    `on_error` hears of every failed attempt, `on_retry` of those that are tried again.
+    """
     for attempt in range(1, attempts + 1):
         try:
             return await call()
@@ -50,6 +54,7 @@ async def with_retries(
                 logger.error("%s failed: %s", what, err)
                 raise
             delay = failure.wait or backoff(attempt, base_delay, max_delay)
+            on_retry(err)
             logger.warning(
                 "%s failed (attempt %d/%d), retrying in %.1f s: %s", what, attempt, attempts, delay, err
             )

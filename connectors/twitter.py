@@ -25,7 +25,7 @@ from connectors.agent_reply import AgentSendError, desk_token_from_env
 from connectors.mention_store import MentionStore
 from connectors.meta_input import ConnectorConfigError
 from connectors.meta_output import split_text
-from connectors.metrics import count
+from connectors.metrics import WEBHOOK_SECONDS, count
 from connectors.security import verify_x_signature, x_signature
 from connectors.state import ConnectorState, store_from_env
 from connectors.webhook_channel import WebhookChannel
@@ -245,7 +245,8 @@ class TwitterInput(WebhookChannel):
 
         @hook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
-            return await self.receive(request, on_new_message)
+            with WEBHOOK_SECONDS.labels(PLATFORM).time():
+                return await self.receive(request, on_new_message)
 
         return hook
 
@@ -287,19 +288,19 @@ class TwitterInput(WebhookChannel):
     ) -> None:
         """Drop redeliveries and our own echoes; queue DMs per conversation, mentions for storage."""
         for event in sorted(events, key=lambda e: getattr(e, "timestamp", 0)):
-            count("webhook_events", PLATFORM, type(event).__name__)
-            if isinstance(event, (Ignored, OwnMessage)):
-                logger.debug("X %s event %s ignored", type(event).__name__, event.id)
-                continue
-            if isinstance(event, Unsupported):
-                count("webhook_unsupported", PLATFORM, event.kind)
-                logger.warning("X unsupported webhook event %r", event.kind)
-                continue
-            if not await self.state.first_delivery(PLATFORM, f"{type(event).__name__}:{event.id}"):
+            if isinstance(event, (DirectMessage, Mention)) and not await self.state.first_delivery(
+                PLATFORM, f"{type(event).__name__}:{event.id}"
+            ):
                 count("webhook_duplicates", PLATFORM)
                 logger.info("X redelivered event %s dropped", event.id)
                 continue
-            if isinstance(event, DirectMessage):
+            count("webhook_events", PLATFORM, type(event).__name__)
+            if isinstance(event, (Ignored, OwnMessage)):
+                logger.debug("X %s event %s ignored", type(event).__name__, event.id)
+            elif isinstance(event, Unsupported):
+                count("webhook_unsupported", PLATFORM, event.kind)
+                logger.warning("X unsupported webhook event %r", event.kind)
+            elif isinstance(event, DirectMessage):
                 self.queue.submit(event.sender_id, lambda e=event: self.answer(e, on_new_message))
             elif isinstance(event, Mention):
                 self.queue.submit(f"mention:{event.id}", lambda e=event: self.store_mention(e))
@@ -327,6 +328,7 @@ class TwitterInput(WebhookChannel):
                 kind="image", image_urls=[event.media_url], image_auth="x_oauth1", caption=event.text
             )
             text = event.text or "/share_photo"
+        count("messages_in", PLATFORM, kind)
         output = self.get_output_channel()
         await on_new_message(
             UserMessage(

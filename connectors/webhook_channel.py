@@ -1,7 +1,8 @@
 """What every platform channel shares.
 
 A lazy HTTP session, per-conversation processing, and the routes' scaffolding (health, clean shutdown,
-and the desk's agent replies: `POST /webhooks/<channel>/agent_reply`, see `connectors.agent_reply`).
+the desk's agent replies: `POST /webhooks/<channel>/agent_reply`, see `connectors.agent_reply`, and the
+server's `GET /metrics`, see `connectors.metrics`).
 """
 
 from __future__ import annotations
@@ -10,13 +11,45 @@ from typing import Any
 
 import aiohttp
 from rasa.core.channels.channel import InputChannel
-from sanic import Blueprint, response
+from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from connectors.agent_reply import handle_agent_reply
 from connectors.conversation_queue import ConversationQueue
+from connectors.metrics import authorized, exposition, metrics_token_from_env
 from connectors.state import ConnectorState
+
+
+class ChannelBlueprint(Blueprint):
+    """A channel's routes, which Rasa registers under /webhooks/<name>/, plus the server's /metrics.
+
+    Sanic puts every route of a blueprint under the prefix it is registered with, and Rasa 3.6 has no
+    other hook into its app; the metrics belong to the server rather than to one channel, so registering
+    a channel's blueprint also adds `GET /metrics` to the app itself, once.
+    """
+
+    def register(self, app: Sanic, options: dict[str, Any]) -> None:
+        """Register the channel's routes, then the app-level metrics route if no channel did yet."""
+        super().register(app, options)
+        add_metrics_route(app)
+
+
+def add_metrics_route(app: Sanic) -> None:
+    """`GET /metrics` in Prometheus' text format; with `METRICS_TOKEN` set, only for that bearer token."""
+    if getattr(app.ctx, "loom_metrics_route", False):
+        return
+    app.ctx.loom_metrics_route = True
+    token = metrics_token_from_env()
+
+    async def metrics(request: Request) -> HTTPResponse:
+        if not authorized(request.headers.get("Authorization"), token):
+            headers = {"WWW-Authenticate": 'Bearer realm="metrics"'}
+            return response.text("metrics need the bearer token", status=401, headers=headers)
+        body, content_type = exposition(request.headers.get("Accept"))
+        return HTTPResponse(body, content_type=content_type)
+
+    app.add_route(metrics, "/metrics", methods=["GET"], name="loom_metrics")
 
 
 class WebhookChannel(InputChannel):
@@ -25,7 +58,7 @@ class WebhookChannel(InputChannel):
     state: ConnectorState  # set by each channel
 
     def __init__(self, desk_token: str | None = None) -> None:
-        self.queue = ConversationQueue()
+        self.queue = ConversationQueue(self.name())
         self._http: aiohttp.ClientSession | None = None
         self.desk_token = desk_token or None  # None: the agent reply route answers 503
 
@@ -56,7 +89,7 @@ class WebhookChannel(InputChannel):
 
     def routes(self) -> Blueprint:
         """Health and agent reply routes and the shutdown hook; each channel adds its webhook."""
-        hook = Blueprint(f"{self.name()}_webhook", __name__)
+        hook = ChannelBlueprint(f"{self.name()}_webhook", __name__)
 
         @hook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import aiohttp
 
-from connectors.metrics import count
+from connectors.metrics import count, measured_send
 from connectors.retry import with_retries
 from connectors.x_oauth import OAuth1Credentials, authorization_header
 
@@ -85,7 +85,8 @@ class XApiClient:
         if media_id:
             body["attachments"] = [{"media_id": media_id}]
         url = f"{self.base_url}/2/dm_conversations/with/{participant_id}/messages"
-        answer = await self._request("POST", url, json=body)
+        with measured_send("twitter"):
+            answer = await self._request("POST", url, json=body)
         return str((answer.get("data") or {}).get("dm_event_id", ""))
 
     async def upload_image(self, data: bytes, content_type: str) -> str:
@@ -129,6 +130,7 @@ class XApiClient:
             self.base_delay,
             self.max_delay,
             on_error=lambda err: count("x_api_errors", str(err.status)),
+            on_retry=lambda _: count("send_retries", "twitter"),
         )
 
     async def _request_once(

@@ -388,5 +388,8 @@ def create_app(
         app.router.add_post(rf"/tickets/{{ticket_id:\d+}}/{name}", handler)
     app.router.add_get("/stream", stream)
     app.router.add_get("/audit", audit_page)
+    from bot.desk import analytics_pages  # imports this module, so only once the app exists
+
+    analytics_pages.register(app)
     app.router.add_static("/static/", HERE / "static")
     return app

@@ -1,0 +1,234 @@
+"""The analytics pages of the desk (supervisors only): a page of charts, each chart as SVG and as CSV.
+
+`GET /analytics?from=YYYY-MM-DD&to=YYYY-MM-DD` (UTC days, default the last 7), the charts as
+`/analytics/chart/<name>.svg` and their data as `/analytics/export/<name>.csv` with the same range.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import datetime as dt
+import io
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from bot.desk import charts
+from bot.desk.app import AGENT, DESK, render
+from bot.desk.ownership import SUPERVISOR
+from bot.monitoring import analytics
+from bot.monitoring.analytics import DateRange, RangeError
+from bot.storage.db import Database
+from bot.storage.models import utcnow
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+logger = logging.getLogger(__name__)
+
+# An SVG chart is a document of its own: no scripts, its own inline styles (matplotlib writes them).
+SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'"
+# A cell a spreadsheet would read as a formula (OWASP "CSV injection"); such text gets a leading quote.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One chart: what it shows, how its data is fetched, how it is drawn."""
+
+    title: str
+    about: str
+    fetch: Callable[[Database, DateRange], Awaitable[Any]]
+    draw: Callable[[Any], Figure]
+
+
+CHARTS: dict[str, Chart] = {
+    "volume": Chart(
+        "Messages by channel",
+        "Customer messages per channel (public mentions dashed).",
+        analytics.volume,
+        charts.volume_chart,
+    ),
+    "sentiment": Chart(
+        "Sentiment over time",
+        "Share of negative, neutral and positive messages; the line is the mean score.",
+        analytics.sentiment,
+        charts.sentiment_chart,
+    ),
+    "intents": Chart(
+        "Top intents",
+        "What customers asked about most.",
+        analytics.top_intents,
+        charts.ranking_chart,
+    ),
+    "containment": Chart(
+        "Containment",
+        "Conversations with customer messages in the range that no person had to take over.",
+        analytics.containment,
+        charts.containment_chart,
+    ),
+    "handoffs": Chart(
+        "Handoff rate by reason",
+        "Tickets opened in the range, as a share of its conversations.",
+        analytics.handoffs,
+        charts.handoff_chart,
+    ),
+    "first_response": Chart(
+        "First response time",
+        "From handoff to the first reply a person sent, per person who sent it.",
+        analytics.first_response,
+        charts.timing_chart,
+    ),
+    "resolution": Chart(
+        "Resolution time",
+        "From handoff to resolve, per person who resolved.",
+        analytics.resolution,
+        charts.timing_chart,
+    ),
+    "csat": Chart(
+        "Customer satisfaction",
+        "Mean 1–5 rating by the person who resolved; the assistant asks only after a person resolved.",
+        analytics.csat,
+        charts.csat_chart,
+    ),
+    "photos": Chart(
+        "Photo lookups",
+        "Customer photos by outcome: one product, a short list, nothing close, or an unusable photo.",
+        analytics.photo_hits,
+        charts.photo_chart,
+    ),
+}
+
+
+def _supervisor(request: web.Request) -> None:
+    if request[AGENT].role != SUPERVISOR:
+        raise web.HTTPForbidden(text="analytics are for supervisors")
+
+
+def _period(request: web.Request) -> DateRange:
+    """The requested range; a bad one is the client's mistake (400)."""
+    try:
+        return DateRange.parse(request.query.get("from"), request.query.get("to"), utcnow().date())
+    except RangeError as err:
+        raise web.HTTPBadRequest(text=f"bad date range: {err}") from None
+
+
+def _chart(request: web.Request) -> tuple[str, Chart]:
+    name = request.match_info["name"]
+    if name not in CHARTS:
+        raise web.HTTPNotFound(text=f"no chart named {name!r}")
+    return name, CHARTS[name]
+
+
+def _database(request: web.Request) -> Database:
+    return request.app[DESK].db
+
+
+def csv_cell(value: Any) -> Any:
+    """A value as a CSV cell: None is blank, text a spreadsheet would run as a formula is quoted."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def csv_text(header: list[str], rows: list[list[Any]]) -> str:
+    """The rows as CSV (numbers stay numbers; only text is guarded)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([csv_cell(h) for h in header])
+    writer.writerows([csv_cell(value) for value in row] for row in rows)
+    return buffer.getvalue()
+
+
+async def analytics_page(request: web.Request) -> web.Response:
+    """The dashboard: headline numbers and every chart for the range."""
+    _supervisor(request)
+    today = utcnow().date()
+    try:
+        period = DateRange.parse(request.query.get("from"), request.query.get("to"), today)
+    except RangeError as err:
+        return render(
+            request,
+            "analytics.html",
+            status=400,
+            error=str(err),
+            period=None,
+            entered=(request.query.get("from", "")[:40], request.query.get("to", "")[:40]),
+            presets=_presets(today),
+            charts=CHARTS,
+            summary=None,
+        )
+    db = _database(request)
+    volume, contained, handoffs, photos, ratings = await asyncio.gather(
+        analytics.volume(db, period),
+        analytics.containment(db, period),
+        analytics.handoffs(db, period),
+        analytics.photo_hits(db, period),
+        analytics.csat(db, period),
+    )
+    summary = {
+        "messages": volume.total,
+        "conversations": contained.conversations,
+        "containment": contained.rate,
+        "handoffs": sum(count for _, count in handoffs.reasons),
+        "photos": photos.total,
+        "photo_hit_rate": photos.rate,
+        "csat": ratings.human,
+    }
+    return render(
+        request,
+        "analytics.html",
+        error=None,
+        period=period,
+        entered=(period.first.isoformat(), period.last.isoformat()),
+        presets=_presets(today),
+        charts=CHARTS,
+        summary=summary,
+    )
+
+
+def _presets(today: dt.date) -> list[tuple[str, str]]:
+    """Quick ranges ending today: (label, query)."""
+    ranges = [("Today", 1), ("2 days", 2), ("7 days", 7), ("30 days", 30), ("90 days", 90)]
+    return [(name, DateRange(today - dt.timedelta(days=days - 1), today).query()) for name, days in ranges]
+
+
+async def chart_svg(request: web.Request) -> web.Response:
+    """One chart as an SVG document (for `<img>`)."""
+    _supervisor(request)
+    period = _period(request)
+    _, chart = _chart(request)
+    data = await chart.fetch(_database(request), period)
+    svg = await asyncio.to_thread(charts.render, lambda: chart.draw(data))
+    return web.Response(
+        text=svg,
+        content_type="image/svg+xml",
+        headers={"Content-Security-Policy": SVG_CSP, "Cache-Control": "private, max-age=60"},
+    )
+
+
+async def export_csv(request: web.Request) -> web.Response:
+    """One chart's data as a CSV download."""
+    _supervisor(request)
+    period = _period(request)
+    name, chart = _chart(request)
+    data = await chart.fetch(_database(request), period)
+    filename = f"loom-{name}-{period.first.isoformat()}-to-{period.last.isoformat()}.csv"
+    return web.Response(
+        text=csv_text(*data.table()),
+        content_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+    )
+
+
+def register(app: web.Application) -> None:
+    """Add the analytics routes to the desk."""
+    app.router.add_get("/analytics", analytics_page)
+    app.router.add_get(r"/analytics/chart/{name:[a-z_]+}.svg", chart_svg)
+    app.router.add_get(r"/analytics/export/{name:[a-z_]+}.csv", export_csv)

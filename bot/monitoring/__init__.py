@@ -1,0 +1,1 @@
+"""Social monitoring: every customer message recorded, spikes of negative messages, moderation."""

@@ -17,7 +17,9 @@ from actions.replies import say
 from actions.services import services
 from bot.catalog.availability import ProductInfo, availability_reply
 from bot.catalog.fetch import ImageFetchError, fetch_image
+from bot.catalog.search_service import ProductResult
 from bot.formatting import join_words
+from bot.monitoring.analytics import record_photo_lookup
 
 logger = logging.getLogger(__name__)
 MAX_CARDS = 5
@@ -45,6 +47,22 @@ def card(product: ProductInfo) -> dict[str, Any]:
     return element
 
 
+async def remember(tracker: Tracker, outcome: str, results: list[ProductResult] | None = None) -> None:
+    """Record the lookup for the hit rate; a failure is logged and never changes the reply."""
+    best = results[0] if results else None
+    try:
+        await record_photo_lookup(
+            services().database,
+            tracker.sender_id,
+            tracker.get_latest_input_channel() or "unknown",
+            outcome,
+            top_score=best.score if best else None,
+            product_id=best.product.id if best else None,
+        )
+    except Exception:  # analytics only: the customer still gets an answer
+        logger.exception("could not record the photo lookup of conversation %s", tracker.sender_id)
+
+
 class ActionPhotoLookup(ServiceAction):
     """Recognise the product in the customer's photo."""
 
@@ -67,9 +85,11 @@ class ActionPhotoLookup(ServiceAction):
                 image, _ = await fetch_image(session, str(urls[0]), services().photo_policy)
         except ImageFetchError as err:
             logger.info("photo from %s not usable: %s", tracker.sender_id, err)
+            await remember(tracker, "bad_image")
             say(dispatcher, "photo_unreadable")
             return []
         kind, results = await services().search.photo_verdict(image)
+        await remember(tracker, kind, results)
         if kind == "none":
             say(dispatcher, "photo_no_match")
             return [SlotSet("matched_products", [])]

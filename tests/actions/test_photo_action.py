@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import logging
+import uuid
 from collections.abc import AsyncIterator
 
 import numpy as np
@@ -11,7 +13,9 @@ from aiohttp import web
 from PIL import Image
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import select
 
+from actions import photos as photo_actions
 from actions.photos import ActionPhotoLookup
 from actions.services import services
 from bench.photo_queries import queries
@@ -20,6 +24,7 @@ from bot.catalog.images import ImageStore
 from bot.catalog.indexer import build
 from bot.storage import migrate
 from bot.storage.db import create_sync_engine
+from bot.storage.models import PhotoLookup, Product
 from bot.storage.seed import seed
 
 
@@ -75,14 +80,22 @@ async def photos(catalogue, postgres_url, monkeypatch) -> AsyncIterator[str]:
     await runner.cleanup()
 
 
-def tracker(urls: list[str], intent: str = "share_photo", **metadata) -> Tracker:
+def tracker(urls: list[str], intent: str = "share_photo", sender: str = "photo-user", **metadata) -> Tracker:
     latest = {
         "text": "",
         "intent": {"name": intent},
         "entities": [],
         "metadata": {"image_urls": urls, **metadata},
     }
-    return Tracker("photo-user", {}, latest, [], False, None, {}, "action_listen")
+    events = [{"event": "user", "text": "", "input_channel": "instagram", "parse_data": latest}]
+    return Tracker(sender, {}, latest, events, False, None, {}, "action_listen")
+
+
+async def lookups(sender: str) -> list[PhotoLookup]:
+    """The photo lookups recorded for one conversation."""
+    database = services().database
+    async with database.sessions() as session:
+        return list(await session.scalars(select(PhotoLookup).where(PhotoLookup.conversation_id == sender)))
 
 
 async def run(t: Tracker):
@@ -92,11 +105,17 @@ async def run(t: Tracker):
 
 
 async def test_a_customers_photo_finds_the_product(photos):
-    messages, slots = await run(tracker([f"{photos}/tote.jpg"]))
+    sender = f"tote-{uuid.uuid4().hex[:8]}"
+    messages, slots = await run(tracker([f"{photos}/tote.jpg"], sender=sender))
     assert "Canvas Tote" in messages[0]["text"]
     [card] = messages[1]["elements"]
     assert card["title"] == "Canvas Tote" and card["buttons"][0]["url"].endswith("/canvas-tote")
     assert slots["product"] == "canvas tote" and len(slots["matched_products"]) == 1
+    [lookup] = await lookups(sender)
+    async with services().database.sessions() as session:
+        tote = await session.scalar(select(Product.id).where(Product.sku == "BAG-002"))
+    assert (lookup.channel, lookup.outcome, lookup.product_id) == ("instagram", "confident", tote)
+    assert 0.5 < lookup.top_score <= 1.0
 
 
 async def test_praise_with_a_photo_names_the_product(photos):
@@ -105,10 +124,12 @@ async def test_praise_with_a_photo_names_the_product(photos):
 
 
 async def test_nothing_close_is_said_honestly_with_a_person_offered(photos):
-    messages, slots = await run(tracker([f"{photos}/noise.jpg"]))
+    sender = f"noise-{uuid.uuid4().hex[:8]}"
+    messages, slots = await run(tracker([f"{photos}/noise.jpg"], sender=sender))
     assert "couldn't find that" in messages[0]["text"]
     assert messages[0]["buttons"][0]["payload"] == "/request_human"
     assert slots == {"matched_products": []}
+    assert [(x.outcome, x.product_id, x.top_score) for x in await lookups(sender)] == [("none", None, None)]
 
 
 @pytest.mark.parametrize(
@@ -119,13 +140,29 @@ async def test_nothing_close_is_said_honestly_with_a_person_offered(photos):
     ],
 )
 async def test_bad_or_foreign_photos_get_a_friendly_reply(photos, url, reply):
-    messages, _ = await run(tracker([url if url.startswith("http") else f"{photos}{url}"]))
+    sender = f"bad-{uuid.uuid4().hex[:8]}"
+    messages, _ = await run(tracker([url if url.startswith("http") else f"{photos}{url}"], sender=sender))
     assert reply in messages[0]["text"]
+    assert [x.outcome for x in await lookups(sender)] == ["bad_image"]
 
 
 async def test_no_photo_or_one_we_cannot_open(photos):
-    assert "attach the photo" in (await run(tracker([])))[0][0]["text"]
+    sender = f"none-{uuid.uuid4().hex[:8]}"
+    assert "attach the photo" in (await run(tracker([], sender=sender)))[0][0]["text"]
     messages, _ = await run(
-        tracker(["https://ton.twitter.com/1.1/ton/data/dm/1/2/x.jpg"], image_auth="x_oauth1")
+        tracker(["https://ton.twitter.com/1.1/ton/data/dm/1/2/x.jpg"], sender=sender, image_auth="x_oauth1")
     )
     assert "can't open photos sent here" in messages[0]["text"]
+    assert await lookups(sender) == []  # nothing was looked up
+
+
+async def test_a_lookup_that_cannot_be_recorded_still_gets_its_answer(photos, monkeypatch, caplog):
+    async def broken(*args, **kwargs):
+        raise OSError("database unreachable")
+
+    monkeypatch.setattr(photo_actions, "record_photo_lookup", broken)
+    with caplog.at_level(logging.ERROR, logger="actions.photos"):
+        messages, slots = await run(tracker([f"{photos}/tote.jpg"], sender="unrecorded"))
+    assert "Canvas Tote" in messages[0]["text"] and slots["product"] == "canvas tote"
+    assert "could not record the photo lookup of conversation unrecorded" in caplog.text
+    assert await lookups("unrecorded") == []

@@ -187,6 +187,9 @@ class Stack:
         rasa_command += ["--auth-token", self.rasa_token]
         rasa_command += ["--interface", "127.0.0.1", "--port", str(self.ports.rasa)]
         rasa_command += ["--endpoints", "endpoints.yml", "--credentials", "credentials.yml"]
+        # rasa-sdk's action server plus GET /metrics: the same options, port and /health
+        actions_command = [python, "-m", "bot.action_server", "--actions", "actions"]
+        actions_command += ["--port", str(self.ports.actions)]
         self.services = [
             Service(
                 name="simulator",
@@ -197,7 +200,7 @@ class Stack:
             ),
             Service(
                 name="actions",
-                command=[python, "-m", "rasa_sdk", "--actions", "actions", "--port", str(self.ports.actions)],
+                command=actions_command,
                 ready_url=f"http://127.0.0.1:{self.ports.actions}/health",
                 log_path=log_dir / f"actions-{self.ports.actions}.log",
                 env=base_env,

@@ -21,12 +21,14 @@ import jinja2
 from aiohttp import web
 
 from bot.desk import canned
+from bot.desk import metrics as desk_metrics
 from bot.desk.accounts import SignInError
 from bot.desk.config import DeskConfig
 from bot.desk.live import Bus, TrackerWatcher
 from bot.desk.ownership import SUPERVISOR, NotFound, OwnershipError
 from bot.desk.rasa_client import DeliveryError
 from bot.desk.service import Desk
+from bot.metrics import metrics_token_from_env
 from bot.storage.db import Database
 from bot.storage.models import Agent, AuditEntry, utcnow
 
@@ -36,7 +38,7 @@ SESSION_COOKIE = "loom_desk"
 LOGIN_CSRF_COOKIE = "loom_login_csrf"
 FLASH_COOKIE = "loom_flash"
 HEARTBEAT = 15.0
-PUBLIC = ("/login", "/health", "/static/", "/favicon.ico")
+PUBLIC = ("/login", "/health", "/static/", "/favicon.ico", "/metrics")  # /metrics: METRICS_TOKEN
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 DESK = web.AppKey("desk", Desk)
@@ -295,7 +297,10 @@ ACTIONS: dict[str, Handler] = {
     "transfer": _action(lambda d, a, t, f: d.transfer(a, t, _int_field(f, "to_agent")), "transferred"),
     "resolve": _action(lambda d, a, t, f: d.resolve(a, t), "resolved"),
     "reply": _action(
-        lambda d, a, t, f: d.reply(a, t, str(f.get("text", "")), str(f.get("client_id", ""))), "replied"
+        lambda d, a, t, f: desk_metrics.counted_reply(
+            d.reply(a, t, str(f.get("text", "")), str(f.get("client_id", "")))
+        ),
+        "replied",
     ),
     "note": _action(lambda d, a, t, f: d.note(a, t, str(f.get("body", ""))), "noted"),
 }
@@ -350,7 +355,9 @@ def create_app(
     config: DeskConfig, database: Database | None = None, trackers: Database | None = None
 ) -> web.Application:
     """The desk application; databases are opened here unless given (tests share theirs)."""
-    app = web.Application(middlewares=[security_headers, authentication], client_max_size=64 * 1024)
+    app = web.Application(
+        middlewares=[desk_metrics.measure, security_headers, authentication], client_max_size=64 * 1024
+    )
     own_databases = database is None
     database = database or Database(config.settings.database_url)
     if trackers is None:
@@ -375,6 +382,7 @@ def create_app(
 
     app.cleanup_ctx.append(lifecycle)
     app.router.add_get("/health", health)
+    app.router.add_get("/metrics", desk_metrics.metrics_handler(database, metrics_token_from_env()))
     app.router.add_get("/favicon.ico", favicon)
     app.router.add_get("/login", login_page)
     app.router.add_post("/login", login)

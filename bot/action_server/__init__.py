@@ -1,0 +1,1 @@
+"""The action server: rasa-sdk's, with Prometheus metrics (see `bot.action_server.app`)."""

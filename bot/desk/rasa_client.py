@@ -17,6 +17,7 @@ logger = logging.getLogger(__name__)
 TIMEOUT = aiohttp.ClientTimeout(total=30)
 REPLY_TIMEOUT = aiohttp.ClientTimeout(total=150)  # the connector waits out the platform's 429s and retries
 REPLY_CHANNELS = ("messenger", "instagram", "twitter")
+PARSE_TIMEOUT = aiohttp.ClientTimeout(total=10)
 
 
 class DeliveryError(Exception):
@@ -94,6 +95,25 @@ class RasaClient:
         # inbox pauses mid-turn), so the next message is predicted as a fresh turn.
         events = [{"event": "resume"}, {"event": "action", "name": "action_listen"}]
         await self._api(f"/conversations/{quote(conversation_id, safe='')}/tracker/events", events)
+
+    async def pause(self, conversation_id: str) -> None:
+        """Stop the bot answering (a muted author): Rasa keeps recording what the customer writes."""
+        path = f"/conversations/{quote(conversation_id, safe='')}/tracker/events"
+        await self._api(path, {"event": "pause"})
+
+    async def parse(self, text: str) -> dict[str, Any]:
+        """The NLU parse of a text (intent, entities, sentiment) without touching any conversation."""
+        params = {"token": self._rasa_token} if self._rasa_token else {}
+        try:
+            async with self._http().post(
+                f"{self._base}/model/parse", json={"text": text}, params=params, timeout=PARSE_TIMEOUT
+            ) as response:
+                if response.status != 200:
+                    raise DeliveryError(f"the assistant refused to parse ({response.status})")
+                answer = await response.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as err:
+            raise DeliveryError(f"the assistant's server did not answer ({err.__class__.__name__})") from err
+        return answer if isinstance(answer, dict) else {}
 
     async def ask_csat(self, conversation_id: str) -> None:
         """Have the bot ask for a 1-5 rating, through the conversation's own channel."""

@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from bot.desk.rasa_client import RasaClient
+
 from ..desk.conftest import (  # noqa: F401  (fixtures are found by name)
     PASSWORD,
     accounts,
@@ -13,3 +22,61 @@ from ..desk.conftest import (  # noqa: F401  (fixtures are found by name)
     store_event,
     user_event,
 )
+
+RASA_TOKEN = "rasa-test-token"
+
+
+class FakeRasa:
+    """Rasa's HTTP API as monitoring uses it: tracker events (pause, resume) and /model/parse."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, Any]] = []
+        self.intents: dict[str, str] = {}
+        self.url = ""
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/conversations/{conversation_id}/tracker/events", self._tracker_events)
+        app.router.add_post("/model/parse", self._parse)
+        return app
+
+    @staticmethod
+    def _authorised(request: web.Request) -> None:
+        if request.query.get("token") != RASA_TOKEN:
+            raise web.HTTPUnauthorized(text="token")
+
+    async def _tracker_events(self, request: web.Request) -> web.Response:
+        self._authorised(request)
+        self.events.append((request.match_info["conversation_id"], await request.json()))
+        return web.json_response({"sender_id": request.match_info["conversation_id"]})
+
+    async def _parse(self, request: web.Request) -> web.Response:
+        self._authorised(request)
+        text = (await request.json())["text"]
+        intent = next((name for word, name in self.intents.items() if word in text.lower()), "nlu_fallback")
+        return web.json_response({"text": text, "intent": {"name": intent, "confidence": 0.9}})
+
+    def sent_to(self, conversation_id: str) -> list[Any]:
+        """The event lists (or single events) posted to one conversation, in order."""
+        return [body for cid, body in self.events if cid == conversation_id]
+
+
+@pytest.fixture
+async def fake_rasa() -> AsyncIterator[FakeRasa]:
+    """A fake Rasa server on a free local port."""
+    fake = FakeRasa()
+    async with TestServer(fake.app()) as server:
+        fake.url = str(server.make_url("")).rstrip("/")
+        yield fake
+
+
+@pytest.fixture
+def rasa(fake_rasa) -> RasaClient:
+    """The desk's Rasa client, pointed at the fake."""
+    return RasaClient(fake_rasa.url, RASA_TOKEN, "desk-token")
+
+
+@pytest.fixture
+def down_rasa() -> RasaClient:
+    """A Rasa client whose server is not there (port 9 discards)."""
+    return RasaClient("http://127.0.0.1:9", RASA_TOKEN, "desk-token")

@@ -1,0 +1,157 @@
+"""Monitoring settings, from `monitoring.yml` at the project root.
+
+The file holds what a brand tunes; secrets may come from the environment (`MONITORING_WEBHOOK_URL`,
+`MONITORING_WEBHOOK_SECRET`), and `MONITORING_CONFIG` names another file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+MONITORING_YML = ROOT / "monitoring.yml"
+
+
+class ConfigError(ValueError):
+    """monitoring.yml (or the environment) asks for something that cannot work."""
+
+
+@dataclass(frozen=True)
+class SpikeSettings:
+    """When negative messages count as a spike (see bot/monitoring/spikes.py)."""
+
+    every_seconds: float = 60.0
+    window_minutes: float = 15.0
+    baseline_hours: float = 24.0
+    sensitivity: float = 4.0
+    std_floor: float = 1.0
+    min_count: int = 5
+    share_margin: float = 0.25
+    cooldown_minutes: float = 60.0
+    max_messages: int = 50
+
+    @property
+    def window(self) -> dt.timedelta:
+        """The recent window compared with the baseline."""
+        return dt.timedelta(minutes=self.window_minutes)
+
+    @property
+    def baseline_windows(self) -> int:
+        """How many windows of the same length make the baseline."""
+        return max(1, int(self.baseline_hours * 60 // self.window_minutes))
+
+    @property
+    def cooldown(self) -> dt.timedelta:
+        """No second alert for a scope this soon after the last."""
+        return dt.timedelta(minutes=self.cooldown_minutes)
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    """Where alerts are posted (optional), signed with `secret`."""
+
+    url: str = ""
+    secret: str = ""
+    attempts: int = 5
+    backoff_seconds: float = 1.0
+    max_backoff_seconds: float = 30.0
+    timeout_seconds: float = 10.0
+
+    @property
+    def enabled(self) -> bool:
+        """Whether alerts are posted at all."""
+        return bool(self.url)
+
+
+@dataclass(frozen=True)
+class ModerationSettings:
+    """What gets flagged, and what repeated abuse leads to."""
+
+    block_list: tuple[str, ...] = ()
+    insult_intents: frozenset[str] = frozenset({"insult"})
+    repeated_flags: int = 3
+    repeated_window_minutes: float = 60.0
+    auto_mute: bool = False
+
+    @property
+    def repeated_window(self) -> dt.timedelta:
+        """Flags of one author within this long count as repeated abuse."""
+        return dt.timedelta(minutes=self.repeated_window_minutes)
+
+
+@dataclass(frozen=True)
+class MonitoringConfig:
+    """Everything monitoring needs."""
+
+    interval_seconds: float = 2.0
+    spikes: SpikeSettings = field(default_factory=SpikeSettings)
+    webhook: WebhookSettings = field(default_factory=WebhookSettings)
+    moderation: ModerationSettings = field(default_factory=ModerationSettings)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], env: Mapping[str, str] | None = None) -> MonitoringConfig:
+        """Build from the YAML structure; unknown keys are errors (a typo must not silently do nothing)."""
+        env = {} if env is None else env
+        data = dict(data)
+        spikes = _section(SpikeSettings, data.pop("spikes", None), "spikes")
+        hook = dict(data.pop("webhook", None) or {})
+        hook["url"] = env.get("MONITORING_WEBHOOK_URL") or hook.get("url") or ""
+        hook["secret"] = env.get("MONITORING_WEBHOOK_SECRET") or hook.get("secret") or ""
+        webhook = _section(WebhookSettings, hook, "webhook")
+        if webhook.enabled and not webhook.secret:
+            raise ConfigError("webhook.url is set but no secret: set MONITORING_WEBHOOK_SECRET")
+        if webhook.attempts < 1:
+            raise ConfigError("webhook.attempts must be at least 1")
+        moderation = _moderation(data.pop("moderation", None) or {})
+        interval = float(data.pop("interval_seconds", cls.interval_seconds))
+        if data:
+            raise ConfigError(f"unknown monitoring settings: {', '.join(sorted(data))}")
+        if spikes.window_minutes <= 0 or spikes.baseline_hours * 60 < spikes.window_minutes:
+            raise ConfigError("spikes: window_minutes must be positive and shorter than baseline_hours")
+        return cls(interval_seconds=interval, spikes=spikes, webhook=webhook, moderation=moderation)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> MonitoringConfig:
+        """monitoring.yml (or the file named by MONITORING_CONFIG), with the environment's secrets."""
+        env = os.environ if env is None else env
+        path = Path(env.get("MONITORING_CONFIG") or MONITORING_YML)
+        data: dict[str, Any] = {}
+        if path.exists():
+            with path.open(encoding="utf-8") as handle:
+                data = yaml.safe_load(handle) or {}
+        return cls.from_dict(data, env)
+
+
+def _section(kind: type, values: Mapping[str, Any] | None, name: str) -> Any:
+    values = dict(values or {})
+    unknown = set(values) - {f.name for f in fields(kind)}
+    if unknown:
+        raise ConfigError(f"{name}: unknown settings {', '.join(sorted(unknown))}")
+    try:
+        return kind(**{key: type(getattr(kind, key))(value) for key, value in values.items()})
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{name}: {err}") from err
+
+
+def _moderation(data: Mapping[str, Any]) -> ModerationSettings:
+    data = dict(data)
+    repeated = dict(data.pop("repeated_abuse", None) or {})
+    settings = ModerationSettings(
+        block_list=tuple(str(term) for term in data.pop("block_list", None) or ()),
+        insult_intents=frozenset(str(i) for i in data.pop("insult_intents", None) or ("insult",)),
+        repeated_flags=int(repeated.pop("flags", ModerationSettings.repeated_flags)),
+        repeated_window_minutes=float(
+            repeated.pop("window_minutes", ModerationSettings.repeated_window_minutes)
+        ),
+        auto_mute=bool(data.pop("auto_mute", False)),
+    )
+    if data or repeated:
+        raise ConfigError(f"moderation: unknown settings {', '.join(sorted({*data, *repeated}))}")
+    return settings

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import math
+import textwrap
 import threading
 from collections.abc import Callable, Sequence
 
@@ -54,7 +55,7 @@ SENTIMENT_COLORS = {"negative": "#c0362c", "neutral": "#98a2b3", "positive": "#1
 CHANNEL_COLORS = {"messenger": "#1b4fd6", "instagram": "#b0246b", "twitter": "#0f6e99"}
 OTHER_COLORS = ("#7a5af8", "#b7791f", "#0e9384", "#667085", "#e04f16", "#4e5ba6")
 OUTCOME_COLORS = {"confident": "#1f8a4c", "several": "#6cbf84", "none": "#b7791f", "bad_image": "#c0362c"}
-MAX_LABEL = 36
+LABEL_WIDTH, LABEL_LINES = 22, 2
 _drawing = threading.Lock()
 
 
@@ -68,9 +69,17 @@ def render(draw: Callable[[], Figure]) -> str:
 
 
 def label(text: str) -> str:
-    """A data label short enough for an axis."""
-    text = " ".join(str(text).split())
-    return text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 1] + "…"
+    """A data label short enough for an axis: at most two short lines, words kept whole."""
+    words, limit = " ".join(str(text).split()), LABEL_WIDTH * LABEL_LINES
+    words = words if len(words) <= limit else words[: limit - 1] + "…"
+    return textwrap.fill(
+        words,
+        LABEL_WIDTH,
+        max_lines=LABEL_LINES,
+        placeholder=" …",
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
 
 
 def _figure(height: float = SIZE[1]) -> tuple[Figure, Axes]:
@@ -123,7 +132,7 @@ def volume_chart(data: Volume) -> Figure:
     axes.set_ylabel("messages")
     axes.set_ylim(bottom=0)
     _time_axis(axes, data.bucket)
-    axes.legend(frameon=False, loc="upper left", ncols=min(4, len(data.counts)))
+    axes.legend(frameon=False, loc="lower left", bbox_to_anchor=(0, 1), ncols=min(4, len(data.counts)))
     return figure
 
 
@@ -241,7 +250,7 @@ def timing_chart(data: Timings) -> Figure:
         axes.barh(ys, values, height=0.38, color=color, label=name)
         for y, value in zip(ys, values, strict=True):
             axes.text(value, y, f" {value:.1f}", va="center", fontsize=8, color=INK)
-    names = [f"{label(t.agent)} ({len(t.seconds)})" for t in data.agents]
+    names = [label(f"{t.agent} ({len(t.seconds)})") for t in data.agents]
     axes.set_yticks(positions, names)
     axes.grid(axis="y", visible=False)
     axes.set_xlim(0, max(t.p90 for t in data.agents) / scale * 1.2 or 1)

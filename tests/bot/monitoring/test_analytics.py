@@ -33,13 +33,18 @@ def message(n: int, when: dt.datetime, channel: str = "messenger", **values: Any
 
 
 def ticket(conversation: str, created: dt.datetime, reason: str = "customer_request", **values: Any):
+    # Closed, so that a desk showing this data (the browser test) has none of it in its queue.
+    values = {"status": "resolved", **values}
     return HandoffTicket(
         conversation_id=conversation, channel="messenger", reason=reason, created_at=created, **values
     )
 
 
-async def generate(db: Database, staff: dict[str, Any]) -> dict[str, int]:
-    """A week of activity (see each block for what it should give); returns ticket ids by name."""
+async def generate(db: Database, staff: dict[str, Any], tag: str = "") -> dict[str, int]:
+    """A week of activity (see each block for what it should give); returns ticket ids by name.
+
+    `tag` prefixes every identifier, so the week can be added to a database that has other data.
+    """
     ada, bob = staff["ada"].id, staff["bob"].id
     rows: list[Any] = []
     # 30 conversations in the week: 20 on Messenger, 10 on Instagram, two messages each (day 1 + day n).
@@ -91,6 +96,11 @@ async def generate(db: Database, staff: dict[str, Any]) -> dict[str, int]:
     for n, outcome in enumerate(outcomes):
         rows.append(PhotoLookup(conversation_id=f"p{n}", channel="messenger", outcome=outcome, at=at(7)))
     rows.append(PhotoLookup(conversation_id="old", channel="messenger", outcome="none", at=at(0)))
+    for row in [*rows, *tickets.values()]:
+        if isinstance(row, LoggedMessage):
+            row.source = tag + row.source
+        if row.conversation_id is not None:
+            row.conversation_id = tag + row.conversation_id
     async with db.sessions() as session, session.begin():
         session.add_all([*rows, *tickets.values()])
         await session.flush()
@@ -101,7 +111,7 @@ async def generate(db: Database, staff: dict[str, Any]) -> dict[str, int]:
                 AgentMessage(
                     ticket_id=t.id,
                     agent_id=who,
-                    client_id=f"{name}-{who}",
+                    client_id=f"{tag}{name}-{who}",
                     text="hello",
                     status="sent",
                     created_at=t.created_at + dt.timedelta(minutes=minutes),

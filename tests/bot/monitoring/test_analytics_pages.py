@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from bot.desk import charts
 from bot.desk.analytics_pages import CHARTS
 from bot.desk.app import create_app
 from bot.storage.models import Agent, LoggedMessage
@@ -19,6 +20,29 @@ from .test_analytics import at, generate
 
 WEEK = "from=2026-03-01&to=2026-03-07"
 HOSTILE = "<script>alert(1)</script>"
+# The colours data is drawn in (the axes' grey is not one of them).
+DATA_COLORS = {
+    charts.ACCENT,
+    charts.INK,
+    "#a4bcfd",
+    *charts.CHANNEL_COLORS.values(),
+    *charts.OTHER_COLORS,
+    *charts.OUTCOME_COLORS.values(),
+    *charts.SENTIMENT_COLORS.values(),
+} - {charts.STYLE["axes.edgecolor"]}
+
+
+def plotted(svg: str) -> int:
+    """Paths drawn in a data colour that cover some ground: bars with an area, lines with a length."""
+    count = 0
+    for path, style in re.findall(r'<path d="([^"]+)"[^>]*?style="([^"]*)"', svg):
+        numbers = [float(n) for n in re.findall(r"-?\d+(?:\.\d+)?", path)]
+        xs, ys = numbers[0::2], numbers[1::2]
+        width, height = max(xs) - min(xs), max(ys) - min(ys)
+        filled = any(f"fill: {color}" in style for color in DATA_COLORS)
+        stroked = any(f"stroke: {color}" in style for color in DATA_COLORS) and "fill: none" in style
+        count += (filled and width > 0.5 and height > 0.5) or (stroked and max(width, height) > 0.5)
+    return count
 
 
 @pytest.fixture
@@ -102,10 +126,13 @@ async def test_every_chart_is_an_svg_with_something_plotted(sam):
         assert answer.status == 200 and answer.content_type == "image/svg+xml", name
         assert answer.headers["Content-Security-Policy"].startswith("default-src 'none'"), name
         assert svg.lstrip().startswith("<?xml") and "<svg" in svg, name
-        assert len(re.findall(r'<path d="M', svg)) >= 3, name  # bars, lines: more than just the axes
+        assert plotted(svg) >= 2, name
         assert "No " not in svg, name
-    empty = await (await sam.get("/analytics/chart/photos.svg?from=2020-01-01&to=2020-01-07")).text()
-    assert "No customer photos in this range" in empty
+    quiet = "from=2020-01-01&to=2020-01-07"
+    empty = await (await sam.get(f"/analytics/chart/photos.svg?{quiet}")).text()
+    assert "No customer photos in this range" in empty and plotted(empty) == 0
+    unrated = await (await sam.get(f"/analytics/chart/csat.svg?{quiet}")).text()
+    assert unrated.count(">no ratings<") == 2 and plotted(unrated) == 0
     assert (await sam.get(f"/analytics/chart/nothing.svg?{WEEK}")).status == 404
 
 

@@ -381,6 +381,9 @@ def create_app(
                 await trackers.close()
 
     app.cleanup_ctx.append(lifecycle)
+    from bot.desk import monitoring_pages  # imports this module, so only once the app exists
+
+    monitoring_pages.register(app, trackers)  # after `lifecycle`: monitoring runs while the bus runs
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", desk_metrics.metrics_handler(database, metrics_token_from_env()))
     app.router.add_get("/favicon.ico", favicon)

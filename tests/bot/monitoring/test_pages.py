@@ -1,0 +1,243 @@
+"""The monitoring pages over HTTP: supervisors only, CSRF, escaping, review and mute, the header's count."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import itertools
+import re
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import select
+
+from bot.desk.app import create_app
+from bot.desk.monitoring_pages import MONITOR
+from bot.storage.db import Database
+from bot.storage.models import Alert, LoggedMessage, ModerationFlag, MutedAuthor
+
+from .conftest import PASSWORD, RASA_TOKEN, user_event
+
+HOSTILE = '<img src=x onerror="alert(1)"><script>alert(2)</script>'
+numbers = itertools.count(1)
+
+
+def monitoring_yml(tmp_path: Path, interval: float) -> Path:
+    path = tmp_path / "monitoring.yml"
+    path.write_text(f"interval_seconds: {interval}\nmoderation:\n  block_list: [idiot]\n")
+    return path
+
+
+async def start(config, database, monkeypatch, tmp_path, rasa_url: str, interval: float = 0) -> TestServer:
+    monkeypatch.setenv("MONITORING_CONFIG", str(monitoring_yml(tmp_path, interval)))
+    config = dataclasses.replace(config, rasa_url=rasa_url, rasa_token=RASA_TOKEN, poll_seconds=0.05)
+    server = TestServer(create_app(config, database, database))
+    await server.start_server()
+    return server
+
+
+@pytest.fixture
+async def server(config, database, people, fake_rasa, monkeypatch, tmp_path) -> AsyncIterator[TestServer]:
+    """The desk (monitoring in the background off: tests drive it) with Rasa's API faked."""
+    test_server = await start(config, database, monkeypatch, tmp_path, fake_rasa.url)
+    yield test_server
+    await test_server.close()
+
+
+async def client_for(server: TestServer, username: str | None) -> TestClient:
+    client = TestClient(server)
+    await client.start_server()
+    if username:
+        page = await client.get("/login")
+        token = re.search(r'name="login_csrf" value="([^"]+)"', await page.text()).group(1)
+        answer = await client.post(
+            "/login",
+            data={"username": username, "password": PASSWORD, "login_csrf": token},
+            allow_redirects=False,
+        )
+        assert answer.status == 303, await answer.text()
+    return client
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+async def logged(
+    database: Database, text: str, negative: bool = True, minutes_ago: float = 1, **kw
+) -> LoggedMessage:
+    n = next(numbers)
+    values = {
+        "source": f"event:{n}",
+        "kind": "dm",
+        "channel": "messenger",
+        "conversation_id": "psid-7",
+        "text": text,
+        "intent": "insult",
+        "sentiment_label": "negative" if negative else "neutral",
+        "sentiment_score": -0.8 if negative else 0.0,
+        "at": dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=minutes_ago),
+        **kw,
+    }
+    async with database.sessions() as session, session.begin():
+        message = LoggedMessage(**values)
+        session.add(message)
+    return message
+
+
+async def spike(server: TestServer, database: Database, text: str = "still no refund") -> list[Alert]:
+    """Six angry messages out of nowhere, then a monitoring round: alerts for messenger and all."""
+    for i in range(6):
+        await logged(database, f"{text} {i}", author=HOSTILE, link="https://x.com/a/status/1")
+    await server.app[MONITOR].tick()
+    async with database.sessions() as session:
+        return list(await session.scalars(select(Alert).order_by(Alert.id)))
+
+
+async def test_monitoring_is_for_supervisors(server):
+    nobody, ada, sam = (
+        await client_for(server, None),
+        await client_for(server, "ada"),
+        await client_for(server, "sam"),
+    )
+    try:
+        answer = await nobody.get("/monitoring/alerts", allow_redirects=False)
+        assert answer.status == 303 and answer.headers["Location"] == "/login"
+        token = csrf_of(await (await ada.get("/queue")).text())
+        for path in (
+            "/monitoring/alerts",
+            "/monitoring/moderation",
+            "/monitoring/fragments/alerts",
+            "/monitoring",
+        ):
+            assert (await ada.get(path)).status == 403, path
+            assert (await sam.get(path)).status == 200, path
+        for path in ("/monitoring/alerts/1/acknowledge", "/monitoring/flags/1/dismiss", "/monitoring/mute"):
+            assert (
+                await ada.post(path, data={"csrf": token, "channel": "messenger", "author_id": "x"})
+            ).status == 403
+        assert "/monitoring/alerts" in await (await sam.get("/queue")).text()
+        assert "/monitoring/alerts" not in await (await ada.get("/queue")).text()
+    finally:
+        for client in (nobody, ada, sam):
+            await client.close()
+
+
+async def test_alerts_are_listed_with_their_messages_and_acknowledged(server, database):
+    alerts = await spike(server, database)
+    assert len(alerts) == 2
+    sam, ada = await client_for(server, "sam"), await client_for(server, "ada")
+    try:
+        queue = await (await sam.get("/queue")).text()
+        assert "2 open alerts" in queue  # in the header, for supervisors ...
+        assert "open alert" not in await (await ada.get("/queue")).text()  # ... only
+        page = await (await sam.get("/monitoring/alerts")).text()
+        assert page.count("still no refund 3") == 2 and "Acknowledge" in page
+        forged = await sam.post(f"/monitoring/alerts/{alerts[0].id}/acknowledge", data={"csrf": "forged"})
+        assert forged.status == 403
+        done = await sam.post(f"/monitoring/alerts/{alerts[0].id}/acknowledge", data={"csrf": csrf_of(page)})
+        text = await done.text()
+        assert done.status == 200 and f"Alert #{alerts[0].id} acknowledged." in text
+        assert "1 open alert<" in text and "Acknowledged by Sam" in text
+        again = await sam.post(f"/monitoring/alerts/{alerts[0].id}/acknowledge", data={"csrf": csrf_of(page)})
+        assert "already acknowledged" in await again.text()
+    finally:
+        await sam.close()
+        await ada.close()
+
+
+async def test_customer_content_is_escaped_on_every_monitoring_page(server, database):
+    await spike(server, database, text=HOSTILE)
+    message = await logged(database, f"you idiot {HOSTILE}", author=HOSTILE)
+    await server.app[MONITOR].moderation.screen(message, HOSTILE)
+    sam = await client_for(server, "sam")
+    try:
+        for path in ("/monitoring/alerts", "/monitoring/fragments/alerts", "/monitoring/moderation"):
+            html = await (await sam.get(path)).text()
+            assert "<script>alert" not in html and '<img src=x onerror="alert(1)">' not in html, path
+            assert "&lt;script&gt;alert(2)&lt;/script&gt;" in html, path
+        page = await sam.get("/monitoring/alerts")
+        assert page.headers["Content-Security-Policy"].startswith("default-src 'self'")
+        assert "<script>" not in (await page.text()).replace(
+            '<script src="/static/desk.js" defer></script>', ""
+        )
+    finally:
+        await sam.close()
+
+
+async def test_reviewing_flags_and_muting_over_http(server, database, fake_rasa):
+    message = await logged(database, "you idiot", author="Jo")
+    [flag] = await server.app[MONITOR].moderation.screen(message, "psid-7")
+    sam = await client_for(server, "sam")
+    try:
+        page = await (await sam.get("/monitoring/moderation")).text()
+        assert "you idiot" in page and "insult, block list" in page and "Jo" in page
+        token = csrf_of(page)
+        dismissed = await sam.post(
+            f"/monitoring/flags/{flag.id}/dismiss", data={"csrf": token, "status": "open"}
+        )
+        assert f"Flag #{flag.id} dismissed." in await dismissed.text() and str(dismissed.url).endswith(
+            "status=open"
+        )
+        shown = await (await sam.get("/monitoring/moderation?status=dismissed")).text()
+        assert f'id="flag-{flag.id}"' in shown
+        await sam.post(f"/monitoring/flags/{flag.id}/reopen", data={"csrf": token})
+        confirmed = await sam.post(f"/monitoring/flags/{flag.id}/confirm", data={"csrf": token})
+        assert f"Flag #{flag.id} confirmed." in await confirmed.text()
+        muted = await sam.post(
+            "/monitoring/mute",
+            data={"csrf": token, "channel": "messenger", "author_id": "psid-7", "reason": "abuse"},
+        )
+        text = await muted.text()
+        assert "psid-7 on messenger is muted" in text and "Unmute" in text
+        assert fake_rasa.sent_to("psid-7") == [{"event": "pause"}]
+        unmuted = await sam.post(
+            "/monitoring/unmute", data={"csrf": token, "channel": "messenger", "author_id": "psid-7"}
+        )
+        assert "the assistant answers again" in await unmuted.text()
+        assert fake_rasa.sent_to("psid-7")[-1][0] == {"event": "resume"}
+    finally:
+        await sam.close()
+    async with database.sessions() as session:
+        assert (await session.get(ModerationFlag, flag.id)).status == "confirmed"
+        assert not (await session.scalar(select(MutedAuthor))).active
+
+
+async def test_a_mute_that_cannot_pause_the_bot_says_so(config, database, people, monkeypatch, tmp_path):
+    server = await start(config, database, monkeypatch, tmp_path, "http://127.0.0.1:9")
+    sam = await client_for(server, "sam")
+    try:
+        token = csrf_of(await (await sam.get("/monitoring/moderation")).text())
+        answer = await sam.post(
+            "/monitoring/mute", data={"csrf": token, "channel": "messenger", "author_id": "psid-7"}
+        )
+        assert "not muted: the assistant&#39;s server did not answer" in await answer.text()
+    finally:
+        await sam.close()
+        await server.close()
+    async with database.sessions() as session:
+        assert await session.scalar(select(MutedAuthor)) is None
+
+
+async def test_the_desk_records_customer_messages_in_the_background(
+    config, database, people, monkeypatch, tmp_path, store_event
+):
+    server = await start(config, database, monkeypatch, tmp_path, "http://127.0.0.1:9", interval=0.05)
+    try:
+        await store_event("psid-42", user_event("where is my refund??"))
+        deadline = time.monotonic() + 30
+        found = None
+        while found is None:
+            assert time.monotonic() < deadline, "never recorded"
+            await asyncio.sleep(0.05)
+            async with database.sessions() as session:
+                found = await session.scalar(
+                    select(LoggedMessage).where(LoggedMessage.conversation_id == "psid-42")
+                )
+        assert found.intent == "request_refund" and found.sentiment_label == "negative"
+    finally:
+        await server.close()

@@ -8,12 +8,14 @@ stack's database; a supervisor opens the dashboard and every chart is drawn.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from playwright.sync_api import Page, expect, sync_playwright
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from bot.desk.accounts import Accounts
 from bot.desk.analytics_pages import CHARTS
@@ -21,7 +23,7 @@ from bot.desk.config import Lockout
 from bot.devstack import Stack
 from bot.settings import Settings
 from bot.storage.db import Database
-from bot.storage.models import PhotoLookup
+from bot.storage.models import Agent, AgentMessage, HandoffTicket, LoggedMessage, PhotoLookup
 
 from ..bot.monitoring.test_analytics import generate
 from ..bot.monitoring.test_analytics_pages import DATA_COLORS
@@ -55,15 +57,37 @@ def in_database(stack: Stack, work: Any) -> Any:
     return asyncio.run(run())
 
 
-def add_generated_week(stack: Stack) -> None:
-    """The query tests' week (March 2026), with its own agents and identifiers."""
+@contextlib.contextmanager
+def generated_week(stack: Stack) -> Iterator[None]:
+    """The query tests' week (March 2026), with its own agents and identifiers, removed afterwards.
+
+    Removed because the stack is shared: monitoring takes the oldest logged message as the start of
+    history, and later tests should see the stack as they would without this test.
+    """
+    tag = f"e2e{uuid.uuid4().hex[:6]}-"
 
     async def add(database: Database) -> None:
-        accounts, tag = Accounts(database, Lockout()), f"e2e{uuid.uuid4().hex[:6]}-"
+        accounts = Accounts(database, Lockout())
         staff = {name: await accounts.add(f"{tag}{name}", name.title(), PASSWORD) for name in ("ada", "bob")}
         await generate(database, staff, tag)
 
+    async def remove(database: Database) -> None:
+        async with database.sessions() as session, session.begin():
+            tickets = select(HandoffTicket.id).where(HandoffTicket.conversation_id.startswith(tag))
+            await session.execute(delete(AgentMessage).where(AgentMessage.ticket_id.in_(tickets)))
+            for table, column in (
+                (HandoffTicket, HandoffTicket.conversation_id),
+                (LoggedMessage, LoggedMessage.source),
+                (PhotoLookup, PhotoLookup.conversation_id),
+                (Agent, Agent.username),
+            ):
+                await session.execute(delete(table).where(column.startswith(tag)))
+
     in_database(stack, add)
+    try:
+        yield
+    finally:
+        in_database(stack, remove)
 
 
 def photo_lookups(stack: Stack, conversation_id: str) -> list[tuple[str, str, int | None]]:
@@ -101,9 +125,8 @@ def test_a_supervisor_sees_every_chart_drawn(default_stack):
     wait_for_replies(stack, "messenger", user, 2)
     [(channel, outcome, product_id)] = photo_lookups(stack, user)
     assert (channel, outcome) == ("messenger", "confident") and product_id is not None
-    add_generated_week(stack)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
+    with generated_week(stack), sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         page = context.new_page()

@@ -7,7 +7,8 @@ CSRF-checked POSTs (the desk's middleware), post/redirect/get with a one-time me
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any
 
 from aiohttp import web
 
@@ -94,10 +95,10 @@ async def moderation_page(request: web.Request) -> web.Response:
     )
 
 
-def _back(form: object, fallback: str = "/monitoring/moderation") -> str:
+def _back(form: Mapping[str, Any]) -> str:
     """Back to the moderation page with its filter (never anywhere else)."""
-    status = str(getattr(form, "get", lambda *_: "")("status", "") or "")
-    return f"/monitoring/moderation?status={status}" if status in FILTERS else fallback
+    status = str(form.get("status", ""))
+    return f"/monitoring/moderation?status={status}" if status in FILTERS else "/monitoring/moderation"
 
 
 @supervisors

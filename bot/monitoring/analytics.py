@@ -161,21 +161,24 @@ def _series(kind: str, channel: str) -> str:
     return channel if kind == "dm" else f"{channel} mentions"
 
 
-async def volume(db: Database, period: DateRange) -> Volume:
-    """Messages by channel over time."""
-    buckets = period.buckets()
-    index = {moment: i for i, moment in enumerate(buckets)}
-    counts: dict[str, list[int]] = {}
+async def _by_bucket(db: Database, period: DateRange, keys: list[Any], values: list[Any]) -> list[Any]:
+    """Customer messages grouped by bucket and `keys`: rows of (bucket index, *keys, *values)."""
+    index = {moment: i for i, moment in enumerate(period.buckets())}
     async with db.sessions() as session:
         bucket = _bucket_of(session, LoggedMessage.at, period.bucket).label("bucket")
         rows = await session.execute(
-            select(bucket, LoggedMessage.kind, LoggedMessage.channel, func.count())
-            .where(within(LoggedMessage.at, period))
-            .group_by(bucket, LoggedMessage.kind, LoggedMessage.channel)
+            select(bucket, *keys, *values).where(within(LoggedMessage.at, period)).group_by(bucket, *keys)
         )
-        for moment, kind, channel, count in rows:
-            series = counts.setdefault(_series(kind, channel), [0] * len(buckets))
-            series[index[_as_bucket(moment)]] += count
+        return [(index[_as_bucket(moment)], *rest) for moment, *rest in rows]
+
+
+async def volume(db: Database, period: DateRange) -> Volume:
+    """Messages by channel over time."""
+    buckets = period.buckets()
+    counts: dict[str, list[int]] = {}
+    keys = [LoggedMessage.kind, LoggedMessage.channel]
+    for i, kind, channel, count in await _by_bucket(db, period, keys, [func.count()]):
+        counts.setdefault(_series(kind, channel), [0] * len(buckets))[i] += count
     return Volume(period.bucket, buckets, counts)
 
 
@@ -204,22 +207,12 @@ class Sentiment:
 async def sentiment(db: Database, period: DateRange) -> Sentiment:
     """Sentiment over time: counts per label and the mean score of each bucket."""
     buckets = period.buckets()
-    index = {moment: i for i, moment in enumerate(buckets)}
     counts = {label: [0] * len(buckets) for label in SENTIMENTS}
     sums = [0.0] * len(buckets)
-    async with db.sessions() as session:
-        bucket = _bucket_of(session, LoggedMessage.at, period.bucket).label("bucket")
-        rows = await session.execute(
-            select(
-                bucket, LoggedMessage.sentiment_label, func.count(), func.sum(LoggedMessage.sentiment_score)
-            )
-            .where(within(LoggedMessage.at, period))
-            .group_by(bucket, LoggedMessage.sentiment_label)
-        )
-        for moment, label, count, total in rows:
-            i = index[_as_bucket(moment)]
-            counts[label if label in counts else "neutral"][i] += count
-            sums[i] += float(total or 0.0)
+    values = [func.count(), func.sum(LoggedMessage.sentiment_score)]
+    for i, label, count, total in await _by_bucket(db, period, [LoggedMessage.sentiment_label], values):
+        counts[label if label in counts else "neutral"][i] += count
+        sums[i] += float(total or 0.0)
     sizes = [sum(counts[label][i] for label in SENTIMENTS) for i in range(len(buckets))]
     mean = [sums[i] / sizes[i] if sizes[i] else None for i in range(len(buckets))]
     return Sentiment(period.bucket, buckets, counts, mean)
@@ -318,21 +311,10 @@ class Handoffs:
     conversations: int
     reasons: list[tuple[str, int]]
 
-    def rate(self, count: int) -> float | None:
-        """Tickets per conversation."""
-        return count / self.conversations if self.conversations else None
-
     def table(self) -> Table:
         """One row per reason."""
-        rows = [
-            [
-                reason,
-                count,
-                self.conversations,
-                None if self.rate(count) is None else round(count / self.conversations, 4),
-            ]
-            for reason, count in self.reasons
-        ]
+        total = self.conversations
+        rows = [[r, n, total, round(n / total, 4) if total else None] for r, n in self.reasons]
         return ["reason", "tickets", "conversations", "handoff_rate"], rows
 
 

@@ -151,7 +151,7 @@ def secrets_defaults(env: Mapping[str, str | None]) -> dict[str, str]:
     return {
         name: value
         for name in ("RASA_API_TOKEN", "DESK_API_TOKEN")
-        if not env.get(name) and (value := secrets.token_urlsafe(24))
+        if not env.get(name) and (value := secrets.token_hex(24))
     }
 
 
@@ -184,7 +184,7 @@ class Stack:
         self.env = base_env
         self.rasa_token = str(base_env["RASA_API_TOKEN"])
         rasa_command = [str(RASA_BIN), "run", "--model", str(model), "--enable-api"]
-        rasa_command += ["--auth-token", self.rasa_token]
+        rasa_command += [f"--auth-token={self.rasa_token}"]  # "=": a token may start with "-"
         rasa_command += ["--interface", "127.0.0.1", "--port", str(self.ports.rasa)]
         rasa_command += ["--endpoints", "endpoints.yml", "--credentials", "credentials.yml"]
         # rasa-sdk's action server plus GET /metrics: the same options, port and /health

@@ -19,6 +19,7 @@ from bot.desk.rasa_client import DeliveryError, RasaClient
 from bot.desk.transcript import Line, Transcripts
 from bot.escalation import EscalationConfig, frustration_trend
 from bot.handoff import ACTIVE, ASSIGNED, OPEN
+from bot.monitoring.moderation import is_muted
 from bot.storage.db import Database
 from bot.storage.models import Agent, AgentMessage, HandoffTicket, TicketNote, utcnow
 
@@ -256,9 +257,11 @@ class Desk:
     async def resolve(self, agent: Agent, ticket_id: int, ask_csat: bool = True) -> Change:
         """Give the conversation back to the bot, then have it ask for a rating."""
         ticket = await self.ownership.check_can_resolve(ticket_id, agent)
-        await self.rasa.resume(ticket.conversation_id)
+        muted = await is_muted(self.db, ticket.channel, ticket.conversation_id)
+        if not muted:  # a muted author stays paused: the bot must not answer them
+            await self.rasa.resume(ticket.conversation_id)
         change = await self.ownership.resolve(ticket_id, agent)
-        if ask_csat:
+        if ask_csat and not muted:
             try:
                 await self.rasa.ask_csat(ticket.conversation_id)
             except DeliveryError as err:  # the hand-back stands; only the rating question is lost

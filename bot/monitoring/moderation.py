@@ -106,6 +106,18 @@ def repeated(flag_times: Sequence[dt.datetime], now: dt.datetime, settings: Mode
     return sum(1 for at in flag_times if since <= at <= now) >= settings.repeated_flags
 
 
+async def is_muted(database: Database, channel: str, author_id: str) -> bool:
+    """Whether the bot is told not to answer this author (also checked when an agent hands back)."""
+    async with database.sessions() as session:
+        return bool(
+            await session.scalar(
+                select(MutedAuthor.active).where(
+                    MutedAuthor.channel == channel, MutedAuthor.author_id == author_id
+                )
+            )
+        )
+
+
 @dataclass(frozen=True)
 class FlagRow:
     """A flag with what the review page shows of its message."""
@@ -234,14 +246,7 @@ class Moderation:
 
     async def is_muted(self, channel: str, author_id: str) -> bool:
         """Whether the bot is told not to answer this author."""
-        async with self._db.sessions() as session:
-            return bool(
-                await session.scalar(
-                    select(MutedAuthor.active).where(
-                        MutedAuthor.channel == channel, MutedAuthor.author_id == author_id
-                    )
-                )
-            )
+        return await is_muted(self._db, channel, author_id)
 
     async def _active_ticket(self, conversation_id: str) -> HandoffTicket | None:
         async with self._db.sessions() as session:

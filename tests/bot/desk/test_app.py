@@ -202,3 +202,20 @@ async def test_another_agents_conversation_cannot_be_streamed(server, open_ticke
     finally:
         await ada.close()
         await bob.close()
+
+
+async def test_resolving_a_muted_authors_ticket_keeps_the_bot_quiet(server, open_ticket, database, people):
+    """Rasa is unreachable here, so a resume would fail: resolving works only because none is sent."""
+    from bot.storage.models import MutedAuthor
+
+    ticket_id = await open_ticket("psid-muted")
+    async with database.sessions() as session, session.begin():
+        session.add(MutedAuthor(channel="messenger", author_id="psid-muted", reason="abuse"))
+    client = await client_for(server, "ada")
+    try:
+        page = await (await client.get(f"/tickets/{ticket_id}")).text()
+        page = await (await client.post(f"/tickets/{ticket_id}/claim", data={"csrf": csrf_of(page)})).text()
+        done = await client.post(f"/tickets/{ticket_id}/resolve", data={"csrf": csrf_of(page)})
+        assert f"Ticket #{ticket_id} resolved" in await done.text()
+    finally:
+        await client.close()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import insert
 
 from bot.desk.accounts import Accounts
@@ -126,3 +128,23 @@ def user_event(text: str, label: str = "negative", score: float = -0.6, **metada
         },
         "metadata": metadata,
     }
+
+
+async def client_for(server: TestServer, username: str | None) -> TestClient:
+    """A browser-like client, signed in as `username` unless None."""
+    client = TestClient(server)
+    await client.start_server()
+    if username:
+        page = await client.get("/login")
+        token = re.search(r'name="login_csrf" value="([^"]+)"', await page.text()).group(1)
+        answer = await client.post(
+            "/login",
+            data={"username": username, "password": PASSWORD, "login_csrf": token},
+            allow_redirects=False,
+        )
+        assert answer.status == 303, await answer.text()
+    return client
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)

@@ -8,13 +8,13 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import ClientSession
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
 from bot.desk.app import create_app
 from bot.storage.models import AgentMessage
 
-from .conftest import PASSWORD, user_event
+from .conftest import PASSWORD, client_for, csrf_of, user_event
 
 HOSTILE = '<img src=x onerror="alert(1)"><script>alert(2)</script>'
 
@@ -25,26 +25,6 @@ async def server(config, database, people) -> AsyncIterator[TestServer]:
     app = create_app(config.__class__(**{**config.__dict__, "poll_seconds": 0.05}), database, database)
     async with TestServer(app) as test_server:
         yield test_server
-
-
-async def client_for(server: TestServer, username: str | None) -> TestClient:
-    """A browser-like client, signed in as `username` unless None."""
-    client = TestClient(server)
-    await client.start_server()
-    if username:
-        page = await client.get("/login")
-        token = re.search(r'name="login_csrf" value="([^"]+)"', await page.text()).group(1)
-        answer = await client.post(
-            "/login",
-            data={"username": username, "password": PASSWORD, "login_csrf": token},
-            allow_redirects=False,
-        )
-        assert answer.status == 303, await answer.text()
-    return client
-
-
-def csrf_of(html: str) -> str:
-    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
 
 
 async def test_pages_need_a_session(server):

@@ -6,13 +6,12 @@ import asyncio
 import dataclasses
 import datetime as dt
 import itertools
-import re
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
 from bot.desk.app import create_app
@@ -20,7 +19,8 @@ from bot.desk.monitoring_pages import MONITOR
 from bot.storage.db import Database
 from bot.storage.models import Alert, LoggedMessage, ModerationFlag, MutedAuthor
 
-from .conftest import PASSWORD, RASA_TOKEN, user_event
+from ..desk.conftest import client_for, csrf_of
+from .conftest import RASA_TOKEN, user_event
 
 HOSTILE = '<img src=x onerror="alert(1)"><script>alert(2)</script>'
 numbers = itertools.count(1)
@@ -46,25 +46,6 @@ async def server(config, database, people, fake_rasa, monkeypatch, tmp_path) -> 
     test_server = await start(config, database, monkeypatch, tmp_path, fake_rasa.url)
     yield test_server
     await test_server.close()
-
-
-async def client_for(server: TestServer, username: str | None) -> TestClient:
-    client = TestClient(server)
-    await client.start_server()
-    if username:
-        page = await client.get("/login")
-        token = re.search(r'name="login_csrf" value="([^"]+)"', await page.text()).group(1)
-        answer = await client.post(
-            "/login",
-            data={"username": username, "password": PASSWORD, "login_csrf": token},
-            allow_redirects=False,
-        )
-        assert answer.status == 303, await answer.text()
-    return client
-
-
-def csrf_of(html: str) -> str:
-    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
 
 
 async def logged(

@@ -13,29 +13,26 @@ One process, one registry: with `SANIC_WORKERS` above 1 each worker would answer
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
-from prometheus_client.exposition import choose_encoder
-from prometheus_client.gc_collector import GCCollector
-from prometheus_client.platform_collector import PlatformCollector
-from prometheus_client.process_collector import ProcessCollector
+from prometheus_client import Counter, Gauge, Histogram
 
-from connectors.security import constant_time_equal
+from bot import metrics as shared
+from bot.metrics import LATENCY_BUCKETS, PREFIX, authorized, metrics_token_from_env
 
-PREFIX = "loom_"
-METRICS_TOKEN_ENV = "METRICS_TOKEN"
-# Seconds: from a fast acknowledgement (milliseconds) to a slow platform send with retries.
-LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+__all__ = [
+    "LATENCY_BUCKETS",
+    "PREFIX",
+    "authorized",
+    "count",
+    "exposition",
+    "metrics_token_from_env",
+    "value",
+]
 
-disable_created_metrics()  # no `*_created` series: they double the count and Prometheus needs none
-REGISTRY = CollectorRegistry()
-ProcessCollector(registry=REGISTRY)
-PlatformCollector(registry=REGISTRY)
-GCCollector(registry=REGISTRY)
+REGISTRY = shared.new_registry()  # with process, platform and GC metrics; no `*_created` series
 
 # name → (help, label names). `count(name, *labels)` must give one value per label name.
 COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -136,21 +133,6 @@ def measured_send(platform: str) -> Iterator[None]:
         count("messages_out", platform, result)
 
 
-def metrics_token_from_env(env: Mapping[str, str] | None = None) -> str | None:
-    """`METRICS_TOKEN`: when set, /metrics wants `Authorization: Bearer <token>`; None (open) otherwise."""
-    env = os.environ if env is None else env
-    return env.get(METRICS_TOKEN_ENV) or None
-
-
-def authorized(header: str | None, token: str | None) -> bool:
-    """Whether a request with this Authorization header may read the metrics."""
-    if token is None:
-        return True
-    scheme, _, sent = (header or "").strip().partition(" ")
-    return scheme.lower() == "bearer" and constant_time_equal(sent.strip(), token)
-
-
 def exposition(accept: str | None) -> tuple[bytes, str]:
     """The registry in the format the scraper asks for (Prometheus text by default), and its type."""
-    encoder, content_type = choose_encoder(accept or "")
-    return encoder(REGISTRY), content_type
+    return shared.exposition(REGISTRY, accept)

@@ -7,7 +7,6 @@ still records what they write); unmuting brings the bot back, except while a per
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 import uuid
@@ -16,17 +15,14 @@ import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.desk.accounts import Accounts
-from bot.desk.config import Lockout
 from bot.devstack import Stack
 from bot.settings import Settings
-from bot.storage.db import Database, create_sync_engine
+from bot.storage.db import create_sync_engine
 from bot.storage.models import LoggedMessage
 
 from .conftest import sim
+from .test_desk import add_agent, desk_session
 from .test_meta_channels import customer_says, new_user, replies, texts, tracker, wait_for_replies
-
-PASSWORD = "monitoring test password"
 
 
 def logged(stack: Stack, **where: str) -> list[LoggedMessage]:
@@ -54,27 +50,7 @@ def wait_logged(stack: Stack, count: int, timeout: float = 60, **where: str) -> 
 
 def supervisor(stack: Stack) -> requests.Session:
     """A signed-in supervisor's browser session on the stack's desk."""
-    username = f"super{uuid.uuid4().hex[:8]}"
-    settings = Settings.from_env({k: v for k, v in stack.env.items() if v})
-
-    async def create() -> None:
-        database = Database(settings.database_url)
-        try:
-            await Accounts(database, Lockout()).add(username, "Sue Pervisor", PASSWORD, "supervisor")
-        finally:
-            await database.close()
-
-    asyncio.run(create())
-    browser = requests.Session()
-    page = browser.get(f"{stack.desk_url}/login", timeout=30)
-    token = re.search(r'name="login_csrf" value="([^"]+)"', page.text).group(1)
-    answer = browser.post(
-        f"{stack.desk_url}/login",
-        data={"username": username, "password": PASSWORD, "login_csrf": token},
-        timeout=30,
-    )
-    assert answer.url.endswith("/queue"), answer.text
-    return browser
+    return desk_session(stack, add_agent(stack, "supervisor"))
 
 
 def desk_post(stack: Stack, browser: requests.Session, path: str, **form: str) -> str:

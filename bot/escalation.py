@@ -6,6 +6,7 @@ reads the turns from the tracker and writes the decision into slots that rules a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,27 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG_FILE = ROOT / "escalation.yml"
 # Short social turns are not "the same question asked again".
+# Asking for a person inside another request ("i want to speak to a human, my refund never came"):
+# NLU picks the topic as the intent, and the request for a person must still win.
+PERSON = (
+    r"(?:a |an |the |some |your |real |actual |live |proper )*"
+    r"(?:human|person|agent|someone|somebody|manager|representative|rep|staff|people)\b"
+)
+HUMAN_REQUEST = re.compile(
+    rf"\b(?:speak|talk|chat)(?:ing)? (?:to|with) {PERSON}"
+    rf"|\b(?:get|give|put|connect|transfer|pass) me (?:to |through to |with )?{PERSON}"
+    r"|\b(?:human|real person|live agent|real agent)(?: please| pls| now)\b",
+    re.IGNORECASE,
+)
+NEGATED = re.compile(r"\b(?:don'?t|do not|dont|no need to|never|not)\b[^.!?,]{0,25}$", re.IGNORECASE)
+
+
+def asks_for_a_person(text: str) -> bool:
+    """Whether the message explicitly asks for a person (not "i don't need to talk to a human")."""
+    text = text or ""
+    return any(not NEGATED.search(text[: match.start()]) for match in HUMAN_REQUEST.finditer(text))
+
+
 NOT_QUESTIONS = frozenset(
     {"greet", "goodbye", "thank", "affirm", "deny", "compliment", "nlu_fallback", "insult", "rate_service"}
 )
@@ -118,7 +140,7 @@ def decide(turns: Sequence[Turn], config: EscalationConfig, vip: bool = False) -
         return Decision(trend, abusive=insults >= config.insults_before_flag)
     reason = None
     recent = turns[-3:]
-    if last.intent == "request_human":
+    if last.intent == "request_human" or asks_for_a_person(last.text):
         reason = "customer_request"
     elif _in_a_row(turns, "nlu_fallback") >= config.fallbacks_in_a_row:
         reason = "repeated_fallback"

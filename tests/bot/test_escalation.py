@@ -89,3 +89,34 @@ def test_priority_and_summary():
     assert priority("customer_request", 0.0, vip=True) > priority("customer_request", 0.0, vip=False)
     text = summary([Turn("refund_status", -0.7, "negative", text="still no refund"), neutral("greet")])
     assert "refund_status" in text and "[negative -0.70] still no refund" in text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "i want to speak to a human, my refund never came",
+        "Can I talk with a real person about order 104523?",
+        "just connect me to an agent",
+        "put me through to your manager",
+        "human please",
+        "Let me chat to someone, this refund is taking forever",
+    ],
+)
+def test_asking_for_a_person_inside_another_request_escalates(text):
+    turn = Turn(intent="refund_status", score=-0.2, label="negative", text=text)
+    assert decide([turn], CONFIG).reason == "customer_request"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "i don't need to talk to a human, just tell me where my refund is",
+        "no need to speak to a person, thanks",
+        "the person who delivered it was rude",
+        "my agent code is 1234",
+        "is a human reading this?",
+    ],
+)
+def test_mentioning_people_without_asking_for_one_does_not(text):
+    turn = Turn(intent="refund_status", score=-0.2, label="negative", text=text)
+    assert decide([turn], CONFIG).reason is None

@@ -189,8 +189,8 @@ class Ownership:
             audit.record(session, who, "taken_outside_desk", ticket.id)
             return Change(ticket.id, conversation_id, owner(ticket))
 
-    async def add_note(self, ticket_id: int, agent: Agent, body: str) -> None:
-        """An internal note: anyone who may see the ticket may annotate it."""
+    async def add_note(self, ticket_id: int, agent: Agent, body: str) -> str:
+        """An internal note: anyone who may see the ticket may annotate it. The conversation's id."""
         body = body.strip()
         if not body:
             raise OwnershipError("an empty note says nothing")
@@ -200,3 +200,4 @@ class Ownership:
                 raise NotFound(f"no ticket #{ticket_id} for you")
             session.add(TicketNote(ticket_id=ticket_id, agent_id=agent.id, body=body[:5000]))
             audit.record(session, agent, "noted", ticket_id)
+            return ticket.conversation_id

@@ -202,9 +202,8 @@ class Desk:
 
     async def note(self, agent: Agent, ticket_id: int, body: str) -> None:
         """An internal note."""
-        await self.ownership.add_note(ticket_id, agent, body)
-        ticket = await self.ownership.ticket(ticket_id)
-        await self.bus.publish({"kind": "conversation", "conversation_id": ticket.conversation_id})
+        conversation_id = await self.ownership.add_note(ticket_id, agent, body)
+        await self.bus.publish({"kind": "conversation", "conversation_id": conversation_id})
 
     async def reply(self, agent: Agent, ticket_id: int, text: str, client_id: str) -> AgentMessage:
         """Send through the conversation's channel; a repeated client_id sends nothing new."""
@@ -274,10 +273,7 @@ class Desk:
         metadata = event.get("metadata") or {}
         if event.get("event") == "bot" and metadata.get("author") == "human_agent":
             source = str(metadata.get("source") or "outside")
-            channel = await self._channel_of(conversation_id)
+            channel = await self.transcripts.input_channel(conversation_id) or "unknown"
             change = await self.ownership.taken_outside(conversation_id, channel, source)
             logger.info("ticket #%s: %s replied outside the desk and owns it", change.ticket_id, source)
             await self.bus.publish({"kind": "queue"})
-
-    async def _channel_of(self, conversation_id: str) -> str:
-        return await self.transcripts.input_channel(conversation_id) or "unknown"

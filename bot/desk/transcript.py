@@ -143,7 +143,7 @@ class Transcripts:
         self._db = database
         self._table_seen = False
 
-    async def _rows(self, query: Any) -> list[Any]:
+    async def rows(self, query: Any) -> list[Any]:
         """Run a query; nothing at all until Rasa has created its table (it does at start-up)."""
         async with self._db.engine.connect() as connection:
             if not self._table_seen:
@@ -163,7 +163,7 @@ class Transcripts:
             )
             .order_by(EVENTS.c.id)
         )
-        rows = await self._rows(query)
+        rows = await self.rows(query)
         lines = [to_line(row.id, json.loads(row.data)) for row in rows]
         return [line for line in lines if line is not None]
 
@@ -176,7 +176,7 @@ class Transcripts:
             .where(EVENTS.c.sender_id.in_(conversation_ids), EVENTS.c.type_name == "user")
             .group_by(EVENTS.c.sender_id)
         )
-        return {row[0]: float(row[1]) for row in await self._rows(query)}
+        return {row[0]: float(row[1]) for row in await self.rows(query)}
 
     async def input_channel(self, conversation_id: str) -> str | None:
         """The channel the customer last wrote on (Rasa's input channel name)."""
@@ -186,12 +186,12 @@ class Transcripts:
             .order_by(EVENTS.c.id.desc())
             .limit(1)
         )
-        rows = await self._rows(query)
+        rows = await self.rows(query)
         return json.loads(rows[0][0]).get("input_channel") if rows else None
 
     async def latest_id(self) -> int:
         """The newest event id (0 when there is none, or no table yet)."""
-        rows = await self._rows(select(func.max(EVENTS.c.id)))
+        rows = await self.rows(select(func.max(EVENTS.c.id)))
         return int(rows[0][0] or 0) if rows else 0
 
     async def since(self, after: int, limit: int = 500) -> list[tuple[int, str, dict[str, Any]]]:
@@ -202,5 +202,5 @@ class Transcripts:
             .order_by(EVENTS.c.id)
             .limit(limit)
         )
-        rows = await self._rows(query)
+        rows = await self.rows(query)
         return [(row.id, row.sender_id, json.loads(row.data)) for row in rows]

@@ -20,10 +20,10 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import Table, inspect, select, update
+from sqlalchemy import Table, select, update
 
 from bot.desk.rasa_client import DeliveryError, RasaClient
-from bot.desk.transcript import EVENTS
+from bot.desk.transcript import EVENTS, Transcripts
 from bot.monitoring.const import (
     BATCH,
     DM,
@@ -141,11 +141,10 @@ class Recorder:
         moderation: Moderation,
     ) -> None:
         self._db = database
-        self._trackers = trackers
+        self._events = Transcripts(trackers)
         self._scorer = scorer
         self._rasa = rasa
         self._moderation = moderation
-        self._events_table_seen = False
 
     async def position(self, name: str) -> int:
         """How far the reader `name` got (0 before its first step)."""
@@ -196,16 +195,8 @@ class Recorder:
                 logger.exception("moderation of message %s failed", message.id)
         return [message for message, _ in made]
 
-    async def _events_exist(self) -> bool:
-        if not self._events_table_seen:
-            async with self._trackers.engine.connect() as connection:
-                self._events_table_seen = await connection.run_sync(lambda c: inspect(c).has_table("events"))
-        return self._events_table_seen
-
     async def events_step(self) -> tuple[int, bool]:
         """Record the next batch of customer messages from Rasa's events: (recorded, more to read)."""
-        if not await self._events_exist():
-            return 0, False
         position = await self.position(EVENTS_CURSOR)
         query = (
             select(EVENTS.c.id, EVENTS.c.sender_id, EVENTS.c.data)
@@ -213,8 +204,7 @@ class Recorder:
             .order_by(EVENTS.c.id)
             .limit(BATCH)
         )
-        async with self._trackers.engine.connect() as connection:
-            rows = list((await connection.execute(query)).all())
+        rows = await self._events.rows(query)  # nothing until Rasa has created its table
         if not rows:
             return 0, False
         fresh = await self._unrecorded([f"{EVENT_SOURCE}{row.id}" for row in rows])

@@ -27,9 +27,8 @@ from bot.storage.models import Agent, AgentMessage, HandoffTicket, LoggedMessage
 
 from ..bot.monitoring.test_analytics import generate
 from ..bot.monitoring.test_analytics_pages import DATA_COLORS
-from .conftest import sim
 from .test_desk import CHROMIUM, PASSWORD, SCREENSHOTS, add_agent, sign_in
-from .test_meta_channels import customer_says, new_user, product_photo_jpeg, wait_for_replies
+from .test_meta_channels import new_user, send_tote_photo
 
 WEEK = "from=2026-03-01&to=2026-03-07"
 # Paths the browser laid out in a data colour: bars with an area, lines with a length.
@@ -115,14 +114,7 @@ def test_a_supervisor_sees_every_chart_drawn(default_stack):
     username = add_agent(stack, "supervisor")
     # A real customer photo: the action records the lookup before the reply goes out.
     user = new_user()
-    upload = sim(
-        stack,
-        "POST",
-        "/_sim/media",
-        files={"file": ("tote.jpg", product_photo_jpeg("BAG-002", 3), "image/jpeg")},
-    )
-    customer_says(stack, "messenger", user, image_urls=[upload["url"]])
-    wait_for_replies(stack, "messenger", user, 2)
+    send_tote_photo(stack, "messenger", user)
     [(channel, outcome, product_id)] = photo_lookups(stack, user)
     assert (channel, outcome) == ("messenger", "confident") and product_id is not None
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

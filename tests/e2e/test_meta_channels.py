@@ -101,9 +101,8 @@ def product_photo_jpeg(sku: str, seed: int) -> bytes:
     return buffer.getvalue()
 
 
-@pytest.mark.parametrize("platform", ["messenger", "instagram"])
-def test_a_photo_of_a_product_gets_its_card(stack, platform):
-    user = new_user()
+def send_tote_photo(stack: Stack, platform: str, user: str) -> list[dict]:
+    """The customer posts a changed photo of the Canvas Tote; the bot's two replies (text, card)."""
     upload = sim(
         stack,
         "POST",
@@ -111,7 +110,13 @@ def test_a_photo_of_a_product_gets_its_card(stack, platform):
         files={"file": ("tote.jpg", product_photo_jpeg("BAG-002", 3), "image/jpeg")},
     )
     customer_says(stack, platform, user, image_urls=[upload["url"]])
-    replies_sent = wait_for_replies(stack, platform, user, 2)
+    return wait_for_replies(stack, platform, user, 2)
+
+
+@pytest.mark.parametrize("platform", ["messenger", "instagram"])
+def test_a_photo_of_a_product_gets_its_card(stack, platform):
+    user = new_user()
+    replies_sent = send_tote_photo(stack, platform, user)
     assert "Canvas Tote" in replies_sent[0]["body"]["message"]["text"]
     payload = replies_sent[1]["body"]["message"]["attachment"]["payload"]
     assert payload["template_type"] == "generic" and payload["elements"][0]["title"] == "Canvas Tote"

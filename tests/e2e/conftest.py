@@ -6,6 +6,7 @@ Two deployments: the embedded default (SQLite files, in-process locks) and the p
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +17,15 @@ from bot.devstack import Ports, Stack, simulator_defaults
 from bot.launcher import prepare_database
 from bot.settings import Settings
 from bot.storage import migrate
+
+# Several checkouts (or sessions) on one machine run their suites side by side with different bases.
+PORT_OFFSET = int(os.environ.get("E2E_PORT_OFFSET", "0"))
+
+
+def stack_ports(base: int) -> Ports:
+    """The stack's four ports from a base such as 5105 (Rasa), shifted by E2E_PORT_OFFSET."""
+    base += PORT_OFFSET
+    return Ports(base, base + 50, base + 75, base + 85)
 
 
 def start(env: dict[str, str | None], ports: Ports) -> Stack:
@@ -31,7 +41,7 @@ def default_stack(tmp_path_factory) -> Iterator[Stack]:
     """`make run`'s configuration: no DATABASE_URL, no REDIS_URL; state in a private VAR_DIR."""
     var_dir = tmp_path_factory.mktemp("var")
     stack = start(
-        {"VAR_DIR": str(var_dir), "DATABASE_URL": None, "REDIS_URL": None}, Ports(5105, 5155, 5180, 5190)
+        {"VAR_DIR": str(var_dir), "DATABASE_URL": None, "REDIS_URL": None}, stack_ports(5105)
     )
     yield stack
     stack.stop()
@@ -52,7 +62,7 @@ def production_stack(postgres_url, redis_url, tmp_path_factory) -> Iterator[Stac
         "REDIS_URL": redis_url,
         "VAR_DIR": str(tmp_path_factory.mktemp("var")),
     }
-    stack = start(env, Ports(5205, 5255, 5280, 5290))
+    stack = start(env, stack_ports(5205))
     yield stack
     stack.stop()
 

@@ -74,7 +74,7 @@ class ActionPhotoLookup(ServiceAction):
     ) -> list[dict[str, Any]]:
         metadata = tracker.latest_message.get("metadata") or {}
         urls = metadata.get("image_urls") or []
-        if not urls:
+        if not isinstance(urls, list) or not urls:  # metadata is what a channel sent: check its shape
             say(dispatcher, "photo_missing")
             return []
         if metadata.get("image_auth"):

@@ -108,3 +108,88 @@ def test_host_rules():
 def test_decompression_bombs_are_refused_before_decoding():
     with pytest.raises(ImageFetchError, match="too large"):
         decode(png(4000, 3000), FetchPolicy(max_pixels=1_000_000))
+
+
+def encoded(fmt: str, size: tuple[int, int] = (40, 30), **options) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (10, 120, 200)).save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+def malformed_gif() -> bytes:
+    """A GIF whose image descriptor is zeroed: Pillow raises ValueError ("tile cannot extend outside")."""
+    data = bytearray(encoded("GIF"))
+    data[30] = 0
+    return bytes(data)
+
+
+EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nnewpath 0 0 moveto 10 10 lineto stroke\nshowpage\n"
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "GIF", "WEBP"])
+def test_the_photo_formats_decode(fmt):
+    assert decode(encoded(fmt), FetchPolicy()).size == (40, 30)
+
+
+@pytest.mark.parametrize("fmt", ["TIFF", "BMP", "PPM", "ICO"])
+def test_other_formats_are_refused(fmt):
+    with pytest.raises(ImageFetchError, match="only JPEG, PNG, GIF, WEBP"):
+        decode(encoded(fmt), FetchPolicy())
+
+
+def test_eps_never_reaches_ghostscript(monkeypatch):
+    from PIL import EpsImagePlugin
+
+    calls: list[object] = []
+    fake = lambda *args, **kwargs: calls.append(args) or Image.new("L", (1, 1))  # noqa: E731
+    monkeypatch.setattr(EpsImagePlugin, "Ghostscript", fake)
+    with pytest.raises(ImageFetchError):
+        decode(EPS, FetchPolicy())
+    assert calls == []
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        malformed_gif(),  # ValueError
+        encoded("PNG")[:60],  # truncated: OSError / SyntaxError
+        encoded("JPEG")[:200],  # truncated JPEG
+        b"GIF89a" + b"\xff" * 20,  # EOFError / struct errors on a header with nothing behind it
+        b"RIFF\x10\x00\x00\x00WEBPVP8 " + b"\x00" * 8,  # a WebP with an empty frame
+        b"",
+    ],
+    ids=["gif-valueerror", "png-truncated", "jpeg-truncated", "gif-header-only", "webp-empty", "empty"],
+)
+def test_every_decoder_error_is_an_image_fetch_error(data):
+    with pytest.raises(ImageFetchError, match="not a readable image"):
+        decode(data, FetchPolicy())
+
+
+def test_pillows_own_bomb_limit_is_an_image_fetch_error_too():
+    bomb = io.BytesIO()
+    Image.new("1", (20_000, 20_000)).save(bomb, "PNG")  # 400 Mpx, a few kB compressed
+    with pytest.raises(ImageFetchError, match=r"too large|DecompressionBomb"):
+        decode(bomb.getvalue(), FetchPolicy(max_pixels=10**12))  # our limit off: Pillow's must hold
+
+
+def test_malformed_urls_are_not_allowed():
+    policy = FetchPolicy(allowed_hosts=("fbcdn.net",))
+    assert not policy.allows("http://[::1")
+    assert not policy.allows("https://fbcdn.net:notaport/a.jpg")
+
+
+async def test_decoding_runs_off_the_event_loop(server, monkeypatch):
+    import threading
+
+    from bot.catalog import fetch as fetch_module
+
+    threads: list[int] = []
+    real = fetch_module.decode
+
+    def recording(data: bytes, policy: FetchPolicy) -> Image.Image:
+        threads.append(threading.get_ident())
+        return real(data, policy)
+
+    monkeypatch.setattr(fetch_module, "decode", recording)
+    await get(f"http://{server}/img.png", FetchPolicy(allowed_hosts=(server,)))
+    assert threads and threads[0] != threading.get_ident()

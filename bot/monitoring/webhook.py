@@ -4,6 +4,10 @@ The receiver checks `X-Loom-Signature-256: sha256=<hex HMAC-SHA256 of the raw bo
 secret (constant-time), as GitHub's and Meta's webhooks are checked. Connection errors, timeouts, 429 and
 5xx answers are retried a bounded number of times (a 429's Retry-After is respected up to the backoff
 cap); other answers are final. Alerts carry their id, so a receiver can drop a repeat.
+
+The URL must be https (http only to a loopback host, for tests and local development), and redirects
+are never followed: a redirect would carry the signed alert to wherever the receiver points, and a plain
+http hop would show it to the network.
 """
 
 from __future__ import annotations
@@ -11,15 +15,17 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
-from bot.monitoring.config import WebhookSettings
+from bot.monitoring.config import ConfigError, WebhookSettings
 from bot.monitoring.const import SIGNATURE_HEADER
 
 logger = logging.getLogger(__name__)
@@ -36,6 +42,30 @@ def sign(body: bytes, secret: str) -> str:
 def verify(body: bytes, header: str | None, secret: str) -> bool:
     """Whether `header` is the signature of `body` (for receivers and tests)."""
     return bool(header) and hmac.compare_digest(str(header), sign(body, secret))
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_url(url: str) -> str:
+    """`url` if alerts may be posted there: https, or http to a loopback host; ConfigError otherwise."""
+    try:
+        parts = urlsplit(url)
+        host, scheme = (parts.hostname or "").lower(), parts.scheme
+    except ValueError:  # e.g. "https://[::1"
+        host, scheme = "", ""
+    if host and (scheme == "https" or (scheme == "http" and _loopback(host))):
+        return url
+    logger.error("alert webhook URL refused (https only; http only to loopback): %r", url)
+    raise ConfigError(
+        f"webhook.url must be an https:// URL (http:// only for localhost/127.0.0.1), got {url!r}"
+    )
 
 
 def retryable(status: int) -> bool:
@@ -63,6 +93,7 @@ class WebhookClient:
     ) -> None:
         if not settings.url or not settings.secret:
             raise ValueError("a webhook needs a url and a secret")
+        check_url(settings.url)
         self._settings = settings
         self._session = session
         self._own_session = session is None
@@ -103,8 +134,14 @@ class WebhookClient:
                 await on_attempt(attempt)
             retry_after = None
             try:
-                async with self._http().post(self._settings.url, data=body, headers=headers) as response:
+                async with self._http().post(
+                    self._settings.url, data=body, headers=headers, allow_redirects=False
+                ) as response:
                     await response.read()
+                    if 300 <= response.status < 400:  # never carry the signature elsewhere
+                        detail = f"HTTP {response.status} redirect to {response.headers.get('Location')!r}"
+                        logger.warning("alert webhook answered with a redirect, not followed: %s", detail)
+                        return Delivery(FAILED, attempt, detail)
                     if response.status < 300:
                         return Delivery(SENT, attempt)
                     detail = f"HTTP {response.status}"

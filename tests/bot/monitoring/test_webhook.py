@@ -13,7 +13,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from bot.monitoring.config import ConfigError, MonitoringConfig, WebhookSettings
-from bot.monitoring.webhook import FAILED, SENT, WebhookClient, sign, verify
+from bot.monitoring.webhook import FAILED, SENT, WebhookClient, check_url, sign, verify
 
 SECRET = "whsec-test-1234"
 
@@ -154,3 +154,55 @@ def test_a_webhook_without_a_secret_is_a_configuration_error():
     assert not MonitoringConfig.from_dict({}).webhook.enabled
     with pytest.raises(ConfigError, match="unknown"):
         MonitoringConfig.from_dict({"spikes": {"windw_minutes": 5}})
+
+
+@pytest.fixture
+async def redirecting() -> AsyncIterator[tuple[Receiver, str]]:
+    """A receiver whose URL redirects (307 keeps the POST and its headers) to the real endpoint."""
+    hook = Receiver()
+    app = web.Application()
+    app.router.add_post("/hooks/alerts", hook.handle)
+
+    async def moved(_: web.Request) -> web.Response:
+        raise web.HTTPTemporaryRedirect("/hooks/alerts")
+
+    app.router.add_post("/old/alerts", moved)
+    async with TestServer(app) as server:
+        yield hook, str(server.make_url("/old/alerts"))
+
+
+async def test_redirects_are_not_followed_with_the_signature(redirecting):
+    hook, url = redirecting
+    webhook, sleeps = client(url)
+    try:
+        delivery = await webhook.deliver(PAYLOAD)
+    finally:
+        await webhook.close()
+    assert delivery.status == FAILED and delivery.attempts == 1 and "HTTP 307" in delivery.detail
+    assert hook.bodies == [] and sleeps.delays == []  # the signed alert never reached the redirect target
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://hooks.example/alerts",
+        "http://10.0.0.5/alerts",
+        "ftp://hooks.example/alerts",
+        "hooks.example/alerts",
+        "https://[::1",
+        "https:///alerts",
+    ],
+)
+def test_only_https_or_loopback_http_is_accepted(url, caplog):
+    with pytest.raises(ConfigError, match="https://"):
+        WebhookClient(WebhookSettings(url=url, secret=SECRET))
+    assert "alert webhook URL refused" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://hooks.example/alerts", "http://127.0.0.1:8080/a", "http://localhost/a", "http://[::1]:9/a"],
+)
+def test_https_and_loopback_http_are_accepted(url):
+    assert check_url(url) == url
+    WebhookClient(WebhookSettings(url=url, secret=SECRET))

@@ -6,7 +6,6 @@ https://developers.facebook.com/docs/messenger-platform/webhooks
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping
@@ -21,6 +20,7 @@ from sanic.response import HTTPResponse
 
 from connectors.agent_reply import AgentSendError, desk_token_from_env
 from connectors.graph_api import DEFAULT_GRAPH_API_URL, GraphApiClient, GraphApiError
+from connectors.limits import BodyRefused, decode_body
 from connectors.meta_events import (
     CustomerMessage,
     Echo,
@@ -33,6 +33,7 @@ from connectors.meta_events import (
     parse_webhook,
 )
 from connectors.meta_output import MetaOutputChannel, OutsideWindowError, Platform
+from connectors.meta_schema import validate_body
 from connectors.metrics import WEBHOOK_SECONDS, count
 from connectors.security import constant_time_equal, verify_hub_signature
 from connectors.state import ConnectorState, store_from_env
@@ -173,11 +174,15 @@ class MetaInput(WebhookChannel):
             )
             return response.text("invalid signature", status=403)
         try:
-            events = parse_webhook(self.platform.name, self.webhook_object, json.loads(raw))
-        except (ValueError, MalformedWebhook) as err:
+            checked = validate_body(decode_body(raw, self.limits.max_depth), self.webhook_object)
+            events = parse_webhook(self.platform.name, self.webhook_object, checked.body)
+        except (BodyRefused, MalformedWebhook) as err:
             count("webhook_rejected", self.platform.name, "malformed")
             logger.warning("%s webhook refused as malformed: %s", self.platform.name, err)
             return response.text(f"malformed webhook: {err}", status=400)
+        for problem in checked.rejected:  # the rest of the batch goes on; Meta would retry a 400 for hours
+            count("webhook_rejected", self.platform.name, "malformed_item")
+            logger.warning("%s webhook item left out as malformed: %s", self.platform.name, problem)
         agent = getattr(request.app.ctx, "agent", None)
         await self.dispatch(events, on_new_message, agent)
         return response.text("EVENT_RECEIVED")
@@ -187,6 +192,8 @@ class MetaInput(WebhookChannel):
     ) -> None:
         """Drop redeliveries, then queue each event behind earlier ones of its conversation."""
         for event in sorted(events, key=lambda e: e.timestamp):  # stable: batch order breaks ties
+            if not self.fresh_enough(event.timestamp, event.dedupe_key):
+                continue
             if not await self.state.first_delivery(self.platform.name, event.dedupe_key):
                 count("webhook_duplicates", self.platform.name)
                 logger.info("%s redelivered event %s dropped", self.platform.name, event.dedupe_key)

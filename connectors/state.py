@@ -2,8 +2,9 @@
 
 Agent replies are kept by the desk's client id, so a retried request sends once.
 
-Redis when `REDIS_URL` is set (shared by every Rasa replica, survives restarts), otherwise an in-process
-store for the single-process embedded default. Keys expire: nothing here grows without bound.
+Redis when `REDIS_URL` is set (shared by every Rasa replica, survives restarts), otherwise a SQLite file
+in `$VAR_DIR` (`connectors.sqlite_store`, also survives restarts); `MemoryStore` is for tests. Keys
+expire: nothing here grows without bound.
 """
 
 from __future__ import annotations
@@ -14,9 +15,14 @@ import re
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Protocol
 
-SEEN_TTL = 3 * 24 * 3600  # Meta retries failed deliveries for hours; keep ids well beyond that
+from connectors.sqlite_store import SqliteStore
+
+# Meta retries failed deliveries for hours; keep ids well beyond that, and beyond the webhooks' age limit
+# (`limits.DEFAULT_MAX_AGE_SECONDS`, 2 days): a replayed event is then a known duplicate or too old.
+SEEN_TTL = 3 * 24 * 3600
 SENT_TTL = 24 * 3600  # echoes of our own messages arrive within seconds
 INBOUND_TTL = 8 * 24 * 3600  # longer than the 7-day human agent window
 OPTIONS_TTL = 24 * 3600  # numbered options offered on X stay answerable for a day
@@ -26,6 +32,8 @@ AGENT_REPLY_TTL = 24 * 3600  # the desk retries within minutes; a day leaves a w
 AGENT_REPLY_PENDING_TTL = 10 * 60
 OPTION_NUMBER = re.compile(r"^\s*#?(\d{1,2})\s*[.)]?\s*$")
 MEMORY_LIMIT = 100_000  # entries kept by the in-process store
+DEFAULT_VAR_DIR = "var"  # as bot.settings; the connectors run in Rasa's runtime, without bot's settings
+SQLITE_FILE = "connectors.db"
 
 
 class KeyValueStore(Protocol):
@@ -110,10 +118,16 @@ class RedisStore:
 
 
 def store_from_env(env: Mapping[str, str] | None = None) -> KeyValueStore:
-    """Redis when REDIS_URL is set, otherwise in-process."""
+    """Redis when REDIS_URL is set, otherwise a SQLite file in `$VAR_DIR` (default `var/connectors.db`).
+
+    Not in memory: seen ids must outlive a restart, or a batch the platform redelivers after one would
+    be answered twice.
+    """
     env = os.environ if env is None else env
     url = env.get("REDIS_URL")
-    return RedisStore(url) if url else MemoryStore()
+    if url:
+        return RedisStore(url)
+    return SqliteStore(Path(env.get("VAR_DIR") or DEFAULT_VAR_DIR) / SQLITE_FILE)
 
 
 class ConnectorState:

@@ -8,9 +8,9 @@ https://docs.x.com/x-api/account-activity/introduction
 
 from __future__ import annotations
 
-import json
 import logging
 import os
+import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +22,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from connectors.agent_reply import AgentSendError, desk_token_from_env
+from connectors.limits import BodyRefused, decode_body
 from connectors.mention_store import MentionStore
 from connectors.meta_input import ConnectorConfigError
 from connectors.meta_output import split_text
@@ -48,11 +49,14 @@ from connectors.x_events import (
     parse_webhook,
 )
 from connectors.x_oauth import OAuth1Credentials
+from connectors.x_schema import validate_body
 
 logger = logging.getLogger(__name__)
 
 PLATFORM = "twitter"
 IMAGE_FETCH_TIMEOUT = 10.0
+IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")  # what X takes as DM images
+CRC_TOKEN = re.compile(r"[A-Za-z0-9_\-+/]{8,128}={0,2}")  # X's crc_token: base64 of random bytes
 
 
 @dataclass(frozen=True)
@@ -112,6 +116,18 @@ def cards_as_text(elements: Iterable[dict[str, Any]]) -> str:
             lines.append(f"  {url}")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
+
+
+def event_time_ms(event: XEvent) -> int | None:
+    """When a DM or mention was sent (ms), for the age limit; None for events without a time."""
+    if isinstance(event, DirectMessage):
+        return event.timestamp
+    if isinstance(event, Mention):
+        stamp = event.raw.get("timestamp_ms")  # validated: an int of milliseconds
+        if stamp is not None:
+            return int(stamp)
+        return int(event.created_at.timestamp() * 1000) if event.created_at else None
+    return None
 
 
 class TwitterOutput(OutputChannel):
@@ -179,10 +195,18 @@ class TwitterOutput(OutputChannel):
             content_type = answer.headers.get("Content-Type", "").split(";")[0].strip()
             if answer.status != 200 or not content_type.startswith("image/"):
                 raise ValueError(f"not an image (HTTP {answer.status}, {content_type or 'no type'})")
-            data = await answer.content.read(MAX_MEDIA_BYTES + 1)
-            if len(data) > MAX_MEDIA_BYTES:
+            if content_type not in IMAGE_TYPES:
+                raise ValueError(f"image type {content_type} not sent (only JPEG, PNG, GIF, WebP)")
+            if (answer.content_length or 0) > MAX_MEDIA_BYTES:
                 raise ValueError("image larger than 5 MB")
-            return data, content_type
+            # `content.read(n)` returns only what is buffered so far: a chunked image would be cut short,
+            # and its size never checked. Read to the end with a running total instead.
+            data = bytearray()
+            async for chunk in answer.content.iter_chunked(64 * 1024):
+                data += chunk
+                if len(data) > MAX_MEDIA_BYTES:
+                    raise ValueError("image larger than 5 MB")
+            return bytes(data), content_type
 
     async def _send(self, recipient_id: str, text: str | None = None, media_id: str | None = None) -> None:
         try:
@@ -257,9 +281,18 @@ class TwitterInput(WebhookChannel):
             self.mentions.close()
 
     def crc(self, token: str | None) -> HTTPResponse:
-        """X's challenge-response check: prove we hold the consumer secret."""
+        """X's challenge-response check: prove we hold the consumer secret.
+
+        The answer is the same HMAC as a POST's signature, so signing whatever is asked would sign any
+        body (`crc_token={"for_user_id": ...}`). X's tokens are short base64 (24 random bytes, URL-safe
+        or standard alphabet); only those are answered. A JSON body never matches: it starts with `{`.
+        """
         if not token:
             return response.json({"error": "crc_token missing"}, status=400)
+        if not CRC_TOKEN.fullmatch(token):
+            count("webhook_rejected", PLATFORM, "crc_token")
+            logger.warning("X CRC refused: crc_token of %d characters is not X's format", len(token))
+            return response.json({"error": "crc_token is not in X's format"}, status=400)
         return response.json(
             {"response_token": x_signature(token.encode(), self.config.credentials.consumer_secret)}
         )
@@ -275,11 +308,15 @@ class TwitterInput(WebhookChannel):
             logger.warning("X webhook with a missing or wrong signature from %s", request.ip)
             return response.text("invalid signature", status=403)
         try:
-            events = parse_webhook(json.loads(raw))
-        except (ValueError, MalformedWebhook) as err:
+            checked = validate_body(decode_body(raw, self.limits.max_depth))
+            events = parse_webhook(checked.body)
+        except (BodyRefused, MalformedWebhook) as err:
             count("webhook_rejected", PLATFORM, "malformed")
             logger.warning("X webhook refused as malformed: %s", err)
             return response.text(f"malformed webhook: {err}", status=400)
+        for problem in checked.rejected:
+            count("webhook_rejected", PLATFORM, "malformed_item")
+            logger.warning("X webhook item left out as malformed: %s", problem)
         await self.dispatch(events, on_new_message)
         return response.text("ok")
 
@@ -288,6 +325,9 @@ class TwitterInput(WebhookChannel):
     ) -> None:
         """Drop redeliveries and our own echoes; queue DMs per conversation, mentions for storage."""
         for event in sorted(events, key=lambda e: getattr(e, "timestamp", 0)):
+            sent_at = event_time_ms(event)
+            if sent_at is not None and not self.fresh_enough(sent_at, event.id):
+                continue
             if isinstance(event, (DirectMessage, Mention)) and not await self.state.first_delivery(
                 PLATFORM, f"{type(event).__name__}:{event.id}"
             ):

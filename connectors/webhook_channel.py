@@ -7,6 +7,7 @@ server's `GET /metrics`, see `connectors.metrics`).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import aiohttp
@@ -17,8 +18,11 @@ from sanic.response import HTTPResponse
 
 from connectors.agent_reply import handle_agent_reply
 from connectors.conversation_queue import ConversationQueue
-from connectors.metrics import authorized, exposition, metrics_token_from_env
+from connectors.limits import WebhookLimits
+from connectors.metrics import authorized, count, exposition, metrics_token_from_env
 from connectors.state import ConnectorState
+
+logger = logging.getLogger(__name__)
 
 
 class ChannelBlueprint(Blueprint):
@@ -30,9 +34,21 @@ class ChannelBlueprint(Blueprint):
     """
 
     def register(self, app: Sanic, options: dict[str, Any]) -> None:
-        """Register the channel's routes, then the app-level metrics route if no channel did yet."""
+        """Register the channel's routes, the app-level metrics route, and the server's body size limit."""
         super().register(app, options)
         add_metrics_route(app)
+        limit_request_size(app, WebhookLimits.from_env().max_bytes)
+
+
+def limit_request_size(app: Sanic, max_bytes: int) -> None:
+    """Lower Sanic's `REQUEST_MAX_SIZE` (100 MB by default) to `max_bytes` for the whole server.
+
+    Sanic reads it for each new connection and answers 413 as soon as a `Content-Length` above it
+    arrives, or as soon as a chunked body grows past it, so no bigger body is ever buffered. It is one
+    setting per server: Rasa's own HTTP API gets the same bound (its requests are small JSON), and it is
+    only ever lowered here, never raised.
+    """
+    app.config.REQUEST_MAX_SIZE = min(app.config.REQUEST_MAX_SIZE, max_bytes)
 
 
 def add_metrics_route(app: Sanic) -> None:
@@ -61,6 +77,22 @@ class WebhookChannel(InputChannel):
         self.queue = ConversationQueue(self.name())
         self._http: aiohttp.ClientSession | None = None
         self.desk_token = desk_token or None  # None: the agent reply route answers 503
+        self.limits = WebhookLimits.from_env()
+
+    def fresh_enough(self, timestamp_ms: int, event_id: str) -> bool:
+        """Whether an event is within the age limit and not far in the future; logged and counted if not.
+
+        The age limit is shorter than the time seen ids are kept, so a replayed signed body is either a
+        known duplicate or too old.
+        """
+        problem = self.limits.age_problem(timestamp_ms)
+        if problem is None:
+            return True
+        count("webhook_rejected", self.name(), problem)
+        logger.warning(
+            "%s event %s refused: %s (timestamp %d ms)", self.name(), event_id, problem, timestamp_ms
+        )
+        return False
 
     @property
     def agent_text_limit(self) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -28,6 +29,42 @@ from connectors.state import ConnectorState, MemoryStore
 
 SECRET = "test-app-secret"
 APP_ID = "100000000000042"
+
+
+TIME_KEYS = ("timestamp", "created_timestamp", "timestamp_ms")
+
+
+def fresh(body: Any, now_ms: int | None = None) -> Any:
+    """A recorded body with its events' times moved so the latest is now, their order kept.
+
+    Fixtures keep the times they were recorded with; the channels refuse events older than two days
+    (`connectors.limits`), which has its own tests in tests/security/webhooks.
+    """
+    stamps: list[int] = []
+
+    def visit(value: Any, rewrite: int | None) -> Any:
+        if isinstance(value, list):
+            return [visit(item, rewrite) for item in value]
+        if not isinstance(value, dict):
+            return value
+        copy = {}
+        for key, item in value.items():
+            is_time = key in TIME_KEYS and (
+                (isinstance(item, int) and not isinstance(item, bool))
+                or (isinstance(item, str) and item.isdigit())
+            )
+            if is_time and rewrite is None:
+                stamps.append(int(item))
+            copy[key] = (
+                type(item)(int(item) + rewrite) if is_time and rewrite is not None else visit(item, rewrite)
+            )
+        return copy
+
+    visit(body, None)
+    if not stamps:
+        return body
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    return visit(body, now_ms - max(stamps))
 
 
 def free_port() -> int:
@@ -63,7 +100,7 @@ class Served:
     async def post(
         self, body: Any, signature: str | None = "valid", raw: bytes | None = None
     ) -> tuple[int, str]:
-        data = raw if raw is not None else json.dumps(body).encode()
+        data = raw if raw is not None else json.dumps(fresh(body)).encode()
         headers = {"Content-Type": "application/json"}
         if signature == "valid":
             headers["X-Hub-Signature-256"] = hub_signature(data, SECRET)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -125,7 +126,7 @@ async def test_meta_echo_of_an_agent_reply_is_known_as_ours(stack):
     _, answer, _ = await stack.reply("messenger", reply_body(user))
     before = value("human_takeovers", "messenger")
     for mid in [answer["message_ids"][0], "m_sent_by_someone_else"]:
-        echo = meta_webhook("messenger", user, 0)
+        echo = meta_webhook("messenger", user, int(time.time() * 1000))
         item = echo["entry"][0]["messaging"][0]
         item["sender"], item["recipient"] = item["recipient"], item["sender"]
         item["message"] = {"mid": mid, "is_echo": True, "app_id": 263902037430900, "text": "Hi"}

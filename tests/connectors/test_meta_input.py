@@ -11,6 +11,7 @@ import pytest
 from connectors.instagram import InstagramInput
 from connectors.messenger import MessengerInput
 from connectors.meta_input import ConnectorConfigError, MetaConfig
+from connectors.metrics import value
 from connectors.security import hub_signature
 
 from .conftest import serve
@@ -129,13 +130,21 @@ async def test_signature_is_checked_on_the_raw_bytes(messenger):
     assert status == 403
 
 
-@pytest.mark.parametrize(
-    "name", ["not_json.txt", "wrong_object.json", "entry_not_list.json", "missing_sender.json"]
-)
+@pytest.mark.parametrize("name", ["not_json.txt", "wrong_object.json", "entry_not_list.json"])
 async def test_malformed_bodies_get_400(messenger, name):
     raw = (FIXTURES / "malformed" / name).read_bytes()
     status, body = await messenger.post(None, raw=raw)
     assert status == 400 and "malformed" in body
+
+
+async def test_a_malformed_item_is_left_out_and_the_batch_acknowledged(messenger):
+    """An item without a sender is skipped (a 400 would make Meta retry the whole batch for hours)."""
+    raw = (FIXTURES / "malformed" / "missing_sender.json").read_bytes()
+    before = value("webhook_rejected", "messenger", "malformed_item")
+    assert await messenger.post(None, raw=raw) == (200, "EVENT_RECEIVED")
+    await messenger.settle()
+    assert messenger.received == []
+    assert value("webhook_rejected", "messenger", "malformed_item") == before + 1
 
 
 async def test_verification_handshake(messenger):

@@ -30,7 +30,7 @@ from connectors.twitter import TwitterInput, XConfig, cards_as_text, numbered_op
 from connectors.x_client import rate_limit_wait
 from connectors.x_oauth import OAuth1Credentials
 
-from .conftest import free_port
+from .conftest import free_port, fresh
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "twitter"
@@ -87,7 +87,7 @@ class ServedX:
     stub_url: str
 
     async def post(self, body: Any, signature: str | None = "valid") -> int:
-        raw = json.dumps(body).encode()
+        raw = json.dumps(fresh(body)).encode()
         headers = {"Content-Type": "application/json"}
         if signature == "valid":
             headers["x-twitter-webhooks-signature"] = x_signature(raw, SECRET)

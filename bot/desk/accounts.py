@@ -1,9 +1,16 @@
-"""Agent accounts and signed-in sessions: hashed passwords, lock-out after repeated failures."""
+"""Agent accounts and signed-in sessions: hashed passwords, sign-in throttled per name and per address.
+
+Every refusal says the same thing (`REFUSED`), whether the name is unknown, the password wrong, or the
+throttle closed, and an unknown name costs the same scrypt time as a known one. Hashing runs in a worker
+thread (at most `HASHING_AT_ONCE` per process: each takes 128 MiB) and never inside a transaction.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass
 
@@ -11,11 +18,15 @@ from sqlalchemy import delete, select
 
 from bot.desk import audit
 from bot.desk.config import Lockout
-from bot.desk.passwords import DUMMY_HASH, hash_password, verify_password
+from bot.desk.passwords import dummy_hash, hash_password, needs_rehash, verify_password
+from bot.desk.throttle import SignInThrottle
 from bot.storage.db import Database
 from bot.storage.models import Agent, DeskSession, utcnow
 
+logger = logging.getLogger(__name__)
 ROLES = ("agent", "supervisor")
+REFUSED = "wrong username or password, or too many attempts: wait a few minutes and try again"
+HASHING_AT_ONCE = 2
 
 
 class AccountError(ValueError):
@@ -43,10 +54,26 @@ def token_hash(token: str) -> str:
 class Accounts:
     """Creates agents, checks passwords, opens and closes sessions."""
 
-    def __init__(self, database: Database, lockout: Lockout, session_hours: int = 12) -> None:
+    def __init__(
+        self,
+        database: Database,
+        lockout: Lockout,
+        session_hours: int = 12,
+        throttle: SignInThrottle | None = None,
+    ) -> None:
         self._db = database
         self._lockout = lockout
         self._session_hours = session_hours
+        self.throttle = throttle or SignInThrottle(lockout)
+        self._hashing = asyncio.Semaphore(HASHING_AT_ONCE)
+
+    async def _hash(self, password: str) -> str:
+        async with self._hashing:
+            return await asyncio.to_thread(hash_password, password)
+
+    async def _verify(self, password: str, stored: str) -> bool:
+        async with self._hashing:
+            return await asyncio.to_thread(verify_password, password, stored)
 
     async def add(self, username: str, display_name: str, password: str, role: str = "agent") -> Agent:
         """A new account; refuses unknown roles, taken usernames and short passwords."""
@@ -55,6 +82,9 @@ class Accounts:
             raise AccountError(f"role must be one of {', '.join(ROLES)}")
         if not username or not username.replace(".", "").replace("_", "").replace("-", "").isalnum():
             raise AccountError("usernames are letters, digits, dots, dashes and underscores")
+        if await self.get(username) is not None:  # checked again in the transaction
+            raise AccountError(f"username {username!r} is taken")
+        password_hash = await self._hash(password)
         async with self._db.sessions() as session, session.begin():
             if await session.scalar(select(Agent).where(Agent.username == username)):
                 raise AccountError(f"username {username!r} is taken")
@@ -62,7 +92,7 @@ class Accounts:
                 username=username,
                 display_name=display_name.strip() or username,
                 role=role,
-                password_hash=hash_password(password),
+                password_hash=password_hash,
             )
             session.add(agent)
             await session.flush()
@@ -79,47 +109,51 @@ class Accounts:
         async with self._db.sessions() as session:
             return list(await session.scalars(select(Agent).where(Agent.active).order_by(Agent.display_name)))
 
-    async def sign_in(self, username: str, password: str) -> SignedIn:
-        """Check the password (with lock-out) and open a session."""
-        now = utcnow()
-        refusal: str | None = None
-        async with self._db.sessions() as session, session.begin():
-            # The failure count must be committed, so refusals are raised after the transaction.
-            agent = await session.scalar(
-                select(Agent).where(Agent.username == username.strip().lower()).with_for_update()
-            )
-            if agent is None or not agent.active:
-                verify_password(password, DUMMY_HASH)
-                refusal = "wrong username or password"
-            elif agent.locked_until is not None and agent.locked_until > now:
-                audit.record(session, agent, "sign_in_refused_locked")
-                refusal = "too many failed sign-ins: this account is locked for a while"
-            elif not verify_password(password, agent.password_hash):
-                agent.failed_logins += 1
-                detail = {"failed_logins": agent.failed_logins}
-                if agent.failed_logins >= self._lockout.attempts:
-                    agent.locked_until = now + dt.timedelta(minutes=self._lockout.minutes)
-                    agent.failed_logins = 0
-                    audit.record(session, agent, "account_locked", **detail)
+    async def sign_in(self, username: str, password: str, address: str = "") -> SignedIn:
+        """Check the password (throttled per name and per client address) and open a session."""
+        username = username.strip().lower()
+        if await self.throttle.blocked(username, address):
+            logger.info("desk sign-in for %r from %s refused by the throttle", username, address)
+            raise SignInError(REFUSED)
+        agent = await self.get(username)
+        usable = agent is not None and agent.active
+        stored = agent.password_hash if agent is not None and usable else dummy_hash()
+        if not await self._verify(password, stored) or agent is None or not usable:
+            reached = await self.throttle.failed(username, address)
+            action = "account_throttled" if reached else "sign_in_failed"
+            async with self._db.sessions() as session, session.begin():  # the same work for any name
+                if agent is not None:
+                    audit.record(session, agent, action, address=address)
                 else:
-                    audit.record(session, agent, "sign_in_failed", **detail)
-                refusal = "wrong username or password"
-            else:
-                agent.failed_logins = 0
-                agent.locked_until = None
-                token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-                session.add(
-                    DeskSession(
-                        token_hash=token_hash(token),
-                        agent_id=agent.id,
-                        csrf_token=csrf,
-                        expires_at=now + dt.timedelta(hours=self._session_hours),
-                    )
+                    audit.record(session, "unknown user", action, username=username[:80], address=address)
+            raise SignInError(REFUSED)
+        await self.throttle.succeeded(username)
+        # A hash made with weaker parameters is replaced now that the password is known (outside the
+        # transaction: hashing takes a while, and must not hold a row lock or a connection meanwhile).
+        upgraded = await self._hash(password) if needs_rehash(stored) else None
+        now = utcnow()
+        token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        async with self._db.sessions() as session, session.begin():
+            current = await session.get(Agent, agent.id)
+            if current is None or not current.active or current.password_hash != stored:
+                raise SignInError(REFUSED)  # deactivated, or the password changed meanwhile
+            if upgraded is not None:
+                current.password_hash = upgraded
+                audit.record(session, current, "password_rehashed")
+            session.add(
+                DeskSession(
+                    token_hash=token_hash(token),
+                    agent_id=current.id,
+                    csrf_token=csrf,
+                    expires_at=now + dt.timedelta(hours=self._session_hours),
                 )
-                audit.record(session, agent, "signed_in")
-        if refusal is not None or agent is None:
-            raise SignInError(refusal)
-        return SignedIn(token, csrf, agent)
+            )
+            audit.record(session, current, "signed_in")
+        return SignedIn(token, csrf, current)
+
+    async def close(self) -> None:
+        """Release the throttle's connection."""
+        await self.throttle.close()
 
     async def session(self, token: str | None) -> tuple[Agent, str] | None:
         """The agent and CSRF token of a live session, or None."""

@@ -2,13 +2,17 @@
 
 Pages are rendered on the server with Jinja2 autoescaping, so customer text is escaped in one place;
 the browser script only swaps in fragments the server rendered and counts timers down. Every POST
-carries the session's CSRF token; cookies are HttpOnly and SameSite=Strict.
+carries the session's CSRF token; cookies are HttpOnly and SameSite=Strict, and `Secure` (with HSTS)
+when the desk's public URL is https. Pages that show customer data are `Cache-Control: no-store`.
+Customer media reach the browser only through `/media/...` (bot/desk/media.py): the CSP allows
+images from the desk itself and nowhere else.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
+import ipaddress
 import json
 import logging
 import secrets
@@ -20,11 +24,13 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
+from bot.catalog.fetch import ImageFetchError, media_policy
 from bot.desk import canned
 from bot.desk import metrics as desk_metrics
 from bot.desk.accounts import SignInError
 from bot.desk.config import DeskConfig
 from bot.desk.live import Bus, TrackerWatcher
+from bot.desk.media import MediaProxy, media_urls
 from bot.desk.ownership import SUPERVISOR, NotFound, OwnershipError
 from bot.desk.rasa_client import DeliveryError
 from bot.desk.service import Desk
@@ -44,12 +50,14 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 DESK = web.AppKey("desk", Desk)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
 CONFIG = web.AppKey("config", DeskConfig)
+MEDIA = web.AppKey("media", MediaProxy)
 AGENT = web.RequestKey("agent", Agent)
 CSRF = web.RequestKey("csrf", str)
-CSP = (
-    "default-src 'self'; img-src 'self' data: http: https:; style-src 'self'; script-src 'self'; "
-    "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+CSP = (  # images only from the desk: customer media come through /media/, never from their own URLs
+    "default-src 'self'; img-src 'self'; style-src 'self'; script-src 'self'; "
+    "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
 )
+HSTS = "max-age=31536000; includeSubDomains"
 
 
 def _duration(delta: Any) -> str:
@@ -101,7 +109,7 @@ def render(request: web.Request, name: str, status: int = 200, **context: Any) -
     )
     response = web.Response(text=body, content_type="text/html", status=status)
     if flash:
-        response.del_cookie(FLASH_COOKIE, path="/")
+        _del_cookie(response, request.app[CONFIG], FLASH_COOKIE)
     return response
 
 
@@ -109,16 +117,44 @@ def redirect(request: web.Request, location: str, flash: str | None = None) -> w
     """Post/redirect/get, with an optional one-time message for the next page."""
     response = web.HTTPSeeOther(location)
     if flash:
-        response.set_cookie(FLASH_COOKIE, flash[:300], path="/", httponly=True, samesite="Strict")
+        _set_cookie(response, request.app[CONFIG], FLASH_COOKIE, flash[:300], None)
     return response
 
 
 def _set_cookie(
-    response: web.StreamResponse, config: DeskConfig, name: str, value: str, max_age: int
+    response: web.StreamResponse, config: DeskConfig, name: str, value: str, max_age: int | None
 ) -> None:
+    """Every cookie of the desk: HttpOnly, SameSite=Strict, and Secure when served over https."""
     response.set_cookie(
         name, value, max_age=max_age, path="/", httponly=True, samesite="Strict", secure=config.secure_cookies
     )
+
+
+def _del_cookie(response: web.StreamResponse, config: DeskConfig, name: str) -> None:
+    """Expire a cookie with the same attributes it was set with."""
+    response.del_cookie(name, path="/", secure=config.secure_cookies, httponly=True, samesite="Strict")
+
+
+def client_address(request: web.Request, trusted: tuple[str, ...]) -> str:
+    """The client's address: the peer's, or from X-Forwarded-For when the peer is a trusted proxy."""
+    remote = request.remote or ""
+    networks = [ipaddress.ip_network(t, strict=False) for t in trusted]
+
+    def is_trusted(address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in networks)
+
+    if not networks or not is_trusted(remote):
+        return remote
+    hops = [h.strip() for h in ",".join(request.headers.getall("X-Forwarded-For", [])).split(",")]
+    hops = [h for h in hops if h]
+    for hop in reversed(hops):  # the first address a trusted proxy did not add is the client's
+        if not is_trusted(hop):
+            return hop[:64]
+    return hops[0][:64] if hops else remote
 
 
 @web.middleware
@@ -134,6 +170,10 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")
+    if not request.path.startswith("/static/"):  # everything else may show customer data or a session
+        response.headers.setdefault("Cache-Control", "no-store")
+    if request.app[CONFIG].https:
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
     if isinstance(response, web.HTTPException):
         raise response
     return response
@@ -180,17 +220,18 @@ async def login_page(request: web.Request) -> web.Response:
 
 
 async def login(request: web.Request) -> web.StreamResponse:
-    """Check the password (lock-out after repeated failures) and open a session."""
+    """Check the password (throttled per name and per address) and open a session."""
     form = await request.post()
     cookie, sent = request.cookies.get(LOGIN_CSRF_COOKIE, ""), str(form.get("login_csrf", ""))
     if not cookie or not hmac.compare_digest(cookie.encode(), sent.encode()):
         logger.warning("desk sign-in without a valid form token from %s", request.remote)
         raise web.HTTPForbidden(text="this form has expired: reload the sign-in page")
     username, password = str(form.get("username", ""))[:80], str(form.get("password", ""))[:200]
+    address = client_address(request, request.app[CONFIG].trusted_proxies)
     try:
-        signed_in = await request.app[DESK].accounts.sign_in(username, password)
+        signed_in = await request.app[DESK].accounts.sign_in(username, password, address)
     except SignInError as err:
-        logger.warning("desk sign-in refused for %r from %s: %s", username, request.remote, err)
+        logger.warning("desk sign-in refused for %r from %s", username, address)
         token = secrets.token_urlsafe(24)
         response = render(
             request, "login.html", status=401, login_csrf=token, error=str(err), username=username
@@ -200,7 +241,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     response = web.HTTPSeeOther("/queue")
     config = request.app[CONFIG]
     _set_cookie(response, config, SESSION_COOKIE, signed_in.token, config.session_hours * 3600)
-    response.del_cookie(LOGIN_CSRF_COOKIE, path="/")
+    _del_cookie(response, config, LOGIN_CSRF_COOKIE)
     raise response
 
 
@@ -208,7 +249,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
     """End the session."""
     await request.app[DESK].accounts.sign_out(request.cookies.get(SESSION_COOKIE, ""))
     response = web.HTTPSeeOther("/login")
-    response.del_cookie(SESSION_COOKIE, path="/")
+    _del_cookie(response, request.app[CONFIG], SESSION_COOKIE)
     raise response
 
 
@@ -242,7 +283,37 @@ async def _view(request: web.Request) -> dict[str, Any]:
     customer = view.ticket.customer_name or "there"
     responses = [(c, c.filled(customer, agent.display_name)) for c in canned.load()]
     agents = [a for a in await desk.accounts.active_agents() if a.id != view.ticket.assignee_id]
-    return {"view": view, "canned": responses, "agents": agents, "client_id": uuid.uuid4().hex}
+    media = {url: n for n, url in enumerate(media_urls(view.lines))}  # templates show /media/<ticket>/<n>
+    return {
+        "view": view,
+        "canned": responses,
+        "agents": agents,
+        "client_id": uuid.uuid4().hex,
+        "media": media,
+    }
+
+
+async def media_file(request: web.Request) -> web.Response:
+    """The n-th image of a conversation the agent may see, fetched and re-encoded by the desk."""
+    desk, agent = request.app[DESK], request[AGENT]
+    try:
+        ticket = await desk.ownership.ticket(_ticket_id(request), agent)
+    except NotFound as err:
+        raise web.HTTPNotFound(text=str(err)) from None
+    urls = media_urls(await desk.transcripts.lines(ticket.conversation_id))
+    n = int(request.match_info["n"])
+    if n >= len(urls):
+        raise web.HTTPNotFound(text="no such image in this conversation")
+    try:
+        body = await request.app[MEDIA].get(urls[n])
+    except ImageFetchError as err:
+        logger.info("desk media %s/%s not shown: %s", ticket.id, n, err)
+        raise web.HTTPNotFound(text="this image cannot be shown") from None
+    return web.Response(
+        body=body,
+        content_type="image/jpeg",
+        headers={"Cache-Control": "private, no-store", "Content-Disposition": "inline"},
+    )
 
 
 async def conversation_page(request: web.Request) -> web.Response:
@@ -366,6 +437,7 @@ def create_app(
     bus = Bus(config.settings.redis_url)
     desk = Desk(config, database, trackers, bus)
     app[DESK], app[CONFIG], app[TEMPLATES] = desk, config, templates()
+    app[MEDIA] = MediaProxy(media_policy())  # the photo lookup's policy: bot/catalog/fetch.py
     watcher = TrackerWatcher(desk.transcripts, bus, config.poll_seconds, desk.on_tracker_event)
 
     async def lifecycle(_: web.Application) -> Any:
@@ -375,6 +447,8 @@ def create_app(
         await watcher.stop()
         await bus.stop()
         await desk.rasa.close()
+        await desk.accounts.close()
+        await app[MEDIA].close()
         if own_databases:
             await database.close()
             if trackers is not database:
@@ -395,6 +469,7 @@ def create_app(
     app.router.add_get("/fragments/queue", queue_fragment)
     app.router.add_get(r"/tickets/{ticket_id:\d+}", conversation_page)
     app.router.add_get(r"/fragments/tickets/{ticket_id:\d+}", conversation_fragment)
+    app.router.add_get(r"/media/{ticket_id:\d+}/{n:\d{1,4}}", media_file)
     for name, handler in ACTIONS.items():
         app.router.add_post(rf"/tickets/{{ticket_id:\d+}}/{name}", handler)
     app.router.add_get("/stream", stream)

@@ -32,10 +32,11 @@ class Sla:
 
 @dataclass(frozen=True)
 class Lockout:
-    """Sign-in lock-out: after `attempts` failures in a row, no sign-in for `minutes`."""
+    """Sign-in throttle: `attempts` failures per user name and `ip_attempts` per address in `minutes`."""
 
     attempts: int = 5
     minutes: int = 15
+    ip_attempts: int = 20
 
 
 @dataclass(frozen=True)
@@ -54,11 +55,17 @@ class DeskConfig:
     sla: Sla = Sla()
     lockout: Lockout = Lockout()
     demo_agent: bool = False  # seed demo accounts (make run only)
+    trusted_proxies: tuple[str, ...] = ()  # addresses/networks whose X-Forwarded-For names the client
+
+    @property
+    def https(self) -> bool:
+        """Whether agents reach the desk over HTTPS (HSTS and `Secure` cookies then)."""
+        return self.public_url.lower().startswith("https://")
 
     @property
     def secure_cookies(self) -> bool:
         """Cookies only over HTTPS when the desk is served over HTTPS."""
-        return self.public_url.startswith("https://")
+        return self.https
 
     @property
     def tracker_database_url(self) -> str:
@@ -87,7 +94,12 @@ class DeskConfig:
             sla=Sla(**(tuned.get("sla") or {})),
             lockout=Lockout(**(tuned.get("lockout") or {})),
             demo_agent=env.get("DESK_DEMO_AGENT", "") == "1",
+            trusted_proxies=_words(env.get("DESK_TRUSTED_PROXIES", "")),
         )
+
+
+def _words(value: str) -> tuple[str, ...]:
+    return tuple(word.strip() for word in value.split(",") if word.strip())
 
 
 def new_token() -> str:

@@ -16,6 +16,7 @@ from bot.desk.config import DeskConfig
 from bot.desk.live import Bus
 from bot.desk.ownership import Change, NotFound, Ownership, OwnershipError, can_act, can_view, owner
 from bot.desk.rasa_client import DeliveryError, RasaClient
+from bot.desk.throttle import SignInThrottle
 from bot.desk.transcript import Line, Transcripts
 from bot.escalation import EscalationConfig, frustration_trend
 from bot.handoff import ACTIVE, ASSIGNED, OPEN
@@ -71,7 +72,8 @@ class Desk:
     def __init__(self, config: DeskConfig, database: Database, trackers: Database, bus: Bus) -> None:
         self.config = config
         self.db = database
-        self.accounts = Accounts(database, config.lockout, config.session_hours)
+        throttle = SignInThrottle(config.lockout, config.settings.redis_url)
+        self.accounts = Accounts(database, config.lockout, config.session_hours, throttle)
         self.ownership = Ownership(database)
         self.transcripts = Transcripts(trackers)
         self.rasa = RasaClient(config.rasa_url, config.rasa_token, config.desk_api_token)

@@ -75,6 +75,11 @@ class Line:
         }
 
 
+def _link(value: Any) -> str | None:
+    """A card's link, only when it is a web address (a `javascript:` URL is never a link)."""
+    return value if isinstance(value, str) and value.startswith(("https://", "http://")) else None
+
+
 def _cards(data: dict[str, Any]) -> tuple[Card, ...]:
     elements = data.get("elements") or []
     attachment = data.get("attachment")
@@ -89,17 +94,24 @@ def _cards(data: dict[str, Any]) -> tuple[Card, ...]:
                 Card(
                     title=str(element["title"]),
                     subtitle=str(element.get("subtitle") or ""),
-                    image_url=element.get("image_url"),
-                    url=url or (element.get("default_action") or {}).get("url"),
+                    image_url=str(element["image_url"]) if element.get("image_url") else None,
+                    url=_link(url) or _link((element.get("default_action") or {}).get("url")),
                 )
             )
     return tuple(cards)
 
 
+def _urls(value: Any) -> tuple[str, ...]:
+    """Metadata's image URLs: a list of strings when a channel wrote it; anything else shows none."""
+    if not isinstance(value, list):
+        return ()
+    return tuple(str(u) for u in value if isinstance(u, str) and u)
+
+
 def to_line(event_id: int, event: dict[str, Any]) -> Line | None:
     """A transcript line from one stored Rasa event, or None for events nobody said."""
     at = dt.datetime.fromtimestamp(float(event.get("timestamp") or 0), dt.timezone.utc)
-    metadata = event.get("metadata") or {}
+    metadata = event.get("metadata") if isinstance(event.get("metadata"), dict) else {}
     if event.get("event") == "user":
         parse = event.get("parse_data") or {}
         intent = parse.get("intent") or {}
@@ -113,7 +125,7 @@ def to_line(event_id: int, event: dict[str, Any]) -> Line | None:
             intent_confidence=intent.get("confidence"),
             sentiment_label=sentiment.get("label"),
             sentiment_score=sentiment.get("score"),
-            image_urls=tuple(str(u) for u in metadata.get("image_urls") or ()),
+            image_urls=_urls(metadata.get("image_urls")),
         )
     if event.get("event") == "bot":
         data = event.get("data") or {}

@@ -12,6 +12,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import insert
 
+from bot.desk import passwords
 from bot.desk.accounts import Accounts
 from bot.desk.config import DeskConfig, Lockout
 from bot.desk.transcript import EVENTS
@@ -21,6 +22,23 @@ from bot.storage import migrate
 from bot.storage.db import Database, create_sync_engine
 
 PASSWORD = "correct horse battery"
+OWASP_COST = passwords.CURRENT
+
+
+@pytest.fixture(autouse=True)
+def quick_hashing(monkeypatch) -> None:
+    """OWASP's scrypt cost takes about 0.4 s a hash: tests that are not about it hash cheaply.
+
+    Tests about hashing cost, re-hashing and timing ask for `owasp_cost`, which puts the real one back.
+    """
+    monkeypatch.setattr(passwords, "CURRENT", passwords.Cost(2**10, 8, 1))
+
+
+@pytest.fixture
+def owasp_cost(monkeypatch) -> passwords.Cost:
+    """The production hashing cost, for the tests about it."""
+    monkeypatch.setattr(passwords, "CURRENT", OWASP_COST)
+    return OWASP_COST
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])

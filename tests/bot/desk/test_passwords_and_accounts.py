@@ -1,14 +1,20 @@
-"""Passwords are hashed with scrypt; sign-in locks an account after repeated failures; sessions end."""
+"""scrypt at OWASP's cost; sign-in throttled per name and per address, one refusal message; sessions."""
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import uuid
 
 import pytest
 from sqlalchemy import select, update
 
-from bot.desk.accounts import AccountError, SignInError
+from bot.desk import accounts as accounts_module
+from bot.desk import passwords
+from bot.desk.accounts import REFUSED, AccountError, Accounts, SignInError
+from bot.desk.config import Lockout
 from bot.desk.passwords import WeakPasswordError, hash_password, verify_password
+from bot.desk.throttle import SignInThrottle
 from bot.storage.models import Agent, AuditEntry, DeskSession, utcnow
 
 from .conftest import PASSWORD
@@ -48,40 +54,127 @@ async def test_expired_sessions_are_refused(accounts, people, database):
     assert await accounts.session(signed_in.token) is None
 
 
-async def test_lockout_after_repeated_failures(accounts, people, database):
-    for _ in range(3):
-        with pytest.raises(SignInError, match="wrong username or password"):
-            await accounts.sign_in("ada", "not the password")
-    with pytest.raises(SignInError, match="locked"):
-        await accounts.sign_in("ada", PASSWORD)  # even the right password, while locked
-    assert (await accounts.sign_in("bob", PASSWORD)).agent.username == "bob"  # others are not affected
-    async with database.sessions() as session, session.begin():
-        await session.execute(
-            update(Agent)
-            .where(Agent.username == "ada")
-            .values(locked_until=utcnow() - dt.timedelta(seconds=1))
-        )
-    assert (await accounts.sign_in("ada", PASSWORD)).agent.username == "ada"
+class Clock:
+    """A monotonic clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def refused(accounts: Accounts, username: str, password: str, address: str = "10.0.0.1") -> str:
+    with pytest.raises(SignInError) as caught:
+        await accounts.sign_in(username, password, address)
+    return str(caught.value)
+
+
+async def test_a_name_is_throttled_after_repeated_failures(database, people):
+    clock = Clock()
+    lockout = Lockout(attempts=3, minutes=15, ip_attempts=100)
+    accounts = Accounts(database, lockout, throttle=SignInThrottle(lockout, clock=clock))
+    for n in range(3):
+        await refused(accounts, "ada", "not the password", f"10.0.0.{n}")  # from three addresses
+    assert await refused(accounts, "ada", PASSWORD, "10.9.9.9") == REFUSED  # even the right password
+    assert (await accounts.sign_in("bob", PASSWORD, "10.0.0.1")).agent.username == "bob"  # others go on
+    clock.now += 15 * 60 + 1
+    assert (await accounts.sign_in("ada", PASSWORD, "10.0.0.1")).agent.username == "ada"
     async with database.sessions() as session:
         actions = list(await session.scalars(select(AuditEntry.action).where(AuditEntry.actor == "ada")))
-    assert actions.count("sign_in_failed") == 2 and "account_locked" in actions
-    assert "sign_in_refused_locked" in actions and actions.count("signed_in") == 1
+    assert actions.count("sign_in_failed") == 2 and "account_throttled" in actions
+    assert actions.count("signed_in") == 1
 
 
-async def test_a_success_resets_the_failure_count(accounts, people):
+async def test_an_address_is_throttled_across_names(database, people):
+    lockout = Lockout(attempts=100, minutes=15, ip_attempts=4)
+    accounts = Accounts(database, lockout)
+    for name in ("ada", "bob", "nobody", "sam"):
+        await refused(accounts, name, "guess guess guess", "203.0.113.7")
+    assert await refused(accounts, "bob", PASSWORD, "203.0.113.7") == REFUSED
+    assert (await accounts.sign_in("bob", PASSWORD, "198.51.100.1")).agent.username == "bob"
+
+
+async def test_a_success_resets_the_names_count(accounts, people):
     for _ in range(2):
-        with pytest.raises(SignInError):
-            await accounts.sign_in("ada", "nope nope nope")
-    await accounts.sign_in("ada", PASSWORD)
+        await refused(accounts, "ada", "nope nope nope")
+    await accounts.sign_in("ada", PASSWORD, "10.0.0.1")
     for _ in range(2):
-        with pytest.raises(SignInError):
-            await accounts.sign_in("ada", "nope nope nope")
-    assert (await accounts.sign_in("ada", PASSWORD)).agent.username == "ada"
+        await refused(accounts, "ada", "nope nope nope")
+    assert (await accounts.sign_in("ada", PASSWORD, "10.0.0.1")).agent.username == "ada"
 
 
-async def test_unknown_users_get_the_same_answer(accounts, people):
-    with pytest.raises(SignInError, match="wrong username or password"):
-        await accounts.sign_in("nobody", PASSWORD)
+async def test_unknown_wrong_and_throttled_get_one_message(accounts, people):
+    unknown = await refused(accounts, "nobody", PASSWORD)
+    wrong = await refused(accounts, "ada", "not the password")
+    for _ in range(3):
+        await refused(accounts, "ada", "not the password", "10.0.0.2")
+    throttled = await refused(accounts, "ada", PASSWORD, "10.0.0.3")
+    assert unknown == wrong == throttled == REFUSED
+    assert "lock" not in REFUSED  # nothing says an account exists and is locked
+
+
+async def test_unknown_names_are_throttled_like_real_ones(accounts, people):
+    for _ in range(3):
+        await refused(accounts, "nobody", "guess guess guess")
+    for _ in range(3):
+        await refused(accounts, "ada", "guess guess guess")
+    assert accounts.throttle is not None
+    assert await accounts.throttle.blocked("nobody", "10.9.9.9") and await accounts.throttle.blocked(
+        "ada", ""
+    )
+
+
+async def test_an_unknown_name_costs_a_hash_at_todays_parameters_in_a_thread(accounts, people, monkeypatch):
+    checked: list[tuple[object, int]] = []
+    real = accounts_module.verify_password
+
+    def recording(password: str, stored: str) -> bool:
+        checked.append((passwords.stored_cost(stored), threading.get_ident()))
+        return real(password, stored)
+
+    monkeypatch.setattr(accounts_module, "verify_password", recording)
+    await refused(accounts, "nobody", PASSWORD)
+    await refused(accounts, "ada", "not the password")
+    assert [cost for cost, _ in checked] == [passwords.CURRENT, passwords.CURRENT]
+    assert all(thread != threading.get_ident() for _, thread in checked)
+
+
+async def test_the_throttle_is_shared_through_redis(database, people, redis_url):
+    lockout = Lockout(attempts=3, minutes=15, ip_attempts=100)
+    replicas = [Accounts(database, lockout, throttle=SignInThrottle(lockout, redis_url)) for _ in range(2)]
+    name = f"r{uuid.uuid4().hex[:10]}"
+    await replicas[0].add(name, "Redis Test", PASSWORD)
+    try:
+        for n in range(3):
+            await refused(replicas[n % 2], name, "not the password", f"10.1.0.{n}")
+        assert await refused(replicas[1], name, PASSWORD, "10.1.1.1") == REFUSED
+        assert await refused(replicas[0], name, PASSWORD, "10.1.1.2") == REFUSED
+    finally:
+        await replicas[0].throttle.succeeded(name)
+        for replica in replicas:
+            await replica.close()
+
+
+def test_new_hashes_use_owasps_minimum(owasp_cost):
+    stored = hash_password(PASSWORD)
+    assert passwords.stored_cost(stored) == passwords.Cost(2**17, 8, 1) == owasp_cost
+    assert verify_password(PASSWORD, stored) and not passwords.needs_rehash(stored)
+
+
+async def test_old_hashes_verify_and_are_rehashed_at_sign_in(database, owasp_cost):
+    accounts = Accounts(database, Lockout())
+    old = hash_password(PASSWORD, passwords.Cost(2**14, 8, 1))  # what the desk stored before
+    assert verify_password(PASSWORD, old) and passwords.needs_rehash(old)
+    async with database.sessions() as session, session.begin():
+        session.add(Agent(username="old", display_name="Old", role="agent", password_hash=old))
+    assert (await accounts.sign_in("old", PASSWORD, "10.0.0.1")).agent.username == "old"
+    stored = (await accounts.get("old")).password_hash
+    assert stored != old and passwords.stored_cost(stored) == owasp_cost
+    assert verify_password(PASSWORD, stored)
+    async with database.sessions() as session:
+        actions = list(await session.scalars(select(AuditEntry.action).where(AuditEntry.actor == "old")))
+    assert actions == ["password_rehashed", "signed_in"]
 
 
 async def test_account_rules(accounts, people):

@@ -1,4 +1,4 @@
-"""The `bot` command: database, catalogue and desk-account tools."""
+"""The `bot` command: database, catalogue, desk-account and customer-identity tools."""
 
 from __future__ import annotations
 
@@ -160,6 +160,41 @@ def _agents_list(settings: Settings, args: argparse.Namespace) -> None:
         print(f"{agent.username}\t{agent.role}\t{state}\t{agent.display_name}")
 
 
+def _customers_link(settings: Settings, args: argparse.Namespace) -> None:
+    import asyncio
+
+    from bot.order_access import OrderAccess
+    from bot.storage.db import Database
+
+    async def run() -> str:
+        database = Database(settings.database_url)
+        try:
+            customer = await OrderAccess(database).link(args.channel, args.user_id, args.email)
+            return f"{args.channel} user {args.user_id} now sees the orders of {customer.email}"
+        finally:
+            await database.close()
+
+    print(asyncio.run(run()))
+
+
+def _customers_unlink(settings: Settings, args: argparse.Namespace) -> None:
+    import asyncio
+
+    from bot.order_access import OrderAccess
+    from bot.storage.db import Database
+
+    async def run() -> bool:
+        database = Database(settings.database_url)
+        try:
+            return await OrderAccess(database).unlink(args.channel, args.user_id)
+        finally:
+            await database.close()
+
+    if not asyncio.run(run()):
+        sys.exit(f"bot: {args.channel} user {args.user_id} was not linked to anyone")
+    print(f"{args.channel} user {args.user_id} is no longer linked: orders need their e-mail or postcode")
+
+
 def _display(url: str) -> str:
     from sqlalchemy.engine import make_url
 
@@ -215,6 +250,20 @@ def build_parser() -> argparse.ArgumentParser:
     add.set_defaults(handler=_agents_add)
     listing = agents_commands.add_parser("list", help="every account")
     listing.set_defaults(handler=_agents_list)
+
+    customers = commands.add_parser("customers", help="platform users linked to customers (see their orders)")
+    customers_commands = customers.add_subparsers(dest="customers_command", required=True)
+    link = customers_commands.add_parser(
+        "link", help="let a platform user see a customer's orders without their e-mail or postcode"
+    )
+    link.add_argument("channel", help="messenger, instagram or twitter (Rasa's input channel)")
+    link.add_argument("user_id", help="the platform's user id (Messenger PSID, Instagram id, X user id)")
+    link.add_argument("email", help="the customer's e-mail address")
+    link.set_defaults(handler=_customers_link)
+    unlink = customers_commands.add_parser("unlink", help="remove a platform user's link")
+    unlink.add_argument("channel", help="messenger, instagram or twitter")
+    unlink.add_argument("user_id")
+    unlink.set_defaults(handler=_customers_unlink)
     return parser
 
 

@@ -16,7 +16,7 @@ INTENTS = [
     "greet", "goodbye", "thank", "affirm", "deny", "bot_challenge", "request_human", "order_status",
     "cancel_order", "return_item", "refund_status", "shipping_info", "product_availability", "product_issue",
     "payment_issue", "discount_inquiry", "store_info", "complaint", "compliment", "insult", "out_of_scope",
-    "rate_service",
+    "rate_service", "verify_order",
 ]  # fmt: skip
 # Intents the channels send for content without text; few examples, not part of the held-out gate.
 MEDIA_INTENTS = ["share_photo", "share_attachment", "story_mention"]

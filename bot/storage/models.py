@@ -51,6 +51,29 @@ class Customer(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     orders: Mapped[list[Order]] = relationship(back_populates="customer")
+    identities: Mapped[list[CustomerIdentity]] = relationship(
+        back_populates="customer", cascade="all, delete-orphan"
+    )
+
+
+class CustomerIdentity(Base):
+    """A platform identity (a Messenger PSID, an Instagram-scoped id, an X user id) linked to a customer.
+
+    Whoever writes from a linked identity sees that customer's orders without a second factor
+    (bot/order_access.py). Rows come from `bot customers link` (or a shop's account linking), never
+    from what someone says in a conversation.
+    """
+
+    __tablename__ = "customer_identities"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))  # Rasa's input channel: messenger | instagram | twitter
+    external_id: Mapped[str] = mapped_column(String(128))  # the platform's user id = Rasa's sender id
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    customer: Mapped[Customer] = relationship(back_populates="identities")
 
 
 class Product(Base):
@@ -129,6 +152,8 @@ class Order(Base):
     refund_status: Mapped[str] = mapped_column(String(20), default="none")  # see bot.orders.RefundStatus
     refund_amount: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))
     refund_issued_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # The delivery postcode: with the customer's e-mail, the second factor that unlocks the order.
+    shipping_postcode: Mapped[str | None] = mapped_column(String(10))
 
     customer: Mapped[Customer] = relationship(back_populates="orders")
     items: Mapped[list[OrderItem]] = relationship(
@@ -394,3 +419,19 @@ class PhotoLookup(Base):
     top_score: Mapped[float | None] = mapped_column()
     product_id: Mapped[int | None] = mapped_column()
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class OrderCheckFailure(Base):
+    """A failed (or in-flight) second-factor attempt on an order, for the rate limit in bot/order_access.py.
+
+    In SQL so that every action-server replica counts the same attempts.
+    """
+
+    __tablename__ = "order_check_failures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    conversation_id: Mapped[str] = mapped_column(String(128), index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    sender_id: Mapped[str] = mapped_column(String(128), index=True)
+    order_id: Mapped[int] = mapped_column(index=True)  # the number tried; it may not exist

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from bot.storage.models import (
     Customer,
+    CustomerIdentity,
     Order,
     OrderItem,
     Product,
@@ -41,6 +42,7 @@ class SeedReport:
     variants: int = 0
     stores: int = 0
     customers: int = 0
+    identities: int = 0
     orders: int = 0
     images: int = 0
 
@@ -108,16 +110,40 @@ def seed_shop(session: Session, report: SeedReport, now: dt.datetime) -> None:
             report.customers += 1
         by_key[item["key"]] = customer
     session.flush()
+    seed_identities(session, report, shop["customers"], by_key)
 
-    orders = set(session.scalars(select(Order.id)))
+    orders = {o.id: o for o in session.scalars(select(Order))}
     variants = {
         (v.product.sku, v.color, v.size): v
         for v in session.scalars(select(ProductVariant).join(ProductVariant.product))
     }
+    postcodes = {item["key"]: item.get("postcode") for item in shop["customers"]}
     for item in shop["orders"]:
-        if item["id"] not in orders:
-            session.add(build_order(item, by_key[item["customer"]], variants, now))
+        postcode = item.get("postcode") or postcodes[item["customer"]]
+        existing = orders.get(item["id"])
+        if existing is None:
+            order = build_order(item, by_key[item["customer"]], variants, now)
+            order.shipping_postcode = postcode
+            session.add(order)
             report.orders += 1
+        elif existing.shipping_postcode is None:
+            existing.shipping_postcode = postcode  # demo orders seeded before postcodes existed
+
+
+def seed_identities(
+    session: Session, report: SeedReport, customers: list[dict[str, Any]], by_key: dict[str, Customer]
+) -> None:
+    """Link the demo customers' simulator user ids to them (an id linked elsewhere is left alone)."""
+    linked = {(i.channel, i.external_id) for i in session.scalars(select(CustomerIdentity))}
+    for item in customers:
+        for channel, external_id in (item.get("identities") or {}).items():
+            if (channel, str(external_id)) not in linked:
+                session.add(
+                    CustomerIdentity(
+                        channel=channel, external_id=str(external_id), customer_id=by_key[item["key"]].id
+                    )
+                )
+                report.identities += 1
 
 
 def build_order(

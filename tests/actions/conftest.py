@@ -29,20 +29,28 @@ def seeded_db(postgres_url, monkeypatch) -> Iterator[str]:
     services.cache_clear()
 
 
+# A seeded Messenger identity (bot/storage/seed/shop.yml): Amy Clarke, orders 104523 and 112930.
+AMY = ("messenger", "sim-amy")
+
+
 def make_tracker(
     slots: dict[str, Any] | None = None,
     text: str = "",
     intent: str = "order_status",
     entities: list[dict[str, Any]] | None = None,
     events: list[dict[str, Any]] | None = None,
+    channel: str = "rest",
+    sender: str = "test-user",
 ) -> Tracker:
-    """A tracker as the action server receives it."""
+    """A tracker as the action server receives it; its latest user message came in on `channel`."""
     latest = {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": entities or []}
+    if events is None:
+        events = [{"event": "user", "text": text, "parse_data": latest, "input_channel": channel}]
     return Tracker(
-        sender_id="test-user",
+        sender_id=sender,
         slots=slots or {},
         latest_message=latest,
-        events=events or [],
+        events=events,
         paused=False,
         followup_action=None,
         active_loop={},

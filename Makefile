@@ -29,7 +29,7 @@ BENCH_ARGS ?=
 CHROMIUM ?= /usr/bin/chromium
 APT_GET := $(shell [ "$$(id -u)" = 0 ] && echo apt-get || echo sudo apt-get)
 
-.PHONY: help run test train validate shell bench lint install browser clean test-unit test-stories test-nlu
+.PHONY: help run test train validate shell bench lint install browser clean test-unit test-stories test-nlu audit audit-online lock
 
 help:
 	@echo "make run       set everything up and start the assistant (Rasa :5005, actions :5055)"
@@ -39,24 +39,29 @@ help:
 	@echo "make shell     talk to the bot in the terminal"
 	@echo "make bench     training time, cold start, throughput"
 	@echo "make lint      ruff"
+	@echo "make audit     known vulnerabilities in both lock files (offline snapshot; part of make test)"
+	@echo "make audit-online  pip-audit against PyPI's vulnerability data (needs that service reachable)"
+	@echo "make lock      regenerate requirements/*.lock from the installed venvs (FRESH=1: resolve anew)"
 	@echo "make browser   install Debian's headless Chromium for the desk's browser tests"
 
 install: $(VENV_RASA)/.installed $(VENV)/.installed
 
-$(VENV_RASA)/.installed: pyproject.toml
+# Each runtime installs exactly the versions of its lock file (requirements/*.lock, used as constraints;
+# `make lock` regenerates them).
+$(VENV_RASA)/.installed: pyproject.toml requirements/rasa.lock
 	@echo "==> runtime A: $(VENV_RASA) (Python 3.10, Rasa 3.6)"
 	@test -x $(PY_RASA) || $(PYTHON310) -m venv $(VENV_RASA)
-	$(PY_RASA) -m pip install -q -U 'pip>=24'
-	$(PY_RASA) -m pip install -q -e '.[rasa]'
+	$(PY_RASA) -m pip install -q -U 'pip>=24' -c requirements/rasa.lock
+	$(PY_RASA) -m pip install -q -e '.[rasa]' -c requirements/rasa.lock
 	@touch $@
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml requirements/service.lock
 	@echo "==> runtime B: $(VENV) (Python 3.11, actions and services)"
 	@$(PYTHON311) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || \
 		{ echo "Python 3.11 needed for runtime B; set PYTHON311=/path/to/python3.11"; exit 1; }
 	@test -x $(PY) || $(PYTHON311) -m venv $(VENV)
-	$(PY) -m pip install -q -U 'pip>=24'
-	$(PY) -m pip install -q -e '.[service]'
+	$(PY) -m pip install -q -U 'pip>=24' -c requirements/service.lock
+	$(PY) -m pip install -q -e '.[service]' -c requirements/service.lock
 	@touch $@
 
 # The desk's browser tests drive Debian's Chromium through Playwright (no browser download).
@@ -74,13 +79,29 @@ validate: $(VENV_RASA)/.installed
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 
+# Known vulnerabilities in both runtimes' lock files, against the committed advisory snapshot
+# (security/advisories.json; accepted ones with their reasons in security/audit-allow.yml). Offline.
+audit: $(VENV)/.installed
+	$(PY) scripts/audit_deps.py
+
+# The same lock files through pip-audit and PyPI's vulnerability data: only where that service answers
+# (not on this project's machines or CI: there every package reads "not found on PyPI").
+audit-online: $(VENV)/.installed
+	$(VENV)/bin/pip-audit --no-deps --disable-pip --progress-spinner off -r requirements/rasa.lock
+	$(VENV)/bin/pip-audit --no-deps --disable-pip --progress-spinner off -r requirements/service.lock
+
+# Lock files from the installed venvs (what `make test` tested); FRESH=1 resolves pyproject.toml anew in
+# scratch venvs (the newest versions the pins allow). Then `make audit`, `make install`, `make test`.
+lock:
+	@scripts/lock_deps.sh
+
 run: install train
 	@$(PY) -m bot.launcher
 
 shell: install train
 	@$(PY) -m bot.shell
 
-test: install lint validate train test-unit test-stories test-nlu
+test: install lint audit validate train test-unit test-stories test-nlu
 	@echo "==> all tests passed"
 
 test-unit: install train browser

@@ -1,4 +1,4 @@
-"""Agent reply claims in the connectors' state, in process and on a real Redis (runtime A)."""
+"""Agent reply claims in the connectors' state: in process, on a real Redis, in SQLite (runtime A)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 import pytest
 
+from connectors.sqlite_store import SqliteStore
 from connectors.state import (
     AGENT_REPLY_PENDING_TTL,
     AGENT_REPLY_TTL,
@@ -32,10 +33,14 @@ async def on_redis(url: str) -> AsyncIterator[ConnectorState]:
         await store._redis.close()
 
 
-@pytest.fixture(params=["memory", "redis"])
-async def state(request, redis_url) -> AsyncIterator[ConnectorState]:
+@pytest.fixture(params=["memory", "redis", "sqlite"])
+async def state(request, redis_url, tmp_path) -> AsyncIterator[ConnectorState]:
     if request.param == "memory":
         yield ConnectorState(MemoryStore())
+    elif request.param == "sqlite":  # the default without REDIS_URL
+        store = SqliteStore(tmp_path / "connectors.db")
+        yield ConnectorState(store)
+        store.close()
     else:
         async with on_redis(redis_url) as on:
             yield on

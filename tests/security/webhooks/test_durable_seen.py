@@ -1,0 +1,72 @@
+"""Seen webhook ids survive a restart without Redis: the SQLite store (runtime A)."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+
+from connectors.sqlite_store import SqliteStore
+from connectors.state import ConnectorState, store_from_env
+
+from .conftest import fixtures, fresh, serve
+
+
+async def test_a_batch_redelivered_after_a_restart_is_answered_once(tmp_path):
+    """Meta redelivers a batch after the server restarted: the new process still knows its ids."""
+    body = fresh(fixtures("messenger")["batch__two_users_out_of_order"])
+    answered = []
+    for _ in range(2):  # two server processes, one after the other, configured as `make run` does
+        store = store_from_env({"VAR_DIR": str(tmp_path)})  # no REDIS_URL
+        async for server in serve(ConnectorState(store)):
+            assert (await server.post_json("messenger", body))[0] == 200
+            await server.settle()
+            answered.append(len(server.received))
+        getattr(store, "close", lambda: None)()
+    assert answered == [3, 0]
+
+
+def test_without_redis_the_store_is_a_file_in_var_dir(tmp_path):
+    store = store_from_env({"VAR_DIR": str(tmp_path)})
+    assert isinstance(store, SqliteStore) and store.path == tmp_path / "connectors.db"
+
+
+async def test_a_new_store_on_the_same_file_sees_the_same_keys(tmp_path):
+    first = SqliteStore(tmp_path / "state.db")
+    assert await first.add("seen:messenger:m_1", "1", 3600)
+    await first.set("inbound:messenger:42", "1700000000000", 3600)
+    first.close()
+    second = SqliteStore(tmp_path / "state.db")
+    assert not await second.add("seen:messenger:m_1", "1", 3600)
+    assert await second.get("inbound:messenger:42") == "1700000000000"
+    await second.delete("inbound:messenger:42")
+    assert await second.get("inbound:messenger:42") is None
+
+
+async def test_expired_keys_are_gone_and_can_be_added_again(tmp_path):
+    store = SqliteStore(tmp_path / "state.db")
+    assert await store.add("k", "old", 0)  # expires at once
+    assert await store.get("k") is None
+    assert await store.add("k", "new", 3600)
+    assert await store.get("k") == "new"
+    assert not await store.add("k", "newer", 3600)
+    assert await store.get("k") == "new"
+
+
+async def test_expired_rows_are_pruned(tmp_path):
+    store = SqliteStore(tmp_path / "state.db", prune_every=10)
+    for i in range(9):
+        await store.set(f"gone:{i}", "1", 0)
+    await store.set("kept", "1", 3600)  # the tenth write prunes
+    with sqlite3.connect(tmp_path / "state.db") as db:
+        assert db.execute("SELECT key FROM kv").fetchall() == [("kept",)]
+
+
+async def test_concurrent_adds_of_one_key_have_exactly_one_winner(tmp_path):
+    """Two stores (two connections, as two processes would have) race for the same keys."""
+    stores = [SqliteStore(tmp_path / "state.db"), SqliteStore(tmp_path / "state.db")]
+    for round_ in range(20):
+        key = f"seen:twitter:{round_}"
+        results = await asyncio.gather(*(stores[i % 2].add(key, str(i), 3600) for i in range(16)))
+        assert sum(results) == 1
+    for store in stores:
+        store.close()

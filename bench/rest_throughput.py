@@ -76,12 +76,16 @@ async def customer(session: aiohttp.ClientSession, url: str, rounds: int, latenc
     return errors
 
 
-async def measure(base_url: str, conversations: int, rounds: int = 2) -> ThroughputResult:
-    """Run `conversations` customers at once, each through the script `rounds` times."""
+async def measure(base_url: str, token: str, conversations: int, rounds: int = 2) -> ThroughputResult:
+    """Run `conversations` customers at once, each through the script `rounds` times.
+
+    `token`: the REST channel's bearer token (REST_CHANNEL_TOKEN).
+    """
     url = f"{base_url}/webhooks/rest/webhook"
     latencies: list[float] = []
     timeout = aiohttp.ClientTimeout(total=120)
-    async with aiohttp.ClientSession(timeout=timeout) as session:
+    headers = {"Authorization": f"Bearer {token}"}
+    async with aiohttp.ClientSession(timeout=timeout, headers=headers) as session:
         # One warm-up message so the first-request costs (model graph, DB pool) are not measured.
         async with session.post(url, json={"sender": "bench-warmup", "message": "hi"}) as response:
             await response.read()

@@ -2,10 +2,17 @@
 
 Each service runs in its own process group with its output in a log file; readiness is an HTTP check.
 Stopping sends SIGTERM to the whole group and SIGKILL to whatever is left after a grace period.
+
+Configuration fails closed. The platform channels talk to the local simulator (with its public secrets)
+only when no real META_* / X_* variable is set; one real variable means every variable the channels
+need must be real, and the simulator does not start. The shared secrets between the services (Rasa's
+HTTP API, the REST channel, the action server, /metrics, the desk's agent replies) are random for each
+stack unless set, and reach the processes through their environment, never their command lines.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
@@ -13,13 +20,18 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from bot.rasa_api_auth import api_headers, jwt_secret_from_env
 
 ROOT = Path(__file__).resolve().parent.parent
 RASA_BIN = ROOT / ".venv-rasa" / "bin" / "rasa"
+RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"  # `-m bot.rasa_server`: `rasa`, no secret in argv
 MODEL = ROOT / "models" / "current.tar.gz"
 START_TIMEOUT = 300.0  # Rasa needs about a minute to import TensorFlow and load the model
 STOP_GRACE = 10.0
@@ -27,6 +39,22 @@ STOP_GRACE = 10.0
 
 class StackError(RuntimeError):
     """A service did not start, or died."""
+
+
+class ConfigurationError(StackError):
+    """The environment mixes real and simulated platform settings, or lacks some real ones."""
+
+
+# What each channel in credentials.yml needs; Rasa refuses to start when one of them is missing.
+PLATFORM_VARIABLES: dict[str, tuple[str, ...]] = {
+    "Messenger": ("META_APP_SECRET", "META_VERIFY_TOKEN", "META_PAGE_ACCESS_TOKEN"),
+    "Instagram": ("META_APP_SECRET", "META_VERIFY_TOKEN", "INSTAGRAM_ACCESS_TOKEN"),
+    "X": ("X_CONSUMER_KEY", "X_CONSUMER_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET", "X_USER_ID"),
+}
+# Optional (the connectors default to the real platforms), but setting one still means "real platforms".
+OPTIONAL_PLATFORM_VARIABLES = ("META_APP_ID", "META_GRAPH_API_URL", "X_API_URL")
+# Shared between the services; random for each stack unless set (RASA_JWT_SECRET: see secrets_defaults).
+SHARED_SECRETS = ("DESK_API_TOKEN", "REST_CHANNEL_TOKEN", "ACTION_SERVER_TOKEN", "METRICS_TOKEN")
 
 
 @dataclass(frozen=True)
@@ -77,10 +105,37 @@ def simulator_defaults(ports: Ports) -> dict[str, str]:
     }
 
 
-def http_ok(url: str, timeout: float = 2.0) -> bool:
-    """Whether `url` answers 200."""
+def required_platform_variables() -> list[str]:
+    """Every variable the channels need, in credentials.yml's order, once each."""
+    return list(dict.fromkeys(name for names in PLATFORM_VARIABLES.values() for name in names))
+
+
+def platform_env(env: Mapping[str, str | None], ports: Ports) -> tuple[dict[str, str], bool]:
+    """The platform settings a stack adds to `env`, and whether it runs the simulator.
+
+    No real platform variable set: the simulator's settings (its secrets are public: fine for a local
+    run, never for real traffic). Any one set: all the channels' variables must be, nothing is added,
+    and the simulator does not start; a ConfigurationError lists what is missing.
+    """
+    required = required_platform_variables()
+    real = [name for name in (*required, *OPTIONAL_PLATFORM_VARIABLES) if env.get(name)]
+    if not real:
+        return simulator_defaults(ports), True
+    missing = [name for name in required if not env.get(name)]
+    if missing:
+        raise ConfigurationError(
+            f"{', '.join(real)} set, so the channels talk to the real platforms, but "
+            f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing. Set every one of "
+            f"{', '.join(required)} (see connectors/README.md), or none of them to use the local simulator."
+        )
+    return {}, False
+
+
+def http_ok(url: str, timeout: float = 2.0, headers: Mapping[str, str] | None = None) -> bool:
+    """Whether `url` answers 200 (to a GET with these headers)."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        request = urllib.request.Request(url, headers=dict(headers or {}))
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status == 200
     except (urllib.error.URLError, OSError, ValueError):
         return False
@@ -96,6 +151,7 @@ class Service:
     log_path: Path
     env: dict[str, str | None] = field(default_factory=dict)  # None removes an inherited variable
     process: subprocess.Popen[bytes] | None = None
+    ready_headers: Callable[[], Mapping[str, str]] | None = None  # e.g. a fresh JWT for Rasa's /status
 
     def start(self) -> None:
         """Launch the process in its own process group, output to the log file."""
@@ -117,7 +173,7 @@ class Service:
 
     def ready(self) -> bool:
         """Whether the service answers its readiness URL."""
-        return http_ok(self.ready_url)
+        return http_ok(self.ready_url, headers=self.ready_headers() if self.ready_headers else None)
 
     def stop(self) -> None:
         """SIGTERM the process group, SIGKILL after the grace period."""
@@ -144,19 +200,38 @@ class Service:
 
 
 def secrets_defaults(env: Mapping[str, str | None]) -> dict[str, str]:
-    """Tokens the services share: Rasa's HTTP API token and the desk's token for agent replies.
+    """Secrets the services share, for those not set: random for each stack, so none is guessable.
 
-    Random for each stack unless set, so a local run never has a guessable API token.
+    RASA_JWT_SECRET (Rasa's HTTP API; the older RASA_API_TOKEN counts as set), DESK_API_TOKEN (the
+    connectors' agent-reply route), REST_CHANNEL_TOKEN, ACTION_SERVER_TOKEN and METRICS_TOKEN.
     """
-    return {
-        name: value
-        for name in ("RASA_API_TOKEN", "DESK_API_TOKEN")
-        if not env.get(name) and (value := secrets.token_hex(24))
-    }
+    names = [*(() if jwt_secret_from_env(env) else ("RASA_JWT_SECRET",)), *SHARED_SECRETS]
+    return {name: secrets.token_urlsafe(32) for name in names if not env.get(name)}
+
+
+def rest_token_file(var_dir: Path, rasa_port: int) -> Path:
+    """Where a stack leaves the REST token it generated, for `make shell` in another terminal."""
+    return var_dir / "run" / f"rest-channel-{rasa_port}.token"
+
+
+def send_rest(
+    base_url: str, token: str, sender: str, text: str, timeout: float = 60.0
+) -> list[dict[str, Any]]:
+    """Post one message to the REST channel with its bearer token; the bot's replies."""
+    body = json.dumps({"sender": sender, "message": text}).encode()
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+    request = urllib.request.Request(f"{base_url}/webhooks/rest/webhook", data=body, headers=headers)
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.load(response)
 
 
 class Stack:
-    """The simulator, the action server, the Rasa server and the desk, started and stopped together."""
+    """The simulator, the action server, the Rasa server and the desk, started and stopped together.
+
+    `simulator`: None decides from the environment (`platform_env`: raises ConfigurationError on a
+    partial real setup); True forces the simulator's platform settings (tests), whatever the inherited
+    environment says (`env` still wins); False never starts it.
+    """
 
     def __init__(
         self,
@@ -165,11 +240,20 @@ class Stack:
         log_dir: Path | None = None,
         model: Path = MODEL,
         python: str = sys.executable,
+        simulator: bool | None = None,
     ) -> None:
         self.ports = ports or Ports.from_env()
         merged_env = {**os.environ, **(env or {})}
-        log_dir = log_dir or ROOT / (merged_env.get("VAR_DIR") or "var") / "log"
-        defaults = {k: v for k, v in simulator_defaults(self.ports).items() if not merged_env.get(k)}
+        self.var_dir = ROOT / (merged_env.get("VAR_DIR") or "var")
+        log_dir = log_dir or self.var_dir / "log"
+        if simulator is None:
+            platform, self.simulator = platform_env(merged_env, self.ports)
+            kept: Mapping[str, str | None] = merged_env
+        else:
+            platform = simulator_defaults(self.ports) if simulator else {}
+            self.simulator, kept = simulator, env or {}
+        defaults = {k: v for k, v in platform.items() if not kept.get(k)}
+        self.generated = secrets_defaults(merged_env)
         base_env: dict[str, str | None] = {
             "RASA_TELEMETRY_ENABLED": "false",
             "TF_CPP_MIN_LOG_LEVEL": "2",
@@ -178,26 +262,28 @@ class Stack:
             "RASA_URL": f"http://127.0.0.1:{self.ports.rasa}",
             "DESK_PORT": str(self.ports.desk),
             **defaults,
-            **secrets_defaults(merged_env),
+            **self.generated,
             **(env or {}),
         }
         self.env = base_env
-        self.rasa_token = str(base_env["RASA_API_TOKEN"])
-        rasa_command = [str(RASA_BIN), "run", "--model", str(model), "--enable-api"]
-        rasa_command += [f"--auth-token={self.rasa_token}"]  # "=": a token may start with "-"
+        self.rasa_jwt_secret = str(jwt_secret_from_env({**merged_env, **self.generated}))
+        # bot.rasa_server is `rasa` reading RASA_JWT_SECRET from its environment: no secret in argv
+        rasa_command = [str(RASA_PYTHON), "-m", "bot.rasa_server", "run", "--model", str(model)]
+        rasa_command += ["--enable-api"]
         rasa_command += ["--interface", "127.0.0.1", "--port", str(self.ports.rasa)]
         rasa_command += ["--endpoints", "endpoints.yml", "--credentials", "credentials.yml"]
         # rasa-sdk's action server plus GET /metrics: the same options, port and /health
         actions_command = [python, "-m", "bot.action_server", "--actions", "actions"]
-        actions_command += ["--port", str(self.ports.actions)]
+        actions_command += ["--host", "127.0.0.1", "--port", str(self.ports.actions)]
+        simulator_service = Service(
+            name="simulator",
+            command=[python, "-m", "bot.simulator", "--port", str(self.ports.simulator)],
+            ready_url=f"http://127.0.0.1:{self.ports.simulator}/_sim/health",
+            log_path=log_dir / f"simulator-{self.ports.simulator}.log",
+            env=base_env,
+        )
         self.services = [
-            Service(
-                name="simulator",
-                command=[python, "-m", "bot.simulator", "--port", str(self.ports.simulator)],
-                ready_url=f"http://127.0.0.1:{self.ports.simulator}/_sim/health",
-                log_path=log_dir / f"simulator-{self.ports.simulator}.log",
-                env=base_env,
-            ),
+            *([simulator_service] if self.simulator else []),
             Service(
                 name="actions",
                 command=actions_command,
@@ -208,9 +294,10 @@ class Stack:
             Service(
                 name="rasa",
                 command=rasa_command,
-                ready_url=f"http://127.0.0.1:{self.ports.rasa}/status?token={self.rasa_token}",
+                ready_url=f"http://127.0.0.1:{self.ports.rasa}/status",
                 log_path=log_dir / f"rasa-{self.ports.rasa}.log",
                 env=base_env,
+                ready_headers=self.rasa_api_headers,
             ),
             Service(
                 name="desk",
@@ -237,9 +324,37 @@ class Stack:
         return f"http://127.0.0.1:{self.ports.desk}"
 
     def rasa_api(self, path: str) -> str:
-        """A Rasa HTTP API URL with the stack's token (e.g. `/conversations/ID/tracker`)."""
-        separator = "&" if "?" in path else "?"
-        return f"{self.rasa_url}{path}{separator}token={self.rasa_token}"
+        """A Rasa HTTP API URL (e.g. `/conversations/ID/tracker`); send `rasa_api_headers()` with it."""
+        return f"{self.rasa_url}{path}"
+
+    def rasa_api_headers(self) -> dict[str, str]:
+        """`Authorization: Bearer <fresh JWT>` for Rasa's HTTP API."""
+        return api_headers(self.rasa_jwt_secret, username="devstack")
+
+    def rasa_call(self, method: str, path: str, body: Any = None, timeout: float = 30.0) -> Any:
+        """Call Rasa's HTTP API with a fresh JWT; the JSON answer (HTTPError unless 2xx)."""
+        data = None if body is None else json.dumps(body).encode()
+        headers = {"Content-Type": "application/json", **self.rasa_api_headers()}
+        request = urllib.request.Request(self.rasa_api(path), data=data, headers=headers, method=method)
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return json.load(response)
+
+    def tracker(self, conversation_id: str) -> dict[str, Any]:
+        """The conversation's tracker from Rasa's HTTP API."""
+        return self.rasa_call("GET", f"/conversations/{urllib.parse.quote(conversation_id, safe='')}/tracker")
+
+    def bearer(self, name: str) -> dict[str, str]:
+        """`Authorization: Bearer <the stack's secret called name>` (e.g. METRICS_TOKEN)."""
+        return {"Authorization": f"Bearer {self.env[name]}"}
+
+    def say(self, sender: str, text: str, timeout: float = 60.0) -> list[dict[str, Any]]:
+        """Post a message to the REST channel as `sender`; the bot's replies."""
+        return send_rest(self.rasa_url, str(self.env["REST_CHANNEL_TOKEN"]), sender, text, timeout)
+
+    @property
+    def rest_token_file(self) -> Path:
+        """Where this stack leaves a REST token it generated, for `make shell`."""
+        return rest_token_file(self.var_dir, self.ports.rasa)
 
     def start(self, progress: Callable[[str], None] = lambda _: None, timeout: float = START_TIMEOUT) -> None:
         """Start every service and wait until all are ready; on failure stop them and raise."""
@@ -248,6 +363,11 @@ class Stack:
                 self.stop()
                 raise StackError(f"port of {service.name} is already in use ({service.ready_url})")
             service.start()
+        if "REST_CHANNEL_TOKEN" in self.generated:  # readable by this user only
+            self.rest_token_file.parent.mkdir(parents=True, exist_ok=True)
+            descriptor = os.open(self.rest_token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(descriptor, "w") as file:
+                file.write(self.generated["REST_CHANNEL_TOKEN"])
         self._wait_ready(list(self.services), progress, timeout)
 
     def service(self, name: str) -> Service:
@@ -287,6 +407,8 @@ class Stack:
         """Stop every service (Rasa first, so it sends nothing to a stopped action server)."""
         for service in reversed(self.services):
             service.stop()
+        if "REST_CHANNEL_TOKEN" in self.generated:
+            self.rest_token_file.unlink(missing_ok=True)
 
     def __enter__(self) -> Stack:
         self.start()

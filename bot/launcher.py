@@ -1,4 +1,8 @@
-"""`make run`: prepare the database, start every service, say what runs where, stop cleanly on Ctrl-C."""
+"""`make run`: prepare the database, start every service, say what runs where, stop cleanly on Ctrl-C.
+
+Fails closed: a partial real platform setup (some META_* / X_* variables, not all) stops here with the
+list of what is missing, before anything starts (`bot.devstack.platform_env`).
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from sqlalchemy.engine import make_url
 
 from bot.catalog.indexer import build, up_to_date
 from bot.desk.demo import ensure_demo_accounts
-from bot.devstack import Stack, StackError
+from bot.devstack import ConfigurationError, Stack, StackError
 from bot.settings import Settings
 from bot.storage import migrate
 from bot.storage.db import create_sync_engine
@@ -42,14 +46,16 @@ def banner(stack: Stack, settings: Settings, demo_accounts: dict[str, str] | Non
     database = make_url(settings.database_url).render_as_string(hide_password=True)
     rasa = stack.service("rasa")
     graph_api = stack.env.get("META_GRAPH_API_URL") or ""
-    meta = "the simulator" if graph_api.startswith(stack.simulator_url) else graph_api
+    meta = "the simulator" if graph_api.startswith(stack.simulator_url) else graph_api or "Meta's default"
     x_url = stack.env.get("X_API_URL") or ""
-    x_api = "the simulator" if x_url.startswith(stack.simulator_url) else x_url
+    x_api = "the simulator" if x_url.startswith(stack.simulator_url) else x_url or "X's default"
+    simulator = [f"  Customer simulator  {stack.simulator_url}/  (a customer on Messenger, Instagram or X)"]
     lines = [
         "",
         "Loom & Co. support bot is running:",
-        f"  Customer simulator  {stack.simulator_url}/  (play a customer on Messenger, Instagram or X)",
-        f"  Rasa server      {stack.rasa_url}  (REST channel: POST {stack.rasa_url}/webhooks/rest/webhook)",
+        *(simulator if stack.simulator else []),
+        f"  Rasa server      {stack.rasa_url}  (REST channel: POST {stack.rasa_url}/webhooks/rest/webhook,"
+        " bearer REST_CHANNEL_TOKEN)",
         f"  Webhooks         {stack.rasa_url}/webhooks/messenger/webhook, .../instagram/webhook",
         f"  Meta Send API    {meta}",
         f"  X API            {x_api}  (webhook {stack.rasa_url}/webhooks/twitter/webhook)",
@@ -61,22 +67,23 @@ def banner(stack: Stack, settings: Settings, demo_accounts: dict[str, str] | Non
     ]
     for username, password in (demo_accounts or {}).items():
         lines.append(f"  Desk sign-in     {username} / {password}")
-    lines += [
-        "",
-        f"Talk to it: open {stack.simulator_url}/ or run `make shell` in another terminal. Stop: Ctrl-C.",
-    ]
+    where = f"open {stack.simulator_url}/ or run" if stack.simulator else "run"
+    lines += ["", f"Talk to it: {where} `make shell` in another terminal. Stop: Ctrl-C."]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Run until Ctrl-C or until a service dies."""
     argparse.ArgumentParser(prog="python -m bot.launcher", description=__doc__).parse_args(argv)
+    try:
+        stack = Stack()
+    except ConfigurationError as err:
+        sys.exit(f"configuration: {err}")
     settings = Settings.from_env()
     print(
         f"database: {prepare_database(settings, progress=lambda line: print(line, flush=True))}", flush=True
     )
     demo_accounts = ensure_demo_accounts(settings)
-    stack = Stack()
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt
@@ -85,7 +92,7 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     print(
-        "starting the simulator, the action server, Rasa and the desk (Rasa takes about a minute) ...",
+        f"starting {', '.join(s.name for s in stack.services)} (Rasa takes about a minute) ...",
         flush=True,
     )
     try:

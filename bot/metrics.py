@@ -3,12 +3,14 @@
 Each service keeps its metrics in a registry of its own (`new_registry`), with the process, platform and
 garbage-collector collectors added, rather than in prometheus_client's default registry: one test
 process imports both services, and each endpoint must show only its own service. The Rasa server's
-metrics are in `connectors/metrics.py` (runtime A), with the same token rule.
+metrics are in `connectors/metrics.py` (runtime A), with the same token rule: `/metrics` answers only
+`Authorization: Bearer $METRICS_TOKEN`, and without `METRICS_TOKEN` it is closed (403 and a log line;
+the development stack sets a random one).
 """
 
 from __future__ import annotations
 
-import hmac
+import logging
 import os
 from collections.abc import Mapping
 
@@ -18,11 +20,16 @@ from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
+from bot.bearer import bearer_matches
+
+logger = logging.getLogger(__name__)
+
 PREFIX = "loom_"
 METRICS_TOKEN_ENV = "METRICS_TOKEN"
 # Seconds: from a page served from memory (milliseconds) to an action waiting on a slow service.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 UNAUTHORIZED = "metrics need the bearer token"
+NOT_CONFIGURED = "metrics are off: set METRICS_TOKEN and scrape with Authorization: Bearer <token>"
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="metrics"'}
 
 
@@ -41,17 +48,28 @@ def new_registry() -> CollectorRegistry:
 
 
 def metrics_token_from_env(env: Mapping[str, str] | None = None) -> str | None:
-    """`METRICS_TOKEN`: when set, /metrics wants `Authorization: Bearer <token>`; None (open) otherwise."""
+    """`METRICS_TOKEN`: /metrics wants `Authorization: Bearer <token>`; None (closed) when unset."""
     env = os.environ if env is None else env
     return env.get(METRICS_TOKEN_ENV) or None
 
 
 def authorized(header: str | None, token: str | None) -> bool:
-    """Whether a request with this Authorization header may read the metrics."""
+    """Whether a request with this Authorization header may read the metrics (never without a token)."""
+    return bearer_matches(header, token)
+
+
+def refusal(header: str | None, token: str | None) -> tuple[int, str] | None:
+    """None when the scrape may go on; else the status and text to refuse it with.
+
+    403 when no METRICS_TOKEN is configured (logged: the operator has to set it), 401 with a
+    `WWW-Authenticate` challenge (`CHALLENGE`) for a missing or wrong bearer token.
+    """
     if token is None:
-        return True
-    scheme, _, sent = (header or "").strip().partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(sent.strip().encode(), token.encode())
+        logger.warning("GET /metrics refused: %s", NOT_CONFIGURED)
+        return 403, NOT_CONFIGURED
+    if not bearer_matches(header, token):
+        return 401, UNAUTHORIZED
+    return None
 
 
 def exposition(registry: CollectorRegistry, accept: str | None) -> tuple[bytes, str]:

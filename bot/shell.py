@@ -1,32 +1,43 @@
 """`make shell`: chat with the assistant in the terminal through its REST channel.
 
 Uses the server of a running `make run` if there is one; otherwise starts the services for the length
-of the session. Buttons are numbered: type the number to press one.
+of the session. Buttons are numbered: type the number to press one. The REST channel wants its bearer
+token: `REST_CHANNEL_TOKEN` from the environment, else the one a local `make run` generated and left in
+`$VAR_DIR/run/` for this user.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import sys
 import urllib.error
-import urllib.request
 import uuid
 from typing import Any
 
-from bot.devstack import Ports, Stack, StackError, http_ok
+from bot.devstack import (
+    ROOT,
+    ConfigurationError,
+    Ports,
+    Stack,
+    StackError,
+    http_ok,
+    rest_token_file,
+    send_rest,
+)
 
 PROMPT = "you> "
 
 
-def send(base_url: str, sender: str, text: str, timeout: float = 30.0) -> list[dict[str, Any]]:
-    """Post one message to the REST channel; the bot's replies."""
-    body = json.dumps({"sender": sender, "message": text}).encode()
-    request = urllib.request.Request(
-        f"{base_url}/webhooks/rest/webhook", data=body, headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        return json.load(response)
+def running_token(ports: Ports) -> str | None:
+    """The REST token for a server already running: the environment's, or the file `make run` left."""
+    if os.environ.get("REST_CHANNEL_TOKEN"):
+        return os.environ["REST_CHANNEL_TOKEN"]
+    path = rest_token_file(ROOT / (os.environ.get("VAR_DIR") or "var"), ports.rasa)
+    try:
+        return path.read_text().strip() or None
+    except OSError:
+        return None
 
 
 def render(message: dict[str, Any]) -> list[str]:
@@ -46,7 +57,7 @@ def resolve_button(text: str, buttons: list[dict[str, Any]]) -> str:
     return text
 
 
-def chat(base_url: str, sender: str) -> None:
+def chat(base_url: str, token: str, sender: str) -> None:
     """Read-send-print until end of input."""
     print(f"Talking to {base_url} as {sender}. Ctrl-D or /quit to leave.\n")
     buttons: list[dict[str, Any]] = []
@@ -61,7 +72,7 @@ def chat(base_url: str, sender: str) -> None:
         if not text:
             continue
         try:
-            replies = send(base_url, sender, resolve_button(text, buttons))
+            replies = send_rest(base_url, token, sender, resolve_button(text, buttons), timeout=30.0)
         except (urllib.error.URLError, OSError) as err:
             print(f"(could not reach the bot: {err})")
             continue
@@ -80,17 +91,23 @@ def main(argv: list[str] | None = None) -> None:
     ports = Ports.from_env()
     base_url = f"http://127.0.0.1:{ports.rasa}"
     if http_ok(f"{base_url}/"):  # the root needs no token (Rasa's API does)
-        chat(base_url, args.sender)
+        token = running_token(ports)
+        if token is None:
+            sys.exit("a server is running, but REST_CHANNEL_TOKEN is not set: set it to that server's token")
+        chat(base_url, token, args.sender)
         return
     from bot.launcher import prepare_database
     from bot.settings import Settings
 
+    try:
+        stack = Stack(ports)
+    except ConfigurationError as err:
+        sys.exit(f"configuration: {err}")
     prepare_database(Settings.from_env())
-    stack = Stack(ports)
     print("No running server found; starting one for this session (about a minute) ...", flush=True)
     try:
         stack.start(progress=lambda line: print(f"  {line}", flush=True))
-        chat(base_url, args.sender)
+        chat(base_url, str(stack.env["REST_CHANNEL_TOKEN"]), args.sender)
     except StackError as err:
         sys.exit(f"could not start: {err}")
     finally:

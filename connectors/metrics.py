@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from prometheus_client import Counter, Gauge, Histogram
 
 from bot import metrics as shared
-from bot.metrics import LATENCY_BUCKETS, PREFIX, authorized, metrics_token_from_env
+from bot.metrics import LATENCY_BUCKETS, PREFIX, authorized, metrics_token_from_env, refusal
 
 __all__ = [
     "LATENCY_BUCKETS",
@@ -29,6 +29,7 @@ __all__ = [
     "count",
     "exposition",
     "metrics_token_from_env",
+    "refusal",
     "value",
 ]
 

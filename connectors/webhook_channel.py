@@ -19,7 +19,7 @@ from sanic.response import HTTPResponse
 from connectors.agent_reply import handle_agent_reply
 from connectors.conversation_queue import ConversationQueue
 from connectors.limits import WebhookLimits
-from connectors.metrics import authorized, count, exposition, metrics_token_from_env
+from connectors.metrics import count, exposition, metrics_token_from_env, refusal
 from connectors.state import ConnectorState
 
 logger = logging.getLogger(__name__)
@@ -52,16 +52,16 @@ def limit_request_size(app: Sanic, max_bytes: int) -> None:
 
 
 def add_metrics_route(app: Sanic) -> None:
-    """`GET /metrics` in Prometheus' text format; with `METRICS_TOKEN` set, only for that bearer token."""
+    """`GET /metrics` in Prometheus' text format, only for `METRICS_TOKEN`'s bearer (403 when unset)."""
     if getattr(app.ctx, "loom_metrics_route", False):
         return
     app.ctx.loom_metrics_route = True
     token = metrics_token_from_env()
 
     async def metrics(request: Request) -> HTTPResponse:
-        if not authorized(request.headers.get("Authorization"), token):
+        if refused := refusal(request.headers.get("Authorization"), token):  # 403 without METRICS_TOKEN
             headers = {"WWW-Authenticate": 'Bearer realm="metrics"'}
-            return response.text("metrics need the bearer token", status=401, headers=headers)
+            return response.text(refused[1], status=refused[0], headers=headers)
         body, content_type = exposition(request.headers.get("Accept"))
         return HTTPResponse(body, content_type=content_type)
 

@@ -1,10 +1,17 @@
 """rasa-sdk's action server plus `GET /metrics` (`python -m bot.action_server --actions actions`).
 
 The same command-line options, port (5055), `/health`, `/webhook` and `/actions` as
-`python -m rasa_sdk --actions actions` (rasa-sdk's own app is built by its own factory), with two
-additions: every action run is counted and timed (`MeasuredExecutor`), and `GET /metrics` serves those
-numbers in Prometheus' text format (behind `METRICS_TOKEN` when it is set). `--grpc` is handed to
-rasa-sdk unchanged, without metrics.
+`python -m rasa_sdk --actions actions` (rasa-sdk's own app is built by its own factory), with these
+differences:
+- it listens on 127.0.0.1 unless told otherwise (`--host`, or `ACTION_SERVER_HOST`, e.g. a private
+  network's address), where rasa-sdk listens on every interface;
+- every route but `/health` and `/metrics` wants `Authorization: Bearer $ACTION_SERVER_TOKEN` (Rasa
+  sends it from endpoints.yml) and answers 401 otherwise, before any action runs: whoever reaches
+  rasa-sdk's `/webhook` could otherwise run any action with a made-up tracker. Without the token set
+  the server refuses to start, unless `--dev-allow-no-token` says it is a throwaway development server;
+- every action run is counted and timed (`MeasuredExecutor`), and `GET /metrics` serves those
+  numbers in Prometheus' text format, only for `METRICS_TOKEN`'s bearer (403 while it is unset).
+`--grpc` is handed to rasa-sdk unchanged (no token check, no metrics), so only with `--dev-allow-no-token`.
 
 Sanic runs the app in a worker process it spawns; the metrics live in that process, so with
 `SANIC_WORKERS` above 1 each worker would answer with its own numbers: scale with more servers instead.
@@ -16,6 +23,7 @@ import argparse
 import logging
 import os
 import time
+from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
@@ -38,18 +46,28 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sanic.worker.loader import AppLoader
 
+from bot.bearer import bearer_matches
 from bot.metrics import (
     CHALLENGE,
     LATENCY_BUCKETS,
     PREFIX,
-    UNAUTHORIZED,
-    authorized,
     exposition,
     metrics_token_from_env,
     new_registry,
+    refusal,
 )
 
 logger = logging.getLogger(__name__)
+
+TOKEN_ENV = "ACTION_SERVER_TOKEN"
+HOST_ENV = "ACTION_SERVER_HOST"
+DEFAULT_HOST = "127.0.0.1"
+OPEN_PATHS = ("/health", "/metrics")  # /metrics checks METRICS_TOKEN itself
+ACTION_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="actions"'}
+
+
+class ConfigurationError(SystemExit):
+    """The server would run actions for anyone who reaches it."""
 
 REGISTRY = new_registry()
 ACTION_RUNS = Counter(
@@ -98,12 +116,28 @@ def add_metrics_route(app: Sanic, token: str | None) -> None:
     """`GET /metrics` with the action metrics of this process."""
 
     async def metrics(request: Request) -> HTTPResponse:
-        if not authorized(request.headers.get("Authorization"), token):
-            return response.text(UNAUTHORIZED, status=401, headers=CHALLENGE)
+        if refused := refusal(request.headers.get("Authorization"), token):
+            return response.text(refused[1], status=refused[0], headers=CHALLENGE)
         body, content_type = exposition(REGISTRY, request.headers.get("Accept"))
         return HTTPResponse(body, content_type=content_type)
 
     app.add_route(metrics, "/metrics", methods=["GET"], name="metrics")
+
+
+def require_token(app: Sanic, token: str | None) -> None:
+    """Refuse every request but `OPEN_PATHS` without `Authorization: Bearer <token>` (None: no check)."""
+    if token is None:
+        return
+
+    async def check(request: Request) -> HTTPResponse | None:
+        if request.path in OPEN_PATHS or bearer_matches(request.headers.get("Authorization"), token):
+            return None
+        logger.warning(
+            "%s %s from %s refused: no valid bearer token", request.method, request.path, request.ip
+        )
+        return response.json({"error": "unauthorized"}, status=401, headers=ACTION_CHALLENGE)
+
+    app.register_middleware(check, "request")
 
 
 def create_app(
@@ -112,8 +146,9 @@ def create_app(
     auto_reload: bool = False,
     endpoints: str = DEFAULT_ENDPOINTS_PATH,
     keep_alive_timeout: int = DEFAULT_KEEP_ALIVE_TIMEOUT,
+    action_token: str | None = None,
 ) -> Sanic:
-    """rasa-sdk's app (as `python -m rasa_sdk` builds it in each worker) with the metrics route."""
+    """rasa-sdk's app (as `python -m rasa_sdk` builds it in each worker), the token check, the metrics."""
     app = create_app_for_serve(
         action_executor,
         cors_origins=cors_origins,
@@ -121,11 +156,26 @@ def create_app(
         endpoints=endpoints,
         keep_alive_timeout=keep_alive_timeout,
     )
+    require_token(app, action_token)
     add_metrics_route(app, metrics_token_from_env())
     return app
 
 
-def serve(args: argparse.Namespace) -> None:
+def action_token(env: Mapping[str, str], allow_none: bool) -> str | None:
+    """`ACTION_SERVER_TOKEN`; ConfigurationError when unset, unless `allow_none` (the dev flag)."""
+    token = env.get(TOKEN_ENV) or None
+    if token is None and not allow_none:
+        raise ConfigurationError(
+            f"{TOKEN_ENV} is not set: the action server would run actions for anyone who reaches it. "
+            f"Set it here and in Rasa's environment (endpoints.yml sends it), or pass "
+            f"--dev-allow-no-token for a throwaway development server."
+        )
+    if token is None:
+        logger.warning("%s not set and --dev-allow-no-token given: /webhook is open", TOKEN_ENV)
+    return token
+
+
+def serve(args: argparse.Namespace, token: str | None) -> None:
     """What `rasa_sdk.endpoint.run` does, with our app factory."""
     executor = MeasuredExecutor()
     executor.register_package(args.actions_module or args.actions)
@@ -136,20 +186,39 @@ def serve(args: argparse.Namespace) -> None:
             cors_origins=args.cors,
             auto_reload=args.auto_reload,
             endpoints=args.endpoints,
+            action_token=token,
         )
     )
     app = loader.load()
     ssl = create_ssl_config(args.ssl_certificate, args.ssl_keyfile, args.ssl_password)
-    host = os.environ.get("SANIC_HOST", "0.0.0.0")
-    logger.info("action server with /metrics on %s://%s:%s", "https" if ssl else "http", host, args.port)
-    app.prepare(host=host, port=args.port, ssl=ssl, workers=utils.number_of_sanic_workers())
+    logger.info("action server with /metrics on %s://%s:%s", "https" if ssl else "http", args.host, args.port)
+    app.prepare(host=args.host, port=args.port, ssl=ssl, workers=utils.number_of_sanic_workers())
     Sanic.serve(primary=app, app_loader=loader)
 
 
+def argument_parser() -> argparse.ArgumentParser:
+    """rasa-sdk's options plus `--host` and `--dev-allow-no-token`."""
+    parser = create_argument_parser()
+    parser.add_argument(
+        "--host",
+        default=os.environ.get(HOST_ENV) or DEFAULT_HOST,
+        help=f"address to listen on (default ${HOST_ENV} or {DEFAULT_HOST}); a private one, never public",
+    )
+    parser.add_argument(
+        "--dev-allow-no-token",
+        action="store_true",
+        help=f"start without {TOKEN_ENV}, /webhook open to whoever reaches it (development only)",
+    )
+    return parser
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Parse rasa-sdk's options and serve."""
-    args = create_argument_parser().parse_args(argv)
+    """Parse the options, check the token and serve."""
+    args = argument_parser().parse_args(argv)
+    token = action_token(os.environ, allow_none=args.dev_allow_no_token)
     if args.grpc:
+        if token is not None or not args.dev_allow_no_token:
+            raise ConfigurationError("--grpc has no token check: only with --dev-allow-no-token")
         from rasa_sdk.__main__ import main_from_args
 
         logger.warning("gRPC mode: served by rasa-sdk as is, without /metrics")
@@ -164,4 +233,4 @@ def main(argv: list[str] | None = None) -> None:
         args.logging_config_file,
     )
     utils.update_sanic_log_level()
-    serve(args)
+    serve(args, token)

@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from bot.rasa_api_auth import jwt_secret_from_env
 from bot.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -47,7 +48,7 @@ class DeskConfig:
     port: int = 5090
     host: str = "127.0.0.1"
     rasa_url: str = "http://127.0.0.1:5005"
-    rasa_token: str = ""  # Rasa's --auth-token (resume, CSAT)
+    rasa_token: str = ""  # secret of the JWTs for Rasa's HTTP API (resume, CSAT): bot/rasa_api_auth.py
     desk_api_token: str = ""  # the connectors' agent_reply route
     public_url: str = "http://127.0.0.1:5090"
     session_hours: int = 12
@@ -77,7 +78,7 @@ class DeskConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, path: Path = DESK_YML) -> DeskConfig:
-        """DESK_PORT, RASA_URL, RASA_API_TOKEN, DESK_API_TOKEN, DESK_PUBLIC_URL, plus desk.yml."""
+        """DESK_PORT, RASA_URL, RASA_JWT_SECRET, DESK_API_TOKEN, DESK_PUBLIC_URL, plus desk.yml."""
         env = os.environ if env is None else env
         tuned: dict[str, Any] = yaml.safe_load(path.read_text()) if path.exists() else {}
         port = int(env.get("DESK_PORT", 5090))
@@ -86,7 +87,7 @@ class DeskConfig:
             port=port,
             host=env.get("DESK_HOST", "127.0.0.1"),
             rasa_url=env.get("RASA_URL", "http://127.0.0.1:5005").rstrip("/"),
-            rasa_token=env.get("RASA_API_TOKEN", ""),
+            rasa_token=jwt_secret_from_env(env) or "",  # RASA_JWT_SECRET (or the older RASA_API_TOKEN)
             desk_api_token=env.get("DESK_API_TOKEN", ""),
             public_url=env.get("DESK_PUBLIC_URL", f"http://127.0.0.1:{port}"),
             session_hours=int(tuned.get("session_hours", 12)),

@@ -24,10 +24,9 @@ from bot.metrics import (
     CHALLENGE,
     LATENCY_BUCKETS,
     PREFIX,
-    UNAUTHORIZED,
-    authorized,
     exposition,
     new_registry,
+    refusal,
 )
 from bot.storage.db import Database
 from bot.storage.models import HandoffTicket
@@ -129,11 +128,11 @@ async def count_tickets(database: Database) -> None:
 
 
 def metrics_handler(database: Database, token: str | None) -> Handler:
-    """`GET /metrics`, for Prometheus rather than people: no sign-in, an optional bearer token."""
+    """`GET /metrics`, for Prometheus rather than people: no sign-in, METRICS_TOKEN's bearer (403 unset)."""
 
     async def metrics(request: web.Request) -> web.Response:
-        if not authorized(request.headers.get("Authorization"), token):
-            raise web.HTTPUnauthorized(text=UNAUTHORIZED, headers=CHALLENGE)
+        if refused := refusal(request.headers.get("Authorization"), token):
+            return web.Response(status=refused[0], text=refused[1], headers=CHALLENGE)
         await count_tickets(database)
         body, content_type = exposition(REGISTRY, request.headers.get("Accept"))
         response = web.Response(body=body)

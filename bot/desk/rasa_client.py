@@ -1,7 +1,8 @@
 """The desk's calls into the Rasa server.
 
 An agent's reply goes out through the conversation's own connector (its agent_reply route); handing
-the conversation back to the bot is Rasa's HTTP API (resume, then the CSAT question).
+the conversation back to the bot is Rasa's HTTP API (resume, then the CSAT question), authenticated
+with a short-lived JWT in the Authorization header (`bot.rasa_api_auth`), never a `?token=` query.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
+
+from bot.rasa_api_auth import api_headers
 
 logger = logging.getLogger(__name__)
 TIMEOUT = aiohttp.ClientTimeout(total=30)
@@ -34,9 +37,9 @@ class Delivered:
 class RasaClient:
     """HTTP calls to the Rasa server (and the connectors' agent route on it)."""
 
-    def __init__(self, base_url: str, rasa_token: str, desk_api_token: str) -> None:
+    def __init__(self, base_url: str, rasa_jwt_secret: str, desk_api_token: str) -> None:
         self._base = base_url.rstrip("/")
-        self._rasa_token = rasa_token
+        self._jwt_secret = rasa_jwt_secret
         self._desk_token = desk_api_token
         self._session: aiohttp.ClientSession | None = None
 
@@ -77,12 +80,13 @@ class RasaClient:
 
     async def _api(self, path: str, body: Any) -> None:
         url = f"{self._base}{path}"
-        params = {"token": self._rasa_token} if self._rasa_token else {}
+        params: dict[str, str] = {}
         if "?" in path:
             url, query = url.split("?", 1)
             params.update(dict(part.split("=", 1) for part in query.split("&")))
+        headers = api_headers(self._jwt_secret)
         try:
-            async with self._http().post(url, json=body, params=params) as response:
+            async with self._http().post(url, json=body, params=params, headers=headers) as response:
                 if response.status >= 300:
                     text = await response.text()
                     raise DeliveryError(f"the assistant refused ({response.status}): {text[:200]}")
@@ -103,10 +107,10 @@ class RasaClient:
 
     async def parse(self, text: str) -> dict[str, Any]:
         """The NLU parse of a text (intent, entities, sentiment) without touching any conversation."""
-        params = {"token": self._rasa_token} if self._rasa_token else {}
+        headers = api_headers(self._jwt_secret)
         try:
             async with self._http().post(
-                f"{self._base}/model/parse", json={"text": text}, params=params, timeout=PARSE_TIMEOUT
+                f"{self._base}/model/parse", json={"text": text}, headers=headers, timeout=PARSE_TIMEOUT
             ) as response:
                 if response.status != 200:
                     raise DeliveryError(f"the assistant refused to parse ({response.status})")

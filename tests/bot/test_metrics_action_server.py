@@ -1,7 +1,8 @@
 """`python -m bot.action_server`: rasa-sdk's server, its /health and /actions, plus `GET /metrics`.
 
 The real command in its own process (as `make run` starts it), with a small actions package of the
-test's own (one that works, one that breaks, one that rejects), and `METRICS_TOKEN` set.
+test's own (one that works, one that breaks, one that rejects), `ACTION_SERVER_TOKEN` (what Rasa sends)
+and `METRICS_TOKEN` set. What it refuses without them is in tests/security/test_internal_surface.py.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.devstack import Service
-from bot.metrics import authorized, metrics_token_from_env
+from bot.metrics import NOT_CONFIGURED, authorized, metrics_token_from_env, refusal
 
 TOKEN = "scrape-secret"
+ACTION_TOKEN = "action-secret-0123456789"
+RASA = {"Authorization": f"Bearer {ACTION_TOKEN}"}  # what endpoints.yml makes Rasa send
 ACTIONS = """
 from rasa_sdk import Action
 from rasa_sdk.interfaces import ActionExecutionRejection
@@ -76,7 +79,7 @@ def server(tmp_path_factory) -> Iterator[str]:
         ],
         ready_url=f"http://127.0.0.1:{port}/health",
         log_path=package / "server.log",
-        env={"PYTHONPATH": str(package), "METRICS_TOKEN": TOKEN, "SANIC_HOST": "127.0.0.1"},
+        env={"PYTHONPATH": str(package), "METRICS_TOKEN": TOKEN, "ACTION_SERVER_TOKEN": ACTION_TOKEN},
     )
     service.start()
     deadline = time.monotonic() + 180  # the machine may be busy; rasa-sdk imports take a while
@@ -127,7 +130,7 @@ def timed(found: dict, action: str) -> float:
 
 def test_health_and_actions_as_rasa_sdk_serves_them(server):
     assert requests.get(f"{server}/health", timeout=30).json() == {"status": "ok"}
-    names = {a["name"] for a in requests.get(f"{server}/actions", timeout=30).json()}
+    names = {a["name"] for a in requests.get(f"{server}/actions", headers=RASA, timeout=30).json()}
     assert names >= {"action_works", "action_breaks", "action_rejects"}
 
 
@@ -142,7 +145,7 @@ def test_metrics_need_the_token_when_it_is_set(server):
 def test_action_runs_are_counted_by_outcome_and_timed(server):
     before = scrape(server)
     answers = {
-        name: requests.post(f"{server}/webhook", json=call(name), timeout=30).status_code
+        name: requests.post(f"{server}/webhook", json=call(name), headers=RASA, timeout=30).status_code
         for name in ("action_works", "action_breaks", "action_rejects", "action_nobody_wrote")
     }
     assert answers == {
@@ -164,9 +167,11 @@ def test_action_runs_are_counted_by_outcome_and_timed(server):
 
 def test_the_token_rule():
     assert metrics_token_from_env({}) is None and metrics_token_from_env({"METRICS_TOKEN": ""}) is None
-    assert authorized(None, None)
+    assert not authorized(None, None) and not authorized("Bearer ", None)  # no token configured: closed
+    assert refusal("Bearer x", None) == (403, NOT_CONFIGURED) and refusal(None, "t")[0] == 401
     token = metrics_token_from_env({"METRICS_TOKEN": "t0ken"})
     assert authorized("Bearer t0ken", token) and authorized("bearer  t0ken ", token)
+    assert refusal("Bearer t0ken", token) is None
     assert not authorized(None, token) and not authorized("Bearer t0ke", token)
     assert not authorized("Basic t0ken", token)
 

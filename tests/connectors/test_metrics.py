@@ -12,9 +12,11 @@ import uuid
 from pathlib import Path
 
 import aiohttp
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from rasa.core.channels.channel import UserMessage
 from sanic import Sanic
+from sanic.server import AsyncioServer
 
 from connectors.conversation_queue import ConversationQueue
 from connectors.instagram import InstagramInput
@@ -48,8 +50,17 @@ EXPECTED = {
 }
 
 
-async def scrape(base: str, token: str | None = None) -> tuple[int, str, str]:
-    """Status, content type and body of `GET <base>/metrics`."""
+TOKEN = "scrape-secret"
+
+
+@pytest.fixture(autouse=True)
+def metrics_token(monkeypatch) -> None:
+    """/metrics is closed without METRICS_TOKEN: the channels below are built with this one."""
+    monkeypatch.setenv("METRICS_TOKEN", TOKEN)
+
+
+async def scrape(base: str, token: str | None = TOKEN) -> tuple[int, str, str]:
+    """Status, content type and body of `GET <base>/metrics` (with the test's token by default)."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     async with aiohttp.ClientSession() as session, session.get(f"{base}/metrics", headers=headers) as answer:
         return answer.status, answer.headers.get("Content-Type", ""), await answer.text()
@@ -201,9 +212,8 @@ async def test_queue_length_and_processing_errors():
     assert value("processing_errors", "messenger") == errors + 1
 
 
-async def test_one_metrics_route_for_all_channels_and_the_token(monkeypatch):
-    """Several channels on one server share one /metrics; METRICS_TOKEN, when set, is required."""
-    monkeypatch.setenv("METRICS_TOKEN", "scrape-secret")
+async def serve_meta_channels() -> tuple[str, AsyncioServer]:
+    """Messenger and Instagram on one real Sanic server; its base URL and the server."""
     config = MetaConfig(SECRET, "verify", "token", graph_api_url="http://127.0.0.1:9/v21.0")
 
     async def on_new_message(_: UserMessage) -> None:
@@ -217,15 +227,34 @@ async def test_one_metrics_route_for_all_channels_and_the_token(monkeypatch):
     port = free_port()
     server = await app.create_server(host="127.0.0.1", port=port, return_asyncio_server=True)
     await server.startup()
-    base = f"http://127.0.0.1:{port}"
+    return f"http://127.0.0.1:{port}", server
+
+
+async def test_one_metrics_route_for_all_channels_and_the_token():
+    """Several channels on one server share one /metrics, which wants METRICS_TOKEN's bearer."""
+    base, server = await serve_meta_channels()
     try:
-        status, _, _ = await scrape(base)
+        status, _, _ = await scrape(base, token=None)
         assert status == 401
         assert (await scrape(base, token="wrong"))[0] == 401
         status, _, text = await scrape(base, token="scrape-secret")
         assert status == 200 and "loom_webhook_events" in text
         async with aiohttp.ClientSession() as session, session.get(f"{base}/webhooks/instagram/") as answer:
             assert answer.status == 200  # the channels' own routes stay open
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def test_metrics_are_closed_without_a_token(monkeypatch, caplog):
+    """No METRICS_TOKEN: 403 for every scrape, with a log line saying what to set."""
+    monkeypatch.delenv("METRICS_TOKEN")
+    base, server = await serve_meta_channels()
+    try:
+        for token in (None, "", "anything"):
+            status, _, text = await scrape(base, token=token)
+            assert status == 403 and "METRICS_TOKEN" in text and "loom_" not in text
+        assert "set METRICS_TOKEN" in caplog.text
     finally:
         server.close()
         await server.wait_closed()

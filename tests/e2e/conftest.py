@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import requests
 
-from bot.devstack import Ports, Stack, simulator_defaults
+from bot.devstack import Ports, Stack
 from bot.launcher import prepare_database
 from bot.settings import Settings
 from bot.storage import migrate
@@ -31,7 +31,7 @@ def stack_ports(base: int) -> Ports:
 def start(env: dict[str, str | None], ports: Ports) -> Stack:
     """Prepare the database and start a stack whose Meta channels talk to its simulator."""
     prepare_database(Settings.from_env({k: v for k, v in env.items() if v is not None}))
-    stack = Stack(ports, env={**simulator_defaults(ports), **env})
+    stack = Stack(ports, env=env, simulator=True)  # the simulator's settings, whatever the shell has
     stack.start()
     return stack
 

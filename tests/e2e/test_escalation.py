@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -25,9 +24,7 @@ def rows(stack: Stack, model: type) -> list:
 
 
 def test_parse_results_carry_sentiment(stack):
-    answer = requests.post(
-        stack.rasa_api("/model/parse"), json={"text": "it's been 3 weeks and still no refund"}, timeout=30
-    ).json()
+    answer = stack.rasa_call("POST", "/model/parse", {"text": "it's been 3 weeks and still no refund"})
     assert answer["sentiment"]["label"] == "negative"
     assert {"money", "waiting"} <= set(answer["sentiment"]["signals"])
     assert -1 <= answer["sentiment"]["score"] < -0.05 and 0 <= answer["sentiment"]["confidence"] <= 1

@@ -16,7 +16,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-import requests
 from PIL import Image
 
 from bench.photo_queries import AUGMENTATIONS
@@ -233,7 +232,7 @@ def test_a_person_answering_in_metas_inbox_takes_over(stack):
     customer_says(stack, "messenger", user, text="thanks Sam, where is order 104523?")
     time.sleep(3)
     assert len(replies(stack, "messenger", user)) == 1  # the bot stays quiet once a person took over
-    tracker = requests.get(stack.rasa_api(f"/conversations/{user}/tracker"), timeout=30).json()
+    tracker = stack.tracker(user)
     assert tracker["paused"] is True
     assert any(
         e["event"] == "bot" and e.get("metadata", {}).get("author") == "human_agent"
@@ -256,7 +255,7 @@ def post_items(stack: Stack, key: str, items: list[dict]) -> None:
 
 
 def tracker(stack: Stack, user: str) -> dict:
-    return requests.get(stack.rasa_api(f"/conversations/{user}/tracker"), timeout=30).json()
+    return stack.tracker(user)
 
 
 def test_standby_messages_are_recorded_not_answered(default_stack):

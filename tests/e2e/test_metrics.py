@@ -16,8 +16,8 @@ from .test_meta_channels import customer_says, new_user, wait_for_replies
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
-def scrape(url: str) -> Samples:
-    answer = requests.get(f"{url}/metrics", timeout=30)
+def scrape(url: str, stack: Stack) -> Samples:
+    answer = requests.get(f"{url}/metrics", headers=stack.bearer("METRICS_TOKEN"), timeout=30)
     assert answer.status_code == 200, answer.text
     assert answer.headers["Content-Type"].startswith("text/plain")
     return {
@@ -36,7 +36,11 @@ def total(samples: Samples, name: str, **labels: str) -> float:
 def test_all_three_services_count_a_conversation(default_stack: Stack):
     stack = default_stack
     actions_url = f"http://127.0.0.1:{stack.ports.actions}"
-    before = {"rasa": scrape(stack.rasa_url), "actions": scrape(actions_url), "desk": scrape(stack.desk_url)}
+    before = {
+        "rasa": scrape(stack.rasa_url, stack),
+        "actions": scrape(actions_url, stack),
+        "desk": scrape(stack.desk_url, stack),
+    }
 
     user = new_user()
     customer_says(stack, "messenger", user, text="hi where is my order #104523?")
@@ -44,7 +48,7 @@ def test_all_three_services_count_a_conversation(default_stack: Stack):
     assert "104523" in reply["body"]["message"]["text"]
     assert requests.get(f"{stack.desk_url}/health", timeout=30).status_code == 200
 
-    rasa, actions, desk = scrape(stack.rasa_url), scrape(actions_url), scrape(stack.desk_url)
+    rasa, actions, desk = (scrape(url, stack) for url in (stack.rasa_url, actions_url, stack.desk_url))
 
     def grew(now: Samples, then: Samples, name: str, **labels: str) -> float:
         return total(now, name, **labels) - total(then, name, **labels)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,19 +25,14 @@ class Customer:
 
     def says(self, text: str) -> str:
         """Send a message; all reply texts joined by newlines."""
-        body = json.dumps({"sender": self.sender, "message": text}).encode()
-        request = urllib.request.Request(self.url, data=body, headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=60) as response:
-            self.last = json.load(response)
+        self.last = self.stack.say(self.sender, text)
         return "\n".join(m.get("text", "") for m in self.last)
 
     def buttons(self) -> list[str]:
         return [b["payload"] for m in self.last for b in m.get("buttons", [])]
 
     def tracker(self) -> dict:
-        url = self.stack.rasa_api(f"/conversations/{self.sender}/tracker")
-        with urllib.request.urlopen(url, timeout=30) as response:
-            return json.load(response)
+        return self.stack.tracker(self.sender)
 
 
 def test_greeting_and_order_status(stack):
@@ -125,7 +118,7 @@ async def test_simultaneous_messages_in_one_conversation_are_all_processed(produ
     """Rasa's lock store (Redis here) serialises a conversation's messages; none is lost."""
     customer = Customer(production_stack)
     texts = ["hi", "thanks", "are you a bot?", "bye", "where are your stores"]
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession(headers=production_stack.bearer("REST_CHANNEL_TOKEN")) as session:
 
         async def post(text: str) -> list[dict]:
             payload = {"sender": customer.sender, "message": text}

@@ -1,4 +1,4 @@
-"""The desk's `GET /metrics`: Prometheus text without sign-in, counters that move, the optional token."""
+"""The desk's `GET /metrics`: Prometheus text without sign-in, counters that move, METRICS_TOKEN required."""
 
 from __future__ import annotations
 
@@ -27,6 +27,15 @@ EXPECTED = {
 }
 
 
+TOKEN = "scrape-secret"
+
+
+@pytest.fixture(autouse=True)
+def metrics_token(monkeypatch) -> None:
+    """/metrics is closed without METRICS_TOKEN: the desks below are built with this one."""
+    monkeypatch.setenv("METRICS_TOKEN", TOKEN)
+
+
 @pytest.fixture
 async def rasa_stub() -> AsyncIterator[str]:
     """The connectors' agent_reply route, accepting every reply."""
@@ -52,7 +61,7 @@ async def server(config, database, people) -> AsyncIterator[TestServer]:
         yield test_server
 
 
-async def scrape(server: TestServer, token: str | None = None) -> tuple[int, str, dict]:
+async def scrape(server: TestServer, token: str | None = TOKEN) -> tuple[int, str, dict]:
     """Status, content type and samples {(name, labels): value} of /metrics, fetched without a session."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     async with (
@@ -177,12 +186,20 @@ async def test_agent_replies_sent_and_failed(config, database, people, open_tick
             await again.close()
 
 
-async def test_the_optional_token(config, database, people, monkeypatch):
-    monkeypatch.setenv("METRICS_TOKEN", "scrape-secret")
+async def test_the_token(config, database, people):
     async with TestServer(desk(config, database)) as protected:
-        assert (await scrape(protected))[0] == 401
+        assert (await scrape(protected, token=None))[0] == 401
         assert (await scrape(protected, token="wrong"))[0] == 401
         status, _, found = await scrape(protected, token="scrape-secret")
         assert status == 200 and found["families"] >= EXPECTED
         async with ClientSession() as session, session.get(protected.make_url("/health")) as health:
             assert health.status == 200
+
+
+async def test_without_a_token_the_metrics_are_closed(config, database, people, monkeypatch, caplog):
+    monkeypatch.delenv("METRICS_TOKEN")
+    async with TestServer(desk(config, database)) as closed:
+        for token in (None, "anything"):
+            status, _, found = await scrape(closed, token=token)
+            assert status == 403 and found == {}
+    assert "set METRICS_TOKEN" in caplog.text

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+import jwt
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -42,7 +43,13 @@ class FakeRasa:
 
     @staticmethod
     def _authorised(request: web.Request) -> None:
-        if request.query.get("token") != RASA_TOKEN:
+        """As Rasa with --jwt-secret: an HS256 bearer JWT with the admin role, never `?token=`."""
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        try:
+            claims = jwt.decode(token, RASA_TOKEN, algorithms=["HS256"]) if scheme == "Bearer" else {}
+        except jwt.InvalidTokenError:
+            claims = {}
+        if "token" in request.query or claims.get("user", {}).get("role") != "admin":
             raise web.HTTPUnauthorized(text="token")
 
     async def _tracker_events(self, request: web.Request) -> web.Response:

@@ -1,0 +1,58 @@
+"""`python -m bot.rasa_server run ...`: `rasa run` with the HTTP API's secret read from the environment.
+
+Runs in runtime A in place of the `rasa` script, with the same arguments. Secrets never go on the
+command line (anyone on the machine can read it in `ps`): `--auth-token`, `--jwt-secret` and
+`--jwt-private-key` are refused here, and with `--enable-api` the JWT secret comes from
+`RASA_JWT_SECRET` (or the older `RASA_API_TOKEN`) and is handed to Rasa inside this process. Without
+it the API would be open to anyone who reaches the port, so the server refuses to start. Rasa's
+`?token=` query-string authentication is never enabled: callers send `Authorization: Bearer <JWT>`
+(`bot.rasa_api_auth`).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+
+from bot.rasa_api_auth import jwt_secret_from_env  # PyJWT: a dependency of Rasa's own (sanic-jwt)
+
+SECRET_OPTIONS = ("--auth-token", "--jwt-secret", "--jwt-private-key")
+
+
+class ConfigurationError(SystemExit):
+    """The server would start with a secret on its command line or an open HTTP API."""
+
+
+def rasa_arguments(argv: list[str], env: Mapping[str, str]) -> list[str]:
+    """Rasa's command line with the JWT secret added from the environment; raises ConfigurationError."""
+    given = [arg for arg in argv if arg.split("=", 1)[0] in SECRET_OPTIONS]
+    if given:
+        names = ", ".join(sorted({arg.split("=", 1)[0] for arg in given}))
+        raise ConfigurationError(
+            f"{names}: secrets on the command line are visible to every user (ps); "
+            "set RASA_JWT_SECRET in the environment instead"
+        )
+    if argv[:1] != ["run"] or "--enable-api" not in argv:
+        return argv
+    secret = jwt_secret_from_env(env)
+    if not secret:
+        raise ConfigurationError(
+            "--enable-api without RASA_JWT_SECRET would leave Rasa's HTTP API open to anyone who "
+            "reaches the port: set RASA_JWT_SECRET (callers send a JWT signed with it)"
+        )
+    return [*argv, "--jwt-secret", secret, "--jwt-method", "HS256"]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Check the arguments, then run Rasa's own command-line entry point in this process."""
+    arguments = rasa_arguments(list(sys.argv[1:] if argv is None else argv), os.environ)
+    # Only this process's copy of the arguments changes: /proc/<pid>/cmdline keeps what was typed.
+    sys.argv = ["rasa", *arguments]
+    from rasa.__main__ import main as rasa_main
+
+    rasa_main()
+
+
+if __name__ == "__main__":
+    main()

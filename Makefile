@@ -23,13 +23,13 @@ export PYTHONWARNINGS := ignore::DeprecationWarning
 export ACTION_ENDPOINT_URL ?= http://127.0.0.1:5055/webhook
 
 # Rasa-side tests run in runtime A; everything else in runtime B.
-TESTS_RASA := tests/bot/nlu tests/bot/test_rasa_stores.py tests/connectors
+TESTS_RASA := tests/bot/nlu tests/bot/test_rasa_stores.py tests/connectors tests/security/webhooks
 BENCH_ARGS ?=
 
 CHROMIUM ?= /usr/bin/chromium
 APT_GET := $(shell [ "$$(id -u)" = 0 ] && echo apt-get || echo sudo apt-get)
 
-.PHONY: help run test train validate shell bench lint install browser clean test-unit test-stories test-nlu audit audit-online lock
+.PHONY: help run test train validate shell bench lint install browser clean test-unit test-stories test-nlu audit audit-online lock fuzz
 
 help:
 	@echo "make run       set everything up and start the assistant (Rasa :5005, actions :5055)"
@@ -39,6 +39,7 @@ help:
 	@echo "make shell     talk to the bot in the terminal"
 	@echo "make bench     training time, cold start, throughput"
 	@echo "make lint      ruff"
+	@echo "make fuzz      the webhook fuzzer, long: FUZZ_BODIES=50000 mutated bodies (FUZZ_SEED to vary)"
 	@echo "make audit     known vulnerabilities in both lock files (offline snapshot; part of make test)"
 	@echo "make audit-online  pip-audit against PyPI's vulnerability data (needs that service reachable)"
 	@echo "make lock      regenerate requirements/*.lock from the installed venvs (FRESH=1: resolve anew)"
@@ -78,6 +79,12 @@ validate: $(VENV_RASA)/.installed
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
+
+# The webhook fuzzer of tests/security/webhooks at length (`make test` runs 2,000 bodies); prints its figures.
+FUZZ_BODIES ?= 50000
+fuzz: $(VENV_RASA)/.installed
+	FUZZ_BODIES=$(FUZZ_BODIES) $(VENV_RASA)/bin/pytest -q -s \
+		tests/security/webhooks/test_fuzz.py::test_fuzzed_webhooks_never_fail_and_unsigned_ones_never_get_in
 
 # Known vulnerabilities in both runtimes' lock files, against the committed advisory snapshot
 # (security/advisories.json; accepted ones with their reasons in security/audit-allow.yml). Offline.

@@ -44,9 +44,38 @@ def rasa_arguments(argv: list[str], env: Mapping[str, str]) -> list[str]:
     return [*argv, "--jwt-secret", secret, "--jwt-method", "HS256"]
 
 
+def harden_jwt_checks() -> None:
+    """Make sanic-jwt (1.8, Rasa 3.6's) refuse every bad token with a 401 and want an expiry.
+
+    It catches only some of PyJWT's errors: a token signed with another algorithm (`none`, RS256) ends
+    in a 500, which is still a refusal but an error in the logs for what is just a bad credential; and
+    it accepts a token without `exp` for ever. Both become a 401 (`DecodeError`, which it handles).
+    """
+    import jwt
+    from sanic_jwt.authentication import Authentication
+
+    original = Authentication._decode
+
+    async def _decode(
+        self: Authentication, token: str, verify: bool = True, inline_claims: object = None
+    ) -> dict:
+        try:
+            payload = await original(self, token, verify=verify, inline_claims=inline_claims)
+        except jwt.DecodeError:
+            raise
+        except jwt.InvalidTokenError as err:
+            raise jwt.DecodeError(str(err)) from err
+        if verify and "exp" not in payload:
+            raise jwt.DecodeError("the token has no expiry (exp)")
+        return payload
+
+    Authentication._decode = _decode  # type: ignore[method-assign]
+
+
 def main(argv: list[str] | None = None) -> None:
     """Check the arguments, then run Rasa's own command-line entry point in this process."""
     arguments = rasa_arguments(list(sys.argv[1:] if argv is None else argv), os.environ)
+    harden_jwt_checks()
     # Only this process's copy of the arguments changes: /proc/<pid>/cmdline keeps what was typed.
     sys.argv = ["rasa", *arguments]
     from rasa.__main__ import main as rasa_main

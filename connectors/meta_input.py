@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -40,6 +41,8 @@ from connectors.state import ConnectorState, store_from_env
 from connectors.webhook_channel import WebhookChannel
 
 logger = logging.getLogger(__name__)
+
+HUB_CHALLENGE = re.compile(r"[A-Za-z0-9_.\-]{1,128}")  # Meta's hub.challenge is a number; allow a little more
 
 
 class ConnectorConfigError(ValueError):
@@ -157,6 +160,7 @@ class MetaInput(WebhookChannel):
             and token
             and challenge is not None
             and constant_time_equal(token, self.config.verify_token)
+            and HUB_CHALLENGE.fullmatch(str(challenge))  # echo only what Meta sends (digits), never markup
         ):
             return response.text(str(challenge))
         logger.warning("%s webhook verification refused (mode=%r)", self.platform.name, mode)

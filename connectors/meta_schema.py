@@ -10,13 +10,12 @@ https://developers.facebook.com/docs/messenger-platform/webhooks#event-notificat
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from pydantic import StrictBool, ValidationError
 
 from connectors.meta_events import MalformedWebhook
-from connectors.schema_base import Model, MsTimestamp, PlatformId, Text, cleaned, problems
+from connectors.schema_base import Checked, Model, MsTimestamp, PlatformId, Text, cleaned, problems
 
 
 class Party(Model):
@@ -113,14 +112,6 @@ class Item(Model):
     pass_thread_control: Optional[ThreadControl]
     take_thread_control: Optional[ThreadControl]
     request_thread_control: Optional[ThreadControl]
-
-
-@dataclass
-class Checked:
-    """A body with only well-formed items left, and why the others were left out."""
-
-    body: dict[str, Any]
-    rejected: list[str] = field(default_factory=list)
 
 
 def validate_body(body: Any, expected_object: str) -> Checked:

@@ -8,6 +8,7 @@ add fields without notice.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, Extra, ValidationError, constr
@@ -67,6 +68,14 @@ class Model(BaseModel):
         """Pydantic v1 settings."""
 
         extra = Extra.allow
+
+
+@dataclass
+class Checked:
+    """A body with only well-formed items left, and why the others were left out."""
+
+    body: dict[str, Any]
+    rejected: list[str] = field(default_factory=list)
 
 
 def cleaned(model: BaseModel) -> dict[str, Any]:

@@ -9,12 +9,11 @@ https://docs.x.com/x-api/account-activity/introduction
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from pydantic import BaseModel, ValidationError, root_validator
 
-from connectors.schema_base import Model, MsTimestamp, PlatformId, Text, cleaned, problems
+from connectors.schema_base import Checked, Model, MsTimestamp, PlatformId, Text, cleaned, problems
 from connectors.x_events import MalformedWebhook
 
 LISTS = ("direct_message_events", "tweet_create_events")
@@ -123,14 +122,6 @@ class Tweet(Model):
 
 
 ITEM_MODELS: dict[str, type[BaseModel]] = {"direct_message_events": DmEvent, "tweet_create_events": Tweet}
-
-
-@dataclass
-class Checked:
-    """A body with only well-formed items left, and why the others were left out."""
-
-    body: dict[str, Any]
-    rejected: list[str] = field(default_factory=list)
 
 
 def validate_body(body: Any) -> Checked:

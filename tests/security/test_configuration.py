@@ -1,0 +1,191 @@
+"""Configuration fails closed (issue #21): no half-real platforms, no missing secret, no open Rasa API.
+
+`make run` never mixes real and simulated platform secrets, every shared secret exists, and Rasa never
+starts with its API open or a secret on its command line. Tested on the functions bot/devstack.py,
+bot/launcher.py and bot/rasa_server.py decide with, and on the real commands (`python -m bot.launcher`,
+`python -m bot.rasa_server`), which stop before starting anything.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from bot.devstack import (
+    OPTIONAL_PLATFORM_VARIABLES,
+    RASA_PYTHON,
+    ROOT,
+    ConfigurationError,
+    Ports,
+    Stack,
+    platform_env,
+    required_platform_variables,
+    secrets_defaults,
+    simulator_defaults,
+)
+from bot.rasa_server import ConfigurationError as RasaConfigurationError
+from bot.rasa_server import rasa_arguments
+from bot.simulator.config import SimulatorConfig
+
+PORTS = Ports(6005, 6055, 6080, 6090)  # never started here
+REQUIRED = [
+    "META_APP_SECRET",
+    "META_VERIFY_TOKEN",
+    "META_PAGE_ACCESS_TOKEN",
+    "INSTAGRAM_ACCESS_TOKEN",
+    "X_CONSUMER_KEY",
+    "X_CONSUMER_SECRET",
+    "X_ACCESS_TOKEN",
+    "X_ACCESS_TOKEN_SECRET",
+    "X_USER_ID",
+]
+PLATFORM = [*REQUIRED, *OPTIONAL_PLATFORM_VARIABLES]
+REAL = {name: f"real-{name.lower()}" for name in REQUIRED}
+
+
+@pytest.fixture
+def clean_env(monkeypatch) -> None:
+    """No platform variable inherited from the shell running the tests."""
+    for name in PLATFORM:
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_every_variable_the_credentials_need_is_required():
+    credentials = (ROOT / "credentials.yml").read_text()
+    assert required_platform_variables() == REQUIRED
+    assert all(f"${{{name}}}" in credentials for name in REQUIRED)
+
+
+def test_no_real_variable_means_the_simulator_and_its_public_values():
+    settings, simulator = platform_env({}, PORTS)
+    assert simulator is True and settings == simulator_defaults(PORTS)
+    assert settings["META_APP_SECRET"] == SimulatorConfig().app_secret
+
+
+@pytest.mark.parametrize("name", PLATFORM)
+def test_any_one_real_variable_means_all_are_needed(name):
+    with pytest.raises(ConfigurationError) as refused:
+        platform_env({name: "real-value", "SIM_PORT": "5080"}, PORTS)
+    message = str(refused.value)
+    missing = [other for other in REQUIRED if other != name]
+    assert all(other in message for other in missing), message
+    assert "simulator" in message
+
+
+def test_a_half_real_setup_lists_exactly_what_is_missing():
+    partial = {name: value for name, value in REAL.items() if not name.startswith("X_")}
+    with pytest.raises(ConfigurationError) as refused:
+        platform_env(partial, PORTS)
+    missing = str(refused.value).split(" but ", 1)[1].split(" are missing", 1)[0]
+    assert missing == "X_CONSUMER_KEY, X_CONSUMER_SECRET, X_ACCESS_TOKEN, X_ACCESS_TOKEN_SECRET, X_USER_ID"
+
+
+def test_all_real_variables_mean_no_simulator_and_nothing_simulated():
+    settings, simulator = platform_env(REAL, PORTS)
+    assert simulator is False and settings == {}
+
+
+def test_a_stack_with_real_platforms_does_not_start_the_simulator(clean_env):
+    stack = Stack(PORTS, env=REAL)
+    assert [service.name for service in stack.services] == ["actions", "rasa", "desk"]
+    for name, value in REAL.items():
+        assert stack.env[name] == value
+    assert not any(stack.env.get(name) for name in OPTIONAL_PLATFORM_VARIABLES)  # the real platforms' URLs
+    assert "SIM_WEBHOOK_BASE" not in stack.env
+
+
+def test_a_stack_with_a_partial_real_setup_is_refused(clean_env, monkeypatch):
+    monkeypatch.setenv("META_APP_SECRET", "real-secret")  # inherited, as from the shell of `make run`
+    with pytest.raises(ConfigurationError):
+        Stack(PORTS)
+
+
+def test_a_stack_without_platform_variables_uses_the_simulator(clean_env):
+    stack = Stack(PORTS)
+    assert [service.name for service in stack.services] == ["simulator", "actions", "rasa", "desk"]
+    assert stack.env["META_APP_SECRET"] == SimulatorConfig().app_secret
+    assert stack.env["META_GRAPH_API_URL"].startswith(stack.simulator_url)
+
+
+def test_tests_can_force_the_simulator_whatever_the_shell_has(clean_env, monkeypatch):
+    monkeypatch.setenv("META_APP_SECRET", "real-secret")
+    stack = Stack(PORTS, simulator=True)
+    assert stack.services[0].name == "simulator"
+    assert stack.env["META_APP_SECRET"] == SimulatorConfig().app_secret
+
+
+def test_make_run_stops_on_a_partial_real_setup(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in PLATFORM}
+    env.update(X_CONSUMER_SECRET="real-secret", VAR_DIR=str(tmp_path), RASA_PORT="6105")
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.launcher"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode != 0
+    assert "X_CONSUMER_KEY" in done.stderr and "META_APP_SECRET" in done.stderr, done.stderr[-2000:]
+    assert "starting" not in done.stdout and not (tmp_path / "log").exists()  # nothing was started
+    assert not (tmp_path / "loom.db").exists()
+
+
+def test_every_shared_secret_is_generated_random_and_long():
+    first, second = secrets_defaults({}), secrets_defaults({})
+    names = {
+        "RASA_JWT_SECRET",
+        "DESK_API_TOKEN",
+        "REST_CHANNEL_TOKEN",
+        "ACTION_SERVER_TOKEN",
+        "METRICS_TOKEN",
+    }
+    assert set(first) == set(second) == names
+    assert all(len(value) >= 32 and first[name] != second[name] for name, value in first.items())
+    assert len(set(first.values())) == len(names)  # never one secret for two services
+
+
+def test_set_secrets_are_kept_and_the_old_rasa_token_name_counts():
+    assert "METRICS_TOKEN" not in secrets_defaults({"METRICS_TOKEN": "mine"})
+    assert "RASA_JWT_SECRET" not in secrets_defaults({"RASA_API_TOKEN": "older-name"})
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["run", "--enable-api", "--auth-token=abc"],
+        ["run", "--auth-token", "abc"],
+        ["run", "--enable-api", "--jwt-secret", "abc"],
+        ["run", "--jwt-private-key=abc"],
+    ],
+)
+def test_rasa_refuses_secrets_on_its_command_line(argv):
+    with pytest.raises(RasaConfigurationError, match="command line"):
+        rasa_arguments(argv, {"RASA_JWT_SECRET": "s" * 32})
+
+
+def test_rasa_with_its_api_needs_the_jwt_secret_from_the_environment():
+    with pytest.raises(RasaConfigurationError, match="RASA_JWT_SECRET"):
+        rasa_arguments(["run", "--enable-api"], {})
+    secret = "s" * 32
+    assert rasa_arguments(["run", "--enable-api"], {"RASA_JWT_SECRET": secret})[-4:] == [
+        "--jwt-secret",
+        secret,
+        "--jwt-method",
+        "HS256",
+    ]
+    assert rasa_arguments(["run", "--enable-api"], {"RASA_API_TOKEN": secret})[-3] == secret
+    assert rasa_arguments(["run", "--port", "5005"], {}) == ["run", "--port", "5005"]  # no API: no secret
+
+
+@pytest.mark.parametrize("argv", [["run", "--enable-api"], ["run", "--enable-api", "--auth-token=abc"]])
+def test_the_rasa_command_stops_before_serving(argv):
+    env = {k: v for k, v in os.environ.items() if k not in ("RASA_JWT_SECRET", "RASA_API_TOKEN")}
+    done = subprocess.run(
+        [str(RASA_PYTHON), "-m", "bot.rasa_server", *argv],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode != 0
+    assert "RASA_JWT_SECRET" in done.stderr, done.stderr[-2000:]

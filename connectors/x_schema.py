@@ -120,6 +120,13 @@ class Tweet(Model):
     in_reply_to_status_id_str: Optional[PlatformId]
     timestamp_ms: Optional[MsTimestamp]
 
+    @root_validator(skip_on_failure=True)
+    def _ids_present(cls, values: dict[str, Any]) -> dict[str, Any]:
+        user = values.get("user")
+        if not (values.get("id") or values.get("id_str")) or not (user and (user.id or user.id_str)):
+            raise ValueError("tweet without an id or without its author's id")
+        return values
+
 
 ITEM_MODELS: dict[str, type[BaseModel]] = {"direct_message_events": DmEvent, "tweet_create_events": Tweet}
 

@@ -147,16 +147,20 @@ TWEET_EDITS: dict[str, Edit] = {
     "a mention is a number": lambda t: t["entities"].update(user_mentions=[5]),
     "text is an object": lambda t: t.update(text={"a": 1}),
     "timestamp_ms is a float": lambda t: t.update(timestamp_ms=1.5),
+    "author without an id": lambda t: t.update(user={"screen_name": "jordanbrinks"}),
+    "tweet without an id": lambda t: [t.pop("id"), t.pop("id_str")],
 }
 
 
 @pytest.mark.parametrize("case", list(TWEET_EDITS))
 async def test_x_tweets_of_the_wrong_shape_are_left_out(server, case):
     body = fresh(fixtures("twitter")["tweet_create__mention"])
+    good = copy.deepcopy(body["tweet_create_events"][0])
     TWEET_EDITS[case](body["tweet_create_events"][0])
+    body["tweet_create_events"].append(good)  # the rest of the body goes on
     assert (await server.post_json("twitter", body))[0] == 200
     await server.settle()
-    assert server.mentions.saved == []
+    assert [m.id for m in server.mentions.saved] == [good["id_str"]]
 
 
 @pytest.mark.parametrize("body", [{"for_user_id": ["1"]}, {"for_user_id": "1", "tweet_create_events": 5}])

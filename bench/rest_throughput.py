@@ -1,7 +1,8 @@
 """Messages per second and latency through the REST channel, for N concurrent conversations.
 
-Each simulated customer runs a realistic script (greeting, order status with a database lookup,
-stock question, store hours, thanks) and waits for each reply before sending the next message,
+Each simulated customer runs a realistic script (greeting, order status with database lookups: REST
+conversations are never linked to a customer, so the order's postcode is checked first; stock question,
+store hours, thanks) and waits for each reply before sending the next message,
 as a person would. Latency is measured per message, from request to the complete reply.
 """
 
@@ -18,6 +19,7 @@ import aiohttp
 SCRIPT = [
     "hi there",
     "where is my order 104523?",
+    "N1 9GU",
     "do you have the linen shirt in navy size L?",
     "what time does the manchester store open",
     "thanks!",

@@ -23,6 +23,7 @@ from bot.devstack import ROOT, Stack
 from bot.settings import Settings
 from bot.storage.db import Database
 
+from .customers import AMY, link
 from .test_meta_channels import (
     answer_from_metas_inbox,
     customer_says,
@@ -130,9 +131,10 @@ def test_an_agent_takes_a_conversation_over_and_hands_it_back(default_stack):
     # The bot asks for a rating, then answers the next message itself: nothing said to the person is replayed.
     after = wait_for_replies(stack, "messenger", user, before + 1)
     assert re.search(r"rate|1.5|how did we do", texts(after)[before].lower()), texts(after)[before:]
+    link(stack, "messenger", user, AMY)  # the order is theirs: answered at once
     customer_says(stack, "messenger", user, text="where is my order 104523?")
     final = wait_for_replies(stack, "messenger", user, len(after) + 1)
-    assert "104523" in texts(final)[-1]
+    assert "104523" in texts(final)[-1] and "Royal Mail" in texts(final)[-1]
 
 
 def desk_session(stack: Stack, username: str) -> requests.Session:

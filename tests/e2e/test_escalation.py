@@ -56,6 +56,7 @@ def test_asking_for_a_human_goes_to_a_person_at_once(stack):
 def test_one_mildly_annoyed_message_is_just_answered(stack):
     customer = Customer(stack)
     assert "104523" in customer.says("ugh where is my order 104523")
+    assert "Royal Mail" in customer.says("N1 9GU")  # the order's postcode (REST is never linked)
     assert customer.tracker()["paused"] is False
     assert not [t for t in rows(stack, HandoffTicket) if t.conversation_id == customer.sender]
 

@@ -25,6 +25,7 @@ from bot.storage.seed import load_yaml
 from connectors.security import hub_signature
 
 from .conftest import sim
+from .customers import AMY, SAM, link
 
 PAGE_ID = "100000000000001"
 IG_ID = "17841400000000001"
@@ -67,10 +68,10 @@ def customer_says(stack: Stack, platform: str, user: str, **message: Any) -> dic
 
 @pytest.mark.parametrize("platform", ["messenger", "instagram"])
 def test_a_customer_asks_about_an_order(stack, platform):
-    user = new_user()
+    user = link(stack, platform, new_user(), AMY)  # the order is theirs: no second factor asked
     customer_says(stack, platform, user, text="hi where is my order #104523?")
     [reply] = wait_for_replies(stack, platform, user, 1)
-    assert "104523" in reply["body"]["message"]["text"]
+    assert "104523" in reply["body"]["message"]["text"] and "Royal Mail" in reply["body"]["message"]["text"]
     assert reply["body"]["messaging_type"] == "RESPONSE"
     actions = [
         s["body"].get("sender_action") for s in sim(stack, "GET", "/_sim/sends", params={"recipient": user})
@@ -79,7 +80,7 @@ def test_a_customer_asks_about_an_order(stack, platform):
 
 
 def test_buttons_arrive_as_quick_replies_and_their_payload_is_understood(stack):
-    user = new_user()
+    user = link(stack, "messenger", new_user(), SAM)  # 101010 is Sam's
     customer_says(stack, "messenger", user, text="pls cancel order 101010")
     [confirm] = wait_for_replies(stack, "messenger", user, 1)
     quick = confirm["body"]["message"]["quick_replies"]

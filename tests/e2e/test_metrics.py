@@ -11,6 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bot.devstack import Stack
 
+from .customers import AMY, link
 from .test_meta_channels import customer_says, new_user, wait_for_replies
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -42,7 +43,7 @@ def test_all_three_services_count_a_conversation(default_stack: Stack):
         "desk": scrape(stack.desk_url, stack),
     }
 
-    user = new_user()
+    user = link(stack, "messenger", new_user(), AMY)  # the order is theirs: answered at once
     customer_says(stack, "messenger", user, text="hi where is my order #104523?")
     [reply] = wait_for_replies(stack, "messenger", user, 1)
     assert "104523" in reply["body"]["message"]["text"]

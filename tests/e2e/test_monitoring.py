@@ -21,6 +21,7 @@ from bot.storage.db import create_sync_engine
 from bot.storage.models import LoggedMessage
 
 from .conftest import sim
+from .customers import AMY, link
 from .test_desk import add_agent, desk_session
 from .test_meta_channels import customer_says, new_user, replies, texts, tracker, wait_for_replies
 
@@ -65,6 +66,7 @@ def desk_post(stack: Stack, browser: requests.Session, path: str, **form: str) -
 
 def test_customer_messages_and_mentions_are_recorded_with_intent_and_sentiment(default_stack):
     stack, user = default_stack, new_user()
+    link(stack, "messenger", user, AMY)  # the order is theirs: answered at once
     customer_says(stack, "messenger", user, text="hi where is my order #104523?")
     wait_for_replies(stack, "messenger", user, 1)
     angry = "this is the 3rd time asking, still no refund after 3 weeks!!"
@@ -85,6 +87,7 @@ def test_customer_messages_and_mentions_are_recorded_with_intent_and_sentiment(d
 
 def test_a_muted_author_gets_no_answers_until_unmuted(default_stack):
     stack, user = default_stack, new_user()
+    link(stack, "messenger", user, AMY)  # 104523 is theirs: answered at once
     browser = supervisor(stack)
     customer_says(stack, "messenger", user, text="hi where is my order #104523?")
     assert "104523" in texts(wait_for_replies(stack, "messenger", user, 1))[0]

@@ -21,6 +21,7 @@ from bot.storage.models import Mention
 from connectors.security import x_signature
 
 from .conftest import sim
+from .customers import AMY, SAM, link
 
 BRAND = "1500000000000000001"
 
@@ -53,14 +54,14 @@ def customer_dm(stack: Stack, user: str, **message: Any) -> dict:
 
 
 def test_a_dm_is_answered_once_despite_our_echo(stack):
-    user = new_user()
-    customer_dm(stack, user, text="hi, where is my order 104523?", name="Jordan", screen_name="jordan_b")
+    user = link(stack, "twitter", new_user(), AMY)  # the order is theirs: no second factor asked
+    customer_dm(stack, user, text="hi, where is my order 104523?", name="Amy", screen_name="amy_c")
     [reply] = wait_for_dms(stack, user, 1)
-    assert "104523" in reply
+    assert "104523" in reply and "Royal Mail" in reply
 
 
 def test_options_are_numbered_and_a_typed_number_picks_one(stack):
-    user = new_user()
+    user = link(stack, "twitter", new_user(), SAM)  # 101010 is Sam's
     customer_dm(stack, user, text="please cancel order 101010")
     [confirm] = wait_for_dms(stack, user, 1)
     assert "1. Yes, cancel it" in confirm and "2. No, keep it" in confirm

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 import os
 from collections.abc import Mapping
@@ -23,6 +22,7 @@ from sanic import response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from connectors.limits import decode_body
 from connectors.meta_output import OutsideWindowError, split_text
 from connectors.metrics import count
 from connectors.security import constant_time_equal
@@ -89,7 +89,7 @@ def _string(data: Mapping[str, Any], key: str, limit: int, label: str | None = N
 def parse_agent_reply(raw: bytes) -> AgentReply:
     """The reply in a request body, or BadAgentReply saying what is wrong."""
     try:
-        body = json.loads(raw)
+        body = decode_body(raw)  # bounded depth, no NaN or lone surrogates, as the webhooks
     except ValueError as err:
         raise BadAgentReply(f"the body is not JSON: {err}") from err
     if not isinstance(body, dict):

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from connectors.agent_reply import BadAgentReply, parse_agent_reply
 from connectors.metrics import value
 
 from .conftest import fixtures, fresh
@@ -166,3 +167,12 @@ async def test_x_tweets_of_the_wrong_shape_are_left_out(server, case):
 @pytest.mark.parametrize("body", [{"for_user_id": ["1"]}, {"for_user_id": "1", "tweet_create_events": 5}])
 async def test_x_bodies_that_are_not_the_envelope_are_a_400(server, body):
     assert (await server.post_json("twitter", copy.deepcopy(body)))[0] == 400
+
+
+REPLY = b'{"conversation_id": "2401234567890123", "client_id": "r-1", "agent": {"id": 3, "name": "Ada"}, '
+
+
+@pytest.mark.parametrize("raw", [b"[" * 100_000 + b"]" * 100_000, REPLY + b'"text": "hi \\udc00"}'])
+def test_the_desks_agent_reply_body_is_decoded_with_the_same_bounds(raw):
+    with pytest.raises(BadAgentReply):
+        parse_agent_reply(raw)

@@ -438,6 +438,11 @@ def create_app(
     desk = Desk(config, database, trackers, bus)
     app[DESK], app[CONFIG], app[TEMPLATES] = desk, config, templates()
     app[MEDIA] = MediaProxy(media_policy())  # the photo lookup's policy: bot/catalog/fetch.py
+    for proxy in config.trusted_proxies:  # a typo must stop the desk now, not fail each sign-in
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError as err:
+            raise ValueError(f"DESK_TRUSTED_PROXIES: {proxy!r} is not an address or network") from err
     watcher = TrackerWatcher(desk.transcripts, bus, config.poll_seconds, desk.on_tracker_event)
 
     async def lifecycle(_: web.Application) -> Any:

@@ -224,3 +224,8 @@ def test_the_client_address_comes_from_trusted_proxies_only(peer, forwarded, tru
         "POST", "/login", headers={"X-Forwarded-For": forwarded}, transport=transport
     )
     assert client_address(request, trusted) == expected
+
+
+def test_a_mistyped_trusted_proxy_stops_the_desk_at_start(config, database):
+    with pytest.raises(ValueError, match="DESK_TRUSTED_PROXIES"):
+        create_app(dataclasses.replace(config, trusted_proxies=("10.0.0.0/8", "nginx")), database, database)

@@ -174,3 +174,69 @@ async def test_other_formats_and_hostile_files_are_refused(cdn, name, message, m
     with pytest.raises(ImageFetchError, match=message):
         await fetch(f"http://{host}/chunked/{name}", policy(host))
     assert ghostscript == []
+
+
+# The photo action: whatever the photo does, the customer gets the polite "could not open" reply.
+
+
+@pytest.fixture
+async def photo_action(cdn, postgres_url, monkeypatch, tmp_path) -> AsyncIterator[str]:
+    """The action's services on a migrated database, with the local CDN as a platform media host."""
+    from actions.services import services
+    from bot.storage import migrate
+
+    _, host = cdn
+    migrate.downgrade(postgres_url, "base")
+    migrate.upgrade(postgres_url)
+    monkeypatch.setenv("DATABASE_URL", postgres_url)
+    monkeypatch.setenv("VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("PHOTO_ALLOWED_HOSTS", host)
+    services.cache_clear()
+    try:
+        yield f"http://{host}"
+    finally:
+        await services().database.close()
+        services.cache_clear()
+        migrate.downgrade(postgres_url, "base")
+
+
+async def run_photo_action(metadata: dict) -> list[str]:
+    from rasa_sdk import Tracker
+    from rasa_sdk.executor import CollectingDispatcher
+
+    from actions.photos import ActionPhotoLookup
+
+    latest = {"text": "", "intent": {"name": "share_photo"}, "entities": [], "metadata": metadata}
+    events = [{"event": "user", "text": "", "input_channel": "messenger", "parse_data": latest}]
+    dispatcher = CollectingDispatcher()
+    await ActionPhotoLookup().run(
+        dispatcher, Tracker("photo-sec", {}, latest, events, False, None, {}, "action_listen"), {}
+    )
+    return [message.get("text") or "" for message in dispatcher.messages]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/chunked/photo.tiff",
+        "/chunked/photo.eps",
+        "/chunked/malformed.gif",  # Pillow's ValueError used to escape the action
+        "/chunked/bomb.png",
+        "/endless.png",
+        "/nothing-here.png",
+    ],
+)
+async def test_the_photo_action_answers_politely_whatever_the_photo(photo_action, path):
+    messages = await run_photo_action({"image_urls": [f"{photo_action}{path}"]})
+    assert len(messages) == 1 and "couldn't open that photo" in messages[0]
+
+
+@pytest.mark.parametrize(
+    "urls",
+    [{"a": 1}, 5, "http://example.com/x.png", [None], ["http://[::1"], ["http://fbcdn.net:port/x.png"]],
+)
+async def test_odd_image_url_metadata_gets_a_reply_not_a_crash(photo_action, urls):
+    messages = await run_photo_action({"image_urls": urls})
+    assert len(messages) == 1 and (
+        "attach the photo" in messages[0] or "couldn't open that photo" in messages[0]
+    )

@@ -117,7 +117,8 @@ class Accounts:
             raise SignInError(REFUSED)
         agent = await self.get(username)
         usable = agent is not None and agent.active
-        stored = agent.password_hash if agent is not None and usable else dummy_hash()
+        # (the dummy hash is made at start-up: `start`)
+        stored = agent.password_hash if agent is not None and usable else await asyncio.to_thread(dummy_hash)
         if not await self._verify(password, stored) or agent is None or not usable:
             reached = await self.throttle.failed(username, address)
             action = "account_throttled" if reached else "sign_in_failed"
@@ -150,6 +151,10 @@ class Accounts:
             )
             audit.record(session, current, "signed_in")
         return SignedIn(token, csrf, current)
+
+    async def start(self) -> None:
+        """Make the unknown-user hash now, so the first unknown name costs no more than any other."""
+        await asyncio.to_thread(dummy_hash)
 
     async def close(self) -> None:
         """Release the throttle's connection."""

@@ -448,6 +448,7 @@ def create_app(
     async def lifecycle(_: web.Application) -> Any:
         await bus.start()
         await watcher.start()
+        await desk.accounts.start()
         yield
         await watcher.stop()
         await bus.stop()

@@ -186,3 +186,16 @@ async def test_account_rules(accounts, people):
         await accounts.add("e ve<script>", "Eve", PASSWORD)
     with pytest.raises(WeakPasswordError):
         await accounts.add("eve", "Eve", "123")
+
+
+async def test_without_redis_the_throttle_still_counts_in_the_process(caplog):
+    lockout = Lockout(attempts=2, minutes=15, ip_attempts=100)
+    throttle = SignInThrottle(lockout, "redis://127.0.0.1:1/0")  # nothing listens on port 1
+    try:
+        assert not await throttle.blocked("ada", "10.0.0.1")
+        await throttle.failed("ada", "10.0.0.1")
+        assert await throttle.failed("ada", "10.0.0.2")  # the second failure reaches the limit
+        assert await throttle.blocked("ada", "10.0.0.3")
+    finally:
+        await throttle.close()
+    assert "Redis unavailable" in caplog.text

@@ -94,8 +94,8 @@ def test_another_customer_learns_nothing_and_cannot_tell_it_from_a_missing_numbe
     sam = link(order_stack, "messenger", new_user(), SAM)  # a real customer, not Amy
     probe = link(order_stack, "messenger", new_user(), SAM)
     [asked] = says(order_stack, sam, "where is my order 104523?", 1)
-    [asked_missing] = says(order_stack, probe, "where is my order 199999?", 1)
     assert leaks([asked]) == [] and "postcode" in asked
+    [asked_missing] = says(order_stack, probe, "where is my order 199999?", 1)
     assert asked == asked_missing.replace("199999", "104523")
     wrong = says(order_stack, sam, "my postcode is BS1 4DJ", 2)  # Sam's own postcode, not the order's
     wrong_missing = says(order_stack, probe, "my postcode is BS1 4DJ", 2)

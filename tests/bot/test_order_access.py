@@ -215,3 +215,26 @@ def test_seeded_orders_have_postcodes_and_personas_are_linked(database_url):
     assert postcodes[AMY_ORDER] == "N1 9GU" and postcodes[112930] == "EC2A 4NE"
     assert all(postcodes.values())
     assert identities == 15  # five personas on Messenger, Instagram and X
+
+
+def test_the_cli_links_and_unlinks_a_platform_user(database_url, monkeypatch, capsys):
+    from bot.cli import main
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    main(["customers", "link", "twitter", "3777", "Mia.Rossi@example.com"])
+    assert "twitter user 3777 now sees the orders of mia.rossi@example.com" in capsys.readouterr().out
+    engine = create_sync_engine(database_url)
+    try:
+        with Session(engine) as session:
+            [row] = session.scalars(select(CustomerIdentity).where(CustomerIdentity.external_id == "3777"))
+            assert (row.channel, row.customer.email) == ("twitter", "mia.rossi@example.com")
+    finally:
+        engine.dispose()
+    main(["customers", "unlink", "twitter", "3777"])
+    assert "no longer linked" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="was not linked"):
+        main(["customers", "unlink", "twitter", "3777"])
+    with pytest.raises(SystemExit, match="cannot link 'rest'"):
+        main(["customers", "link", "rest", "anyone", "mia.rossi@example.com"])
+    with pytest.raises(SystemExit, match="no customer with the e-mail"):
+        main(["customers", "link", "messenger", "p1", "nobody@example.com"])

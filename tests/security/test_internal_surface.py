@@ -191,6 +191,13 @@ def test_the_action_server_runs_nothing_without_the_token(surface):
     assert requests.get(f"{actions_url(surface)}/health", timeout=30).status_code == 200
 
 
+def test_rasa_calls_the_action_server_with_the_token_from_endpoints_yml(surface):
+    before = action_runs(surface, ACTION)
+    replies = surface.say(new_sender(), "what time does the manchester store open?")
+    assert "Oldham Street" in "\n".join(reply.get("text", "") for reply in replies)  # the action's answer
+    assert action_runs(surface, ACTION) == before + 1
+
+
 def listening_addresses(port: int) -> set[str]:
     """Local addresses of the sockets listening on `port` (IPv4 and IPv6), from /proc/net."""
     found = set()

@@ -189,3 +189,18 @@ def test_the_rasa_command_stops_before_serving(argv):
     )
     assert done.returncode != 0
     assert "RASA_JWT_SECRET" in done.stderr, done.stderr[-2000:]
+
+
+def test_the_action_server_wants_its_token_unless_told_it_is_a_dev_server(monkeypatch):
+    from bot.action_server.app import ConfigurationError as ActionsConfigurationError
+    from bot.action_server.app import action_token, argument_parser
+
+    with pytest.raises(ActionsConfigurationError, match="ACTION_SERVER_TOKEN is not set"):
+        action_token({}, allow_none=False)
+    assert action_token({"ACTION_SERVER_TOKEN": ""}, allow_none=True) is None
+    assert action_token({"ACTION_SERVER_TOKEN": "t" * 32}, allow_none=False) == "t" * 32
+    monkeypatch.delenv("ACTION_SERVER_HOST", raising=False)
+    assert argument_parser().parse_args(["--actions", "actions"]).host == "127.0.0.1"
+    monkeypatch.setenv("ACTION_SERVER_HOST", "10.0.0.5")
+    assert argument_parser().parse_args(["--actions", "actions"]).host == "10.0.0.5"
+    assert argument_parser().parse_args(["--host", "10.1.1.1"]).dev_allow_no_token is False

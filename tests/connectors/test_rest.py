@@ -132,3 +132,13 @@ async def test_a_malformed_body_is_a_400(body: object):
     async with serve(TokenRestInput(TOKEN)) as (url, received):
         assert (await post(url, body, TOKEN))[0] == 400
         assert received == []
+
+
+async def test_a_body_that_is_not_json_is_a_400():
+    async with serve(TokenRestInput(TOKEN)) as (url, received):
+        headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+        async with aiohttp.ClientSession() as session:
+            for data in (b"{not json", b"", b"\xff\xfe"):
+                async with session.post(url, data=data, headers=headers) as answer:
+                    assert answer.status == 400, data
+        assert received == []

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import functools
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from bot.catalog.availability import CatalogService
-from bot.catalog.fetch import PLATFORM_MEDIA_HOSTS, FetchPolicy
+from bot.catalog.fetch import FetchPolicy, media_policy
 from bot.catalog.search_service import ProductSearch
 from bot.escalation import EscalationConfig
 from bot.handoff import HandoffService
@@ -48,14 +45,5 @@ def services() -> Services:
         handoff=HandoffService(database),
         escalation=EscalationConfig.load(),
         search=ProductSearch(settings, database),
-        photo_policy=photo_policy(),
+        photo_policy=media_policy(),
     )
-
-
-def photo_policy(env: Mapping[str, str] | None = None) -> FetchPolicy:
-    """Customer photos come only from platform media hosts, the simulator and PHOTO_ALLOWED_HOSTS."""
-    env = os.environ if env is None else env
-    extra = [h.strip() for h in env.get("PHOTO_ALLOWED_HOSTS", "").split(",") if h.strip()]
-    if env.get("SIM_PUBLIC_URL"):
-        extra.append(urlsplit(env["SIM_PUBLIC_URL"]).netloc)
-    return FetchPolicy(allowed_hosts=PLATFORM_MEDIA_HOSTS).with_hosts(extra)

@@ -76,6 +76,8 @@ def main(argv: list[str] | None = None) -> None:
     """Check the arguments, then run Rasa's own command-line entry point in this process."""
     arguments = rasa_arguments(list(sys.argv[1:] if argv is None else argv), os.environ)
     harden_jwt_checks()
+    # Rasa's telemetry and crash reports (Sentry) would send data to outside hosts; off unless asked for.
+    os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
     # Only this process's copy of the arguments changes: /proc/<pid>/cmdline keeps what was typed.
     sys.argv = ["rasa", *arguments]
     from rasa.__main__ import main as rasa_main

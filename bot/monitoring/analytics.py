@@ -31,6 +31,8 @@ SENTIMENTS = ("negative", "neutral", "positive")
 PHOTO_OUTCOMES = ("confident", "several", "none", "bad_image")
 PHOTO_HITS = ("confident", "several")  # the customer was shown the product (or a short list with it)
 OUTSIDE_DESK = "outside the desk"
+EARLIEST = dt.date(1970, 1, 1)  # dates outside EARLIEST .. a year from today are typing mistakes (and
+LATEST_AHEAD = dt.timedelta(days=366)  # 9999-12-31 + 1 day would overflow the range arithmetic)
 
 
 class RangeError(ValueError):
@@ -48,8 +50,8 @@ class DateRange:
     @classmethod
     def parse(cls, first: str | None, last: str | None, today: dt.date) -> DateRange:
         """From the `from` and `to` query parameters (ISO dates; blank means the last 7 days)."""
-        end = _date("to", last) or today
-        start = _date("from", first) or end - dt.timedelta(days=DEFAULT_DAYS - 1)
+        end = _within("to", _date("to", last) or today, today)
+        start = _within("from", _date("from", first) or end - dt.timedelta(days=DEFAULT_DAYS - 1), today)
         if start > end:
             raise RangeError(f"'from' ({start.isoformat()}) is after 'to' ({end.isoformat()})")
         if (end - start).days + 1 > MAX_DAYS:
@@ -95,6 +97,15 @@ def _date(name: str, text: str | None) -> dt.date | None:
     except ValueError:
         shown = text.strip()[:40]
         raise RangeError(f"'{name}' must be a date like 2026-11-26, not {shown!r}") from None
+
+
+def _within(name: str, day: dt.date, today: dt.date) -> dt.date:
+    if not EARLIEST <= day <= today + LATEST_AHEAD:
+        raise RangeError(
+            f"'{name}' ({day.isoformat()}) must be between {EARLIEST.isoformat()}"
+            f" and {(today + LATEST_AHEAD).isoformat()}"
+        )
+    return day
 
 
 def within(column: Any, period: DateRange) -> ColumnElement[bool]:

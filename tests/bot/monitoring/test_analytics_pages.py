@@ -99,6 +99,9 @@ async def test_the_default_is_the_last_seven_days(sam):
         ("from=last+week", "&#39;from&#39; must be a date like 2026-11-26, not &#39;last week&#39;"),
         ("from=2026-03-07&to=2026-03-01", "&#39;from&#39; (2026-03-07) is after &#39;to&#39; (2026-03-01)"),
         ("to=2026-13-01", "&#39;to&#39; must be a date"),
+        ("to=9999-12-31", "&#39;to&#39; (9999-12-31) must be between 1970-01-01"),
+        ("from=0001-01-01&to=2026-03-01", "&#39;from&#39; (0001-01-01) must be between 1970-01-01"),
+        ("to=0001-01-07", "&#39;to&#39; (0001-01-07) must be between 1970-01-01"),
     ],
 )
 async def test_bad_dates_are_a_clear_400(sam, query, message):

@@ -6,6 +6,7 @@ things run and holds the secrets.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
@@ -18,6 +19,7 @@ import yaml
 from bot.rasa_api_auth import jwt_secret_from_env
 from bot.settings import Settings
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 ROOT = Path(__file__).resolve().parent.parent.parent
 DESK_YML = ROOT / "desk.yml"
 CANNED_YML = ROOT / "canned_responses.yml"
@@ -56,7 +58,7 @@ class DeskConfig:
     sla: Sla = Sla()
     lockout: Lockout = Lockout()
     demo_agent: bool = False  # seed demo accounts (make run only)
-    trusted_proxies: tuple[str, ...] = ()  # addresses/networks whose X-Forwarded-For names the client
+    trusted_proxies: tuple[Network, ...] = ()  # load balancers whose X-Forwarded-For names the client
 
     @property
     def https(self) -> bool:
@@ -95,12 +97,21 @@ class DeskConfig:
             sla=Sla(**(tuned.get("sla") or {})),
             lockout=Lockout(**(tuned.get("lockout") or {})),
             demo_agent=env.get("DESK_DEMO_AGENT", "") == "1",
-            trusted_proxies=_words(env.get("DESK_TRUSTED_PROXIES", "")),
+            trusted_proxies=networks(env.get("DESK_TRUSTED_PROXIES", "")),
         )
 
 
-def _words(value: str) -> tuple[str, ...]:
-    return tuple(word.strip() for word in value.split(",") if word.strip())
+def networks(value: str) -> tuple[Network, ...]:
+    """Comma-separated addresses or networks; a typo stops the desk at start-up, not each sign-in."""
+    parsed = []
+    for word in (w.strip() for w in value.split(",")):
+        if not word:
+            continue
+        try:
+            parsed.append(ipaddress.ip_network(word, strict=False))
+        except ValueError as err:
+            raise ValueError(f"DESK_TRUSTED_PROXIES: {word!r} is not an address or network") from err
+    return tuple(parsed)
 
 
 def new_token() -> str:

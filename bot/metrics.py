@@ -53,11 +53,6 @@ def metrics_token_from_env(env: Mapping[str, str] | None = None) -> str | None:
     return env.get(METRICS_TOKEN_ENV) or None
 
 
-def authorized(header: str | None, token: str | None) -> bool:
-    """Whether a request with this Authorization header may read the metrics (never without a token)."""
-    return bearer_matches(header, token)
-
-
 def refusal(header: str | None, token: str | None) -> tuple[int, str] | None:
     """None when the scrape may go on; else the status and text to refuse it with.
 

@@ -22,10 +22,10 @@ from sanic import response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.bearer import bearer_matches
 from connectors.limits import decode_body
 from connectors.meta_output import OutsideWindowError, split_text
 from connectors.metrics import count
-from connectors.security import constant_time_equal
 
 if TYPE_CHECKING:
     from connectors.webhook_channel import WebhookChannel
@@ -68,12 +68,6 @@ def desk_token_from_env(env: Mapping[str, str] | None = None) -> str | None:
     """The desk's token for the route (`DESK_API_TOKEN`); None (route disabled) when unset or empty."""
     env = os.environ if env is None else env
     return env.get(DESK_TOKEN_ENV) or None
-
-
-def bearer_token(header: str | None) -> str | None:
-    """The token of an `Authorization: Bearer <token>` header (the scheme is case-insensitive)."""
-    scheme, _, token = (header or "").strip().partition(" ")
-    return (token.strip() or None) if scheme.lower() == "bearer" else None
 
 
 def _string(data: Mapping[str, Any], key: str, limit: int, label: str | None = None) -> str:
@@ -131,8 +125,7 @@ async def handle_agent_reply(channel: WebhookChannel, request: Request) -> HTTPR
     platform = channel.name()
     if not channel.desk_token:
         return _refusal(platform, 503, "disabled", f"agent replies disabled: set {DESK_TOKEN_ENV}")
-    token = bearer_token(request.headers.get("Authorization"))
-    if token is None or not constant_time_equal(token, channel.desk_token):
+    if not bearer_matches(request.headers.get("Authorization"), channel.desk_token):
         return _refusal(platform, 401, "unauthorized", "missing or wrong bearer token")
     try:
         reply = parse_agent_reply(request.body or b"")

@@ -20,12 +20,12 @@ from contextlib import contextmanager
 from prometheus_client import Counter, Gauge, Histogram
 
 from bot import metrics as shared
-from bot.metrics import LATENCY_BUCKETS, PREFIX, authorized, metrics_token_from_env, refusal
+from bot.metrics import CHALLENGE, LATENCY_BUCKETS, PREFIX, metrics_token_from_env, refusal
 
 __all__ = [
+    "CHALLENGE",
     "LATENCY_BUCKETS",
     "PREFIX",
-    "authorized",
     "count",
     "exposition",
     "metrics_token_from_env",

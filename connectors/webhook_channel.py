@@ -19,7 +19,7 @@ from sanic.response import HTTPResponse
 from connectors.agent_reply import handle_agent_reply
 from connectors.conversation_queue import ConversationQueue
 from connectors.limits import WebhookLimits
-from connectors.metrics import count, exposition, metrics_token_from_env, refusal
+from connectors.metrics import CHALLENGE, count, exposition, metrics_token_from_env, refusal
 from connectors.state import ConnectorState
 
 logger = logging.getLogger(__name__)
@@ -60,8 +60,7 @@ def add_metrics_route(app: Sanic) -> None:
 
     async def metrics(request: Request) -> HTTPResponse:
         if refused := refusal(request.headers.get("Authorization"), token):  # 403 without METRICS_TOKEN
-            headers = {"WWW-Authenticate": 'Bearer realm="metrics"'}
-            return response.text(refused[1], status=refused[0], headers=headers)
+            return response.text(refused[1], status=refused[0], headers=CHALLENGE)
         body, content_type = exposition(request.headers.get("Accept"))
         return HTTPResponse(body, content_type=content_type)
 

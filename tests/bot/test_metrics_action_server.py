@@ -18,8 +18,9 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from bot.bearer import bearer_matches
 from bot.devstack import Service
-from bot.metrics import NOT_CONFIGURED, authorized, metrics_token_from_env, refusal
+from bot.metrics import NOT_CONFIGURED, metrics_token_from_env, refusal
 
 TOKEN = "scrape-secret"
 ACTION_TOKEN = "action-secret-0123456789"
@@ -167,13 +168,13 @@ def test_action_runs_are_counted_by_outcome_and_timed(server):
 
 def test_the_token_rule():
     assert metrics_token_from_env({}) is None and metrics_token_from_env({"METRICS_TOKEN": ""}) is None
-    assert not authorized(None, None) and not authorized("Bearer ", None)  # no token configured: closed
+    assert not bearer_matches(None, None) and not bearer_matches("Bearer ", None)  # no token: closed
     assert refusal("Bearer x", None) == (403, NOT_CONFIGURED) and refusal(None, "t")[0] == 401
     token = metrics_token_from_env({"METRICS_TOKEN": "t0ken"})
-    assert authorized("Bearer t0ken", token) and authorized("bearer  t0ken ", token)
+    assert bearer_matches("Bearer t0ken", token) and bearer_matches("bearer  t0ken ", token)
     assert refusal("Bearer t0ken", token) is None
-    assert not authorized(None, token) and not authorized("Bearer t0ke", token)
-    assert not authorized("Basic t0ken", token)
+    assert not bearer_matches(None, token) and not bearer_matches("Bearer t0ke", token)
+    assert not bearer_matches("Basic t0ken", token)
 
 
 def test_the_stack_runs_this_server():

@@ -164,7 +164,6 @@ class OrderAccess:
         now = self._clock()
         attempt = OrderCheckFailure(
             at=now,
-            conversation_id=identity.sender_id,
             channel=identity.channel or "",
             sender_id=identity.sender_id,
             order_id=order_id,
@@ -196,7 +195,7 @@ class OrderAccess:
         """Failures within the window: in this conversation, by this platform user, on this order number."""
         since = (now or self._clock()) - self.limits.window
         table = OrderCheckFailure
-        in_conversation = table.conversation_id == identity.sender_id
+        in_conversation = table.sender_id == identity.sender_id  # Rasa keys a conversation by its sender
         by_user = (table.channel == (identity.channel or "")) & (table.sender_id == identity.sender_id)
         on_order = table.order_id == order_id
 

@@ -431,7 +431,6 @@ class OrderCheckFailure(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    conversation_id: Mapped[str] = mapped_column(String(128), index=True)
     channel: Mapped[str] = mapped_column(String(20))
-    sender_id: Mapped[str] = mapped_column(String(128), index=True)
+    sender_id: Mapped[str] = mapped_column(String(128), index=True)  # also the conversation's id in Rasa
     order_id: Mapped[int] = mapped_column(index=True)  # the number tried; it may not exist

@@ -36,7 +36,6 @@ def upgrade() -> None:
         "order_check_failures",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("conversation_id", sa.String(length=128), nullable=False),
         sa.Column("channel", sa.String(length=20), nullable=False),
         sa.Column("sender_id", sa.String(length=128), nullable=False),
         sa.Column("order_id", sa.Integer(), nullable=False),
@@ -44,9 +43,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("order_check_failures", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_order_check_failures_at"), ["at"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_order_check_failures_conversation_id"), ["conversation_id"], unique=False
-        )
         batch_op.create_index(batch_op.f("ix_order_check_failures_order_id"), ["order_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_order_check_failures_sender_id"), ["sender_id"], unique=False)
 
@@ -62,7 +58,6 @@ def downgrade() -> None:
     with op.batch_alter_table("order_check_failures", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_order_check_failures_sender_id"))
         batch_op.drop_index(batch_op.f("ix_order_check_failures_order_id"))
-        batch_op.drop_index(batch_op.f("ix_order_check_failures_conversation_id"))
         batch_op.drop_index(batch_op.f("ix_order_check_failures_at"))
     op.drop_table("order_check_failures")
 

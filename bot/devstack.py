@@ -209,9 +209,14 @@ def secrets_defaults(env: Mapping[str, str | None]) -> dict[str, str]:
     return {name: secrets.token_urlsafe(32) for name in names if not env.get(name)}
 
 
-def rest_token_file(var_dir: Path, rasa_port: int) -> Path:
+def var_dir(env: Mapping[str, str | None]) -> Path:
+    """The stack's local state directory: `$VAR_DIR`, relative to the project root (default `var`)."""
+    return ROOT / (env.get("VAR_DIR") or "var")
+
+
+def rest_token_file(state_dir: Path, rasa_port: int) -> Path:
     """Where a stack leaves the REST token it generated, for `make shell` in another terminal."""
-    return var_dir / "run" / f"rest-channel-{rasa_port}.token"
+    return state_dir / "run" / f"rest-channel-{rasa_port}.token"
 
 
 def send_rest(
@@ -244,7 +249,7 @@ class Stack:
     ) -> None:
         self.ports = ports or Ports.from_env()
         merged_env = {**os.environ, **(env or {})}
-        self.var_dir = ROOT / (merged_env.get("VAR_DIR") or "var")
+        self.var_dir = var_dir(merged_env)
         log_dir = log_dir or self.var_dir / "log"
         if simulator is None:
             platform, self.simulator = platform_env(merged_env, self.ports)

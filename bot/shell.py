@@ -16,7 +16,6 @@ import uuid
 from typing import Any
 
 from bot.devstack import (
-    ROOT,
     ConfigurationError,
     Ports,
     Stack,
@@ -24,6 +23,7 @@ from bot.devstack import (
     http_ok,
     rest_token_file,
     send_rest,
+    var_dir,
 )
 
 PROMPT = "you> "
@@ -33,7 +33,7 @@ def running_token(ports: Ports) -> str | None:
     """The REST token for a server already running: the environment's, or the file `make run` left."""
     if os.environ.get("REST_CHANNEL_TOKEN"):
         return os.environ["REST_CHANNEL_TOKEN"]
-    path = rest_token_file(ROOT / (os.environ.get("VAR_DIR") or "var"), ports.rasa)
+    path = rest_token_file(var_dir(os.environ), ports.rasa)
     try:
         return path.read_text().strip() or None
     except OSError:

@@ -5,9 +5,32 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.storage.db import Database
+
+T = TypeVar("T")
+
+
+def _with_database(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
+    """Run `work` on the configured database, opened for it and closed afterwards."""
+    import asyncio
+
+    from bot.storage.db import Database
+
+    async def run() -> T:
+        database = Database(settings.database_url)
+        try:
+            return await work(database)
+        finally:
+            await database.close()
+
+    return asyncio.run(run())
 
 
 def _db_upgrade(settings: Settings, args: argparse.Namespace) -> None:
@@ -83,41 +106,33 @@ def _catalog_index(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def _catalog_search(settings: Settings, args: argparse.Namespace) -> None:
-    import asyncio
     import json
 
     from bot.catalog.search_service import ProductSearch
-    from bot.storage.db import Database
 
-    async def run() -> list[dict]:
-        database = Database(settings.database_url)
-        try:
-            search = ProductSearch(settings, database)
-            if args.image:
-                from bot.catalog.fetch import FetchPolicy, decode
+    async def run(database: Database) -> list[dict]:
+        search = ProductSearch(settings, database)
+        if args.image:
+            from bot.catalog.fetch import FetchPolicy, decode
 
-                image = decode(Path(args.image).read_bytes(), FetchPolicy())
-                results = await search.photo(image, limit=args.limit)
-            else:
-                results = await search.text(args.text, limit=args.limit)
-            return [
-                {"product_id": r.product.id, "title": r.product.title, "score": round(r.score, 4)}
-                for r in results
-            ]
-        finally:
-            await database.close()
+            image = decode(Path(args.image).read_bytes(), FetchPolicy())
+            results = await search.photo(image, limit=args.limit)
+        else:
+            results = await search.text(args.text, limit=args.limit)
+        return [
+            {"product_id": r.product.id, "title": r.product.title, "score": round(r.score, 4)}
+            for r in results
+        ]
 
-    for line in asyncio.run(run()):
+    for line in _with_database(settings, run):
         print(json.dumps(line))
 
 
 def _agents_add(settings: Settings, args: argparse.Namespace) -> None:
-    import asyncio
     import getpass
 
     from bot.desk.accounts import Accounts
     from bot.desk.config import Lockout
-    from bot.storage.db import Database
 
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
@@ -126,71 +141,44 @@ def _agents_add(settings: Settings, args: argparse.Namespace) -> None:
         if getpass.getpass("again: ") != password:
             sys.exit("bot: the two passwords differ; nothing was created")
 
-    async def run() -> str:
-        database = Database(settings.database_url)
-        try:
-            agent = await Accounts(database, Lockout()).add(
-                args.username, args.name or "", password, args.role
-            )
-            return f"{agent.role} {agent.username} ({agent.display_name}) can now sign in to the desk"
-        finally:
-            await database.close()
+    async def run(database: Database) -> str:
+        agent = await Accounts(database, Lockout()).add(args.username, args.name or "", password, args.role)
+        return f"{agent.role} {agent.username} ({agent.display_name}) can now sign in to the desk"
 
-    print(asyncio.run(run()))
+    print(_with_database(settings, run))
 
 
 def _agents_list(settings: Settings, args: argparse.Namespace) -> None:
-    import asyncio
-
     from sqlalchemy import select
 
-    from bot.storage.db import Database
     from bot.storage.models import Agent
 
-    async def run() -> list[Agent]:
-        database = Database(settings.database_url)
-        try:
-            async with database.sessions() as session:
-                return list(await session.scalars(select(Agent).order_by(Agent.username)))
-        finally:
-            await database.close()
+    async def run(database: Database) -> list[Agent]:
+        async with database.sessions() as session:
+            return list(await session.scalars(select(Agent).order_by(Agent.username)))
 
-    for agent in asyncio.run(run()):
+    for agent in _with_database(settings, run):
         state = "active" if agent.active else "inactive"
         print(f"{agent.username}\t{agent.role}\t{state}\t{agent.display_name}")
 
 
 def _customers_link(settings: Settings, args: argparse.Namespace) -> None:
-    import asyncio
-
     from bot.order_access import OrderAccess
-    from bot.storage.db import Database
 
-    async def run() -> str:
-        database = Database(settings.database_url)
-        try:
-            customer = await OrderAccess(database).link(args.channel, args.user_id, args.email)
-            return f"{args.channel} user {args.user_id} now sees the orders of {customer.email}"
-        finally:
-            await database.close()
+    async def run(database: Database) -> str:
+        customer = await OrderAccess(database).link(args.channel, args.user_id, args.email)
+        return f"{args.channel} user {args.user_id} now sees the orders of {customer.email}"
 
-    print(asyncio.run(run()))
+    print(_with_database(settings, run))
 
 
 def _customers_unlink(settings: Settings, args: argparse.Namespace) -> None:
-    import asyncio
-
     from bot.order_access import OrderAccess
-    from bot.storage.db import Database
 
-    async def run() -> bool:
-        database = Database(settings.database_url)
-        try:
-            return await OrderAccess(database).unlink(args.channel, args.user_id)
-        finally:
-            await database.close()
+    async def run(database: Database) -> bool:
+        return await OrderAccess(database).unlink(args.channel, args.user_id)
 
-    if not asyncio.run(run()):
+    if not _with_database(settings, run):
         sys.exit(f"bot: {args.channel} user {args.user_id} was not linked to anyone")
     print(f"{args.channel} user {args.user_id} is no longer linked: orders need their e-mail or postcode")
 

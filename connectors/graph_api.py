@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp
 
 from connectors.metrics import count, measured_send
+from connectors.outbox import Outbox
 from connectors.retry import with_retries
 
 logger = logging.getLogger(__name__)
@@ -100,8 +101,13 @@ class GraphApiClient:
         message: dict[str, Any],
         messaging_type: str = "RESPONSE",
         tag: str | None = None,
+        outbox: Outbox | None = None,
     ) -> str:
-        """Send one message; returns Meta's message id."""
+        """Send one message; returns Meta's message id.
+
+        With an `outbox` (bot replies), inside a turn the message takes the turn's next position and
+        is not sent again when a re-run of the turn has already sent it (the stored id is returned).
+        """
         body: dict[str, Any] = {
             "recipient": {"id": recipient_id},
             "messaging_type": messaging_type,
@@ -109,12 +115,19 @@ class GraphApiClient:
         }
         if tag:
             body["tag"] = tag
-        with measured_send(self.platform):
-            answer = await self._post(body)
-        return str(answer.get("message_id", ""))
+
+        async def send() -> str:
+            with measured_send(self.platform):
+                answer = await self._post(body)
+            return str(answer.get("message_id", ""))
+
+        return await outbox.send_once(self.platform, send) if outbox is not None else await send()
 
     async def send_action(self, recipient_id: str, action: str) -> None:
-        """A sender action (`typing_on`, `typing_off`, `mark_seen`): its own call, as Meta requires."""
+        """A sender action (`typing_on`, `typing_off`, `mark_seen`): its own call, as Meta requires.
+
+        Never through the outbox: repeating one harms nobody, and it must not take a reply's position.
+        """
         await self._post({"recipient": {"id": recipient_id}, "sender_action": action})
 
     async def _post(self, body: dict[str, Any]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from rasa.core.channels.channel import OutputChannel
 
 from connectors.graph_api import GraphApiClient, GraphApiError
 from connectors.metrics import count
+from connectors.outbox import Outbox
 from connectors.state import ConnectorState
 
 logger = logging.getLogger(__name__)
@@ -136,6 +137,7 @@ class MetaOutputChannel(OutputChannel):
         self.platform = platform
         self.client = client
         self.state = state
+        self.outbox = Outbox(state.store)  # bot replies of a re-processed event go once
 
     @classmethod
     def name(cls) -> str:
@@ -209,7 +211,11 @@ class MetaOutputChannel(OutputChannel):
     async def _deliver(self, recipient_id: str, message: dict[str, Any], human: bool) -> str:
         last = await self.state.last_inbound(self.platform.name, recipient_id)
         kind, tag = messaging_type(last, int(time.time() * 1000), human)
-        mid = await self.client.send_message(recipient_id, message, messaging_type=kind, tag=tag)
+        # Agent replies have their own idempotency (the desk's client id): never through the outbox.
+        outbox = None if human else self.outbox
+        mid = await self.client.send_message(
+            recipient_id, message, messaging_type=kind, tag=tag, outbox=outbox
+        )
         if mid:
             await self.state.remember_sent(self.platform.name, mid)
         return mid

@@ -67,9 +67,23 @@ COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
         ("platform", "result"),
     ),
     "agent_replies_unrecorded": ("Agent replies sent but not recorded in the tracker", ("platform",)),
+    "outbox_skipped": (
+        "Bot replies not sent again when an inbound event was processed again (the outbox had them)",
+        ("platform",),
+    ),
+    "outbox_uncertain": (
+        "Bot replies sent again after an earlier attempt ended mid-send (may have arrived twice)",
+        ("platform",),
+    ),
     "human_takeovers": ("Conversations taken over by a person outside the bot (Meta inbox)", ("platform",)),
     "mentions_stored": ("Public mentions stored for monitoring", ("platform",)),
     "mentions_duplicate": ("Public mentions already stored", ("platform",)),
+    "inbox_retries": ("Inbox entries whose handling failed and is retried", ("platform",)),
+    "inbox_failed": ("Inbox entries given up after every retry (logged with the event)", ("platform",)),
+    "turns_replayed": (
+        "Inbox entries handled again whose message the tracker already had (no second turn)",
+        ("platform",),
+    ),
 }
 _COUNTERS = {
     name: Counter(f"{PREFIX}{name}", doc, labels, registry=REGISTRY)

@@ -136,9 +136,12 @@ class TwitterOutput(OutputChannel):
     def __init__(
         self, client: XClient, state: ConnectorState, session: Callable[[], Awaitable[aiohttp.ClientSession]]
     ) -> None:
+        from connectors.outbox import Outbox  # to join the imports at the top after the TwitterInput rewrite
+
         self.client = client
         self.state = state
         self._session = session
+        self.outbox = Outbox(state.store)  # bot replies of a re-processed event go once
 
     @classmethod
     def name(cls) -> str:
@@ -210,7 +213,7 @@ class TwitterOutput(OutputChannel):
 
     async def _send(self, recipient_id: str, text: str | None = None, media_id: str | None = None) -> None:
         try:
-            await self.client.send_dm(recipient_id, text=text, media_id=media_id)
+            await self.client.send_dm(recipient_id, text=text, media_id=media_id, outbox=self.outbox)
         except XApiError as err:
             count("replies_lost", PLATFORM)
             logger.error("X reply to %s not delivered: %s", recipient_id, err)

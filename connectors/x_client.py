@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import aiohttp
 
 from connectors.metrics import count, measured_send
+from connectors.outbox import Outbox
 from connectors.retry import with_retries
 from connectors.x_oauth import OAuth1Credentials, authorization_header
 
@@ -46,8 +47,14 @@ class XApiError(Exception):
 class XClient(Protocol):
     """What the X channel needs from X."""
 
-    async def send_dm(self, participant_id: str, text: str | None = None, media_id: str | None = None) -> str:
-        """Send a DM; returns the DM event id."""
+    async def send_dm(
+        self,
+        participant_id: str,
+        text: str | None = None,
+        media_id: str | None = None,
+        outbox: Outbox | None = None,
+    ) -> str:
+        """Send a DM; returns the DM event id. With `outbox` (bot replies): once per turn position."""
 
     async def upload_image(self, data: bytes, content_type: str) -> str:
         """Upload an image for a DM; returns the media id."""
@@ -77,17 +84,31 @@ class XApiClient:
         self.max_delay = max_delay
         self.timeout = timeout
 
-    async def send_dm(self, participant_id: str, text: str | None = None, media_id: str | None = None) -> str:
-        """`POST /2/dm_conversations/with/:participant_id/messages`."""
+    async def send_dm(
+        self,
+        participant_id: str,
+        text: str | None = None,
+        media_id: str | None = None,
+        outbox: Outbox | None = None,
+    ) -> str:
+        """`POST /2/dm_conversations/with/:participant_id/messages`.
+
+        With an `outbox` (bot replies), inside a turn the DM takes the turn's next position and is not
+        sent again when a re-run of the turn has already sent it (the stored id is returned).
+        """
         body: dict[str, Any] = {}
         if text:
             body["text"] = text
         if media_id:
             body["attachments"] = [{"media_id": media_id}]
         url = f"{self.base_url}/2/dm_conversations/with/{participant_id}/messages"
-        with measured_send("twitter"):
-            answer = await self._request("POST", url, json=body)
-        return str((answer.get("data") or {}).get("dm_event_id", ""))
+
+        async def send() -> str:
+            with measured_send("twitter"):
+                answer = await self._request("POST", url, json=body)
+            return str((answer.get("data") or {}).get("dm_event_id", ""))
+
+        return await outbox.send_once("twitter", send) if outbox is not None else await send()
 
     async def upload_image(self, data: bytes, content_type: str) -> str:
         """`POST /2/media/upload` (multipart, category dm_image)."""

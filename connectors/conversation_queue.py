@@ -1,7 +1,8 @@
 """Process each conversation's events one after another, conversations in parallel.
 
-The webhook answers Meta at once; the work runs in background tasks chained per conversation, so a
-customer's messages are handled in the order they were sent even when they arrive in one batch.
+The inbox worker (`connectors.inbox_worker`) submits the entries it reads here: background tasks
+chained per conversation, so a customer's messages are handled in the order they were stored even when
+they arrive in one batch.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class ConversationQueue:
 
     def __init__(self, platform: str = "unknown") -> None:
         self._tails: dict[str, asyncio.Task[None]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()  # every job not finished, for `cancel`
         self.platform = platform
 
     def submit(self, key: str, job: Job) -> None:
@@ -30,6 +32,8 @@ class ConversationQueue:
         previous = self._tails.get(key)
         task = asyncio.get_running_loop().create_task(self._run(key, previous, job, time.perf_counter()))
         self._tails[key] = task
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
         QUEUE_JOBS.labels(self.platform).inc()
         if previous is None:
             QUEUE_CONVERSATIONS.labels(self.platform).inc()
@@ -58,3 +62,10 @@ class ConversationQueue:
         """Wait for everything submitted so far (used on shutdown)."""
         while self._tails:
             await asyncio.wait(list(self._tails.values()))
+
+    async def cancel(self) -> None:
+        """Cancel what is still running or waiting (shutdown after the drain time ran out)."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

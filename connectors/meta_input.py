@@ -6,6 +6,7 @@ https://developers.facebook.com/docs/messenger-platform/webhooks
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -21,6 +22,7 @@ from sanic.response import HTTPResponse
 
 from connectors.agent_reply import AgentSendError, desk_token_from_env
 from connectors.graph_api import DEFAULT_GRAPH_API_URL, GraphApiClient, GraphApiError
+from connectors.inbox import Entry, Inbox, NewEntry
 from connectors.limits import BodyRefused, decode_body
 from connectors.meta_events import (
     CustomerMessage,
@@ -38,6 +40,7 @@ from connectors.meta_schema import validate_body
 from connectors.metrics import WEBHOOK_SECONDS, count
 from connectors.security import constant_time_equal, verify_hub_signature
 from connectors.state import ConnectorState, store_from_env
+from connectors.turns import append_once, log_once
 from connectors.webhook_channel import WebhookChannel
 
 logger = logging.getLogger(__name__)
@@ -97,9 +100,13 @@ class MetaInput(WebhookChannel):
     token_env: ClassVar[str]
 
     def __init__(
-        self, config: MetaConfig, state: ConnectorState | None = None, desk_token: str | None = None
+        self,
+        config: MetaConfig,
+        state: ConnectorState | None = None,
+        desk_token: str | None = None,
+        inbox: Inbox | None = None,
     ) -> None:
-        super().__init__(desk_token)
+        super().__init__(desk_token, inbox)
         self.config = config
         self.state = state or ConnectorState(store_from_env())
         self.client = GraphApiClient(
@@ -138,7 +145,7 @@ class MetaInput(WebhookChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """The webhook routes."""
-        hook = self.routes()
+        hook = self.routes(on_new_message)
 
         @hook.route("/webhook", methods=["GET"])
         async def verify(request: Request) -> HTTPResponse:
@@ -187,44 +194,56 @@ class MetaInput(WebhookChannel):
         for problem in checked.rejected:  # the rest of the batch goes on; Meta would retry a 400 for hours
             count("webhook_rejected", self.platform.name, "malformed_item")
             logger.warning("%s webhook item left out as malformed: %s", self.platform.name, problem)
-        agent = getattr(request.app.ctx, "agent", None)
-        await self.dispatch(events, on_new_message, agent)
-        return response.text("EVENT_RECEIVED")
+        self.attach(request.app, on_new_message)
+        return await self.store_or_503(self.entries(events), response.text("EVENT_RECEIVED"))
 
-    async def dispatch(
-        self, events: list[MetaEvent], on_new_message: Callable[[UserMessage], Awaitable[Any]], agent: Any
-    ) -> None:
-        """Drop redeliveries, then queue each event behind earlier ones of its conversation."""
+    def entries(self, events: list[MetaEvent]) -> list[tuple[str, NewEntry]]:
+        """The events that need work, as inbox entries in timestamp order; the rest is logged here.
+
+        Each entry's body is a one-event webhook of Meta's own shape, parsed again when it is handled.
+        """
+        items: list[tuple[str, NewEntry]] = []
         for event in sorted(events, key=lambda e: e.timestamp):  # stable: batch order breaks ties
             if not self.fresh_enough(event.timestamp, event.dedupe_key):
                 continue
-            if not await self.state.first_delivery(self.platform.name, event.dedupe_key):
-                count("webhook_duplicates", self.platform.name)
-                logger.info("%s redelivered event %s dropped", self.platform.name, event.dedupe_key)
+            if isinstance(event, (Ignored, Unsupported)):
+                count("webhook_events", self.platform.name, type(event).__name__)
+                self.note_unhandled(event)
                 continue
-            count("webhook_events", self.platform.name, type(event).__name__)
             conversation = event.customer_id if isinstance(event, Echo) else event.sender_id
-            self.queue.submit(conversation, lambda e=event: self.handle(e, on_new_message, agent))
+            key = "standby" if isinstance(event, Standby) else "messaging"
+            body = {"object": self.webhook_object, "entry": [{key: [dict(event.raw)]}]}
+            items.append((type(event).__name__, NewEntry(event.dedupe_key, conversation, json.dumps(body))))
+        return items
 
-    async def handle(
-        self, event: MetaEvent, on_new_message: Callable[[UserMessage], Awaitable[Any]], agent: Any
-    ) -> None:
-        """Do what one event asks for."""
-        if isinstance(event, CustomerMessage):
-            await self.answer(event, on_new_message)
-        elif isinstance(event, Echo):
-            await self.on_echo(event, agent)
-        elif isinstance(event, Standby):
-            await self.on_standby(event, agent)
-        elif isinstance(event, Handover):
-            await self.on_handover(event, agent)
-        elif isinstance(event, Ignored):
+    def note_unhandled(self, event: Ignored | Unsupported) -> None:
+        """Reads, deliveries and reactions are ignored; unknown kinds are logged and counted."""
+        if isinstance(event, Ignored):
             logger.debug("%s %s event ignored", self.platform.name, event.kind)
-        elif isinstance(event, Unsupported):
+        else:
             count("webhook_unsupported", self.platform.name, event.kind)
             logger.warning(
                 "%s unsupported webhook event %r: %s", self.platform.name, event.kind, dict(event.raw)
             )
+
+    async def process(self, entry: Entry) -> None:
+        """Handle one stored event (parsed again from its one-event body)."""
+        events = parse_webhook(self.platform.name, self.webhook_object, json.loads(entry.body))
+        for event in events:
+            await self.handle(event)
+
+    async def handle(self, event: MetaEvent) -> None:
+        """Do what one event asks for."""
+        if isinstance(event, CustomerMessage):
+            await self.answer(event)
+        elif isinstance(event, Echo):
+            await self.on_echo(event)
+        elif isinstance(event, Standby):
+            await self.on_standby(event)
+        elif isinstance(event, Handover):
+            await self.on_handover(event)
+        elif isinstance(event, (Ignored, Unsupported)):
+            self.note_unhandled(event)
 
     def user_message(self, event: CustomerMessage, output: Any) -> UserMessage:
         """The Rasa message for a customer event, with what the text cannot carry in metadata."""
@@ -238,18 +257,19 @@ class MetaInput(WebhookChannel):
             metadata=metadata,
         )
 
-    async def answer(
-        self, event: CustomerMessage, on_new_message: Callable[[UserMessage], Awaitable[Any]]
-    ) -> None:
-        """Hand a customer's message to the assistant; replies go out through the Send API."""
+    async def answer(self, event: CustomerMessage) -> None:
+        """Hand a customer's message to the assistant once; replies go out through the Send API."""
         await self.state.record_inbound(self.platform.name, event.sender_id, event.timestamp)
-        count("messages_in", self.platform.name, event.kind)
         output = self.get_output_channel()
-        await output.send_action(event.sender_id, "mark_seen")
-        await output.send_action(event.sender_id, "typing_on")
-        await on_new_message(self.user_message(event, output))
 
-    async def on_echo(self, event: Echo, agent: Any) -> None:
+        async def seen_and_typing() -> None:
+            count("messages_in", self.platform.name, event.kind)
+            await output.send_action(event.sender_id, "mark_seen")
+            await output.send_action(event.sender_id, "typing_on")
+
+        await self.deliver(self.user_message(event, output), before=seen_and_typing)
+
+    async def on_echo(self, event: Echo) -> None:
         """Our own echoes are dropped; a message from anyone else on the Page means a person took over."""
         ours = (self.config.app_id is not None and event.app_id == self.config.app_id) or (
             await self.state.was_sent_by_us(self.platform.name, event.mid)
@@ -264,18 +284,20 @@ class MetaInput(WebhookChannel):
             event.app_id,
         )
         metadata = {"author": "human_agent", "source": "meta_inbox", "app_id": event.app_id, "mid": event.mid}
-        await append_events(
-            agent, event.customer_id, [BotUttered(event.text, metadata=metadata), ConversationPaused()]
+        await self.append_events(
+            event.customer_id, [BotUttered(event.text, metadata=metadata), ConversationPaused()], event.mid
         )
 
-    async def on_standby(self, event: Standby, agent: Any) -> None:
+    async def on_standby(self, event: Standby) -> None:
         """Another app owns the conversation: record what the customer said, answer nothing."""
         inner = event.inner
-        if isinstance(inner, CustomerMessage) and agent is not None:
+        if isinstance(inner, CustomerMessage) and self.agent is not None and self.agent.processor is not None:
             await self.state.record_inbound(self.platform.name, inner.sender_id, inner.timestamp)
-            await agent.processor.log_message(self.user_message(inner, CollectingOutputChannel()))
+            await log_once(
+                self.agent, self.user_message(inner, CollectingOutputChannel()), self.platform.name
+            )
 
-    async def on_handover(self, event: Handover, agent: Any) -> None:
+    async def on_handover(self, event: Handover) -> None:
         """Thread control passed to us resumes the bot; taken by another app pauses it."""
         ours = self.config.app_id is not None and event.new_owner_app_id == self.config.app_id
         logger.info(
@@ -286,18 +308,13 @@ class MetaInput(WebhookChannel):
             event.new_owner_app_id,
         )
         if event.action == "pass_thread_control" and ours:
-            await append_events(agent, event.sender_id, [ConversationResumed()])
+            await self.append_events(event.sender_id, [ConversationResumed()])
         elif event.action == "take_thread_control" and not ours:
-            await append_events(agent, event.sender_id, [ConversationPaused()])
+            await self.append_events(event.sender_id, [ConversationPaused()])
 
-
-async def append_events(agent: Any, sender_id: str, events: list[Event]) -> None:
-    """Add events to a conversation's tracker under its lock (as Rasa's own API does)."""
-    if agent is None or agent.processor is None:
-        logger.warning("no agent loaded; events for %s not recorded: %s", sender_id, events)
-        return
-    async with agent.lock_store.lock(sender_id):
-        tracker = await agent.processor.fetch_tracker_with_initial_session(sender_id)
-        for event in events:
-            tracker.update(event)
-        await agent.processor.save_tracker(tracker)
+    async def append_events(self, sender_id: str, events: list[Event], mid: str | None = None) -> None:
+        """Add events to a conversation under its lock, once per message id (`connectors.turns`)."""
+        if self.agent is None or self.agent.processor is None:  # route tests without a model
+            logger.warning("no agent loaded; events for %s not recorded: %s", sender_id, events)
+            return
+        await append_once(self.agent, sender_id, mid, events, self.platform.name)

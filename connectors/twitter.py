@@ -8,6 +8,7 @@ https://docs.x.com/x-api/account-activity/introduction
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -22,11 +23,13 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from connectors.agent_reply import AgentSendError, desk_token_from_env
+from connectors.inbox import Entry, Inbox, NewEntry
 from connectors.limits import BodyRefused, decode_body
 from connectors.mention_store import MentionStore
 from connectors.meta_input import ConnectorConfigError
 from connectors.meta_output import split_text
 from connectors.metrics import WEBHOOK_SECONDS, count
+from connectors.outbox import Outbox
 from connectors.security import verify_x_signature, x_signature
 from connectors.state import ConnectorState, store_from_env
 from connectors.webhook_channel import WebhookChannel
@@ -40,10 +43,8 @@ from connectors.x_client import (
 )
 from connectors.x_events import (
     DirectMessage,
-    Ignored,
     MalformedWebhook,
     Mention,
-    OwnMessage,
     Unsupported,
     XEvent,
     parse_webhook,
@@ -136,8 +137,6 @@ class TwitterOutput(OutputChannel):
     def __init__(
         self, client: XClient, state: ConnectorState, session: Callable[[], Awaitable[aiohttp.ClientSession]]
     ) -> None:
-        from connectors.outbox import Outbox  # to join the imports at the top after the TwitterInput rewrite
-
         self.client = client
         self.state = state
         self._session = session
@@ -229,8 +228,9 @@ class TwitterInput(WebhookChannel):
         mentions: MentionStore | None = None,
         client: XClient | None = None,
         desk_token: str | None = None,
+        inbox: Inbox | None = None,
     ) -> None:
-        super().__init__(desk_token)
+        super().__init__(desk_token, inbox)
         self.config = config
         self.state = state or ConnectorState(store_from_env())
         self.mentions = mentions
@@ -264,7 +264,7 @@ class TwitterInput(WebhookChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """The webhook routes."""
-        hook = self.routes()
+        hook = self.routes(on_new_message)
 
         @hook.route("/webhook", methods=["GET"])
         async def crc(request: Request) -> HTTPResponse:
@@ -320,38 +320,51 @@ class TwitterInput(WebhookChannel):
         for problem in checked.rejected:
             count("webhook_rejected", PLATFORM, "malformed_item")
             logger.warning("X webhook item left out as malformed: %s", problem)
-        await self.dispatch(events, on_new_message)
-        return response.text("ok")
+        self.attach(request.app, on_new_message)
+        return await self.store_or_503(self.entries(events, checked.body), response.text("ok"))
 
-    async def dispatch(
-        self, events: list[XEvent], on_new_message: Callable[[UserMessage], Awaitable[Any]]
-    ) -> None:
-        """Drop redeliveries and our own echoes; queue DMs per conversation, mentions for storage."""
+    def entries(self, events: list[XEvent], body: Mapping[str, Any]) -> list[tuple[str, NewEntry]]:
+        """DMs and mentions as inbox entries (a one-event Account Activity body each); the rest logged."""
+        items: list[tuple[str, NewEntry]] = []
+        users = body.get("users") or {}
         for event in sorted(events, key=lambda e: getattr(e, "timestamp", 0)):
             sent_at = event_time_ms(event)
             if sent_at is not None and not self.fresh_enough(sent_at, event.id):
                 continue
-            if isinstance(event, (DirectMessage, Mention)) and not await self.state.first_delivery(
-                PLATFORM, f"{type(event).__name__}:{event.id}"
-            ):
-                count("webhook_duplicates", PLATFORM)
-                logger.info("X redelivered event %s dropped", event.id)
-                continue
-            count("webhook_events", PLATFORM, type(event).__name__)
-            if isinstance(event, (Ignored, OwnMessage)):
-                logger.debug("X %s event %s ignored", type(event).__name__, event.id)
-            elif isinstance(event, Unsupported):
-                count("webhook_unsupported", PLATFORM, event.kind)
-                logger.warning("X unsupported webhook event %r", event.kind)
-            elif isinstance(event, DirectMessage):
-                self.queue.submit(event.sender_id, lambda e=event: self.answer(e, on_new_message))
+            if isinstance(event, DirectMessage):
+                one = {"for_user_id": event.for_user_id, "direct_message_events": [dict(event.raw)]}
+                if event.sender_id in users:
+                    one["users"] = {event.sender_id: users[event.sender_id]}
+                conversation = event.sender_id
             elif isinstance(event, Mention):
-                self.queue.submit(f"mention:{event.id}", lambda e=event: self.store_mention(e))
+                one = {"for_user_id": event.for_user_id, "tweet_create_events": [dict(event.raw)]}
+                conversation = f"mention:{event.id}"
+            else:
+                count("webhook_events", PLATFORM, type(event).__name__)
+                self.note_unhandled(event)
+                continue
+            entry = NewEntry(f"{type(event).__name__}:{event.id}", conversation, json.dumps(one))
+            items.append((type(event).__name__, entry))
+        return items
 
-    async def answer(
-        self, event: DirectMessage, on_new_message: Callable[[UserMessage], Awaitable[Any]]
-    ) -> None:
-        """Hand a DM to the assistant."""
+    def note_unhandled(self, event: XEvent) -> None:
+        """Our own DMs, typing, reads and the like are ignored; unknown kinds are logged and counted."""
+        if isinstance(event, Unsupported):
+            count("webhook_unsupported", PLATFORM, event.kind)
+            logger.warning("X unsupported webhook event %r", event.kind)
+        else:
+            logger.debug("X %s event %s ignored", type(event).__name__, event.id)
+
+    async def process(self, entry: Entry) -> None:
+        """Handle one stored DM or mention (parsed again from its one-event body)."""
+        for event in parse_webhook(json.loads(entry.body)):
+            if isinstance(event, DirectMessage):
+                await self.answer(event)
+            elif isinstance(event, Mention):
+                await self.store_mention(event)
+
+    async def answer(self, event: DirectMessage) -> None:
+        """Hand a DM to the assistant, once."""
         await self.state.record_inbound(PLATFORM, event.sender_id, event.timestamp)
         text, kind = event.text, "text"
         if event.payload:
@@ -371,13 +384,15 @@ class TwitterInput(WebhookChannel):
                 kind="image", image_urls=[event.media_url], image_auth="x_oauth1", caption=event.text
             )
             text = event.text or "/share_photo"
-        count("messages_in", PLATFORM, kind)
         output = self.get_output_channel()
-        await on_new_message(
-            UserMessage(
-                text, output, event.sender_id, input_channel=PLATFORM, message_id=event.id, metadata=metadata
-            )
+
+        async def counted() -> None:
+            count("messages_in", PLATFORM, kind)
+
+        message = UserMessage(
+            text, output, event.sender_id, input_channel=PLATFORM, message_id=event.id, metadata=metadata
         )
+        await self.deliver(message, before=counted)
 
     async def store_mention(self, mention: Mention) -> None:
         """Keep a mention for monitoring (author, text, time, link)."""

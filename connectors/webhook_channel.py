@@ -1,26 +1,31 @@
 """What every platform channel shares.
 
-A lazy HTTP session, per-conversation processing, and the routes' scaffolding (health, clean shutdown,
-the desk's agent replies: `POST /webhooks/<channel>/agent_reply`, see `connectors.agent_reply`, and the
-server's `GET /metrics`, see `connectors.metrics`).
+A lazy HTTP session, the durable inbox and its worker (`connectors.inbox`, `connectors.inbox_worker`),
+exactly-once turns (`connectors.turns`), and the routes' scaffolding (health, start and clean shutdown,
+the desk's agent replies: `POST /webhooks/<channel>/agent_reply`, see `connectors.agent_reply`, the
+server's `GET /metrics`, see `connectors.metrics`, and its `GET /readyz`).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
-from rasa.core.channels.channel import InputChannel
+from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from connectors.agent_reply import handle_agent_reply
-from connectors.conversation_queue import ConversationQueue
+from connectors.inbox import Entry, Inbox, InboxSettings, InboxUnavailable, NewEntry, inbox_from_env
+from connectors.inbox_worker import InboxWorker
 from connectors.limits import WebhookLimits
 from connectors.metrics import CHALLENGE, count, exposition, metrics_token_from_env, refusal
+from connectors.outbox import turn
 from connectors.state import ConnectorState
+from connectors.turns import handle_once
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +42,10 @@ class ChannelBlueprint(Blueprint):
         """Register the channel's routes, the app-level metrics route, and the server's body size limit."""
         super().register(app, options)
         add_metrics_route(app)
+        add_readiness_route(app)
+        channel = getattr(self.ctx, "channel", None)
+        if channel is not None:
+            app.ctx.loom_channels = [*getattr(app.ctx, "loom_channels", []), channel]
         limit_request_size(app, WebhookLimits.from_env().max_bytes)
 
 
@@ -67,16 +76,126 @@ def add_metrics_route(app: Sanic) -> None:
     app.add_route(metrics, "/metrics", methods=["GET"], name="loom_metrics")
 
 
+def add_readiness_route(app: Sanic) -> None:
+    """`GET /readyz`: 200 when a model is loaded and every channel's inbox answers, else 503.
+
+    A load balancer stops sending webhooks to a replica that is not ready; it also answers 503 while a
+    replica drains after SIGTERM. The answer names the reason and never a secret (no auth: it says only
+    ready or not). Liveness is Rasa's own `GET /`.
+    """
+    if getattr(app.ctx, "loom_readiness_route", False):
+        return
+    app.ctx.loom_readiness_route = True
+
+    async def readyz(request: Request) -> HTTPResponse:
+        problems: list[str] = []
+        agent = getattr(request.app.ctx, "agent", None)
+        if agent is None or not agent.is_ready():
+            problems.append("no model loaded")
+        for channel in getattr(request.app.ctx, "loom_channels", []):
+            problems += await channel.readiness_problems()
+        if problems:
+            return response.json({"status": "unavailable", "problems": problems}, status=503)
+        return response.json({"status": "ready"})
+
+    app.add_route(readyz, "/readyz", methods=["GET"], name="loom_readyz")
+
+
 class WebhookChannel(InputChannel):
-    """Base of the Meta and X channels."""
+    """Base of the Meta and X channels: webhooks in through the inbox, one turn per message."""
 
     state: ConnectorState  # set by each channel
+    # Route tests run a channel beside an Agent without a model and pass their own message handler.
+    model_required: bool = True
 
-    def __init__(self, desk_token: str | None = None) -> None:
-        self.queue = ConversationQueue(self.name())
+    def __init__(self, desk_token: str | None = None, inbox: Inbox | None = None) -> None:
         self._http: aiohttp.ClientSession | None = None
         self.desk_token = desk_token or None  # None: the agent reply route answers 503
         self.limits = WebhookLimits.from_env()
+        settings = InboxSettings.from_env()
+        self.inbox = inbox or inbox_from_env(settings=settings)
+        self.worker = InboxWorker(
+            self.inbox, self.name(), self._process_entry, settings, can_work=self.can_work
+        )
+        self._app: Sanic | None = None
+        self._on_new_message: Callable[[UserMessage], Awaitable[Any]] | None = None
+
+    def attach(self, app: Sanic, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
+        """Remember the server and Rasa's message handler, and start the inbox worker."""
+        self._app = app
+        self._on_new_message = on_new_message
+        self.worker.start()
+
+    @property
+    def agent(self) -> Any:
+        """Rasa's agent (None in route tests that run without Rasa)."""
+        return getattr(self._app.ctx, "agent", None) if self._app is not None else None
+
+    def can_work(self) -> bool:
+        """Whether this process may take inbox work: it has a server, and a model unless none is needed.
+
+        A replica without a model (still loading, or started without one) leaves its share to the others
+        rather than handing messages to a Rasa that would ignore them.
+        """
+        if self._app is None:
+            return False
+        agent = self.agent
+        return agent is None or not self.model_required or agent.is_ready()
+
+    async def store(self, items: list[tuple[str, NewEntry]]) -> None:
+        """Put events in the inbox (raises InboxUnavailable); redeliveries are dropped there, counted here.
+
+        `items`: (event type for the metrics, entry).
+        """
+        stored = await self.inbox.append(self.name(), [entry for _, entry in items])
+        for (kind, entry), new in zip(items, stored, strict=True):
+            if new:
+                count("webhook_events", self.name(), kind)
+            else:
+                count("webhook_duplicates", self.name())
+                logger.info("%s redelivered event %s dropped", self.name(), entry.event_id)
+
+    async def store_or_503(self, items: list[tuple[str, NewEntry]], ok: HTTPResponse) -> HTTPResponse:
+        """Acknowledge with `ok` only once the events are stored; else 503, and the platform retries."""
+        try:
+            await self.store(items)
+        except InboxUnavailable as err:
+            count("webhook_rejected", self.name(), "inbox_unavailable")
+            logger.error("%s webhook not acknowledged (503): %s", self.name(), err)
+            return response.text("inbox unavailable, retry later", status=503)
+        return ok
+
+    async def _process_entry(self, entry: Entry) -> None:
+        """One inbox entry, inside its outbox turn (replies already sent are not sent again)."""
+        with turn(self.name(), entry.event_id):
+            await self.process(entry)
+
+    async def process(self, entry: Entry) -> None:
+        """Do what one stored event asks for (each channel)."""
+        raise NotImplementedError
+
+    async def deliver(
+        self, message: UserMessage, before: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
+        """A customer's message to the assistant, once (see `connectors.turns`)."""
+        agent = self.agent
+        if agent is None or not self.model_required:  # route tests: their handler records the message
+            if before is not None:
+                await before()
+            if self._on_new_message is not None:
+                await self._on_new_message(message)
+            return
+        await handle_once(agent, message, self.name(), before)
+
+    async def readiness_problems(self) -> list[str]:
+        """Why this channel cannot take webhooks now (empty: it can)."""
+        if self.worker.draining:
+            return [f"{self.name()}: shutting down"]
+        try:
+            await self.inbox.ping()
+        except InboxUnavailable as err:
+            return [f"{self.name()}: inbox unavailable ({err.__class__.__name__})"]
+        return []
 
     def fresh_enough(self, timestamp_ms: int, event_id: str) -> bool:
         """Whether an event is within the age limit and not far in the future; logged and counted if not.
@@ -113,14 +232,16 @@ class WebhookChannel(InputChannel):
         return self._http
 
     async def close(self) -> None:
-        """Finish queued work and release connections (server shutdown)."""
-        await self.queue.drain()
+        """Finish or hand back in-flight work, then release connections (server shutdown)."""
+        await self.worker.stop()
+        await self.inbox.close()
         if self._http is not None:
             await self._http.close()
 
-    def routes(self) -> Blueprint:
-        """Health and agent reply routes and the shutdown hook; each channel adds its webhook."""
+    def routes(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        """Health and agent reply routes, start and shutdown hooks; each channel adds its webhook."""
         hook = ChannelBlueprint(f"{self.name()}_webhook", __name__)
+        hook.ctx.channel = self  # for /readyz (ChannelBlueprint.register)
 
         @hook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -129,6 +250,15 @@ class WebhookChannel(InputChannel):
         @hook.route("/agent_reply", methods=["POST"])
         async def agent_reply(request: Request) -> HTTPResponse:
             return await handle_agent_reply(self, request)
+
+        @hook.listener("after_server_start")
+        async def start(app: Sanic, *_: Any) -> None:
+            # Entries stored before a restart are worked at once, without waiting for a new webhook.
+            self.attach(app, on_new_message)
+
+        @hook.listener("before_server_stop")
+        async def drain(*_: Any) -> None:
+            await self.worker.stop()
 
         @hook.listener("after_server_stop")
         async def close(*_: Any) -> None:

@@ -10,7 +10,6 @@ its tracker as Rasa's processor would, with its input channel.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import uuid
@@ -39,7 +38,7 @@ from connectors.twitter import TwitterInput, XConfig
 from connectors.webhook_channel import WebhookChannel
 from connectors.x_oauth import OAuth1Credentials
 
-from .conftest import free_port
+from .conftest import free_port, sqlite_inbox
 
 TOKEN = "desk-test-token"
 SIM = SimulatorConfig(
@@ -140,9 +139,8 @@ class Stack:
 
     async def settle(self) -> None:
         """Wait until the channels processed everything delivered so far."""
-        await asyncio.sleep(0.05)
         for channel in self.channels.values():
-            await channel.queue.drain()
+            await channel.worker.settle()
 
 
 def meta_webhook(platform: str, user_id: str, when_ms: int) -> dict:
@@ -171,15 +169,21 @@ def channels(sim_url: str) -> dict[str, WebhookChannel]:
         SIM.x_consumer_key, SIM.x_consumer_secret, SIM.x_access_token, SIM.x_access_token_secret
     )
     built: dict[str, WebhookChannel] = {
-        "messenger": MessengerInput(meta(SIM.page_access_token), ConnectorState(MemoryStore()), TOKEN),
-        "instagram": InstagramInput(meta(SIM.instagram_access_token), ConnectorState(MemoryStore()), TOKEN),
+        "messenger": MessengerInput(
+            meta(SIM.page_access_token), ConnectorState(MemoryStore()), TOKEN, inbox=sqlite_inbox()
+        ),
+        "instagram": InstagramInput(
+            meta(SIM.instagram_access_token), ConnectorState(MemoryStore()), TOKEN, inbox=sqlite_inbox()
+        ),
         "twitter": TwitterInput(
             XConfig(x_credentials, SIM.x_user_id, f"{sim_url}/x"),
             ConnectorState(MemoryStore()),
             desk_token=TOKEN,
+            inbox=sqlite_inbox(),
         ),
     }
     for channel in built.values():
+        channel.model_required = False  # the Agent here has no model; `on_new_message` plays Rasa
         client = channel.client  # type: ignore[attr-defined]
         client.base_delay = client.max_delay = 0.01
         # These tests play customers who wrote days ago by delivering webhooks dated then, which no
@@ -225,10 +229,7 @@ async def start_stack(tmp_path: Path) -> AsyncIterator[Stack]:
     finally:
         await http.close()
         for channel in built.values():
-            await channel.queue.drain()
+            await channel.close()
         server.close()
         await server.wait_closed()
         await sim_runner.cleanup()
-        for channel in built.values():
-            if channel._http is not None:
-                await channel._http.close()

@@ -6,9 +6,9 @@ path through Rasa and the fake Graph API that validates every request.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import socket
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -21,6 +21,7 @@ from aiohttp import web
 from rasa.core.channels.channel import UserMessage
 from sanic import Sanic
 
+from connectors.inbox_sql import SqlInbox
 from connectors.instagram import InstagramInput
 from connectors.messenger import MessengerInput
 from connectors.meta_input import MetaConfig, MetaInput
@@ -65,6 +66,11 @@ def fresh(body: Any, now_ms: int | None = None) -> Any:
         return body
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     return visit(body, now_ms - max(stamps))
+
+
+def sqlite_inbox() -> SqlInbox:
+    """A fresh inbox in a SQLite file of its own (the embedded default's engine)."""
+    return SqlInbox(f"sqlite:///{tempfile.mkdtemp(prefix='inbox-')}/inbox.db", shards=4)
 
 
 def free_port() -> int:
@@ -113,9 +119,8 @@ class Served:
             return response.status, await response.text()
 
     async def settle(self) -> None:
-        """Wait until the background processing of everything posted is done."""
-        await asyncio.sleep(0.05)
-        await self.channel.queue.drain()
+        """Wait until the inbox holds nothing unfinished and nothing is in progress."""
+        await self.channel.worker.settle()
 
 
 async def start_graph_stub(handler: Any) -> tuple[web.AppRunner, str]:
@@ -140,7 +145,7 @@ async def serve(channel_class: type[MetaInput]) -> AsyncIterator[Served]:
         graph_api_url=graph_url,
         app_id=APP_ID,
     )
-    channel = channel_class(config, ConnectorState(MemoryStore()))
+    channel = channel_class(config, ConnectorState(MemoryStore()), inbox=sqlite_inbox())
     received: list[UserMessage] = []
 
     async def on_new_message(message: UserMessage) -> None:
@@ -157,12 +162,10 @@ async def serve(channel_class: type[MetaInput]) -> AsyncIterator[Served]:
     try:
         yield Served(channel, f"http://127.0.0.1:{port}/webhooks/{channel.name()}", received, recorder)
     finally:
-        await channel.queue.drain()
+        await channel.close()
         server.close()
         await server.wait_closed()
         await runner.cleanup()
-        if channel._http is not None:
-            await channel._http.close()
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ from connectors.twitter import TwitterInput, XConfig, cards_as_text, numbered_op
 from connectors.x_client import rate_limit_wait
 from connectors.x_oauth import OAuth1Credentials
 
-from .conftest import free_port, fresh
+from .conftest import free_port, fresh, sqlite_inbox
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "twitter"
@@ -100,10 +100,7 @@ class ServedX:
             return r.status
 
     async def settle(self) -> None:
-        import asyncio
-
-        await asyncio.sleep(0.05)
-        await self.channel.queue.drain()
+        await self.channel.worker.settle()
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +129,9 @@ async def served(mentions_db) -> AsyncIterator[ServedX]:
     stub_url = f"http://127.0.0.1:{stub_port}"
 
     config = XConfig(OAuth1Credentials("ck", SECRET, "at", "ats"), user_id=BRAND, api_url=stub_url)
-    channel = TwitterInput(config, ConnectorState(MemoryStore()), MentionStore(mentions_db))
+    channel = TwitterInput(
+        config, ConnectorState(MemoryStore()), MentionStore(mentions_db), inbox=sqlite_inbox()
+    )
     channel.client.base_delay = channel.client.max_delay = 0.01
     received: list[UserMessage] = []
 
@@ -148,12 +147,10 @@ async def served(mentions_db) -> AsyncIterator[ServedX]:
     try:
         yield ServedX(channel, f"http://127.0.0.1:{port}/webhooks/twitter", received, stub, stub_url)
     finally:
-        await channel.queue.drain()
+        await channel.close()
         server.close()
         await server.wait_closed()
         await runner.cleanup()
-        if channel._http is not None:
-            await channel._http.close()
 
 
 def fixture(name: str) -> dict:

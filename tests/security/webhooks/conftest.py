@@ -7,9 +7,9 @@ API stub, such as a reply or "mark seen") and `mentions` (what monitoring stored
 
 from __future__ import annotations
 
-import asyncio
 import json
 import socket
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -23,6 +23,7 @@ from aiohttp import web
 from rasa.core.channels.channel import UserMessage
 from sanic import Sanic
 
+from connectors.inbox import inbox_from_env
 from connectors.instagram import InstagramInput
 from connectors.messenger import MessengerInput
 from connectors.meta_input import MetaConfig
@@ -138,9 +139,8 @@ class Server:
 
     async def settle(self) -> None:
         """Wait until everything accepted so far has been processed."""
-        await asyncio.sleep(0)
         for channel in self.channels.values():
-            await channel.queue.drain()
+            await channel.worker.settle()
 
 
 async def start_stubs(calls: list[str]) -> tuple[web.AppRunner, str]:
@@ -165,17 +165,29 @@ async def start_stubs(calls: list[str]) -> tuple[web.AppRunner, str]:
     return runner, f"http://127.0.0.1:{port}"
 
 
-async def serve(state: ConnectorState | None = None) -> AsyncIterator[Server]:
-    """Messenger, Instagram and X channels on one Sanic server, as Rasa registers them."""
+async def serve(
+    state: ConnectorState | None = None, var_dir: Path | None = None, inbox_env: dict[str, str] | None = None
+) -> AsyncIterator[Server]:
+    """Messenger, Instagram and X channels on one Sanic server, as Rasa registers them.
+
+    Their inbox is the embedded default's (SQLite) in `var_dir`, or in a fresh directory, unless
+    `inbox_env` names another engine (`REDIS_URL`, `DATABASE_URL`).
+    """
+    env = inbox_env or {"VAR_DIR": str(var_dir or tempfile.mkdtemp(prefix="inbox-"))}
     calls: list[str] = []
     runner, stub_url = await start_stubs(calls)
     meta = MetaConfig(META_SECRET, "verify-token", "page-token", graph_api_url=f"{stub_url}/v21.0")
     mentions = RecordingMentions()
     x_config = XConfig(OAuth1Credentials("ck", X_SECRET, "at", "ats"), user_id=BRAND, api_url=stub_url)
     channels: dict[str, WebhookChannel] = {
-        "messenger": MessengerInput(meta, state or ConnectorState(MemoryStore())),
-        "instagram": InstagramInput(meta, state or ConnectorState(MemoryStore())),
-        "twitter": TwitterInput(x_config, state or ConnectorState(MemoryStore()), mentions),  # type: ignore[arg-type]
+        "messenger": MessengerInput(meta, state or ConnectorState(MemoryStore()), inbox=inbox_from_env(env)),
+        "instagram": InstagramInput(meta, state or ConnectorState(MemoryStore()), inbox=inbox_from_env(env)),
+        "twitter": TwitterInput(
+            x_config,
+            state or ConnectorState(MemoryStore()),
+            mentions,  # type: ignore[arg-type]
+            inbox=inbox_from_env(env),
+        ),
     }
     received: list[UserMessage] = []
 
@@ -196,13 +208,10 @@ async def serve(state: ConnectorState | None = None) -> AsyncIterator[Server]:
     finally:
         await http.close()
         for channel in channels.values():
-            await channel.queue.drain()
+            await channel.close()
         server.close()
         await server.wait_closed()
         await runner.cleanup()
-        for channel in channels.values():
-            if channel._http is not None:
-                await channel._http.close()
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Seen webhook ids survive a restart without Redis: the SQLite store (runtime A)."""
+"""Seen webhook ids survive a restart without Redis: the SQLite inbox and store (runtime A)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ async def test_a_batch_redelivered_after_a_restart_is_answered_once(tmp_path):
     answered = []
     for _ in range(2):  # two server processes, one after the other, configured as `make run` does
         store = store_from_env({"VAR_DIR": str(tmp_path)})  # no REDIS_URL
-        async for server in serve(ConnectorState(store)):
+        async for server in serve(ConnectorState(store), var_dir=tmp_path):
             assert (await server.post_json("messenger", body))[0] == 200
             await server.settle()
             answered.append(len(server.received))

@@ -1,0 +1,299 @@
+"""The inbox in a SQL table: SQLite for the embedded default, PostgreSQL when `DATABASE_URL` names one.
+
+`loom_inbox` holds one row per event; its unique `(platform, event_id)` is the dedupe, so storing and
+recognising a redelivery are one `INSERT ... ON CONFLICT DO NOTHING` in one transaction with the rest
+of the webhook's events. A finished row keeps its id (`done_at` set) for `SEEN_TTL`, then is pruned.
+Shard leases (`loom_inbox_leases`) are one upsert that only succeeds when the lease is free, expired
+or already ours; members (`loom_inbox_members`) say who is alive, so shards are shared evenly.
+
+SQLite runs in WAL mode with `synchronous=FULL`: an acknowledged event is on disk, not only in the
+operating system's cache. Calls are short and run in a worker thread (SQLAlchemy's engine is
+synchronous in Rasa 3.6's SQLAlchemy 1.4). The tables are created on first use, as Rasa creates its
+own `events` table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from connectors.inbox import SEEN_TTL, Entry, InboxUnavailable, NewEntry, shard_of
+
+T = TypeVar("T")
+PRUNE_EVERY = 600.0  # seconds between two deletions of rows older than SEEN_TTL
+POLL_SECONDS = 0.2  # how often a consumer looks for rows stored by another process
+CREATE_ATTEMPTS = 5
+_CREATING = threading.Lock()
+
+metadata = sa.MetaData()
+inbox_table = sa.Table(
+    "loom_inbox",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("platform", sa.String(32), nullable=False),
+    sa.Column("event_id", sa.String(255), nullable=False),
+    sa.Column("shard", sa.Integer, nullable=False),
+    sa.Column("conversation", sa.String(255), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("received_at", sa.Float, nullable=False),
+    sa.Column("done_at", sa.Float, nullable=True),
+    sa.UniqueConstraint("platform", "event_id", name="uq_loom_inbox_event"),
+)
+sa.Index(
+    "ix_loom_inbox_pending",
+    inbox_table.c.platform,
+    inbox_table.c.done_at,
+    inbox_table.c.shard,
+    inbox_table.c.id,
+)
+sa.Index("ix_loom_inbox_received", inbox_table.c.received_at)
+leases_table = sa.Table(
+    "loom_inbox_leases",
+    metadata,
+    sa.Column("platform", sa.String(32), primary_key=True),
+    sa.Column("shard", sa.Integer, primary_key=True),
+    sa.Column("owner", sa.String(128), nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+)
+members_table = sa.Table(
+    "loom_inbox_members",
+    metadata,
+    sa.Column("platform", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("expires_at", sa.Float, nullable=False),
+)
+
+
+def normalise_url(url: str) -> str:
+    """SQLAlchemy 1.4 knows `postgresql://`, not the `postgres://` many hosts hand out."""
+    return "postgresql://" + url[len("postgres://") :] if url.startswith("postgres://") else url
+
+
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")  # an acked event is on disk before the 200
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def create_tables(db: Engine) -> None:
+    """Create the tables unless they exist; another replica creating them at the same moment is fine."""
+    with _CREATING:  # this process's channels one at a time; other processes: retry after their turn
+        for attempt in range(CREATE_ATTEMPTS):
+            try:
+                metadata.create_all(db, checkfirst=True)
+                return
+            except (sa.exc.OperationalError, sa.exc.IntegrityError, sa.exc.ProgrammingError):
+                if attempt == CREATE_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.1 * (attempt + 1))
+
+
+class SqlInbox:
+    """The inbox in `loom_inbox` (and its lease and member tables) of a SQLite or PostgreSQL database."""
+
+    def __init__(self, url: str, shards: int) -> None:
+        url = normalise_url(url)
+        self.engine_url = sa.engine.make_url(url)
+        self.engine = "sqlite" if self.engine_url.get_backend_name() == "sqlite" else "postgresql"
+        self.shards = shards
+        self._db: Engine | None = None
+        self._insert = sqlite.insert if self.engine == "sqlite" else postgresql.insert
+        self._pruned_at = 0.0
+        self._stored = asyncio.Event()  # set when this process stores something: wakes its consumer
+        self._thread_lock = asyncio.Lock() if self.engine == "sqlite" else None
+
+    def _engine(self) -> Engine:
+        if self._db is None:
+            if self.engine == "sqlite":
+                db = sa.create_engine(
+                    self.engine_url, connect_args={"check_same_thread": False, "timeout": 5.0}
+                )
+                sa.event.listen(db, "connect", _sqlite_pragmas)
+            else:
+                db = sa.create_engine(self.engine_url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+            create_tables(db)
+            self._db = db
+        return self._db
+
+    async def _run(self, call: Callable[[Connection], T]) -> T:
+        """One transaction in a worker thread; any database error is InboxUnavailable."""
+
+        def transaction() -> T:
+            with self._engine().begin() as connection:
+                return call(connection)
+
+        try:
+            if self._thread_lock is None:
+                return await asyncio.to_thread(transaction)
+            async with self._thread_lock:  # SQLite has one writer: queue here rather than in busy waits
+                return await asyncio.to_thread(transaction)
+        except SQLAlchemyError as err:
+            raise InboxUnavailable(f"{self.engine} inbox: {err.__class__.__name__}: {err}") from err
+
+    async def append(self, platform: str, entries: list[NewEntry]) -> list[bool]:
+        """Insert every entry not seen before, in one transaction."""
+        if not entries:
+            return []
+        now = time.time()
+
+        def insert(connection: Connection) -> list[bool]:
+            stored = []
+            for entry in entries:
+                statement = self._insert(inbox_table).values(
+                    platform=platform,
+                    event_id=entry.event_id,
+                    shard=shard_of(platform, entry.conversation, self.shards),
+                    conversation=entry.conversation,
+                    body=entry.body,
+                    received_at=now,
+                )
+                result = connection.execute(statement.on_conflict_do_nothing())
+                stored.append(result.rowcount == 1)
+            return stored
+
+        stored = await self._run(insert)
+        if any(stored):
+            self._stored.set()
+        return stored
+
+    async def heartbeat(self, platform: str, member: str, ttl: float) -> int:
+        """Renew `member`, forget expired members, count the live ones; prune old rows now and then."""
+        now = time.time()
+
+        def beat(connection: Connection) -> int:
+            table = members_table
+            statement = self._insert(table).values(platform=platform, name=member, expires_at=now + ttl)
+            connection.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[table.c.platform, table.c.name],
+                    set_={"expires_at": now + ttl},
+                )
+            )
+            connection.execute(table.delete().where(table.c.expires_at < now))
+            if now - self._pruned_at > PRUNE_EVERY:
+                self._pruned_at = now
+                connection.execute(inbox_table.delete().where(inbox_table.c.received_at < now - SEEN_TTL))
+            query = sa.select(sa.func.count()).select_from(table).where(table.c.platform == platform)
+            return int(connection.execute(query).scalar_one())
+
+        return await self._run(beat)
+
+    async def leave(self, platform: str, member: str) -> None:
+        """Forget `member`."""
+        table = members_table
+        await self._run(
+            lambda c: c.execute(table.delete().where(table.c.platform == platform, table.c.name == member))
+        )
+
+    async def lease(self, platform: str, shard: int, member: str, ttl: float) -> bool:
+        """One upsert that takes the lease only if it is free, expired or ours."""
+        now = time.time()
+        table = leases_table
+
+        def take(connection: Connection) -> bool:
+            statement = self._insert(table).values(
+                platform=platform, shard=shard, owner=member, expires_at=now + ttl
+            )
+            statement = statement.on_conflict_do_update(
+                index_elements=[table.c.platform, table.c.shard],
+                set_={"owner": member, "expires_at": now + ttl},
+                where=sa.or_(table.c.expires_at < now, table.c.owner == member),
+            )
+            return connection.execute(statement).rowcount == 1
+
+        return await self._run(take)
+
+    async def release(self, platform: str, shard: int, member: str) -> None:
+        """Delete the lease if it is ours."""
+        table = leases_table
+        await self._run(
+            lambda c: c.execute(
+                table.delete().where(
+                    table.c.platform == platform, table.c.shard == shard, table.c.owner == member
+                )
+            )
+        )
+
+    def _pending(self, platform: str, shards: list[int], limit: int) -> sa.sql.Select:
+        table = inbox_table
+        return (
+            sa.select(table)
+            .where(table.c.platform == platform, table.c.done_at.is_(None), table.c.shard.in_(shards))
+            .order_by(table.c.id)
+            .limit(limit)
+        )
+
+    @staticmethod
+    def _entry(row: Any) -> Entry:
+        return Entry(
+            entry_id=str(row.id),
+            platform=row.platform,
+            shard=row.shard,
+            event_id=row.event_id,
+            conversation=row.conversation,
+            body=row.body,
+            received_at=row.received_at,
+        )
+
+    async def adopt(self, platform: str, shard: int, member: str) -> list[Entry]:
+        """Nothing to move in SQL: rows belong to the shard, and `fetch` reads every pending one."""
+        return []
+
+    async def fetch(
+        self, platform: str, shards: list[int], member: str, skip: set[str], limit: int, wait: float
+    ) -> list[Entry]:
+        """Pending rows of the shards, oldest first, not in `skip`; else wait for a store or a poll tick."""
+        deadline = time.monotonic() + wait
+        while True:
+            self._stored.clear()
+            if shards and limit > 0:
+                query = self._pending(platform, shards, limit + len(skip))
+                rows = await self._run(lambda c, q=query: c.execute(q).fetchall())
+                entries = [e for e in map(self._entry, rows) if e.key not in skip][:limit]
+                if entries:
+                    return entries
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return []
+            # another process's rows show up at the next poll; this process's at once
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stored.wait(), timeout=min(left, POLL_SECONDS))
+
+    async def done(self, entry: Entry) -> None:
+        """Mark the row finished (kept for dedupe until pruned)."""
+        table = inbox_table
+        now = time.time()
+        await self._run(
+            lambda c: c.execute(table.update().where(table.c.id == int(entry.entry_id)).values(done_at=now))
+        )
+
+    async def ping(self) -> None:
+        """A trivial query."""
+        await self._run(lambda c: c.execute(sa.text("SELECT 1")))
+
+    async def count_pending(self, platform: str) -> int:
+        """Rows not yet done (tests and diagnostics)."""
+        table = inbox_table
+        query = (
+            sa.select(sa.func.count())
+            .select_from(table)
+            .where(table.c.platform == platform, table.c.done_at.is_(None))
+        )
+        return await self._run(lambda c: int(c.execute(query).scalar_one()))
+
+    async def close(self) -> None:
+        """Dispose of the connection pool."""
+        if self._db is not None:
+            self._db.dispose()
+            self._db = None

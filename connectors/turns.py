@@ -1,0 +1,93 @@
+"""A platform message becomes a Rasa turn at most once, however often its inbox entry is handled.
+
+Rasa keeps the platform's message id on the `user` event (`UserMessage.message_id`), and a message
+recorded from outside the bot (an echo from Meta's inbox) carries it in the `bot` event's metadata
+(`mid`). Under the conversation's lock (Rasa's lock store: Redis with several replicas) the tracker is
+checked for that id first: if it is there, the turn already happened and was saved, and handling the
+entry again does nothing. A turn cut short by a crash was never saved (Rasa saves the tracker at the
+end of a turn), so it runs again; the replies it had already sent are not sent again
+(`connectors.outbox`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from rasa.core.channels.channel import UserMessage
+from rasa.shared.core.events import BotUttered, Event, UserUttered
+
+from connectors.metrics import count
+
+logger = logging.getLogger(__name__)
+
+
+class AgentNotReady(RuntimeError):
+    """No model is loaded yet: the entry is retried later, never dropped."""
+
+
+def has_message(tracker: Any, mid: str | None) -> bool:
+    """Whether the tracker already holds the platform message `mid` (a customer's, or one from the inbox)."""
+    if not mid or tracker is None:
+        return False
+    for event in reversed(tracker.events):
+        if isinstance(event, UserUttered) and event.message_id == mid:
+            return True
+        if isinstance(event, BotUttered) and (event.metadata or {}).get("mid") == mid:
+            return True
+    return False
+
+
+def _ready(agent: Any) -> Any:
+    if agent is None or agent.processor is None or not agent.is_ready():
+        raise AgentNotReady("no model loaded yet")
+    return agent.processor
+
+
+async def handle_once(
+    agent: Any, message: UserMessage, platform: str, before: Callable[[], Awaitable[None]] | None = None
+) -> bool:
+    """Run the Rasa turn for `message` unless its id is in the tracker already; True if it ran.
+
+    `before` (the typing indicator) runs only when the turn does, inside the lock.
+    """
+    processor = _ready(agent)
+    async with agent.lock_store.lock(message.sender_id):
+        tracker = await processor.tracker_store.retrieve(message.sender_id)
+        if has_message(tracker, message.message_id):
+            count("turns_replayed", platform)
+            logger.info("%s message %s already handled; not again", platform, message.message_id)
+            return False
+        if before is not None:
+            await before()
+        await processor.handle_message(message)
+        return True
+
+
+async def log_once(agent: Any, message: UserMessage, platform: str) -> bool:
+    """Record a customer message without answering it (standby), unless it is recorded already."""
+    processor = _ready(agent)
+    async with agent.lock_store.lock(message.sender_id):
+        tracker = await processor.tracker_store.retrieve(message.sender_id)
+        if has_message(tracker, message.message_id):
+            count("turns_replayed", platform)
+            return False
+        await processor.log_message(message)
+        return True
+
+
+async def append_once(
+    agent: Any, sender_id: str, mid: str | None, events: list[Event], platform: str
+) -> bool:
+    """Add events to a conversation under its lock (as Rasa's API does), unless `mid` is there already."""
+    processor = _ready(agent)
+    async with agent.lock_store.lock(sender_id):
+        tracker = await processor.fetch_tracker_with_initial_session(sender_id)
+        if has_message(tracker, mid):
+            count("turns_replayed", platform)
+            return False
+        for event in events:
+            tracker.update(event)
+        await processor.save_tracker(tracker)
+        return True

@@ -23,7 +23,7 @@ export PYTHONWARNINGS := ignore::DeprecationWarning
 export ACTION_ENDPOINT_URL ?= http://127.0.0.1:5055/webhook
 
 # Rasa-side tests run in runtime A; everything else in runtime B.
-TESTS_RASA := tests/bot/nlu tests/bot/test_rasa_stores.py tests/connectors tests/security/webhooks
+TESTS_RASA := tests/bot/nlu tests/bot/test_rasa_stores.py tests/bot/test_action_retry.py tests/connectors tests/security/webhooks
 BENCH_ARGS ?=
 
 CHROMIUM ?= /usr/bin/chromium

@@ -15,6 +15,7 @@ import os
 import sys
 from collections.abc import Mapping
 
+from bot import action_retry
 from bot.rasa_api_auth import jwt_secret_from_env  # PyJWT: a dependency of Rasa's own (sanic-jwt)
 
 SECRET_OPTIONS = ("--auth-token", "--jwt-secret", "--jwt-private-key")
@@ -76,6 +77,7 @@ def main(argv: list[str] | None = None) -> None:
     """Check the arguments, then run Rasa's own command-line entry point in this process."""
     arguments = rasa_arguments(list(sys.argv[1:] if argv is None else argv), os.environ)
     harden_jwt_checks()
+    action_retry.install()
     # Rasa's telemetry and crash reports (Sentry) would send data to outside hosts; off unless asked for.
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
     # Only this process's copy of the arguments changes: /proc/<pid>/cmdline keeps what was typed.

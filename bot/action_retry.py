@@ -1,0 +1,92 @@
+"""Calls to the action server survive its restart: retried while it cannot be reached, for a while.
+
+Rasa 3.6 calls a custom action once; if the action server is being restarted or replaced (a deploy, a
+crash, the fault harness killing it), the call fails, Rasa logs the error, drops the action's events and
+finishes the turn: the customer gets no answer, and since the turn was saved, nothing ever answers
+them. Here `RemoteAction.run` is retried with exponential backoff and jitter, for up to
+`ACTION_RETRY_SECONDS` (default 30), when the action server could not be reached (connection refused
+or reset, no answer) or answered 502/503/504 (a proxy in front of it, or it is starting). Any other
+failure (a 400 rejection, a 500 from the action's own code, a timeout: the action may still be
+running) is final as before.
+
+A call cut off after the action server received it may run the action twice; our actions that change
+something (cancelling an order, starting a return) check the order's state first, so a second run
+finds the work done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import time
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_RETRY_SECONDS = 30.0
+RETRY_STATUSES = (502, 503, 504)
+FIRST_DELAY = 0.25
+MAX_DELAY = 4.0
+
+
+def retry_seconds(env: dict[str, str] | os._Environ[str] = os.environ) -> float:
+    """`ACTION_RETRY_SECONDS` (0 turns retries off); a bad value stops start-up."""
+    raw = env.get("ACTION_RETRY_SECONDS") or str(DEFAULT_RETRY_SECONDS)
+    try:
+        value = float(raw)
+    except ValueError as err:
+        raise SystemExit(f"ACTION_RETRY_SECONDS must be a number of seconds, got {raw!r}") from err
+    if not 0 <= value <= 600:
+        raise SystemExit("ACTION_RETRY_SECONDS must be between 0 and 600")
+    return value
+
+
+def unreachable(error: BaseException) -> bool:
+    """Whether a failed action call means the action server was not there to run it."""
+    import aiohttp
+    from rasa.utils.endpoints import ClientResponseError
+
+    cause = error.__cause__ or error.__context__
+    for candidate in (error, cause):
+        if isinstance(candidate, ClientResponseError) and candidate.status in RETRY_STATUSES:
+            return True
+        if isinstance(candidate, aiohttp.ClientConnectionError):  # not a timeout: it may be running
+            return True
+    return False
+
+
+def install(seconds: float | None = None) -> None:
+    """Wrap `RemoteAction.run` once per process (the Rasa server's, at start-up)."""
+    from rasa.core.actions.action import RemoteAction
+    from rasa.shared.exceptions import RasaException
+
+    if getattr(RemoteAction.run, "loom_retries", False):
+        return
+    budget = retry_seconds() if seconds is None else seconds
+    original = RemoteAction.run
+
+    async def run(self: RemoteAction, *args: Any, **kwargs: Any) -> Any:
+        deadline = time.monotonic() + budget
+        delay = FIRST_DELAY
+        attempt = 1
+        while True:
+            try:
+                return await original(self, *args, **kwargs)
+            except RasaException as err:
+                if not unreachable(err) or time.monotonic() + delay > deadline:
+                    raise
+                logger.warning(
+                    "action %s: action server unreachable (attempt %d), retrying in %.1f s: %s",
+                    self.name(),
+                    attempt,
+                    delay,
+                    err,
+                )
+            await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+            delay = min(MAX_DELAY, delay * 2)
+            attempt += 1
+
+    run.loom_retries = True  # type: ignore[attr-defined]
+    RemoteAction.run = run  # type: ignore[method-assign]

@@ -1,0 +1,122 @@
+"""Rasa's calls to the action server are retried while it restarts (runtime A: Rasa's RemoteAction)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import pytest
+from aiohttp import web
+from rasa.core.actions.action import RemoteAction
+from rasa.core.channels.channel import CollectingOutputChannel
+from rasa.core.nlg import TemplatedNaturalLanguageGenerator
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.exceptions import RasaException
+from rasa.utils.endpoints import EndpointConfig
+
+from bot import action_retry
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+CALLS = web.AppKey("calls", list)
+
+
+async def start_action_server(port: int, failures: list[int] | None = None) -> web.AppRunner:
+    """A minimal action server: one reply and a slot, after answering `failures` statuses first."""
+    calls: list[str] = []
+    failing = list(failures or [])
+
+    async def webhook(request: web.Request) -> web.Response:
+        body = await request.json()
+        calls.append(body["next_action"])
+        if failing:
+            return web.json_response({"error": "failing"}, status=failing.pop(0))
+        return web.json_response(
+            {
+                "events": [{"event": "slot", "name": "order_state", "value": "shipped"}],
+                "responses": [{"text": "Your order shipped."}],
+            }
+        )
+
+    app = web.Application()
+    app.router.add_post("/webhook", webhook)
+    app[CALLS] = calls
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner
+
+
+async def run_action(port: int) -> list:
+    action = RemoteAction("action_order_status", EndpointConfig(f"http://127.0.0.1:{port}/webhook"))
+    domain = Domain.from_dict({"slots": {"order_state": {"type": "any", "mappings": []}}})
+    return await action.run(
+        CollectingOutputChannel(),
+        TemplatedNaturalLanguageGenerator({}),
+        DialogueStateTracker("c1", []),
+        domain,
+    )
+
+
+@pytest.fixture(autouse=True)
+def retries():
+    original = RemoteAction.run
+    action_retry.install(seconds=10)
+    yield
+    RemoteAction.run = original
+
+
+async def test_a_call_made_while_the_action_server_is_down_succeeds_once_it_is_back():
+    port = free_port()
+    call = asyncio.create_task(run_action(port))
+    await asyncio.sleep(0.6)  # refused at least twice
+    assert not call.done()
+    runner = await start_action_server(port)
+    try:
+        events = await asyncio.wait_for(call, timeout=10)
+    finally:
+        await runner.cleanup()
+    assert [e.text for e in events if hasattr(e, "text")] == ["Your order shipped."]
+    assert runner.app[CALLS] == ["action_order_status"]
+
+
+async def test_503s_are_retried_until_the_action_runs():
+    port = free_port()
+    runner = await start_action_server(port, failures=[503, 502])
+    try:
+        events = await asyncio.wait_for(run_action(port), timeout=10)
+    finally:
+        await runner.cleanup()
+    assert [e.text for e in events if hasattr(e, "text")] == ["Your order shipped."]
+    assert runner.app[CALLS] == ["action_order_status"] * 3
+
+
+async def test_a_500_from_the_action_is_final():
+    port = free_port()
+    runner = await start_action_server(port, failures=[500])
+    try:
+        with pytest.raises(RasaException):
+            await run_action(port)
+        assert runner.app[CALLS] == ["action_order_status"]  # the action's own failure: not retried
+    finally:
+        await runner.cleanup()
+
+
+async def test_retries_stop_after_the_budget():
+    port = free_port()
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(RasaException):
+        await asyncio.wait_for(run_action(port), timeout=30)
+    assert 5 <= asyncio.get_running_loop().time() - started <= 12  # kept trying, then gave up near 10 s
+
+
+@pytest.mark.parametrize("raw", ["soon", "-1", "601"])
+def test_a_bad_retry_setting_stops_start_up(raw):
+    with pytest.raises(SystemExit, match="ACTION_RETRY_SECONDS"):
+        action_retry.retry_seconds({"ACTION_RETRY_SECONDS": raw})

@@ -1,6 +1,7 @@
-"""Small shared state of the connectors: seen ids, our sent ids, customers' last message, agent replies.
+"""Small shared state of the connectors: our sent ids, customers' last message, agent replies, the outbox.
 
-Agent replies are kept by the desk's client id, so a retried request sends once.
+Agent replies are kept by the desk's client id, so a retried request sends once; bot replies by inbound
+event and position (`connectors.outbox`). Seen webhook ids live in the inbox (`connectors.inbox`).
 
 Redis when `REDIS_URL` is set (shared by every Rasa replica, survives restarts), otherwise a SQLite file
 in `$VAR_DIR` (`connectors.sqlite_store`, also survives restarts); `MemoryStore` is for tests. Keys
@@ -20,8 +21,9 @@ from typing import Any, Protocol
 
 from connectors.sqlite_store import SqliteStore
 
-# Meta retries failed deliveries for hours; keep ids well beyond that, and beyond the webhooks' age limit
-# (`limits.DEFAULT_MAX_AGE_SECONDS`, 2 days): a replayed event is then a known duplicate or too old.
+# How long the inbox remembers an event id (`connectors.inbox`). Meta retries failed deliveries for
+# hours; keep ids well beyond that, and beyond the webhooks' age limit (`limits.DEFAULT_MAX_AGE_SECONDS`,
+# 2 days): a replayed event is then a known duplicate or too old.
 SEEN_TTL = 3 * 24 * 3600
 SENT_TTL = 24 * 3600  # echoes of our own messages arrive within seconds
 INBOUND_TTL = 8 * 24 * 3600  # longer than the 7-day human agent window
@@ -135,10 +137,6 @@ class ConnectorState:
 
     def __init__(self, store: KeyValueStore) -> None:
         self.store = store
-
-    async def first_delivery(self, platform: str, key: str) -> bool:
-        """True the first time an event is seen; False for every redelivery."""
-        return await self.store.add(f"seen:{platform}:{key}", "1", SEEN_TTL)
 
     async def remember_sent(self, platform: str, mid: str) -> None:
         """Remember a message id we sent, so its echo is known as ours."""

@@ -42,7 +42,8 @@ def rasa_arguments(argv: list[str], env: Mapping[str, str]) -> list[str]:
             "--enable-api without RASA_JWT_SECRET would leave Rasa's HTTP API open to anyone who "
             "reaches the port: set RASA_JWT_SECRET (callers send a JWT signed with it)"
         )
-    return [*argv, "--jwt-secret", secret, "--jwt-method", "HS256"]
+    # One argument with "=": a secret that starts with "-" (token_urlsafe can) is not read as an option.
+    return [*argv, f"--jwt-secret={secret}", "--jwt-method", "HS256"]
 
 
 def harden_jwt_checks() -> None:

@@ -166,13 +166,16 @@ def test_rasa_with_its_api_needs_the_jwt_secret_from_the_environment():
     with pytest.raises(RasaConfigurationError, match="RASA_JWT_SECRET"):
         rasa_arguments(["run", "--enable-api"], {})
     secret = "s" * 32
-    assert rasa_arguments(["run", "--enable-api"], {"RASA_JWT_SECRET": secret})[-4:] == [
-        "--jwt-secret",
-        secret,
+    assert rasa_arguments(["run", "--enable-api"], {"RASA_JWT_SECRET": secret})[-3:] == [
+        f"--jwt-secret={secret}",
         "--jwt-method",
         "HS256",
     ]
-    assert rasa_arguments(["run", "--enable-api"], {"RASA_API_TOKEN": secret})[-3] == secret
+    assert rasa_arguments(["run", "--enable-api"], {"RASA_API_TOKEN": secret})[-3] == f"--jwt-secret={secret}"
+    # token_urlsafe secrets may start with "-": as a separate argument argparse would take it for an option
+    assert "--jwt-secret=-x" + "s" * 31 in rasa_arguments(
+        ["run", "--enable-api"], {"RASA_JWT_SECRET": "-x" + "s" * 31}
+    )
     assert rasa_arguments(["run", "--port", "5005"], {}) == ["run", "--port", "5005"]  # no API: no secret
 
 

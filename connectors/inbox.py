@@ -36,6 +36,9 @@ __all__ = [
 DEFAULT_SHARDS = 8
 DEFAULT_LEASE_SECONDS = 5.0
 DEFAULT_DRAIN_SECONDS = 20.0
+# Turns are mostly CPU in Rasa's event loop, which also answers the webhooks: a few at once overlap
+# their waits (action server, Send API, database) without starving the acknowledgements.
+DEFAULT_CONCURRENCY = 4
 SQLITE_FILE = "inbox.db"
 
 
@@ -77,21 +80,23 @@ def shard_of(platform: str, conversation: str, shards: int) -> int:
 
 @dataclass(frozen=True)
 class InboxSettings:
-    """How many shards, how long a lease lasts, how long SIGTERM waits for work in progress."""
+    """Shards, lease length, SIGTERM's wait for work in progress, events handled at once per channel."""
 
     shards: int = DEFAULT_SHARDS
     lease_seconds: float = DEFAULT_LEASE_SECONDS
     drain_seconds: float = DEFAULT_DRAIN_SECONDS
+    concurrency: int = DEFAULT_CONCURRENCY
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> InboxSettings:
-        """`INBOX_SHARDS`, `INBOX_LEASE_SECONDS`, `INBOX_DRAIN_SECONDS`; a bad value stops start-up."""
+        """`INBOX_SHARDS`, `_LEASE_SECONDS`, `_DRAIN_SECONDS`, `_CONCURRENCY`; a bad value stops start-up."""
         env = os.environ if env is None else env
         try:
             settings = cls(
                 shards=int(env.get("INBOX_SHARDS") or DEFAULT_SHARDS),
                 lease_seconds=float(env.get("INBOX_LEASE_SECONDS") or DEFAULT_LEASE_SECONDS),
                 drain_seconds=float(env.get("INBOX_DRAIN_SECONDS") or DEFAULT_DRAIN_SECONDS),
+                concurrency=int(env.get("INBOX_CONCURRENCY") or DEFAULT_CONCURRENCY),
             )
         except ValueError as err:
             raise ValueError(f"INBOX_* settings must be numbers: {err}") from err
@@ -101,6 +106,8 @@ class InboxSettings:
             raise ValueError("INBOX_LEASE_SECONDS must be between 1 and 300")
         if not 0 <= settings.drain_seconds <= 600:
             raise ValueError("INBOX_DRAIN_SECONDS must be between 0 and 600")
+        if not 1 <= settings.concurrency <= 256:
+            raise ValueError("INBOX_CONCURRENCY must be between 1 and 256")
         return settings
 
 

@@ -5,8 +5,8 @@ and takes or gives back shards so that live members hold about the same number
 (`ceil(shards / members)`); a member that dies stops renewing, and its shards go to the others once
 their leases expire (the recovery time is about `INBOX_LEASE_SECONDS`). Between those rounds it reads
 entries of the shards it holds, and runs them through a `ConversationQueue`: one conversation's entries
-one after another, in the order they were stored, conversations in parallel (at most `max_in_flight`
-entries at once).
+one after another, in the order they were stored, conversations in parallel (at most
+`settings.concurrency` entries at once).
 
 Handling is at least once: an entry is marked done only after its handler returned, so a crash, a lost
 lease or a failed `done` means it is handled again, by this or another member. Handlers make that
@@ -41,7 +41,6 @@ logger = logging.getLogger(__name__)
 ATTEMPTS = 4  # a failing handler runs this many times, 1, 2 and 4 s apart
 RETRY_BASE_SECONDS = 1.0
 DONE_ATTEMPTS = 8  # marking done is retried for about half a minute before giving up (handled again)
-MAX_IN_FLIGHT = 64
 
 Handler = Callable[[Entry], Awaitable[None]]
 
@@ -61,7 +60,6 @@ class InboxWorker:
         handler: Handler,
         settings: InboxSettings | None = None,
         member: str | None = None,
-        max_in_flight: int = MAX_IN_FLIGHT,
         can_work: Callable[[], bool] = lambda: True,
     ) -> None:
         self.inbox = inbox
@@ -69,7 +67,6 @@ class InboxWorker:
         self.handler = handler
         self.settings = settings or InboxSettings()
         self.member = member or member_name()
-        self.max_in_flight = max_in_flight
         self.can_work = can_work
         self.held: set[int] = set()
         self.in_flight: dict[str, Entry] = {}
@@ -158,7 +155,7 @@ class InboxWorker:
 
     async def _read(self, wait: float) -> None:
         """Read and submit the held shards' next entries, waiting up to `wait` s for some."""
-        room = self.max_in_flight - len(self.in_flight)
+        room = self.settings.concurrency - len(self.in_flight)
         if room <= 0 or not self.held:
             self._progress.clear()
             with contextlib.suppress(asyncio.TimeoutError):

@@ -37,11 +37,11 @@ from connectors.meta_events import (
 )
 from connectors.meta_output import MetaOutputChannel, OutsideWindowError, Platform
 from connectors.meta_schema import validate_body
-from connectors.metrics import WEBHOOK_SECONDS, count
+from connectors.metrics import count
 from connectors.security import constant_time_equal, verify_hub_signature
 from connectors.state import ConnectorState, store_from_env
 from connectors.turns import append_once, log_once
-from connectors.webhook_channel import WebhookChannel
+from connectors.webhook_channel import ACK_FIRST, WebhookChannel
 
 logger = logging.getLogger(__name__)
 
@@ -153,7 +153,7 @@ class MetaInput(WebhookChannel):
 
         @hook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
-            with WEBHOOK_SECONDS.labels(self.platform.name).time():
+            with ACK_FIRST.webhook(self.platform.name):
                 return await self.receive(request, on_new_message)
 
         return hook

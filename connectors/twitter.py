@@ -28,11 +28,11 @@ from connectors.limits import BodyRefused, decode_body
 from connectors.mention_store import MentionStore
 from connectors.meta_input import ConnectorConfigError
 from connectors.meta_output import split_text
-from connectors.metrics import WEBHOOK_SECONDS, count
+from connectors.metrics import count
 from connectors.outbox import Outbox
 from connectors.security import verify_x_signature, x_signature
 from connectors.state import ConnectorState, store_from_env
-from connectors.webhook_channel import WebhookChannel
+from connectors.webhook_channel import ACK_FIRST, WebhookChannel
 from connectors.x_client import (
     DEFAULT_X_API_URL,
     DM_TEXT_LIMIT,
@@ -272,7 +272,7 @@ class TwitterInput(WebhookChannel):
 
         @hook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
-            with WEBHOOK_SECONDS.labels(PLATFORM).time():
+            with ACK_FIRST.webhook(PLATFORM):
                 return await self.receive(request, on_new_message)
 
         return hook

@@ -8,8 +8,11 @@ server's `GET /metrics`, see `connectors.metrics`, and its `GET /readyz`).
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import aiohttp
@@ -22,12 +25,48 @@ from connectors.agent_reply import handle_agent_reply
 from connectors.inbox import Entry, Inbox, InboxSettings, InboxUnavailable, NewEntry, inbox_from_env
 from connectors.inbox_worker import InboxWorker
 from connectors.limits import WebhookLimits
-from connectors.metrics import CHALLENGE, count, exposition, metrics_token_from_env, refusal
+from connectors.metrics import CHALLENGE, WEBHOOK_SECONDS, count, exposition, metrics_token_from_env, refusal
 from connectors.outbox import turn
 from connectors.state import ConnectorState
 from connectors.turns import handle_once
 
 logger = logging.getLogger(__name__)
+
+
+class AckFirst:
+    """Webhooks being answered in this process: a new turn waits (a little) until there are none.
+
+    Turns run mostly on the CPU, in the same event loop that answers webhooks. Left to themselves, a
+    backlog of turns takes the loop's time and the acknowledgements wait behind them: seconds, at a
+    burst of 200 webhooks a second. A platform waits only so long for the 200, and the inbox exists so
+    that answering can lag behind acknowledging. So a turn does not start while a webhook is being
+    answered, for at most `MAX_WAIT` (turns are never starved). Loop-agnostic: a counter and polling.
+    """
+
+    MAX_WAIT = 0.2
+    POLL = 0.002
+
+    def __init__(self) -> None:
+        self.answering = 0
+
+    @contextmanager
+    def webhook(self, platform: str) -> Iterator[None]:
+        """Around answering one webhook: counted here, timed in `loom_webhook_seconds`."""
+        self.answering += 1
+        try:
+            with WEBHOOK_SECONDS.labels(platform).time():
+                yield
+        finally:
+            self.answering -= 1
+
+    async def quiet(self) -> None:
+        """Return once no webhook is being answered, or after MAX_WAIT."""
+        deadline = time.monotonic() + self.MAX_WAIT
+        while self.answering and time.monotonic() < deadline:
+            await asyncio.sleep(self.POLL)
+
+
+ACK_FIRST = AckFirst()
 
 
 class ChannelBlueprint(Blueprint):
@@ -89,10 +128,11 @@ def add_readiness_route(app: Sanic) -> None:
 
     async def readyz(request: Request) -> HTTPResponse:
         problems: list[str] = []
+        channels = getattr(request.app.ctx, "loom_channels", [])
         agent = getattr(request.app.ctx, "agent", None)
-        if agent is None or not agent.is_ready():
+        if any(c.consume for c in channels) and (agent is None or not agent.is_ready()):
             problems.append("no model loaded")
-        for channel in getattr(request.app.ctx, "loom_channels", []):
+        for channel in channels:
             problems += await channel.readiness_problems()
         if problems:
             return response.json({"status": "unavailable", "problems": problems}, status=503)
@@ -107,6 +147,8 @@ class WebhookChannel(InputChannel):
     state: ConnectorState  # set by each channel
     # Route tests run a channel beside an Agent without a model and pass their own message handler.
     model_required: bool = True
+    # False in a webhook ingress process (`connectors.ingress`): store and acknowledge, never answer.
+    consume: bool = True
 
     def __init__(self, desk_token: str | None = None, inbox: Inbox | None = None) -> None:
         self._http: aiohttp.ClientSession | None = None
@@ -124,7 +166,8 @@ class WebhookChannel(InputChannel):
         """Remember the server and Rasa's message handler, and start the inbox worker."""
         self._app = app
         self._on_new_message = on_new_message
-        self.worker.start()
+        if self.consume:
+            self.worker.start()
 
     @property
     def agent(self) -> Any:
@@ -185,6 +228,7 @@ class WebhookChannel(InputChannel):
             if self._on_new_message is not None:
                 await self._on_new_message(message)
             return
+        await ACK_FIRST.quiet()
         await handle_once(agent, message, self.name(), before)
 
     async def readiness_problems(self) -> list[str]:

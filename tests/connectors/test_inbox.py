@@ -26,7 +26,7 @@ from connectors.metrics import value
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 REDIS_URL = "redis://127.0.0.1:6379/0"
 ENGINES = ["sqlite", "postgresql", "redis"]
-FAST = InboxSettings(shards=4, lease_seconds=1.0, drain_seconds=5.0)
+FAST = InboxSettings(shards=4, lease_seconds=1.0, drain_seconds=5.0, concurrency=16)
 
 
 class Engine:
@@ -100,12 +100,12 @@ class Recorder:
         return [event for _, c, event in self.handled if c == conversation]
 
 
-async def wait_for(condition, timeout: float = 15.0) -> None:
+async def wait_for(condition, timeout: float = 15.0, what=lambda: "") -> None:
     """Poll `condition` until true (the event we wait for), failing after `timeout` seconds."""
     deadline = asyncio.get_running_loop().time() + timeout
     while not condition():
         if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
+            raise AssertionError(f"condition not met in time {what()}")
         await asyncio.sleep(0.02)
 
 
@@ -170,7 +170,10 @@ async def test_two_members_share_the_shards_and_a_dead_ones_work_is_taken_over(e
     events = [entry(f"{c}-m{n}", c) for n in range(3) for c in a_conversations]
     recorder.hold = {f"{c}-m0" for c in a_conversations}
     await a.inbox.append(engine.platform, events)
-    await wait_for(lambda: recorder.hold <= recorder.started)
+    await wait_for(
+        lambda: recorder.hold <= recorder.started,
+        what=lambda: (recorder.hold, recorder.started, a.in_flight.keys(), a.held),
+    )
     assert a._task is not None
     a._task.cancel()  # SIGKILL: no release, no more heartbeats, the entry in progress never finishes
     await a.queue.cancel()
@@ -258,7 +261,13 @@ def test_without_redis_or_a_database_the_inbox_is_a_sqlite_file_in_var_dir(tmp_p
 
 
 @pytest.mark.parametrize(
-    "bad", [{"INBOX_SHARDS": "0"}, {"INBOX_LEASE_SECONDS": "soon"}, {"INBOX_DRAIN_SECONDS": "-1"}]
+    "bad",
+    [
+        {"INBOX_SHARDS": "0"},
+        {"INBOX_LEASE_SECONDS": "soon"},
+        {"INBOX_DRAIN_SECONDS": "-1"},
+        {"INBOX_CONCURRENCY": "0"},
+    ],
 )
 def test_bad_inbox_settings_stop_start_up(bad):
     with pytest.raises(ValueError, match="INBOX_"):

@@ -29,7 +29,7 @@ BENCH_ARGS ?=
 CHROMIUM ?= /usr/bin/chromium
 APT_GET := $(shell [ "$$(id -u)" = 0 ] && echo apt-get || echo sudo apt-get)
 
-.PHONY: help run test train validate shell bench lint install browser clean test-unit test-stories test-nlu audit audit-online lock fuzz
+.PHONY: help run test train validate shell bench fault lint install browser clean test-unit test-stories test-nlu audit audit-online lock fuzz
 
 help:
 	@echo "make run       set everything up and start the assistant (Rasa :5005, actions :5055)"
@@ -38,6 +38,7 @@ help:
 	@echo "make validate  check domain, data and stories"
 	@echo "make shell     talk to the bot in the terminal"
 	@echo "make bench     training time, cold start, throughput"
+	@echo "make fault     fault harness: kills and platform errors under load; 0 lost/duplicated/out of order"
 	@echo "make lint      ruff"
 	@echo "make fuzz      the webhook fuzzer, long: FUZZ_BODIES=50000 mutated bodies (FUZZ_SEED to vary)"
 	@echo "make audit     known vulnerabilities in both lock files (offline snapshot; part of make test)"
@@ -128,6 +129,14 @@ test-nlu: train
 
 bench: install train
 	$(PY) -m bench.run_all $(BENCH_ARGS)
+
+# Fault and load harness (issue 13): 2 Rasa replicas on PostgreSQL + Redis while replicas, the action
+# server and the platform fail, then `make run`'s stack SIGKILLed at once; exits 1 on any lost, duplicated
+# or out-of-order message. Ports 5800-5849, database loom_fault, Redis db 12; FAULT_ARGS=--short for the
+# CI size. Figures: var/bench/fault_harness.json.
+FAULT_ARGS ?=
+fault: install train
+	$(PY) -m bench.fault_harness $(FAULT_ARGS)
 
 clean:
 	rm -rf results .pytest_cache .ruff_cache

@@ -1,7 +1,12 @@
 """Start, watch and stop the assistant's processes: used by `make run`, `make shell`, tests and benchmarks.
 
 Each service runs in its own process group with its output in a log file; readiness is an HTTP check.
-Stopping sends SIGTERM to the whole group and SIGKILL to whatever is left after a grace period.
+Stopping sends SIGTERM to the whole group and SIGKILL to whatever is left after a grace period; `kill`
+sends one signal (SIGKILL by default) without grace, as a crash or the OOM killer would, and `revive`
+starts again whatever is not running (the fault harness, bench/fault_harness.py).
+
+Several Rasa replicas (`rasa_replicas`) share one environment, so with DATABASE_URL and REDIS_URL they
+share the tracker store, the lock store and the connectors' state, as replicas behind a load balancer.
 
 Configuration fails closed. The platform channels talk to the local simulator (with its public secrets)
 only when no real META_* / X_* variable is set; one real variable means every variable the channels
@@ -22,7 +27,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,6 +81,21 @@ class Ports:
             simulator=int(env.get("SIM_PORT", 5080)),
             desk=int(env.get("DESK_PORT", 5090)),
         )
+
+    def rasa_replica(self, replica: int) -> int:
+        """Port of Rasa replica `replica` (1-based): the first on `rasa`, the k-th on `rasa + k - 1`.
+
+        Consecutive ports keep every replica of a stack inside its block of ports (the others sit 10
+        or more above `rasa` in every layout used here); `Stack` refuses a replica on another service's port.
+        """
+        if replica < 1:
+            raise ValueError(f"replicas are numbered from 1, got {replica}")
+        return self.rasa + replica - 1
+
+
+def rasa_service_name(replica: int) -> str:
+    """`rasa` for the first replica (what `make run`, the tests and the banner know), `rasa-k` after."""
+    return "rasa" if replica == 1 else f"rasa-{replica}"
 
 
 def simulator_defaults(ports: Ports) -> dict[str, str]:
@@ -171,6 +191,41 @@ class Service:
         """Whether the process is still running."""
         return self.process is not None and self.process.poll() is None
 
+    @property
+    def pid(self) -> int | None:
+        """The process id of the running process (also its process group's id), or None."""
+        return self.process.pid if self.alive() and self.process is not None else None
+
+    def send_signal(self, sig: int) -> bool:
+        """Send `sig` to the process group without waiting; whether there was a process to signal."""
+        if not self.alive():
+            return False
+        assert self.process is not None
+        try:
+            os.killpg(self.process.pid, sig)
+        except ProcessLookupError:
+            return False
+        return True
+
+    def kill(self, sig: int = signal.SIGKILL, timeout: float = STOP_GRACE) -> bool:
+        """Send `sig` (SIGKILL: no grace, nothing flushed) and reap the process; whether it was running.
+
+        Raises StackError if the process outlives `timeout` (possible with a catchable signal).
+        """
+        if not self.send_signal(sig):
+            return False
+        self.wait_exit(timeout)
+        return True
+
+    def wait_exit(self, timeout: float = STOP_GRACE) -> None:
+        """Wait for the process to exit (and reap it); StackError after `timeout`."""
+        if self.process is None:
+            return
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired as err:
+            raise StackError(f"{self.name} still running {timeout:.0f} s after the signal") from err
+
     def ready(self) -> bool:
         """Whether the service answers its readiness URL."""
         return http_ok(self.ready_url, headers=self.ready_headers() if self.ready_headers else None)
@@ -197,6 +252,27 @@ class Service:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return ""
+
+
+def rasa_command(model: Path, port: int) -> list[str]:
+    """One Rasa server with our channels and API (`bot.rasa_server`: RASA_JWT_SECRET from the environment)."""
+    return [
+        *(str(RASA_PYTHON), "-m", "bot.rasa_server", "run", "--model", str(model), "--enable-api"),
+        *("--interface", "127.0.0.1", "--port", str(port)),
+        *("--endpoints", "endpoints.yml", "--credentials", "credentials.yml"),
+    ]
+
+
+def check_replica_ports(ports: Ports, replicas: int) -> None:
+    """Refuse a replica count below 1, or replicas whose ports would be another service's."""
+    if replicas < 1:
+        raise ValueError(f"a stack needs at least one Rasa replica, got {replicas}")
+    others = {"actions": ports.actions, "simulator": ports.simulator, "desk": ports.desk}
+    for replica in range(2, replicas + 1):
+        port = ports.rasa_replica(replica)
+        clash = [name for name, taken in others.items() if taken == port]
+        if clash:
+            raise ValueError(f"Rasa replica {replica} would listen on {port}, the {clash[0]}'s port")
 
 
 def secrets_defaults(env: Mapping[str, str | None]) -> dict[str, str]:
@@ -231,11 +307,13 @@ def send_rest(
 
 
 class Stack:
-    """The simulator, the action server, the Rasa server and the desk, started and stopped together.
+    """The simulator, the action server, the Rasa server(s) and the desk, started and stopped together.
 
     `simulator`: None decides from the environment (`platform_env`: raises ConfigurationError on a
     partial real setup); True forces the simulator's platform settings (tests), whatever the inherited
-    environment says (`env` still wins); False never starts it.
+    environment says (`env` still wins); False never starts it. `rasa_replicas`: how many Rasa servers
+    (services `rasa`, `rasa-2`, ... on `Ports.rasa_replica(k)`), all with the same environment. `desk`:
+    False leaves the desk out (it is not needed to answer customers, and saves memory).
     """
 
     def __init__(
@@ -246,8 +324,12 @@ class Stack:
         model: Path = MODEL,
         python: str = sys.executable,
         simulator: bool | None = None,
+        rasa_replicas: int = 1,
+        desk: bool = True,
     ) -> None:
         self.ports = ports or Ports.from_env()
+        self.rasa_replicas = rasa_replicas
+        check_replica_ports(self.ports, rasa_replicas)
         merged_env = {**os.environ, **(env or {})}
         self.var_dir = var_dir(merged_env)
         log_dir = log_dir or self.var_dir / "log"
@@ -272,11 +354,6 @@ class Stack:
         }
         self.env = base_env
         self.rasa_jwt_secret = str(jwt_secret_from_env({**merged_env, **self.generated}))
-        # bot.rasa_server is `rasa` reading RASA_JWT_SECRET from its environment: no secret in argv
-        rasa_command = [str(RASA_PYTHON), "-m", "bot.rasa_server", "run", "--model", str(model)]
-        rasa_command += ["--enable-api"]
-        rasa_command += ["--interface", "127.0.0.1", "--port", str(self.ports.rasa)]
-        rasa_command += ["--endpoints", "endpoints.yml", "--credentials", "credentials.yml"]
         # rasa-sdk's action server plus GET /metrics: the same options, port and /health
         actions_command = [python, "-m", "bot.action_server", "--actions", "actions"]
         actions_command += ["--host", "127.0.0.1", "--port", str(self.ports.actions)]
@@ -285,6 +362,13 @@ class Stack:
             command=[python, "-m", "bot.simulator", "--port", str(self.ports.simulator)],
             ready_url=f"http://127.0.0.1:{self.ports.simulator}/_sim/health",
             log_path=log_dir / f"simulator-{self.ports.simulator}.log",
+            env=base_env,
+        )
+        desk_service = Service(
+            name="desk",
+            command=[python, "-m", "bot.desk", "--port", str(self.ports.desk)],
+            ready_url=f"http://127.0.0.1:{self.ports.desk}/health",
+            log_path=log_dir / f"desk-{self.ports.desk}.log",
             env=base_env,
         )
         self.services = [
@@ -296,21 +380,18 @@ class Stack:
                 log_path=log_dir / f"actions-{self.ports.actions}.log",
                 env=base_env,
             ),
-            Service(
-                name="rasa",
-                command=rasa_command,
-                ready_url=f"http://127.0.0.1:{self.ports.rasa}/status",
-                log_path=log_dir / f"rasa-{self.ports.rasa}.log",
-                env=base_env,
-                ready_headers=self.rasa_api_headers,
+            *(
+                Service(
+                    name=rasa_service_name(replica),
+                    command=rasa_command(model, self.ports.rasa_replica(replica)),
+                    ready_url=f"{self.rasa_replica_url(replica)}/status",
+                    log_path=log_dir / f"rasa-{self.ports.rasa_replica(replica)}.log",
+                    env=base_env,
+                    ready_headers=self.rasa_api_headers,
+                )
+                for replica in range(1, rasa_replicas + 1)
             ),
-            Service(
-                name="desk",
-                command=[python, "-m", "bot.desk", "--port", str(self.ports.desk)],
-                ready_url=f"http://127.0.0.1:{self.ports.desk}/health",
-                log_path=log_dir / f"desk-{self.ports.desk}.log",
-                env=base_env,
-            ),
+            *([desk_service] if desk else []),
         ]
 
     @property
@@ -322,6 +403,15 @@ class Stack:
     def rasa_url(self) -> str:
         """Base URL of the Rasa server."""
         return f"http://127.0.0.1:{self.ports.rasa}"
+
+    def rasa_replica_url(self, replica: int) -> str:
+        """Base URL of Rasa replica `replica` (1 is `rasa_url`)."""
+        return f"http://127.0.0.1:{self.ports.rasa_replica(replica)}"
+
+    @property
+    def rasa_urls(self) -> list[str]:
+        """Base URLs of every Rasa replica, the first one first."""
+        return [self.rasa_replica_url(replica) for replica in range(1, self.rasa_replicas + 1)]
 
     @property
     def desk_url(self) -> str:
@@ -336,17 +426,21 @@ class Stack:
         """`Authorization: Bearer <fresh JWT>` for Rasa's HTTP API."""
         return api_headers(self.rasa_jwt_secret, username="devstack")
 
-    def rasa_call(self, method: str, path: str, body: Any = None, timeout: float = 30.0) -> Any:
-        """Call Rasa's HTTP API with a fresh JWT; the JSON answer (HTTPError unless 2xx)."""
+    def rasa_call(
+        self, method: str, path: str, body: Any = None, timeout: float = 30.0, replica: int = 1
+    ) -> Any:
+        """Call Rasa's HTTP API (of `replica`) with a fresh JWT; the JSON answer (HTTPError unless 2xx)."""
         data = None if body is None else json.dumps(body).encode()
         headers = {"Content-Type": "application/json", **self.rasa_api_headers()}
-        request = urllib.request.Request(self.rasa_api(path), data=data, headers=headers, method=method)
+        url = f"{self.rasa_replica_url(replica)}{path}"
+        request = urllib.request.Request(url, data=data, headers=headers, method=method)
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return json.load(response)
 
-    def tracker(self, conversation_id: str) -> dict[str, Any]:
-        """The conversation's tracker from Rasa's HTTP API."""
-        return self.rasa_call("GET", f"/conversations/{urllib.parse.quote(conversation_id, safe='')}/tracker")
+    def tracker(self, conversation_id: str, replica: int = 1) -> dict[str, Any]:
+        """The conversation's tracker from Rasa's HTTP API (replicas share the tracker store)."""
+        path = f"/conversations/{urllib.parse.quote(conversation_id, safe='')}/tracker"
+        return self.rasa_call("GET", path, replica=replica)
 
     def bearer(self, name: str) -> dict[str, str]:
         """`Authorization: Bearer <the stack's secret called name>` (e.g. METRICS_TOKEN)."""
@@ -385,6 +479,39 @@ class Stack:
         service.stop()
         service.start()
         self._wait_ready([service], lambda _: None, timeout)
+
+    def kill(self, names: Iterable[str] | None = None, sig: int = signal.SIGKILL) -> list[Service]:
+        """Send `sig` to the named services (default: all) at once, then reap them; those that ran.
+
+        Every signal goes out before the first wait, so with SIGKILL the processes die together, as on
+        a host crash, rather than one after another.
+        """
+        chosen = self.services if names is None else [self.service(name) for name in names]
+        signalled = [service for service in chosen if service.send_signal(sig)]
+        for service in signalled:
+            service.wait_exit()
+        return signalled
+
+    def revive(
+        self,
+        names: Iterable[str] | None = None,
+        progress: Callable[[str], None] = lambda _: None,
+        timeout: float = START_TIMEOUT,
+    ) -> list[Service]:
+        """Start again the named services (default: all) that are not running, and wait until ready.
+
+        The counterpart of `kill`: same command, environment, secrets and log file. Raises StackError
+        if a port is still taken or a service does not come up (and then stops the whole stack).
+        """
+        chosen = self.services if names is None else [self.service(name) for name in names]
+        dead = [service for service in chosen if not service.alive()]
+        for service in dead:
+            if service.ready():
+                self.stop()
+                raise StackError(f"port of {service.name} is already in use ({service.ready_url})")
+            service.start()
+        self._wait_ready(list(dead), progress, timeout)
+        return dead
 
     def _wait_ready(self, waiting: list[Service], progress: Callable[[str], None], timeout: float) -> None:
         started = time.monotonic()

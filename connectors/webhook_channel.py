@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import aiohttp
@@ -34,20 +34,24 @@ logger = logging.getLogger(__name__)
 
 
 class AckFirst:
-    """Webhooks being answered in this process: a new turn waits (a little) until there are none.
+    """While webhooks are being answered in this process, no new turn starts (for a while).
 
     Turns run mostly on the CPU, in the same event loop that answers webhooks. Left to themselves, a
     backlog of turns takes the loop's time and the acknowledgements wait behind them: seconds, at a
     burst of 200 webhooks a second. A platform waits only so long for the 200, and the inbox exists so
-    that answering can lag behind acknowledging. So a turn does not start while a webhook is being
-    answered, for at most `MAX_WAIT` (turns are never starved). Loop-agnostic: a counter and polling.
+    that answering can lag behind acknowledging. So a turn starts only when no webhook is being
+    answered, or after waiting `MAX_WAIT` (turns are never starved). It only softens a burst: a turn
+    already running blocks the loop for tens of milliseconds at a time (NLU, policies), so a deployment
+    that needs fast acks under any load puts `connectors.ingress` in front (bench/ack_latency.py).
+    Loop-agnostic: counters and polling.
     """
 
-    MAX_WAIT = 0.2
+    MAX_WAIT = 2.0
     POLL = 0.002
 
     def __init__(self) -> None:
         self.answering = 0
+        self.turns = 0
 
     @contextmanager
     def webhook(self, platform: str) -> Iterator[None]:
@@ -59,11 +63,17 @@ class AckFirst:
         finally:
             self.answering -= 1
 
-    async def quiet(self) -> None:
-        """Return once no webhook is being answered, or after MAX_WAIT."""
+    @asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        """Around one turn: first waits while webhooks are being answered (at most MAX_WAIT)."""
         deadline = time.monotonic() + self.MAX_WAIT
         while self.answering and time.monotonic() < deadline:
             await asyncio.sleep(self.POLL)
+        self.turns += 1
+        try:
+            yield
+        finally:
+            self.turns -= 1
 
 
 ACK_FIRST = AckFirst()
@@ -228,8 +238,8 @@ class WebhookChannel(InputChannel):
             if self._on_new_message is not None:
                 await self._on_new_message(message)
             return
-        await ACK_FIRST.quiet()
-        await handle_once(agent, message, self.name(), before)
+        async with ACK_FIRST.turn():
+            await handle_once(agent, message, self.name(), before)
 
     async def readiness_problems(self) -> list[str]:
         """Why this channel cannot take webhooks now (empty: it can)."""

@@ -13,8 +13,9 @@ differences:
   numbers in Prometheus' text format, only for `METRICS_TOKEN`'s bearer (403 while it is unset).
 `--grpc` is handed to rasa-sdk unchanged (no token check, no metrics), so only with `--dev-allow-no-token`.
 
-Sanic runs the app in a worker process it spawns; the metrics live in that process, so with
-`SANIC_WORKERS` above 1 each worker would answer with its own numbers: scale with more servers instead.
+With one worker (the default) the app is served in this very process, and SIGTERM stops it cleanly at
+any moment (`bot.action_server.shutdown`). With `SANIC_WORKERS` above 1 Sanic spawns worker processes,
+each answering `/metrics` with its own numbers (and without that clean stop): scale with more servers.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sanic.worker.loader import AppLoader
 
+from bot.action_server.shutdown import serve_in_process
 from bot.bearer import bearer_matches
 from bot.metrics import (
     CHALLENGE,
@@ -68,6 +70,7 @@ ACTION_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="actions"'}
 
 class ConfigurationError(SystemExit):
     """The server would run actions for anyone who reaches it."""
+
 
 REGISTRY = new_registry()
 ACTION_RUNS = Counter(
@@ -192,7 +195,11 @@ def serve(args: argparse.Namespace, token: str | None) -> None:
     app = loader.load()
     ssl = create_ssl_config(args.ssl_certificate, args.ssl_keyfile, args.ssl_password)
     logger.info("action server with /metrics on %s://%s:%s", "https" if ssl else "http", args.host, args.port)
-    app.prepare(host=args.host, port=args.port, ssl=ssl, workers=utils.number_of_sanic_workers())
+    workers = utils.number_of_sanic_workers()
+    if workers == 1:  # the default: in this process, stopped cleanly by SIGTERM (bot.action_server.shutdown)
+        serve_in_process(app, args.host, args.port, ssl)
+        return
+    app.prepare(host=args.host, port=args.port, ssl=ssl, workers=workers)
     Sanic.serve(primary=app, app_loader=loader)
 
 

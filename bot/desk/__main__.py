@@ -10,6 +10,10 @@ from aiohttp import web
 from bot.desk.app import create_app
 from bot.desk.config import DeskConfig
 
+# After SIGTERM, requests in progress get this long (aiohttp's default is 60 s); open event streams end
+# at once (bot.desk.app). Compose and Kubernetes in deploy/ wait 30 s before they SIGKILL.
+SHUTDOWN_SECONDS = 15.0
+
 
 def main(argv: list[str] | None = None) -> None:
     """Serve until stopped."""
@@ -20,7 +24,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    web.run_app(create_app(config), host=args.host, port=args.port, print=None)
+    web.run_app(
+        create_app(config), host=args.host, port=args.port, print=None, shutdown_timeout=SHUTDOWN_SECONDS
+    )
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from bot.desk import canned
 from bot.desk import metrics as desk_metrics
 from bot.desk.accounts import SignInError
 from bot.desk.config import DeskConfig, Network
+from bot.desk.health import register as add_readiness
 from bot.desk.live import Bus, TrackerWatcher
 from bot.desk.media import MediaProxy, media_urls
 from bot.desk.ownership import SUPERVISOR, NotFound, OwnershipError
@@ -44,13 +45,14 @@ SESSION_COOKIE = "loom_desk"
 LOGIN_CSRF_COOKIE = "loom_login_csrf"
 FLASH_COOKIE = "loom_flash"
 HEARTBEAT = 15.0
-PUBLIC = ("/login", "/health", "/static/", "/favicon.ico", "/metrics")  # /metrics: METRICS_TOKEN
+PUBLIC = ("/login", "/health", "/readyz", "/static/", "/favicon.ico", "/metrics")  # /metrics: METRICS_TOKEN
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 DESK = web.AppKey("desk", Desk)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
 CONFIG = web.AppKey("config", DeskConfig)
 MEDIA = web.AppKey("media", MediaProxy)
+STOPPING = web.AppKey("stopping", asyncio.Event)  # set on SIGTERM: live streams end
 AGENT = web.RequestKey("agent", Agent)
 CSRF = web.RequestKey("csrf", str)
 CSP = (  # images only from the desk: customer media come through /media/, never from their own URLs
@@ -199,7 +201,7 @@ async def authentication(request: web.Request, handler: Handler) -> web.StreamRe
 
 
 async def health(_: web.Request) -> web.Response:
-    """Readiness for the launcher and load balancers."""
+    """Liveness: the process answers (readiness, with the database and Redis: `GET /readyz`)."""
     return web.Response(text="ok")
 
 
@@ -388,8 +390,9 @@ async def stream(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
     await response.prepare(request)
     await response.write(b"retry: 2000\n\n")
+    stopping = request.app[STOPPING]
     async with desk.bus.subscribe() as nudges:
-        while True:
+        while not stopping.is_set():  # SIGTERM: end the stream; the page reconnects to a live replica
             try:
                 nudge = await asyncio.wait_for(nudges.get(), HEARTBEAT)
             except TimeoutError:
@@ -455,6 +458,15 @@ def create_app(
                 await trackers.close()
 
     app.cleanup_ctx.append(lifecycle)
+    app[STOPPING] = asyncio.Event()
+
+    async def end_streams(_: web.Application) -> None:
+        """SIGTERM: open event streams end now instead of holding the shutdown for its whole timeout."""
+        app[STOPPING].set()
+        bus.local({"kind": "stopping"})  # wakes every stream waiting for a nudge (no page acts on it)
+
+    app.on_shutdown.append(end_streams)
+    add_readiness(app, database, trackers, config.settings.redis_url)
     from bot.desk import monitoring_pages  # imports this module, so only once the app exists
 
     monitoring_pages.register(app, trackers)  # after `lifecycle`: monitoring runs while the bus runs

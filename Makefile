@@ -29,7 +29,7 @@ BENCH_ARGS ?=
 CHROMIUM ?= /usr/bin/chromium
 APT_GET := $(shell [ "$$(id -u)" = 0 ] && echo apt-get || echo sudo apt-get)
 
-.PHONY: help run test train validate shell bench fault lint install browser clean test-unit test-stories test-nlu audit audit-online lock fuzz
+.PHONY: help run test train validate shell bench bench-ack fault lint install browser clean test-unit test-stories test-nlu audit audit-online lock fuzz
 
 help:
 	@echo "make run       set everything up and start the assistant (Rasa :5005, actions :5055)"
@@ -39,6 +39,7 @@ help:
 	@echo "make shell     talk to the bot in the terminal"
 	@echo "make bench     training time, cold start, throughput"
 	@echo "make fault     fault harness: kills and platform errors under load; 0 lost/duplicated/out of order"
+	@echo "make bench-ack webhook ack latency at 200/s, Rasa server vs ingress, SQLite and Redis inboxes"
 	@echo "make lint      ruff"
 	@echo "make fuzz      the webhook fuzzer, long: FUZZ_BODIES=50000 mutated bodies (FUZZ_SEED to vary)"
 	@echo "make audit     known vulnerabilities in both lock files (offline snapshot; part of make test)"
@@ -137,6 +138,12 @@ bench: install train
 FAULT_ARGS ?=
 fault: install train
 	$(PY) -m bench.fault_harness $(FAULT_ARGS)
+
+# Webhook acknowledgement latency at a fixed rate (ACK_ARGS, e.g. --rate 200 --seconds 20 --engine redis),
+# straight at a Rasa server and through connectors.ingress; ports 5950-5974, database loom_ack_bench,
+# Redis db 14. Figures: var/bench/ack_latency.json.
+bench-ack: install train
+	$(PY) -m bench.ack_latency $(ACK_ARGS)
 
 clean:
 	rm -rf results .pytest_cache .ruff_cache

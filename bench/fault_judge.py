@@ -50,6 +50,7 @@ class Turn:
     """A `user` event (its platform message id) and the bot messages up to the next one."""
 
     mid: str | None
+    timestamp: float | None = None
     utterances: list[Utterance] = field(default_factory=list)
 
 
@@ -60,6 +61,7 @@ class Verdict:
     conversation: str
     acked: int = 0
     answered_at: dict[str, float] = field(default_factory=dict)
+    processed_at: dict[str, float] = field(default_factory=dict)  # its first `user` event's timestamp
     lost: list[str] = field(default_factory=list)
     silent: list[str] = field(default_factory=list)  # processed, but the turn has no bot message
     unsent: list[str] = field(default_factory=list)  # a bot message of the turn never reached the platform
@@ -92,7 +94,7 @@ def turns_of(events: Iterable[Mapping[str, Any]]) -> list[Turn]:
     for event in events:
         kind = event.get("event")
         if kind == "user":
-            turns.append(Turn(mid=event.get("message_id")))
+            turns.append(Turn(mid=event.get("message_id"), timestamp=event.get("timestamp")))
         elif kind == "bot":
             if not turns:
                 turns.append(Turn(mid=None))
@@ -195,6 +197,8 @@ def judge(
             first_turn.setdefault(turn.mid, turn)
     for mid in acked:
         turn = first_turn.get(mid)
+        if turn is not None and turn.timestamp is not None:
+            verdict.processed_at[mid] = float(turn.timestamp)
         if turn is None:
             verdict.lost.append(mid)
         elif not turn.utterances:

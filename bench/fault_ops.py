@@ -178,9 +178,15 @@ class Fault:
     details: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        """The report's view, times relative to `started`."""
+        """The report's view: when (epoch seconds, as Rasa's and the simulator's timestamps) and how long."""
         seconds = None if self.ended is None else round(self.ended - self.started, 1)
-        return {"kind": self.kind, "target": self.target, "seconds": seconds, **self.details}
+        return {
+            "kind": self.kind,
+            "target": self.target,
+            "at": self.started,
+            "seconds": seconds,
+            **self.details,
+        }
 
 
 def kill(stack: Stack, names: Sequence[str], kind: str) -> Fault:
@@ -304,27 +310,32 @@ async def settle(
 def recovery_seconds(
     fault: Fault, webhooks: Sequence[Webhook], judged: Sequence[Verdict], replica: int | None
 ) -> None:
-    """Add to a kill's details: what the dead process had acked, and how long until all of it was answered.
+    """Add to a kill's details what the dead process(es) had in flight, and how long it took to answer it.
 
-    Recovery time: from the kill until the last message acked by the killed replica (`replica`; None:
-    by any, for a whole-stack kill) before the kill was answered; 0 if everything was already answered
-    at the kill, None if some of it never was (lost).
+    In flight: acked by the killed replica (`replica`; None: by any, for a whole-stack kill) before the
+    kill, and not yet a Rasa turn then (no `user` event, or one recorded after the kill: a turn cut
+    short is never saved, so it is run again). Messages whose turn ran before the kill are not the
+    kill's to lose (a reply lost to a platform outage counts as lost, not here).
+
+    Recovery time: from the kill until the last message in flight was answered; 0 if none was; None if
+    one never was.
     """
     answered = {mid: at for v in judged for mid, at in v.answered_at.items()}
+    processed = {mid: at for v in judged for mid, at in v.processed_at.items()}
     acked = [
         w.mid
         for w in webhooks
         if (at := (w.acked_at if replica is None else w.acked_by.get(replica))) is not None
         and at <= fault.started
     ]
-    unanswered = [mid for mid in acked if answered.get(mid, float("inf")) > fault.started]
-    lost = [mid for mid in acked if mid not in answered]
-    fault.details.update(acked_before=len(acked), unanswered_at_kill=len(unanswered), lost_of_those=len(lost))
+    in_flight = [mid for mid in acked if processed.get(mid, float("inf")) > fault.started]
+    lost = [mid for mid in in_flight if mid not in answered]
+    fault.details.update(acked_before=len(acked), in_flight=len(in_flight), lost_of_those=len(lost))
     if lost:
         fault.details["recovery_s"] = None
     else:
-        last = max((answered[mid] for mid in unanswered), default=fault.started)
-        fault.details["recovery_s"] = round(last - fault.started, 2)
+        last = max((answered[mid] for mid in in_flight), default=fault.started)
+        fault.details["recovery_s"] = round(max(0.0, last - fault.started), 2)
 
 
 def dump(

@@ -30,9 +30,11 @@ HAPPY = [{"event": "action", "name": "action_session_start"}, user("m1"), bot(GR
 
 
 def test_every_message_answered_once_in_order():
-    verdict = judge("c", ["m1", "m2"], HAPPY, sends(GREETING, BOT))
+    events = [{**e, "timestamp": 50.0 + i} for i, e in enumerate(HAPPY)]
+    verdict = judge("c", ["m1", "m2"], events, sends(GREETING, BOT))
     assert verdict.lost == [] and verdict.duplicated == 0 and verdict.out_of_order == 0
     assert verdict.answered_at == {"m1": 100.0, "m2": 101.0}
+    assert verdict.processed_at == {"m1": 51.0, "m2": 53.0}  # when Rasa recorded each message
 
 
 def test_an_acked_message_the_tracker_never_got_is_lost():

@@ -131,25 +131,34 @@ def test_sends_are_read_as_messages_or_not():
     assert served_failures(records, 429, 0, 10) == 1 and served_failures(records, 429, 7, 10) == 0
 
 
-def test_recovery_is_measured_from_the_kill_to_the_last_answer_of_what_the_dead_replica_acked():
+def test_recovery_is_measured_from_the_kill_to_the_last_answer_of_what_the_dead_replica_had_in_flight():
     def hook(mid: str, replica: int, at: float) -> Webhook:
         return Webhook(
             Customer("messenger", "1"), 0, mid, "", "", b"", {}, acked_at=at, acked_by={replica: at}
         )
 
-    hooks = [hook("early", 2, 1.0), hook("in-flight", 2, 9.0), hook("other", 1, 9.5), hook("after", 2, 20.0)]
+    hooks = [
+        hook("done", 2, 1.0),  # turn and reply before the kill
+        hook("unsent", 2, 2.0),  # turn before the kill, reply lost to something else
+        hook("in-flight", 2, 9.0),  # acked, no turn yet when the replica died
+        hook("other", 1, 9.5),  # acked by the replica that lived
+        hook("after", 2, 20.0),  # acked after the restart
+    ]
     fault = Fault("replica_kill", "rasa-2", started=10.0)
-    answered = Verdict("1", answered_at={"early": 2.0, "in-flight": 14.5, "other": 30.0, "after": 21.0})
-    recovery_seconds(fault, hooks, [answered], replica=2)
-    assert fault.details == {
-        "acked_before": 2,
-        "unanswered_at_kill": 1,
-        "lost_of_those": 0,
-        "recovery_s": 4.5,
-    }
-    lost = Verdict("1", answered_at={"early": 2.0})
-    recovery_seconds(fault, hooks, [lost], replica=None)
-    assert fault.details["lost_of_those"] == 2 and fault.details["recovery_s"] is None
+    processed = {"done": 1.5, "unsent": 2.5, "in-flight": 14.0, "other": 9.6, "after": 20.5}
+    answered = {"done": 2.0, "in-flight": 14.5, "other": 30.0, "after": 21.0}
+    recovery_seconds(fault, hooks, [Verdict("1", answered_at=answered, processed_at=processed)], replica=2)
+    assert fault.details == {"acked_before": 3, "in_flight": 1, "lost_of_those": 0, "recovery_s": 4.5}
+
+    never = Verdict("1", answered_at={"done": 2.0}, processed_at={"done": 1.5, "unsent": 2.5})
+    recovery_seconds(fault, hooks, [never], replica=None)  # a whole-stack kill: every replica's acks
+    assert fault.details["in_flight"] == 2 and fault.details["lost_of_those"] == 2
+    assert fault.details["recovery_s"] is None
+    quiet = Fault("kill_all", "all", started=3.0)
+    recovery_seconds(
+        quiet, hooks[:1], [Verdict("1", answered_at={"done": 2.0}, processed_at={"done": 1.5})], None
+    )
+    assert quiet.details["in_flight"] == 0 and quiet.details["recovery_s"] == 0.0
 
 
 def test_port_blocks_leave_room_for_ten_replicas():

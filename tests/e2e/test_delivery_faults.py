@@ -60,7 +60,7 @@ def test_replicas_faults_really_happened_on_the_real_services(replicas_report):
     assert [f["target"] for f in kills] == ["rasa-2", "actions"]
     for fault in kills:
         assert fault["exit_codes"] == {fault["target"]: -9} and fault["restarted"], fault
-    assert kills[0]["unanswered_at_kill"] > 0  # it died with acked work in flight
+    assert kills[0]["in_flight"] > 0  # it died with acked work not yet turned into a Rasa turn
     outages = {f["status"]: f["served"] for f in report["faults"] if f["kind"] == "platform_outage"}
     assert set(outages) == {429, 503} and all(served > 0 for served in outages.values()), outages
     assert report["redeliveries_posted"] > 0 and report["redeliveries_acked"] > 0
@@ -83,7 +83,7 @@ def test_embedded_kill_really_happened_on_the_real_services(embedded_report):
     assert fault["kind"] == "kill_all" and fault["restarted"]
     assert fault["exit_codes"] == {"actions": -9, "rasa": -9, "desk": -9}  # every process of ours at once
     assert fault["acked_before"] == embedded_report["acked"] > 0
-    assert fault["unanswered_at_kill"] > 0  # the kill came while acked work was in flight
+    assert fault["in_flight"] > 0  # the kill came while acked work was waiting for its turn
     assert embedded_report["redeliveries_posted"] > 0 and embedded_report["redeliveries_acked"] > 0
     assert embedded_report["evidence"]["tracker_db_bytes"] > 0  # Rasa's SQLite tracker store, in VAR_DIR
 

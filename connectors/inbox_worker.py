@@ -12,7 +12,9 @@ Handling is at least once: an entry is marked done only after its handler return
 lease or a failed `done` means it is handled again, by this or another member. Handlers make that
 harmless (`connectors.turns`, `connectors.outbox`). A handler that keeps failing is retried
 `ATTEMPTS` times, then logged, counted (`inbox_failed`) and marked done, so one poisonous event cannot
-hold its conversation for ever.
+hold its conversation for ever. A reply the platform could not take (`ReplyDeferred`: rate limit,
+outage) is not a failure of ours: the entry is handled again with a growing pause (up to a minute),
+for as long as `DEFER_SECONDS`, its conversation waiting behind it.
 
 `stop()` (SIGTERM, through Sanic's `before_server_stop`): no new entries, in-flight ones get up to
 `drain_seconds` to finish, leases are released so another member takes the shards at once; whatever
@@ -35,11 +37,14 @@ from collections.abc import Awaitable, Callable
 from connectors.conversation_queue import ConversationQueue
 from connectors.inbox import Entry, Inbox, InboxSettings, InboxUnavailable
 from connectors.metrics import count
+from connectors.retry import ReplyDeferred
 
 logger = logging.getLogger(__name__)
 
 ATTEMPTS = 4  # a failing handler runs this many times, 1, 2 and 4 s apart
 RETRY_BASE_SECONDS = 1.0
+DEFER_SECONDS = 6 * 3600.0  # a platform outage shorter than this loses no reply
+MAX_DEFER_PAUSE = 60.0
 DONE_ATTEMPTS = 8  # marking done is retried for about half a minute before giving up (handled again)
 
 Handler = Callable[[Entry], Awaitable[None]]
@@ -176,12 +181,30 @@ class InboxWorker:
     async def _work(self, entry: Entry) -> None:
         """Handle (with retries), then mark done; always leave `in_flight`."""
         try:
-            for attempt in range(1, ATTEMPTS + 1):
+            attempt, deferred, since = 1, 0, time.monotonic()
+            while True:
                 try:
                     await self.handler(entry)
                     break
                 except asyncio.CancelledError:
                     raise
+                except ReplyDeferred as err:
+                    if time.monotonic() - since > DEFER_SECONDS:
+                        count("inbox_failed", self.platform)
+                        logger.error(
+                            "%s event %s: platform unavailable for too long: %s",
+                            self.platform,
+                            entry.event_id,
+                            err,
+                        )
+                        break
+                    deferred += 1
+                    pause = min(MAX_DEFER_PAUSE, RETRY_BASE_SECONDS * 2 ** (deferred - 1))
+                    count("inbox_retries", self.platform)
+                    logger.warning(
+                        "%s event %s: %s; handled again in %.0f s", self.platform, entry.event_id, err, pause
+                    )
+                    await asyncio.sleep(pause)
                 except Exception:
                     if attempt == ATTEMPTS:
                         count("inbox_failed", self.platform)
@@ -198,6 +221,7 @@ class InboxWorker:
                         exc_info=True,
                     )
                     await asyncio.sleep(RETRY_BASE_SECONDS * 2 ** (attempt - 1))
+                    attempt += 1
             await self._done(entry)
         finally:
             self.in_flight.pop(entry.key, None)

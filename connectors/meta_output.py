@@ -17,7 +17,8 @@ from rasa.core.channels.channel import OutputChannel
 
 from connectors.graph_api import GraphApiClient, GraphApiError
 from connectors.metrics import count
-from connectors.outbox import Outbox
+from connectors.outbox import Outbox, current_turn
+from connectors.retry import ReplyDeferred
 from connectors.state import ConnectorState
 
 logger = logging.getLogger(__name__)
@@ -204,7 +205,12 @@ class MetaOutputChannel(OutputChannel):
         """A bot message: failures are logged and counted, the conversation carries on."""
         try:
             await self._deliver(recipient_id, message, human=False)
-        except (GraphApiError, OutsideWindowError) as err:
+        except GraphApiError as err:
+            if err.retryable and current_turn() is not None:
+                raise ReplyDeferred(f"{self.platform.name} reply to {recipient_id}: {err}") from err
+            count("replies_lost", self.platform.name)
+            logger.error("%s reply to %s not delivered: %s", self.platform.name, recipient_id, err)
+        except OutsideWindowError as err:
             count("replies_lost", self.platform.name)
             logger.error("%s reply to %s not delivered: %s", self.platform.name, recipient_id, err)
 

@@ -12,6 +12,15 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+class ReplyDeferred(RuntimeError):
+    """A bot reply the platform could not take now (rate limit, outage), after the client's retries.
+
+    Raised only while an inbox event is being handled (`outbox.current_turn()`): the turn fails, the
+    inbox worker handles the event again later, and the outbox keeps the replies already sent from
+    going twice. Outside an inbox event (nothing would try again) the reply is logged as lost instead.
+    """
+
+
 class PlatformError(Protocol):
     """What the retry loop needs to know about a failure."""
 

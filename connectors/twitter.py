@@ -29,7 +29,8 @@ from connectors.mention_store import MentionStore
 from connectors.meta_input import ConnectorConfigError
 from connectors.meta_output import split_text
 from connectors.metrics import count
-from connectors.outbox import Outbox
+from connectors.outbox import Outbox, current_turn
+from connectors.retry import ReplyDeferred
 from connectors.security import verify_x_signature, x_signature
 from connectors.state import ConnectorState, store_from_env
 from connectors.webhook_channel import ACK_FIRST, WebhookChannel
@@ -214,6 +215,8 @@ class TwitterOutput(OutputChannel):
         try:
             await self.client.send_dm(recipient_id, text=text, media_id=media_id, outbox=self.outbox)
         except XApiError as err:
+            if err.retryable and current_turn() is not None:
+                raise ReplyDeferred(f"X reply to {recipient_id}: {err}") from err
             count("replies_lost", PLATFORM)
             logger.error("X reply to %s not delivered: %s", recipient_id, err)
 

@@ -22,6 +22,7 @@ from connectors.inbox_redis import RedisInbox
 from connectors.inbox_sql import SqlInbox, inbox_table
 from connectors.inbox_worker import InboxWorker
 from connectors.metrics import value
+from connectors.retry import ReplyDeferred
 
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -272,3 +273,23 @@ def test_without_redis_or_a_database_the_inbox_is_a_sqlite_file_in_var_dir(tmp_p
 def test_bad_inbox_settings_stop_start_up(bad):
     with pytest.raises(ValueError, match="INBOX_"):
         InboxSettings.from_env(bad)
+
+
+async def test_a_reply_the_platform_refused_for_now_is_tried_again_until_it_goes(engine, monkeypatch):
+    """A platform outage (ReplyDeferred) is not our failure: no giving up after four attempts."""
+    monkeypatch.setattr(inbox_worker, "RETRY_BASE_SECONDS", 0.01)
+    attempts: list[str] = []
+
+    async def handle(item: Entry) -> None:
+        attempts.append(item.event_id)
+        if len(attempts) <= inbox_worker.ATTEMPTS + 2:
+            raise ReplyDeferred("HTTP 503 from the Send API")
+
+    worker = InboxWorker(engine.open(), engine.platform, handle, FAST)
+    failed = value("inbox_failed", engine.platform)
+    worker.start()
+    await worker.inbox.append(engine.platform, [entry("m1")])
+    await worker.settle()
+    await worker.stop()
+    assert attempts == ["m1"] * (inbox_worker.ATTEMPTS + 3)
+    assert value("inbox_failed", engine.platform) == failed

@@ -21,6 +21,8 @@ from connectors.meta_output import (
     split_text,
 )
 from connectors.metrics import value
+from connectors.outbox import turn
+from connectors.retry import ReplyDeferred
 from connectors.state import ConnectorState, MemoryStore
 
 from .conftest import start_graph_stub
@@ -217,3 +219,22 @@ async def test_bot_replies_outside_the_window_are_refused_and_counted(graph, ses
     [mid] = await channel.send_human_text("late", "Hi, Sam here from the team")
     assert mid == "m_ok"
     assert fake.bodies[0]["messaging_type"] == "MESSAGE_TAG" and fake.bodies[0]["tag"] == "HUMAN_AGENT"
+
+
+async def test_a_platform_outage_defers_a_reply_of_an_inbox_event_and_loses_one_outside(graph, session):
+    """Inside an inbox event the turn fails (handled again later); elsewhere the reply is lost, logged."""
+    fake, url = graph
+    channel, _ = await output(url, session)
+    channel.client.max_attempts = 2
+    fake.script = [(503, error(2))] * 2
+    with turn("messenger", "m_inbound_1"), pytest.raises(ReplyDeferred, match="u1"):
+        await channel.send_text_message("u1", "your parcel left today")
+    fake.script = [(503, error(2))] * 2
+    lost = value("replies_lost", "messenger")
+    await channel.send_text_message("u1", "your parcel left today")  # no inbox event: nothing would retry
+    assert value("replies_lost", "messenger") == lost + 1
+    fake.script = [(400, error(100))]  # a request that cannot succeed is lost even in an inbox event
+    with turn("messenger", "m_inbound_2"):
+        await channel.send_text_message("u1", "your parcel left today")
+    assert value("replies_lost", "messenger") == lost + 2
+    assert len(fake.bodies) == 5

@@ -197,7 +197,9 @@ async def replicas_run(
         conversations, balancer, load_s = await load(stack, session, options, progress, log)
         faults = await schedule
         log(f"load done in {load_s:.0f} s; waiting for every acked message to be answered")
-        judged, sends, events, settle_s = await ops.settle(session, stack, conversations, options.settle)
+        judged, sends, events, settle_s = await ops.settle(
+            session, stack, conversations, options.settle, ops.kill_times(faults)
+        )
     if options.keep:
         ops.dump(stack.var_dir / "judged.json", conversations, sends, events)
     webhooks = [w for c in conversations for w in c.webhooks]
@@ -232,7 +234,9 @@ async def embedded_run(stack: Stack, options: Options, settings: Settings, log: 
         acked = [w for c in conversations for w in c.acked]
         again = [w for w in acked if rng.random() < options.redeliver]
         await asyncio.gather(*(balancer.redeliver(w, 1, 0.0) for w in again))
-        judged, sends, events, settle_s = await ops.settle(session, stack, conversations, options.settle)
+        judged, sends, events, settle_s = await ops.settle(
+            session, stack, conversations, options.settle, ops.kill_times([fault])
+        )
     if options.keep:
         ops.dump(stack.var_dir / "judged.json", conversations, sends, events)
     ops.recovery_seconds(fault, [w for c in conversations for w in c.webhooks], judged, None)

@@ -67,13 +67,17 @@ class Verdict:
     unsent: list[str] = field(default_factory=list)  # a bot message of the turn never reached the platform
     duplicate_user_events: int = 0
     duplicate_sends: int = 0
+    # Sends nothing explains that reached the platform just before a SIGKILL of our processes: the
+    # documented window (sent, the process killed before the outbox recorded it; the re-run sends it
+    # again and counts loom_outbox_uncertain_total). Reported apart, not counted in `duplicated`.
+    duplicates_at_kill: int = 0
     unknown_user_events: int = 0
     out_of_order_user_events: int = 0
     out_of_order_sends: int = 0
 
     @property
     def duplicated(self) -> int:
-        """User events and sends beyond one per message."""
+        """User events and sends beyond one per message, but for the crash window's."""
         return self.duplicate_user_events + self.duplicate_sends
 
     @property
@@ -146,22 +150,46 @@ def _target(utterances: Sequence[Utterance], text: str, cursor: int) -> Utteranc
     return None
 
 
-def match_sends(utterances: Sequence[Utterance], sends: Sequence[PlatformSend]) -> tuple[list[int], int]:
+CRASH_WINDOW = 1.0  # seconds between the platform accepting a send and the SIGKILL that hit its sender
+
+
+def sent_again_after_a_kill(
+    send: PlatformSend, sends: Sequence[PlatformSend], kills: Sequence[float]
+) -> bool:
+    """Whether `send` repeats a text the platform accepted within CRASH_WINDOW before a SIGKILL it follows.
+
+    The window: our process sent a reply, the platform took it, the process was killed before the
+    outbox recorded it; the re-run (after the kill) sends it again.
+    """
+    text = normalized(send.text)
+    return any(
+        0.0 <= kill - earlier.received_at <= CRASH_WINDOW and send.received_at >= kill
+        for kill in kills
+        for earlier in sends
+        if earlier is not send
+        and earlier.received_at <= send.received_at
+        and normalized(earlier.text) == text
+    )
+
+
+def match_sends(
+    utterances: Sequence[Utterance], sends: Sequence[PlatformSend]
+) -> tuple[list[int], list[PlatformSend]]:
     """Assign each send, in arrival order, to the bot message it completes or continues.
 
     Bot messages often repeat a text (the same store list for two questions): a send goes to the
     first open one at or after the previous send's, so a reply lost earlier is not blamed on a later
     one, and a real reordering (an earlier text after a later one) still shows. Returns the positions
-    the sends were assigned to (in send order) and how many sends nothing explains (a message sent
+    the sends were assigned to (in send order) and the sends nothing explains (a message sent
     again, or one no bot event holds).
     """
     assigned: list[int] = []
-    unexplained = 0
+    unexplained: list[PlatformSend] = []
     for send in sends:
         text = normalized(send.text)
         target = _target(utterances, text, assigned[-1] if assigned else 0)
         if target is None:
-            unexplained += 1
+            unexplained.append(send)
             continue
         target.pieces.append(text)
         target.complete = _whole(text, target.text) or _covered(target)
@@ -175,13 +203,19 @@ def judge(
     acked: Sequence[str],
     events: Iterable[Mapping[str, Any]],
     sends: Sequence[PlatformSend],
+    kills: Sequence[float] = (),
 ) -> Verdict:
-    """The verdict for a conversation: `acked` are its acked message ids in the order it sent them."""
+    """The verdict for a conversation: `acked` are its acked message ids in the order it sent them.
+
+    `kills`: when our processes were SIGKILLed (epoch seconds), for the crash window.
+    """
     verdict = Verdict(conversation, acked=len(acked))
     order = {mid: index for index, mid in enumerate(acked)}
     turns = turns_of(events)
     utterances = [u for turn in turns for u in turn.utterances]
-    assigned, verdict.duplicate_sends = match_sends(utterances, sends)
+    assigned, unexplained = match_sends(utterances, sends)
+    verdict.duplicates_at_kill = sum(sent_again_after_a_kill(send, sends, kills) for send in unexplained)
+    verdict.duplicate_sends = len(unexplained) - verdict.duplicates_at_kill
     verdict.out_of_order_sends = len(assigned) - increasing_run(assigned, strict=False)
 
     mids = [turn.mid for turn in turns if turn.mid is not None]
@@ -226,6 +260,7 @@ class Totals:
     duplicated: int = 0
     duplicate_user_events: int = 0
     duplicate_sends: int = 0
+    duplicates_at_kill: int = 0
     unknown_user_events: int = 0
     out_of_order: int = 0
     out_of_order_user_events: int = 0
@@ -248,6 +283,7 @@ class Totals:
             totals.duplicated += v.duplicated
             totals.duplicate_user_events += v.duplicate_user_events
             totals.duplicate_sends += v.duplicate_sends
+            totals.duplicates_at_kill += v.duplicates_at_kill
             totals.unknown_user_events += v.unknown_user_events
             totals.out_of_order += v.out_of_order
             totals.out_of_order_user_events += v.out_of_order_user_events

@@ -261,6 +261,7 @@ def verdicts(
     conversations: Sequence[Conversation],
     events: dict[str, list[dict[str, Any]]],
     sends: Sequence[SendRecord],
+    kills: Sequence[float] = (),
 ) -> list[Verdict]:
     """Judge every conversation from its tracker events and the accepted message sends to it."""
     delivered: dict[str, list[PlatformSend]] = {}
@@ -273,13 +274,23 @@ def verdicts(
             [w.mid for w in c.acked],
             events.get(c.customer.user_id, []),
             delivered.get(c.customer.user_id, []),
+            kills,
         )
         for c in conversations
     ]
 
 
+def kill_times(faults: Sequence[Fault]) -> list[float]:
+    """When our processes were SIGKILLed (the crash window of the judge)."""
+    return [f.started for f in faults if f.kind in ("replica_kill", "kill_all")]
+
+
 async def settle(
-    session: aiohttp.ClientSession, stack: Stack, conversations: Sequence[Conversation], timeout: float
+    session: aiohttp.ClientSession,
+    stack: Stack,
+    conversations: Sequence[Conversation],
+    timeout: float,
+    kills: Sequence[float] = (),
 ) -> tuple[list[Verdict], list[SendRecord], dict[str, list[dict[str, Any]]], float]:
     """Wait (at most `timeout`) until every acked message is answered.
 
@@ -295,7 +306,7 @@ async def settle(
         for c in pending:
             user = c.customer.user_id
             events[user] = await asyncio.to_thread(tracker_events, stack, user, False)
-        judged = verdicts(pending, events, sends)
+        judged = verdicts(pending, events, sends, kills)
         pending = [c for c, v in zip(pending, judged, strict=True) if v.lost]
         if not pending or time.monotonic() - started > timeout:
             break
@@ -304,7 +315,7 @@ async def settle(
     sends = await recorded_sends(session, stack)
     for c in conversations:
         events[c.customer.user_id] = await asyncio.to_thread(tracker_events, stack, c.customer.user_id)
-    return verdicts(conversations, events, sends), sends, events, seconds
+    return verdicts(conversations, events, sends, kills), sends, events, seconds
 
 
 def recovery_seconds(

@@ -128,3 +128,14 @@ def test_a_lost_reply_is_not_blamed_on_a_later_one_with_the_same_text():
     events = [user("m1"), bot(stores), user("m2"), bot(BOT), user("m3"), bot(stores)]
     verdict = judge("c", ["m1", "m2", "m3"], events, sends(BOT, stores))
     assert verdict.lost == verdict.unsent == ["m1"] and verdict.out_of_order == 0
+
+
+def test_a_reply_sent_again_right_after_a_kill_is_the_crash_window_not_a_duplicate():
+    """Accepted by the platform just before its sender was SIGKILLed: the re-run sends it again."""
+    delivered = sends(GREETING, BOT, BOT)  # the first BOT at 101.0, the second at 102.0
+    at_kill = judge("c", ["m1", "m2"], HAPPY, delivered, kills=[101.3])
+    assert (at_kill.duplicates_at_kill, at_kill.duplicated) == (1, 0)
+    long_before = judge("c", ["m1", "m2"], HAPPY, delivered, kills=[105.0])  # 3 s later: not the window
+    assert (long_before.duplicates_at_kill, long_before.duplicated) == (0, 1)
+    totals = Totals.of([at_kill, long_before])
+    assert (totals.duplicates_at_kill, totals.duplicated) == (1, 1)

@@ -153,27 +153,38 @@ def _target(utterances: Sequence[Utterance], text: str, cursor: int) -> Utteranc
 CRASH_WINDOW = 1.0  # seconds between the platform accepting a send and the SIGKILL that hit its sender
 
 
-def sent_again_after_a_kill(
-    send: PlatformSend, sends: Sequence[PlatformSend], kills: Sequence[float]
-) -> bool:
-    """Whether `send` repeats a text the platform accepted within CRASH_WINDOW before a SIGKILL it follows.
+def repeats_at_kills(
+    utterances: Sequence[Utterance], sends: Sequence[PlatformSend], kills: Sequence[float]
+) -> set[int]:
+    """Indexes of the sends that repeat, after a SIGKILL, a reply the platform took just before it.
 
     The window: our process sent a reply, the platform took it, the process was killed before the
-    outbox recorded it; the re-run (after the kill) sends it again.
+    outbox recorded it; the re-run sends it again, as the first send of that text after the kill. Only
+    when a text went out more often than the tracker's bot events hold it (else nothing was repeated).
     """
-    text = normalized(send.text)
-    return any(
-        0.0 <= kill - earlier.received_at <= CRASH_WINDOW and send.received_at >= kill
-        for kill in kills
-        for earlier in sends
-        if earlier is not send
-        and earlier.received_at <= send.received_at
-        and normalized(earlier.text) == text
-    )
+    repeats: set[int] = set()
+    for index, earlier in enumerate(sends):
+        text = normalized(earlier.text)
+        hit = [kill for kill in kills if 0.0 <= kill - earlier.received_at <= CRASH_WINDOW]
+        sent = sum(1 for s in sends if normalized(s.text) == text)
+        held = sum(1 for u in utterances if _whole(text, u.text))
+        if not hit or sent <= held:
+            continue
+        later = next(
+            (
+                i
+                for i, s in enumerate(sends)
+                if i > index and i not in repeats and normalized(s.text) == text and s.received_at >= hit[0]
+            ),
+            None,
+        )
+        if later is not None:
+            repeats.add(later)
+    return repeats
 
 
 def match_sends(
-    utterances: Sequence[Utterance], sends: Sequence[PlatformSend]
+    utterances: Sequence[Utterance], sends: Sequence[PlatformSend], skip: set[int] = frozenset()
 ) -> tuple[list[int], list[PlatformSend]]:
     """Assign each send, in arrival order, to the bot message it completes or continues.
 
@@ -181,11 +192,13 @@ def match_sends(
     first open one at or after the previous send's, so a reply lost earlier is not blamed on a later
     one, and a real reordering (an earlier text after a later one) still shows. Returns the positions
     the sends were assigned to (in send order) and the sends nothing explains (a message sent
-    again, or one no bot event holds).
+    again, or one no bot event holds). Sends whose index is in `skip` are left out.
     """
     assigned: list[int] = []
     unexplained: list[PlatformSend] = []
-    for send in sends:
+    for index, send in enumerate(sends):
+        if index in skip:
+            continue
         text = normalized(send.text)
         target = _target(utterances, text, assigned[-1] if assigned else 0)
         if target is None:
@@ -213,9 +226,10 @@ def judge(
     order = {mid: index for index, mid in enumerate(acked)}
     turns = turns_of(events)
     utterances = [u for turn in turns for u in turn.utterances]
-    assigned, unexplained = match_sends(utterances, sends)
-    verdict.duplicates_at_kill = sum(sent_again_after_a_kill(send, sends, kills) for send in unexplained)
-    verdict.duplicate_sends = len(unexplained) - verdict.duplicates_at_kill
+    repeats = repeats_at_kills(utterances, sends, kills)
+    assigned, unexplained = match_sends(utterances, sends, repeats)
+    verdict.duplicates_at_kill = len(repeats)
+    verdict.duplicate_sends = len(unexplained)
     verdict.out_of_order_sends = len(assigned) - increasing_run(assigned, strict=False)
 
     mids = [turn.mid for turn in turns if turn.mid is not None]

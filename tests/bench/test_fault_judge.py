@@ -139,3 +139,18 @@ def test_a_reply_sent_again_right_after_a_kill_is_the_crash_window_not_a_duplica
     assert (long_before.duplicates_at_kill, long_before.duplicated) == (0, 1)
     totals = Totals.of([at_kill, long_before])
     assert (totals.duplicates_at_kill, totals.duplicated) == (1, 1)
+
+
+def test_the_repeat_of_a_reply_taken_at_a_kill_is_neither_a_duplicate_nor_a_reordering():
+    """The re-run's copy comes after later-looking sends in time only because of the kill: not reordered."""
+    events = [user("m1"), bot(HOURS), user("m2"), bot(BOT), user("m3"), bot(HOURS)]
+    delivered = [
+        PlatformSend(HOURS, 100.0),  # m1's reply, taken just before the kill at 100.2
+        PlatformSend(HOURS, 160.0),  # the re-run sends it again (the outbox had "sending")
+        PlatformSend(BOT, 161.0),
+        PlatformSend(HOURS, 162.0),  # m3's own reply, the same text: not a repeat
+    ]
+    verdict = judge("c", ["m1", "m2", "m3"], events, delivered, kills=[100.2])
+    assert (verdict.duplicates_at_kill, verdict.duplicated, verdict.out_of_order, verdict.lost) == (1, 0, 0, [])
+    without_kill = judge("c", ["m1", "m2", "m3"], events, delivered)
+    assert without_kill.duplicated == 1

@@ -151,6 +151,11 @@ def test_the_repeat_of_a_reply_taken_at_a_kill_is_neither_a_duplicate_nor_a_reor
         PlatformSend(HOURS, 162.0),  # m3's own reply, the same text: not a repeat
     ]
     verdict = judge("c", ["m1", "m2", "m3"], events, delivered, kills=[100.2])
-    assert (verdict.duplicates_at_kill, verdict.duplicated, verdict.out_of_order, verdict.lost) == (1, 0, 0, [])
+    assert (verdict.duplicates_at_kill, verdict.duplicated, verdict.out_of_order, verdict.lost) == (
+        1,
+        0,
+        0,
+        [],
+    )
     without_kill = judge("c", ["m1", "m2", "m3"], events, delivered)
     assert without_kill.duplicated == 1

@@ -40,9 +40,7 @@ def start(env: dict[str, str | None], ports: Ports) -> Stack:
 def default_stack(tmp_path_factory) -> Iterator[Stack]:
     """`make run`'s configuration: no DATABASE_URL, no REDIS_URL; state in a private VAR_DIR."""
     var_dir = tmp_path_factory.mktemp("var")
-    stack = start(
-        {"VAR_DIR": str(var_dir), "DATABASE_URL": None, "REDIS_URL": None}, stack_ports(5105)
-    )
+    stack = start({"VAR_DIR": str(var_dir), "DATABASE_URL": None, "REDIS_URL": None}, stack_ports(5105))
     yield stack
     stack.stop()
 

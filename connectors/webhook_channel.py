@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import aiohttp
@@ -51,7 +51,6 @@ class AckFirst:
 
     def __init__(self) -> None:
         self.answering = 0
-        self.turns = 0
 
     @contextmanager
     def webhook(self, platform: str) -> Iterator[None]:
@@ -63,17 +62,11 @@ class AckFirst:
         finally:
             self.answering -= 1
 
-    @asynccontextmanager
-    async def turn(self) -> AsyncIterator[None]:
-        """Around one turn: first waits while webhooks are being answered (at most MAX_WAIT)."""
+    async def quiet(self) -> None:
+        """Before a turn: wait while webhooks are being answered (at most MAX_WAIT)."""
         deadline = time.monotonic() + self.MAX_WAIT
         while self.answering and time.monotonic() < deadline:
             await asyncio.sleep(self.POLL)
-        self.turns += 1
-        try:
-            yield
-        finally:
-            self.turns -= 1
 
 
 ACK_FIRST = AckFirst()
@@ -238,8 +231,8 @@ class WebhookChannel(InputChannel):
             if self._on_new_message is not None:
                 await self._on_new_message(message)
             return
-        async with ACK_FIRST.turn():
-            await handle_once(agent, message, self.name(), before)
+        await ACK_FIRST.quiet()
+        await handle_once(agent, message, self.name(), before)
 
     async def readiness_problems(self) -> list[str]:
         """Why this channel cannot take webhooks now (empty: it can)."""

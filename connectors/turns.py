@@ -39,6 +39,15 @@ def has_message(tracker: Any, mid: str | None) -> bool:
     return False
 
 
+def replayed(tracker: Any, mid: str | None, platform: str) -> bool:
+    """Whether the tracker already holds `mid`: then handling it again does nothing (counted, logged)."""
+    if not has_message(tracker, mid):
+        return False
+    count("turns_replayed", platform)
+    logger.info("%s message %s already handled; not again", platform, mid)
+    return True
+
+
 def _ready(agent: Any) -> Any:
     if agent is None or agent.processor is None or not agent.is_ready():
         raise AgentNotReady("no model loaded yet")
@@ -55,9 +64,7 @@ async def handle_once(
     processor = _ready(agent)
     async with agent.lock_store.lock(message.sender_id):
         tracker = await processor.tracker_store.retrieve(message.sender_id)
-        if has_message(tracker, message.message_id):
-            count("turns_replayed", platform)
-            logger.info("%s message %s already handled; not again", platform, message.message_id)
+        if replayed(tracker, message.message_id, platform):
             return False
         if before is not None:
             await before()
@@ -70,8 +77,7 @@ async def log_once(agent: Any, message: UserMessage, platform: str) -> bool:
     processor = _ready(agent)
     async with agent.lock_store.lock(message.sender_id):
         tracker = await processor.tracker_store.retrieve(message.sender_id)
-        if has_message(tracker, message.message_id):
-            count("turns_replayed", platform)
+        if replayed(tracker, message.message_id, platform):
             return False
         await processor.log_message(message)
         return True
@@ -84,8 +90,7 @@ async def append_once(
     processor = _ready(agent)
     async with agent.lock_store.lock(sender_id):
         tracker = await processor.fetch_tracker_with_initial_session(sender_id)
-        if has_message(tracker, mid):
-            count("turns_replayed", platform)
+        if replayed(tracker, mid, platform):
             return False
         for event in events:
             tracker.update(event)

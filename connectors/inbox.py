@@ -34,6 +34,7 @@ __all__ = [
 ]
 
 DEFAULT_SHARDS = 8
+PRUNE_EVERY = 600.0  # seconds between two removals of what is older than SEEN_TTL (both engines)
 DEFAULT_LEASE_SECONDS = 5.0
 DEFAULT_DRAIN_SECONDS = 20.0
 # Turns are mostly CPU in Rasa's event loop, which also answers the webhooks: a few at once overlap
@@ -145,6 +146,9 @@ class Inbox(Protocol):
 
     async def ping(self) -> None:
         """Raise InboxUnavailable unless the engine answers (readiness)."""
+
+    async def count_pending(self, platform: str) -> int:
+        """Entries of the platform not yet done (tests, benchmarks, diagnostics)."""
 
     async def close(self) -> None:
         """Release connections."""

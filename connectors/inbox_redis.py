@@ -6,8 +6,9 @@ stored, or a known duplicate, never one without the other. A consumer holding a 
 new entries with `XREADGROUP ... >`; after taking a lease it first claims, with `XAUTOCLAIM`, whatever
 the previous holder had read but not finished (its pending entries), in stream order. A finished entry
 is acknowledged and deleted (`XACK` + `XDEL`), so a stream holds only unfinished work; `XTRIM MINID`
-drops entries older than `SEEN_TTL` as a backstop. Leases are `SET NX PX` keys renewed by their owner
-(compare-and-expire in Lua); members are a sorted set scored by expiry.
+drops entries older than `SEEN_TTL` as a backstop (every `PRUNE_EVERY`, as the SQL engine prunes).
+Leases are `SET NX PX` keys renewed by their owner (compare-and-expire in Lua); members are a sorted
+set scored by expiry.
 
 Durability is Redis's: run it with `appendonly yes` (`deploy/docker-compose.yml` does), or a Redis
 restart forgets what was acknowledged.
@@ -21,7 +22,7 @@ from typing import Any
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
-from connectors.inbox import SEEN_TTL, Entry, InboxUnavailable, NewEntry, shard_of
+from connectors.inbox import PRUNE_EVERY, SEEN_TTL, Entry, InboxUnavailable, NewEntry, shard_of
 
 PREFIX = "loom:inbox:"
 GROUP = "workers"
@@ -75,6 +76,7 @@ class RedisInbox:
         self._renew = self._redis.register_script(RENEW)
         self._release = self._redis.register_script(RELEASE)
         self._groups: set[str] = set()
+        self._trimmed_at: dict[str, float] = {}
 
     def stream(self, platform: str, shard: int) -> str:
         """The stream of one shard."""
@@ -123,7 +125,9 @@ class RedisInbox:
             pipe.zcard(key)
             pipe.expire(key, int(ttl * 10) + 1)
             results = await self._call(pipe.execute())
-        await self._trim(platform, now)
+        if now - self._trimmed_at.get(platform, 0.0) > PRUNE_EVERY:
+            self._trimmed_at[platform] = now
+            await self._trim(platform, now)
         return int(results[2])
 
     async def _trim(self, platform: str, now: float) -> None:

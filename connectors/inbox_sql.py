@@ -26,10 +26,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from connectors.inbox import SEEN_TTL, Entry, InboxUnavailable, NewEntry, shard_of
+from connectors.inbox import PRUNE_EVERY, SEEN_TTL, Entry, InboxUnavailable, NewEntry, shard_of
 
 T = TypeVar("T")
-PRUNE_EVERY = 600.0  # seconds between two deletions of rows older than SEEN_TTL
 POLL_SECONDS = 0.2  # how often a consumer looks for rows stored by another process
 CREATE_ATTEMPTS = 5
 _CREATING = threading.Lock()

@@ -242,7 +242,7 @@ class InboxWorker:
     async def settle(self, timeout: float = 30.0) -> None:
         """Wait until nothing is in flight and the inbox holds nothing unfinished (tests, benchmarks)."""
         deadline = time.monotonic() + timeout
-        while self.in_flight or await self.inbox.count_pending(self.platform):  # type: ignore[attr-defined]
+        while self.in_flight or await self.inbox.count_pending(self.platform):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{self.platform} inbox not settled after {timeout} s")
             await asyncio.sleep(0.02)

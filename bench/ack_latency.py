@@ -27,6 +27,7 @@ import aiohttp
 
 from bench import fault_ops as ops
 from bench.fault_load import WebhookFactory, customers, script
+from bench.stats import percentile
 from bot.devstack import RASA_PYTHON, ROOT, Service, Stack
 from bot.launcher import prepare_database
 from bot.settings import Settings
@@ -47,12 +48,6 @@ class Options:
     engines: tuple[str, ...]
     conversations: int
     drain_timeout: float
-
-
-def percentile(values: list[float], share: float) -> float:
-    """The nearest-rank percentile (`share` in 0..1) of `values`."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
 
 
 async def message_sends(session: aiohttp.ClientSession, stack: Stack) -> int:
@@ -111,9 +106,9 @@ async def measure(stack: Stack, options: Options, base_url: str) -> dict[str, An
         "achieved_rate_per_s": round(total / sent_for, 1),
         "statuses": statuses,
         "ack_ms": {
-            "p50": round(percentile(latencies, 0.50) * 1000, 1),
-            "p95": round(percentile(latencies, 0.95) * 1000, 1),
-            "p99": round(percentile(latencies, 0.99) * 1000, 1),
+            "p50": round(percentile(latencies, 50) * 1000, 1),
+            "p95": round(percentile(latencies, 95) * 1000, 1),
+            "p99": round(percentile(latencies, 99) * 1000, 1),
             "max": round(max(latencies) * 1000, 1),
         },
         "replies_sent": answered,

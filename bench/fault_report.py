@@ -8,18 +8,15 @@ from typing import Any
 from bench.fault_judge import Totals, Verdict
 from bench.fault_load import Conversation, LoadBalancer
 from bench.fault_ops import Fault, SendRecord
+from bench.stats import percentile
 
 
 def ack_percentiles(balancer: LoadBalancer) -> tuple[float | None, float | None]:
     """p50 and p99 of the time to a 200, over every POST that got one, in milliseconds."""
-    times = sorted(p.seconds for p in balancer.posts if p.status == 200)
+    times = [p.seconds for p in balancer.posts if p.status == 200]
     if not times:
         return None, None
-
-    def at(q: float) -> float:
-        return round(times[min(len(times) - 1, round(q * (len(times) - 1)))] * 1000, 1)
-
-    return at(0.50), at(0.99)
+    return round(percentile(times, 50) * 1000, 1), round(percentile(times, 99) * 1000, 1)
 
 
 def figures(

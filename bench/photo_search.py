@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image
 
 from bench.photo_queries import queries
+from bench.stats import percentile
 from bot.catalog.demo_images import write_catalog_images
 from bot.catalog.encoders import EfficientNetLiteEncoder, normalise_rows
 from bot.catalog.index import ExactIndex, HnswIndex
@@ -27,12 +28,6 @@ from bot.storage.seed import load_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 SCALES = (1_000, 10_000, 100_000)
-
-
-def percentile(values: list[float], q: float) -> float:
-    """The q-th percentile (0..100) of `values`."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def catalogue(encoder: EfficientNetLiteEncoder) -> tuple[list[Image.Image], np.ndarray, np.ndarray, float]:

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from bench.stats import percentile
+
 SCRIPT = [
     "hi there",
     "where is my order 104523?",
@@ -43,10 +45,7 @@ class ThroughputResult:
 
     def percentile(self, q: float) -> float:
         """Latency percentile in seconds (q in 0..100)."""
-        if not self.latencies:
-            return float("nan")
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+        return percentile(self.latencies, q) if self.latencies else float("nan")
 
     def summary(self) -> str:
         """One line for humans."""

@@ -134,6 +134,19 @@ async def start_graph_stub(handler: Any) -> tuple[web.AppRunner, str]:
     return runner, f"http://127.0.0.1:{port}/v21.0"
 
 
+async def start_x_stub(stub: Any) -> tuple[web.AppRunner, str]:
+    """A fake X API serving `stub`'s DM, media upload and /img.png handlers; its runner and base URL."""
+    app = web.Application()
+    app.router.add_post("/2/dm_conversations/with/{participant}/messages", stub.dm)
+    app.router.add_post("/2/media/upload", stub.upload)
+    app.router.add_get("/img.png", stub.image)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner, f"http://127.0.0.1:{port}"
+
+
 async def serve(channel_class: type[MetaInput]) -> AsyncIterator[Served]:
     recorder = Recorder()
     runner, graph_url = await start_graph_stub(recorder.handle)

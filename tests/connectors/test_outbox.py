@@ -30,7 +30,7 @@ from connectors.twitter import TwitterOutput
 from connectors.x_client import XApiClient
 from connectors.x_oauth import OAuth1Credentials
 
-from .conftest import Recorder, free_port, start_graph_stub
+from .conftest import Recorder, start_graph_stub, start_x_stub
 
 CUSTOMER = "2401234567890123"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -367,15 +367,7 @@ class XStub:
 
 async def test_x_crash_after_an_image_dm_resends_neither_the_image_nor_earlier_dms(store, session):
     stub = XStub(hold_at=4)  # long text (2 DMs), options, image, then "Anything else?" is held
-    app = web.Application()
-    app.router.add_post("/2/dm_conversations/with/{participant}/messages", stub.dm)
-    app.router.add_post("/2/media/upload", stub.upload)
-    app.router.add_get("/img.png", stub.image)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    url = f"http://127.0.0.1:{port}"
+    runner, url = await start_x_stub(stub)
     client = XApiClient(
         url, OAuth1Credentials("ck", "cs", "at", "ats"), session, base_delay=0.01, max_delay=0.01
     )

@@ -30,7 +30,7 @@ from connectors.twitter import TwitterInput, XConfig, cards_as_text, numbered_op
 from connectors.x_client import rate_limit_wait
 from connectors.x_oauth import OAuth1Credentials
 
-from .conftest import free_port, fresh, sqlite_inbox
+from .conftest import free_port, fresh, sqlite_inbox, start_x_stub
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "twitter"
@@ -118,15 +118,7 @@ def mentions_db(tmp_path_factory) -> str:
 @pytest.fixture
 async def served(mentions_db) -> AsyncIterator[ServedX]:
     stub = XStub()
-    app = web.Application()
-    app.router.add_post("/2/dm_conversations/with/{participant}/messages", stub.dm)
-    app.router.add_post("/2/media/upload", stub.upload)
-    app.router.add_get("/img.png", stub.image)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    stub_port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", stub_port).start()
-    stub_url = f"http://127.0.0.1:{stub_port}"
+    runner, stub_url = await start_x_stub(stub)
 
     config = XConfig(OAuth1Credentials("ck", SECRET, "at", "ats"), user_id=BRAND, api_url=stub_url)
     channel = TwitterInput(

@@ -23,7 +23,7 @@ export PYTHONWARNINGS := ignore::DeprecationWarning
 export ACTION_ENDPOINT_URL ?= http://127.0.0.1:5055/webhook
 
 # Rasa-side tests run in runtime A; everything else in runtime B.
-TESTS_RASA := tests/bot/nlu tests/bot/test_rasa_stores.py tests/bot/test_action_retry.py tests/connectors tests/security/webhooks
+TESTS_RASA := tests/bot/nlu tests/bot/conversations/test_tracker_store.py tests/bot/rasa_server tests/connectors tests/security/webhooks
 BENCH_ARGS ?=
 
 CHROMIUM ?= /usr/bin/chromium
@@ -105,10 +105,10 @@ lock:
 	@scripts/lock_deps.sh
 
 run: install train
-	@$(PY) -m bot.launcher
+	@$(PY) -m bot.devtools.launcher
 
 shell: install train
-	@$(PY) -m bot.shell
+	@$(PY) -m bot.devtools.shell
 
 test: install lint audit validate train test-unit test-stories test-nlu
 	@echo "==> all tests passed"

@@ -20,7 +20,7 @@ from rasa_sdk.types import DomainDict
 from actions.base import ServiceAction
 from actions.replies import say
 from actions.services import services
-from bot.handoff import HandoffService
+from bot.handoff.tickets import HandoffService
 
 ASK_ACTION = "action_ask_csat"
 RECORD_ACTION = "action_record_csat"

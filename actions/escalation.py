@@ -12,7 +12,7 @@ from rasa_sdk.types import DomainDict
 from actions.base import ServiceAction
 from actions.replies import say
 from actions.services import services
-from bot.escalation import Turn, decide, priority, summary
+from bot.handoff.escalation import Turn, decide, priority, summary
 
 RESTART_EVENTS = {"session_started", "resume", "restart"}
 ACTION_LISTEN = "action_listen"

@@ -1,6 +1,6 @@
 """Order questions: asking for the order number, answering by topic, cancelling with confirmation.
 
-An order is shown or changed only for its customer (bot/order_access.py): a conversation from a platform
+An order is shown or changed only for its customer (bot/shop/order_access.py): a conversation from a platform
 identity linked to the order's customer, or one that gave the order's e-mail address or delivery postcode
 (the `order_check` slot of the order form). Verified order numbers are remembered in `verified_orders`.
 """
@@ -18,8 +18,8 @@ from rasa_sdk.types import DomainDict
 from actions.base import SERVICE_ERRORS, ServiceAction
 from actions.replies import say
 from actions.services import services
-from bot.order_access import CheckOutcome, Identity, OrderAccess, find_factor
-from bot.orders import (
+from bot.shop.order_access import CheckOutcome, Identity, OrderAccess, find_factor
+from bot.shop.orders import (
     cancel_done_reply,
     cancel_reply,
     parse_order_id,

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.orders import Reply
+from bot.shop.orders import Reply
 
 REPLIES_FILE = Path(__file__).with_name("replies.yml")
 

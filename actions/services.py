@@ -7,13 +7,13 @@ from dataclasses import dataclass
 
 from bot.catalog.availability import CatalogService
 from bot.catalog.fetch import FetchPolicy, media_policy
-from bot.catalog.search_service import ProductSearch
-from bot.escalation import EscalationConfig
-from bot.handoff import HandoffService
-from bot.orders import OrderService
+from bot.catalog.product_search import ProductSearch
+from bot.handoff.escalation import EscalationConfig
+from bot.handoff.tickets import HandoffService
 from bot.settings import Settings
+from bot.shop.locations import StoreService
+from bot.shop.orders import OrderService
 from bot.storage.db import Database
-from bot.stores import StoreService
 
 
 @dataclass(frozen=True)

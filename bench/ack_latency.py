@@ -28,8 +28,8 @@ import aiohttp
 from bench import fault_ops as ops
 from bench.fault_load import WebhookFactory, customers, script
 from bench.stats import percentile
-from bot.devstack import RASA_PYTHON, ROOT, Service, Stack
-from bot.launcher import prepare_database
+from bot.devtools.devstack import RASA_PYTHON, ROOT, Service, Stack
+from bot.devtools.launcher import prepare_database
 from bot.settings import Settings
 from bot.simulator.config import SimulatorConfig
 

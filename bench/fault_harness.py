@@ -1,6 +1,7 @@
 """`make fault`: kill things while customers write, then count lost, duplicated and out-of-order messages.
 
-Two scenarios, each on a real stack (bot/devstack.py) with the fake Meta and X platforms (bot/simulator):
+Two scenarios, each on a real stack (bot/devtools/devstack.py) with the fake Meta and X platforms
+(bot/simulator):
 
 - **replicas**: two Rasa replicas on PostgreSQL (a database of its own) and Redis (a database index of its
   own) and no desk. Conversations on Messenger, Instagram and X post signed webhooks, each message after
@@ -39,8 +40,8 @@ import aiohttp
 from bench import fault_ops as ops
 from bench.fault_load import Conversation, LoadBalancer, Webhook, WebhookFactory, converse, customers, script
 from bench.fault_report import figures, table
-from bot.devstack import ROOT, Stack, rasa_service_name
-from bot.launcher import prepare_database
+from bot.devtools.devstack import ROOT, Stack, rasa_service_name
+from bot.devtools.launcher import prepare_database
 from bot.settings import Settings
 from bot.simulator.config import SimulatorConfig
 

@@ -1,6 +1,6 @@
 """What the fault harness does to the stack and how it looks at it: databases, faults, observation.
 
-Every process touched is one this harness started (through `bot.devstack.Stack`); the PostgreSQL
+Every process touched is one this harness started (through `bot.devtools.devstack.Stack`); the PostgreSQL
 database and the Redis database index are dedicated to the run, created or emptied at the start and
 dropped or emptied at the end.
 """
@@ -23,7 +23,7 @@ import aiohttp
 
 from bench.fault_judge import PlatformSend, Verdict, judge
 from bench.fault_load import Conversation, Customer, Webhook
-from bot.devstack import Ports, Stack, StackError, rasa_service_name
+from bot.devtools.devstack import Ports, Stack, StackError, rasa_service_name
 from bot.simulator.const import META_PLATFORMS, TWITTER
 
 POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"

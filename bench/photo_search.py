@@ -22,8 +22,8 @@ from bench.photo_queries import queries
 from bench.stats import percentile
 from bot.catalog.demo_images import write_catalog_images
 from bot.catalog.encoders import EfficientNetLiteEncoder, normalise_rows
-from bot.catalog.index import ExactIndex, HnswIndex
-from bot.catalog.search import group_by_product, verdict
+from bot.catalog.vector_index import ExactIndex, HnswIndex
+from bot.catalog.vector_search import group_by_product, verdict
 from bot.storage.seed import load_yaml
 
 ROOT = Path(__file__).resolve().parent.parent

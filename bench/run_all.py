@@ -19,8 +19,8 @@ from bench.photo_search import photo_reply_latency
 from bench.photo_search import run as photo_benchmark
 from bench.rest_throughput import measure
 from bench.sentiment import run as sentiment_benchmark
-from bot.devstack import RASA_BIN, ROOT, Ports, Stack
-from bot.launcher import prepare_database
+from bot.devtools.devstack import RASA_BIN, ROOT, Ports, Stack
+from bot.devtools.launcher import prepare_database
 from bot.settings import Settings
 
 

@@ -84,7 +84,7 @@ def _catalog_import(settings: Settings, args: argparse.Namespace) -> None:
 
 def _catalog_index(settings: Settings, args: argparse.Namespace) -> None:
     from bot.catalog.encoders import image_encoder, text_encoder
-    from bot.catalog.indexer import build, up_to_date
+    from bot.catalog.indexing import build, up_to_date
     from bot.storage.db import create_sync_engine
 
     engine = create_sync_engine(settings.database_url)
@@ -108,7 +108,7 @@ def _catalog_index(settings: Settings, args: argparse.Namespace) -> None:
 def _catalog_search(settings: Settings, args: argparse.Namespace) -> None:
     import json
 
-    from bot.catalog.search_service import ProductSearch
+    from bot.catalog.product_search import ProductSearch
 
     async def run(database: Database) -> list[dict]:
         search = ProductSearch(settings, database)
@@ -163,7 +163,7 @@ def _agents_list(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def _customers_link(settings: Settings, args: argparse.Namespace) -> None:
-    from bot.order_access import OrderAccess
+    from bot.shop.order_access import OrderAccess
 
     async def run(database: Database) -> str:
         customer = await OrderAccess(database).link(args.channel, args.user_id, args.email)
@@ -173,7 +173,7 @@ def _customers_link(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def _customers_unlink(settings: Settings, args: argparse.Namespace) -> None:
-    from bot.order_access import OrderAccess
+    from bot.shop.order_access import OrderAccess
 
     async def run(database: Database) -> bool:
         return await OrderAccess(database).unlink(args.channel, args.user_id)

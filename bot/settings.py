@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+# The project checkout: where the YAML files editors change live (escalation.yml, desk.yml, ...).
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_VAR_DIR = "var"
 
 

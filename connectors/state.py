@@ -4,7 +4,7 @@ Agent replies are kept by the desk's client id, so a retried request sends once;
 event and position (`connectors.outbox`). Seen webhook ids live in the inbox (`connectors.inbox`).
 
 Redis when `REDIS_URL` is set (shared by every Rasa replica, survives restarts), otherwise a SQLite file
-in `$VAR_DIR` (`connectors.sqlite_store`, also survives restarts); `MemoryStore` is for tests. Keys
+in `$VAR_DIR` (`connectors.kv_sqlite`, also survives restarts); `MemoryStore` is for tests. Keys
 expire: nothing here grows without bound.
 """
 
@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from connectors.sqlite_store import SqliteStore
+from connectors.kv_sqlite import SqliteStore
 
 # How long the inbox remembers an event id (`connectors.inbox`). Meta retries failed deliveries for
 # hours; keep ids well beyond that, and beyond the webhooks' age limit (`limits.DEFAULT_MAX_AGE_SECONDS`,

@@ -25,7 +25,7 @@ from sanic.response import HTTPResponse
 from connectors.agent_reply import AgentSendError, desk_token_from_env
 from connectors.inbox import Entry, Inbox, NewEntry
 from connectors.limits import BodyRefused, decode_body
-from connectors.mention_store import MentionStore
+from connectors.mentions import MentionStore
 from connectors.meta_input import ConnectorConfigError
 from connectors.meta_output import split_text
 from connectors.metrics import count

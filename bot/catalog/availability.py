@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from bot.const import PRODUCT_WORD_SYNONYMS
-from bot.formatting import join_words, money
-from bot.orders import Reply
+from bot.shop.const import PRODUCT_WORD_SYNONYMS
+from bot.shop.formatting import join_words, money
+from bot.shop.orders import Reply
 from bot.storage.db import Database
 from bot.storage.models import Product
 

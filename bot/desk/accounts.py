@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, select
 
-from bot.desk import audit
 from bot.desk.config import Lockout
 from bot.desk.passwords import dummy_hash, hash_password, needs_rehash, verify_password
 from bot.desk.throttle import SignInThrottle
+from bot.storage import audit
 from bot.storage.db import Database
 from bot.storage.models import Agent, DeskSession, utcnow
 

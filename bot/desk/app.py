@@ -25,16 +25,17 @@ import jinja2
 from aiohttp import web
 
 from bot.catalog.fetch import ImageFetchError, media_policy
+from bot.conversations.rasa_api import DeliveryError
 from bot.desk import canned
 from bot.desk import metrics as desk_metrics
 from bot.desk.accounts import SignInError
 from bot.desk.config import DeskConfig, Network
 from bot.desk.health import register as add_readiness
-from bot.desk.live import Bus, TrackerWatcher
+from bot.desk.live import TrackerWatcher
 from bot.desk.media import MediaProxy, media_urls
 from bot.desk.ownership import SUPERVISOR, NotFound, OwnershipError
-from bot.desk.rasa_client import DeliveryError
 from bot.desk.service import Desk
+from bot.live_bus import Bus
 from bot.metrics import metrics_token_from_env
 from bot.storage.db import Database
 from bot.storage.models import Agent, AuditEntry, utcnow

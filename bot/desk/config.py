@@ -16,11 +16,11 @@ from typing import Any
 
 import yaml
 
-from bot.rasa_api_auth import jwt_secret_from_env
-from bot.settings import Settings
+from bot.conversations.api_auth import jwt_secret_from_env
+from bot.settings import PROJECT_ROOT, Settings
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-ROOT = Path(__file__).resolve().parent.parent.parent
+ROOT = PROJECT_ROOT
 DESK_YML = ROOT / "desk.yml"
 CANNED_YML = ROOT / "canned_responses.yml"
 
@@ -50,7 +50,9 @@ class DeskConfig:
     port: int = 5090
     host: str = "127.0.0.1"
     rasa_url: str = "http://127.0.0.1:5005"
-    rasa_token: str = ""  # secret of the JWTs for Rasa's HTTP API (resume, CSAT): bot/rasa_api_auth.py
+    rasa_token: str = (
+        ""  # secret of the JWTs for Rasa's HTTP API (resume, CSAT): bot/conversations/api_auth.py
+    )
     desk_api_token: str = ""  # the connectors' agent_reply route
     public_url: str = "http://127.0.0.1:5090"
     session_hours: int = 12
@@ -72,7 +74,7 @@ class DeskConfig:
 
     @property
     def tracker_database_url(self) -> str:
-        """Where Rasa keeps conversations: the same choice as bot/rasa_stores.py makes for Rasa."""
+        """Where Rasa keeps conversations: the choice bot/conversations/tracker_store.py makes for Rasa."""
         env_url = os.environ.get("DATABASE_URL")
         if env_url:
             return env_url

@@ -18,8 +18,8 @@ from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.desk.rasa_client import DeliveryError
-from bot.handoff import ACTIVE
+from bot.conversations.rasa_api import DeliveryError
+from bot.handoff.tickets import ACTIVE
 from bot.metrics import (
     CHALLENGE,
     LATENCY_BUCKETS,

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.desk import audit
-from bot.handoff import ACTIVE, ASSIGNED, OPEN, RESOLVED
+from bot.handoff.tickets import ACTIVE, ASSIGNED, OPEN, RESOLVED
+from bot.storage import audit
 from bot.storage.db import Database
 from bot.storage.models import Agent, HandoffTicket, TicketNote, utcnow
 

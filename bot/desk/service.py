@@ -10,17 +10,18 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from bot.desk import audit, sla
+from bot.conversations.rasa_api import DeliveryError, RasaClient
+from bot.conversations.transcript import Line, Transcripts
+from bot.desk import sla
 from bot.desk.accounts import Accounts
 from bot.desk.config import DeskConfig
-from bot.desk.live import Bus
 from bot.desk.ownership import Change, NotFound, Ownership, OwnershipError, can_act, can_view, owner
-from bot.desk.rasa_client import DeliveryError, RasaClient
 from bot.desk.throttle import SignInThrottle
-from bot.desk.transcript import Line, Transcripts
-from bot.escalation import EscalationConfig, frustration_trend
-from bot.handoff import ACTIVE, ASSIGNED, OPEN
+from bot.handoff.escalation import EscalationConfig, frustration_trend
+from bot.handoff.tickets import ACTIVE, ASSIGNED, OPEN
+from bot.live_bus import Bus
 from bot.monitoring.moderation import is_muted
+from bot.storage import audit
 from bot.storage.db import Database
 from bot.storage.models import Agent, AgentMessage, HandoffTicket, TicketNote, utcnow
 

@@ -17,13 +17,13 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from bot.desk import audit
-from bot.desk.live import Bus
+from bot.live_bus import Bus
 from bot.monitoring import spikes
 from bot.monitoring.config import SpikeSettings
 from bot.monitoring.const import ALERT_MESSAGES_IN_WEBHOOK, SPIKE_LEASE
 from bot.monitoring.sql import insert_ignore
 from bot.monitoring.webhook import DISABLED, PENDING, WebhookClient
+from bot.storage import audit
 from bot.storage.db import Database
 from bot.storage.models import Agent, Alert, AlertMessage, LoggedMessage, MonitorCursor, utcnow
 

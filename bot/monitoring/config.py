@@ -15,7 +15,9 @@ from typing import Any
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent.parent
+from bot.settings import PROJECT_ROOT
+
+ROOT = PROJECT_ROOT
 MONITORING_YML = ROOT / "monitoring.yml"
 
 

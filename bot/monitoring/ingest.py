@@ -22,8 +22,8 @@ from typing import Any
 
 from sqlalchemy import Table, select, update
 
-from bot.desk.rasa_client import DeliveryError, RasaClient
-from bot.desk.transcript import EVENTS, Transcripts
+from bot.conversations.rasa_api import DeliveryError, RasaClient
+from bot.conversations.transcript import EVENTS, Transcripts
 from bot.monitoring.const import (
     BATCH,
     DM,

@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.desk import audit
-from bot.desk.rasa_client import DeliveryError, RasaClient
-from bot.handoff import ACTIVE
+from bot.conversations.rasa_api import DeliveryError, RasaClient
+from bot.handoff.tickets import ACTIVE
 from bot.monitoring.config import ModerationSettings
 from bot.monitoring.const import BLOCK_LIST, INSULT, REPEATED_ABUSE, REVIEW_STATES, SYSTEM
 from bot.monitoring.sql import insert_ignore
+from bot.storage import audit
 from bot.storage.db import Database
 from bot.storage.models import Agent, HandoffTicket, LoggedMessage, ModerationFlag, MutedAuthor, utcnow
 

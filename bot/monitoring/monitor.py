@@ -14,8 +14,8 @@ import logging
 import time
 from pathlib import Path
 
-from bot.desk.live import Bus
-from bot.desk.rasa_client import RasaClient
+from bot.conversations.rasa_api import RasaClient
+from bot.live_bus import Bus
 from bot.monitoring.alerts import Alerts
 from bot.monitoring.config import ROOT, MonitoringConfig
 from bot.monitoring.ingest import Recorder

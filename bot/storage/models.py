@@ -60,7 +60,7 @@ class CustomerIdentity(Base):
     """A platform identity (a Messenger PSID, an Instagram-scoped id, an X user id) linked to a customer.
 
     Whoever writes from a linked identity sees that customer's orders without a second factor
-    (bot/order_access.py). Rows come from `bot customers link` (or a shop's account linking), never
+    (bot/shop/order_access.py). Rows come from `bot customers link` (or a shop's account linking), never
     from what someone says in a conversation.
     """
 
@@ -139,7 +139,7 @@ class Order(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
-    status: Mapped[str] = mapped_column(String(20))  # see bot.orders.OrderStatus
+    status: Mapped[str] = mapped_column(String(20))  # see bot.shop.orders.OrderStatus
     placed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     shipped_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     estimated_delivery: Mapped[dt.date | None]
@@ -149,7 +149,7 @@ class Order(Base):
     tracking_url: Mapped[str | None] = mapped_column(String(500))
     total: Mapped[Decimal] = mapped_column(Numeric(10, 2))
     currency: Mapped[str] = mapped_column(String(3), default="GBP")
-    refund_status: Mapped[str] = mapped_column(String(20), default="none")  # see bot.orders.RefundStatus
+    refund_status: Mapped[str] = mapped_column(String(20), default="none")  # see bot.shop.orders.RefundStatus
     refund_amount: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))
     refund_issued_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # The delivery postcode: with the customer's e-mail, the second factor that unlocks the order.
@@ -192,7 +192,7 @@ class Store(Base):
 class Mention(Base):
     """A public post that mentions the brand (monitored, not a conversation).
 
-    Written by the channels in the Rasa process with plain SQL (see connectors/mention_store.py), so
+    Written by the channels in the Rasa process with plain SQL (see connectors/mentions.py), so
     the columns stay simple; `raw` keeps the platform's JSON.
     """
 
@@ -422,7 +422,7 @@ class PhotoLookup(Base):
 
 
 class OrderCheckFailure(Base):
-    """A failed (or in-flight) second-factor attempt on an order, for the rate limit in bot/order_access.py.
+    """A failed (or in-flight) second-factor attempt on an order, rate-limited in bot/shop/order_access.py.
 
     In SQL so that every action-server replica counts the same attempts.
     """

@@ -8,9 +8,9 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.catalog import ActionCheckAvailability
 from actions.fallback import ActionFallback, consecutive_fallbacks
+from actions.locations import ActionStoreInfo
 from actions.orders import ActionAnswerOrder, ActionConfirmCancel, ActionKeepOrder, ValidateOrderForm
 from actions.services import services
-from actions.stores import ActionStoreInfo
 
 from .conftest import AMY, make_tracker, texts
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from actions.csat import ActionAskCsat, ActionRecordCsat, messages_since_question, parse_score
 from actions.services import services
-from bot.handoff import OPEN, RESOLVED
+from bot.handoff.tickets import OPEN, RESOLVED
 from bot.storage.models import HandoffTicket
 
 CONVERSATION = "csat-user"

@@ -19,7 +19,7 @@ from actions.orders import (
     ValidateOrderForm,
 )
 from actions.services import services
-from bot.order_access import MAX_FAILED_CHECKS
+from bot.shop.order_access import MAX_FAILED_CHECKS
 
 from .conftest import AMY, make_tracker, texts
 

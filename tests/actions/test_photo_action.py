@@ -21,7 +21,7 @@ from actions.services import services
 from bench.photo_queries import queries
 from bot.catalog.encoders import EfficientNetLiteEncoder, text_encoder
 from bot.catalog.images import ImageStore
-from bot.catalog.indexer import build
+from bot.catalog.indexing import build
 from bot.storage import migrate
 from bot.storage.db import create_sync_engine
 from bot.storage.models import PhotoLookup, Product

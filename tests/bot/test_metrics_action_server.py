@@ -19,7 +19,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.bearer import bearer_matches
-from bot.devstack import Service
+from bot.devtools.devstack import Service
 from bot.metrics import NOT_CONFIGURED, metrics_token_from_env, refusal
 
 TOKEN = "scrape-secret"
@@ -178,7 +178,7 @@ def test_the_token_rule():
 
 
 def test_the_stack_runs_this_server():
-    from bot.devstack import Stack
+    from bot.devtools.devstack import Stack
 
     [actions] = [s for s in Stack().services if s.name == "actions"]
     assert actions.command[1:3] == ["-m", "bot.action_server"]

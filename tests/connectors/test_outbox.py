@@ -21,10 +21,10 @@ import pytest
 from aiohttp import web
 
 from connectors.graph_api import GraphApiClient
+from connectors.kv_sqlite import SqliteStore
 from connectors.meta_output import MESSENGER, MetaOutputChannel, split_text
 from connectors.metrics import value
 from connectors.outbox import OUTBOX_TTL, Outbox, current_turn, turn
-from connectors.sqlite_store import SqliteStore
 from connectors.state import ConnectorState, KeyValueStore, MemoryStore, RedisStore
 from connectors.twitter import TwitterOutput
 from connectors.x_client import XApiClient

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 import pytest
 
-from connectors.sqlite_store import SqliteStore
+from connectors.kv_sqlite import SqliteStore
 from connectors.state import (
     AGENT_REPLY_PENDING_TTL,
     AGENT_REPLY_TTL,

@@ -23,7 +23,7 @@ from aiohttp import web
 from rasa.core.channels.channel import UserMessage
 from sanic import Sanic
 
-from connectors.mention_store import MentionStore
+from connectors.mentions import MentionStore
 from connectors.security import x_signature
 from connectors.state import ConnectorState, MemoryStore
 from connectors.twitter import TwitterInput, XConfig, cards_as_text, numbered_options

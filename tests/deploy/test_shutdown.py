@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from bot.devstack import Service
+from bot.devtools.devstack import Service
 
 from .conftest import port
 

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import requests
 
-from bot.devstack import Ports, Stack
-from bot.launcher import prepare_database
+from bot.devtools.devstack import Ports, Stack
+from bot.devtools.launcher import prepare_database
 from bot.settings import Settings
 from bot.storage import migrate
 

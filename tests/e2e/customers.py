@@ -1,6 +1,6 @@
 """Demo customers for end-to-end tests: linking a platform user to one, as `bot customers link` does.
 
-Orders are shown only to their customer (bot/order_access.py): a platform user linked to the customer, or
+Orders are shown only to their customer (bot/shop/order_access.py): a platform user linked to the customer, or
 a conversation that gave the order's e-mail or delivery postcode (REST conversations always must).
 """
 
@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.devstack import Stack
-from bot.order_access import OrderAccess
+from bot.devtools.devstack import Stack
 from bot.settings import Settings
+from bot.shop.order_access import OrderAccess
 from bot.storage.db import Database
 
 # Seeded customers (bot/storage/seed/shop.yml): e-mail, delivery postcode, their demo orders.

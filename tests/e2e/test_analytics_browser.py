@@ -20,7 +20,7 @@ from sqlalchemy import delete, select
 from bot.desk.accounts import Accounts
 from bot.desk.analytics_pages import CHARTS
 from bot.desk.config import Lockout
-from bot.devstack import Stack
+from bot.devtools.devstack import Stack
 from bot.settings import Settings
 from bot.storage.db import Database
 from bot.storage.models import Agent, AgentMessage, HandoffTicket, LoggedMessage, PhotoLookup

@@ -19,7 +19,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from bot.desk.accounts import Accounts
 from bot.desk.config import Lockout
-from bot.devstack import ROOT, Stack
+from bot.devtools.devstack import ROOT, Stack
 from bot.settings import Settings
 from bot.storage.db import Database
 

@@ -20,7 +20,7 @@ from PIL import Image
 
 from bench.photo_queries import AUGMENTATIONS
 from bot.catalog.demo_images import write_catalog_images
-from bot.devstack import Stack
+from bot.devtools.devstack import Stack
 from bot.storage.seed import load_yaml
 from connectors.security import hub_signature
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.devstack import Stack
+from bot.devtools.devstack import Stack
 
 from .customers import AMY, link
 from .test_meta_channels import customer_says, new_user, wait_for_replies

@@ -15,7 +15,7 @@ import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.devstack import Stack
+from bot.devtools.devstack import Stack
 from bot.settings import Settings
 from bot.storage.db import create_sync_engine
 from bot.storage.models import LoggedMessage

@@ -11,7 +11,7 @@ import aiohttp
 import psycopg
 import pytest
 
-from bot.devstack import Stack
+from bot.devtools.devstack import Stack
 
 
 class Customer:

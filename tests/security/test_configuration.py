@@ -1,9 +1,10 @@
 """Configuration fails closed (issue #21): no half-real platforms, no missing secret, no open Rasa API.
 
 `make run` never mixes real and simulated platform secrets, every shared secret exists, and Rasa never
-starts with its API open or a secret on its command line. Tested on the functions bot/devstack.py,
-bot/launcher.py and bot/rasa_server.py decide with, and on the real commands (`python -m bot.launcher`,
-`python -m bot.rasa_server`), which stop before starting anything.
+starts with its API open or a secret on its command line. Tested on the functions
+bot/devtools/devstack.py, bot/devtools/launcher.py and bot/rasa_server/server.py decide with, and on the
+real commands (`python -m bot.devtools.launcher`, `python -m bot.rasa_server`), which stop before
+starting anything.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sys
 
 import pytest
 
-from bot.devstack import (
+from bot.devtools.devstack import (
     OPTIONAL_PLATFORM_VARIABLES,
     RASA_PYTHON,
     ROOT,
@@ -26,8 +27,8 @@ from bot.devstack import (
     secrets_defaults,
     simulator_defaults,
 )
-from bot.rasa_server import ConfigurationError as RasaConfigurationError
-from bot.rasa_server import rasa_arguments
+from bot.rasa_server.server import ConfigurationError as RasaConfigurationError
+from bot.rasa_server.server import rasa_arguments
 from bot.simulator.config import SimulatorConfig
 
 PORTS = Ports(6005, 6055, 6080, 6090)  # never started here
@@ -121,7 +122,12 @@ def test_make_run_stops_on_a_partial_real_setup(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in PLATFORM}
     env.update(X_CONSUMER_SECRET="real-secret", VAR_DIR=str(tmp_path), RASA_PORT="6105")
     done = subprocess.run(
-        [sys.executable, "-m", "bot.launcher"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "bot.devtools.launcher"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode != 0
     assert "X_CONSUMER_KEY" in done.stderr and "META_APP_SECRET" in done.stderr, done.stderr[-2000:]

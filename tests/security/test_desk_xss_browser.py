@@ -26,11 +26,11 @@ from PIL import Image
 from playwright.async_api import Browser, Page, async_playwright, expect
 from sqlalchemy import insert
 
+from bot.conversations.transcript import EVENTS
 from bot.desk.accounts import Accounts
 from bot.desk.app import create_app
 from bot.desk.config import DeskConfig
-from bot.desk.transcript import EVENTS
-from bot.handoff import HandoffService
+from bot.handoff.tickets import HandoffService
 from bot.settings import Settings
 from bot.storage import migrate
 from bot.storage.db import Database, create_sync_engine

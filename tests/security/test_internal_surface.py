@@ -1,7 +1,7 @@
 """No open internal surface (issue #21): what an attacker who reaches the internal ports can do (runtime B).
 
 A real stack (simulator, action server, Rasa server with our channels and its HTTP API, desk) on its own
-ports, started as `make run` starts it (bot.devstack), plus a bare action server started as a
+ports, started as `make run` starts it (bot.devtools.devstack), plus a bare action server started as a
 deployment would start it (`python -m bot.action_server --actions actions`, no `--host`). Everything is
 plain HTTP from outside the processes: the REST channel, Rasa's HTTP API, the action server and every
 `/metrics` refuse callers without their secret, and no secret shows on any process's command line.
@@ -23,7 +23,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.devstack import ROOT, Service, Stack
+from bot.devtools.devstack import ROOT, Service, Stack
 
 from ..e2e.conftest import stack_ports, start
 
@@ -340,7 +340,7 @@ def test_make_shell_talks_to_a_running_stack_with_the_token_it_left(surface):
     env.update(VAR_DIR=str(surface.var_dir), RASA_PORT=str(surface.ports.rasa))
     sender = new_sender()
     done = subprocess.run(
-        [sys.executable, "-m", "bot.shell", "--sender", sender],
+        [sys.executable, "-m", "bot.devtools.shell", "--sender", sender],
         cwd=ROOT,
         env=env,
         input="hi\n/quit\n",

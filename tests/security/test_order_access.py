@@ -19,8 +19,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.devstack import Stack
-from bot.order_access import MAX_FAILED_CHECKS
+from bot.devtools.devstack import Stack
+from bot.shop.order_access import MAX_FAILED_CHECKS
 from bot.storage.db import create_sync_engine
 from bot.storage.models import Order
 

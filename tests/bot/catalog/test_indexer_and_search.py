@@ -9,9 +9,9 @@ from sqlalchemy.orm import Session
 
 from bench.photo_queries import queries
 from bot.catalog.images import ImageStore
-from bot.catalog.indexer import build, up_to_date
-from bot.catalog.search import CatalogSearch
-from bot.catalog.search_service import ProductSearch
+from bot.catalog.indexing import build, up_to_date
+from bot.catalog.product_search import ProductSearch
+from bot.catalog.vector_search import CatalogSearch
 from bot.settings import Settings
 from bot.storage.db import Database
 from bot.storage.models import Product, ProductImage

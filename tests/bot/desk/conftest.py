@@ -12,11 +12,11 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import insert
 
+from bot.conversations.transcript import EVENTS
 from bot.desk import passwords
 from bot.desk.accounts import Accounts
 from bot.desk.config import DeskConfig, Lockout
-from bot.desk.transcript import EVENTS
-from bot.handoff import HandoffService
+from bot.handoff.tickets import HandoffService
 from bot.settings import Settings
 from bot.storage import migrate
 from bot.storage.db import Database, create_sync_engine

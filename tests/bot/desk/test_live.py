@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.desk.live import Bus, TrackerWatcher
-from bot.desk.transcript import Transcripts
+from bot.conversations.transcript import Transcripts
+from bot.desk.live import TrackerWatcher
+from bot.live_bus import Bus
 
 from .conftest import user_event
 

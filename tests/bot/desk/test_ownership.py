@@ -10,7 +10,7 @@ from sqlalchemy import select
 from bot.desk.accounts import Accounts
 from bot.desk.config import Lockout
 from bot.desk.ownership import NotFound, Ownership, OwnershipError, can_view, owner
-from bot.handoff import HandoffService
+from bot.handoff.tickets import HandoffService
 from bot.storage.models import AuditEntry, HandoffTicket
 
 from .conftest import PASSWORD

@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from bot.desk.rasa_client import RasaClient
+from bot.conversations.rasa_api import RasaClient
 
 from ..desk.conftest import (  # noqa: F401  (fixtures are found by name)
     PASSWORD,

@@ -15,7 +15,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
-from bot.desk.live import Bus
+from bot.live_bus import Bus
 from bot.monitoring.alerts import AlertError, Alerts
 from bot.monitoring.config import SpikeSettings, WebhookSettings
 from bot.monitoring.webhook import WebhookClient

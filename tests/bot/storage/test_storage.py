@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, inspect, select, update
 from sqlalchemy.orm import Session
 
-from bot.orders import OrderService, OrderStatus
+from bot.shop.orders import OrderService, OrderStatus
 from bot.storage import migrate
 from bot.storage.db import Database, UnsupportedDatabaseError, async_url, create_sync_engine, sync_url
 from bot.storage.models import Order, Product, ProductVariant, Store

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 
-from connectors.sqlite_store import SqliteStore
+from connectors.kv_sqlite import SqliteStore
 from connectors.state import ConnectorState, store_from_env
 
 from .conftest import fixtures, fresh, serve

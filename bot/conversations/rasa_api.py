@@ -2,7 +2,7 @@
 
 An agent's reply goes out through the conversation's own connector (its agent_reply route); handing
 the conversation back to the bot is Rasa's HTTP API (resume, then the CSAT question), authenticated
-with a short-lived JWT in the Authorization header (`bot.rasa_api_auth`), never a `?token=` query.
+with a short-lived JWT in the Authorization header (`bot.conversations.api_auth`), never a `?token=` query.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 import aiohttp
 
-from bot.rasa_api_auth import api_headers
+from bot.conversations.api_auth import api_headers
 
 logger = logging.getLogger(__name__)
 TIMEOUT = aiohttp.ClientTimeout(total=30)

@@ -1,4 +1,4 @@
-"""bot/devstack.py: Rasa replicas, the optional desk, and killing and reviving services.
+"""bot/devtools/devstack.py: Rasa replicas, the optional desk, and killing and reviving services.
 
 The layout tests build stacks without starting them. The process tests run small real processes (an
 HTTP server each, on free ports) in place of the services, so `kill`, `Stack.kill` and `Stack.revive`
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.devstack import (
+from bot.devtools.devstack import (
     Ports,
     Service,
     Stack,

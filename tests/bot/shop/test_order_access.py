@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.order_access import (
+from bot.shop.order_access import (
     AttemptLimits,
     CheckOutcome,
     Factor,

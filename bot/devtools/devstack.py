@@ -32,9 +32,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.rasa_api_auth import api_headers, jwt_secret_from_env
+from bot.conversations.api_auth import api_headers, jwt_secret_from_env
+from bot.settings import PROJECT_ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = PROJECT_ROOT
 RASA_BIN = ROOT / ".venv-rasa" / "bin" / "rasa"
 RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"  # `-m bot.rasa_server`: `rasa`, no secret in argv
 MODEL = ROOT / "models" / "current.tar.gz"

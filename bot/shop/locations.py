@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from bot.orders import Reply
+from bot.shop.orders import Reply
 from bot.storage.db import Database
 from bot.storage.models import Store
 

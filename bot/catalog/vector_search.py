@@ -15,8 +15,8 @@ from pathlib import Path
 from PIL import Image
 
 from bot.catalog.encoders import ImageEncoder, TextEncoder, image_encoder, text_encoder
-from bot.catalog.index import StoredVectors, VectorIndex, build_index
-from bot.catalog.indexer import MANIFEST, read_manifest
+from bot.catalog.indexing import MANIFEST, read_manifest
+from bot.catalog.vector_index import StoredVectors, VectorIndex, build_index
 
 # Cosine similarity of EfficientNet-Lite0 features (calibrated in bench/photo_search.py).
 CONFIDENT = 0.72

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import select
 
-from bot.handoff import ASSIGNED, OPEN, RESOLVED, HandoffService
+from bot.handoff.tickets import ASSIGNED, OPEN, RESOLVED, HandoffService
 from bot.storage import migrate
 from bot.storage.db import Database
 from bot.storage.models import HandoffTicket

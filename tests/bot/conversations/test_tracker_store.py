@@ -11,8 +11,8 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot import rasa_stores
-from bot.rasa_stores import (
+from bot.conversations import tracker_store as rasa_stores
+from bot.conversations.tracker_store import (
     EnvLockStore,
     EnvTrackerStore,
     StoreConfigError,

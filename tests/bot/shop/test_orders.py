@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from bot.orders import (
+from bot.shop.orders import (
     OrderStatus,
     OrderSummary,
     RefundStatus,

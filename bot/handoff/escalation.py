@@ -14,7 +14,9 @@ from typing import Any
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+from bot.settings import PROJECT_ROOT
+
+ROOT = PROJECT_ROOT
 CONFIG_FILE = ROOT / "escalation.yml"
 # Short social turns are not "the same question asked again".
 # Asking for a person inside another request ("i want to speak to a human, my refund never came"):

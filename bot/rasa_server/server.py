@@ -6,7 +6,7 @@ command line (anyone on the machine can read it in `ps`): `--auth-token`, `--jwt
 `RASA_JWT_SECRET` (or the older `RASA_API_TOKEN`) and is handed to Rasa inside this process. Without
 it the API would be open to anyone who reaches the port, so the server refuses to start. Rasa's
 `?token=` query-string authentication is never enabled: callers send `Authorization: Bearer <JWT>`
-(`bot.rasa_api_auth`).
+(`bot.conversations.api_auth`).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import os
 import sys
 from collections.abc import Mapping
 
-from bot import action_retry
-from bot.rasa_api_auth import jwt_secret_from_env  # PyJWT: a dependency of Rasa's own (sanic-jwt)
+from bot.conversations.api_auth import jwt_secret_from_env  # PyJWT: a dependency of Rasa's own (sanic-jwt)
+from bot.rasa_server import action_retry
 
 SECRET_OPTIONS = ("--auth-token", "--jwt-secret", "--jwt-private-key")
 

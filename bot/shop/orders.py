@@ -13,8 +13,8 @@ from decimal import Decimal
 from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 
-from bot.const import ORDER_ID_PATTERN, RETURN_WINDOW_DAYS
-from bot.formatting import day, join_words, money
+from bot.shop.const import ORDER_ID_PATTERN, RETURN_WINDOW_DAYS
+from bot.shop.formatting import day, join_words, money
 from bot.storage.db import Database
 from bot.storage.models import Order, OrderItem, ProductVariant, utcnow
 

@@ -11,7 +11,7 @@ from rasa_sdk.types import DomainDict
 from actions.base import ServiceAction
 from actions.replies import say
 from actions.services import services
-from bot.stores import stores_reply
+from bot.shop.locations import stores_reply
 
 
 class ActionStoreInfo(ServiceAction):

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from bot.escalation import EscalationConfig, Turn, decide, frustration_trend, priority, summary
+from bot.handoff.escalation import (
+    EscalationConfig,
+    Turn,
+    decide,
+    frustration_trend,
+    priority,
+    summary,
+)
 
 CONFIG = EscalationConfig.load()
 

@@ -1,7 +1,7 @@
 """`make run`: prepare the database, start every service, say what runs where, stop cleanly on Ctrl-C.
 
 Fails closed: a partial real platform setup (some META_* / X_* variables, not all) stops here with the
-list of what is missing, before anything starts (`bot.devstack.platform_env`).
+list of what is missing, before anything starts (`bot.devtools.devstack.platform_env`).
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from types import FrameType
 
 from sqlalchemy.engine import make_url
 
-from bot.catalog.indexer import build, up_to_date
+from bot.catalog.indexing import build, up_to_date
 from bot.desk.demo import ensure_demo_accounts
-from bot.devstack import ConfigurationError, Stack, StackError
+from bot.devtools.devstack import ConfigurationError, Stack, StackError
 from bot.settings import Settings
 from bot.storage import migrate
 from bot.storage.db import create_sync_engine
@@ -74,7 +74,7 @@ def banner(stack: Stack, settings: Settings, demo_accounts: dict[str, str] | Non
 
 def main(argv: list[str] | None = None) -> None:
     """Run until Ctrl-C or until a service dies."""
-    argparse.ArgumentParser(prog="python -m bot.launcher", description=__doc__).parse_args(argv)
+    argparse.ArgumentParser(prog="python -m bot.devtools.launcher", description=__doc__).parse_args(argv)
     try:
         stack = Stack()
     except ConfigurationError as err:

@@ -15,7 +15,7 @@ import urllib.error
 import uuid
 from typing import Any
 
-from bot.devstack import (
+from bot.devtools.devstack import (
     ConfigurationError,
     Ports,
     Stack,
@@ -85,7 +85,7 @@ def chat(base_url: str, token: str, sender: str) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Connect to a running server or start one, then chat."""
-    parser = argparse.ArgumentParser(prog="python -m bot.shell", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bot.devtools.shell", description=__doc__.splitlines()[0])
     parser.add_argument("--sender", default=f"shell-{uuid.uuid4().hex[:8]}", help="conversation id")
     args = parser.parse_args(argv)
     ports = Ports.from_env()
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit("a server is running, but REST_CHANNEL_TOKEN is not set: set it to that server's token")
         chat(base_url, token, args.sender)
         return
-    from bot.launcher import prepare_database
+    from bot.devtools.launcher import prepare_database
     from bot.settings import Settings
 
     try:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from bot.catalog.encoders import ImageEncoder, TextEncoder
 from bot.catalog.images import ImageStore
-from bot.catalog.index import StoredVectors
+from bot.catalog.vector_index import StoredVectors
 from bot.storage.models import Product
 
 BATCH = 16

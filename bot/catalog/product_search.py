@@ -9,7 +9,7 @@ from PIL import Image
 
 from bot.catalog.availability import CatalogService, ProductInfo
 from bot.catalog.filters import parse_filters
-from bot.catalog.search import CatalogSearch, Match, verdict
+from bot.catalog.vector_search import CatalogSearch, Match, verdict
 from bot.settings import Settings
 from bot.storage.db import Database
 

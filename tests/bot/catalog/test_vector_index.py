@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from bot.catalog.index import ExactIndex, HnswIndex, StoredVectors, build_index
-from bot.catalog.search import Match, group_by_product, verdict
+from bot.catalog.vector_index import ExactIndex, HnswIndex, StoredVectors, build_index
+from bot.catalog.vector_search import Match, group_by_product, verdict
 
 
 def unit_rows(n: int, dim: int, seed: int = 0) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Who owns a conversation, and every way that changes (ARCHITECTURE.md, "Conversation ownership").
+"""Who owns a conversation, and every way that changes (README.md, "How it is built": conversation ownership).
 
 A ticket is `open` (queued), `assigned` (to an agent, or to a person outside the desk such as Meta's
 inbox) or `resolved` (the bot has the conversation again). Every transition is one conditional UPDATE,

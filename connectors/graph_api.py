@@ -7,18 +7,14 @@ never on errors that cannot succeed on a retry (bad token, bad request, outside 
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
 
-from connectors.metrics import count, measured_send
+from connectors.metrics import count
 from connectors.outbox import Outbox
-from connectors.retry import with_retries
-
-logger = logging.getLogger(__name__)
+from connectors.platform_client import PlatformClient, PlatformError
 
 DEFAULT_GRAPH_API_URL = "https://graph.facebook.com/v21.0"
 # https://developers.facebook.com/docs/graph-api/guides/error-handling
@@ -38,22 +34,20 @@ EXPLANATIONS = {
 }
 
 
-class GraphApiError(Exception):
-    """Meta refused a request (or could not be reached after all retries)."""
+class GraphApiError(PlatformError):
+    """Meta refused a request (or could not be reached after all retries). Meta gives no retry time."""
 
     def __init__(
         self, message: str, status: int = 0, code: int | None = None, subcode: int | None = None
     ) -> None:
-        super().__init__(message)
-        self.status = status
+        super().__init__(message, status)
         self.code = code
         self.subcode = subcode
-        self.wait: float | None = None  # Meta gives no retry time; backoff decides
 
     @property
     def retryable(self) -> bool:
-        """Whether trying again later can succeed."""
-        return self.status == 429 or self.status >= 500 or self.status == 0 or self.code in TRANSIENT_CODES
+        """Whether trying again later can succeed (also on Graph's transient error codes)."""
+        return super().retryable or self.code in TRANSIENT_CODES
 
     @property
     def outside_window(self) -> bool:
@@ -72,8 +66,11 @@ def error_from_response(status: int, body: Any) -> GraphApiError:
     return GraphApiError(f"{message} ({explanation})" if explanation else message, status, code, subcode)
 
 
-class GraphApiClient:
+class GraphApiClient(PlatformClient):
     """Sends messages and sender actions for one Page or Instagram account."""
+
+    api_name = "Graph API"
+    error = GraphApiError
 
     def __init__(
         self,
@@ -86,14 +83,9 @@ class GraphApiClient:
         max_delay: float = 8.0,
         timeout: float = 10.0,
     ) -> None:
+        super().__init__(platform, session, max_attempts, base_delay, max_delay, timeout)
         self.url = f"{base_url.rstrip('/')}/me/messages"
         self._token = access_token
-        self.platform = platform
-        self._session = session
-        self.max_attempts = max_attempts
-        self.base_delay = base_delay
-        self.max_delay = max_delay
-        self.timeout = timeout
 
     async def send_message(
         self,
@@ -103,11 +95,7 @@ class GraphApiClient:
         tag: str | None = None,
         outbox: Outbox | None = None,
     ) -> str:
-        """Send one message; returns Meta's message id.
-
-        With an `outbox` (bot replies), inside a turn the message takes the turn's next position and
-        is not sent again when a re-run of the turn has already sent it (the stored id is returned).
-        """
+        """Send one message; returns Meta's message id (once per turn position with an `outbox`)."""
         body: dict[str, Any] = {
             "recipient": {"id": recipient_id},
             "messaging_type": messaging_type,
@@ -115,13 +103,9 @@ class GraphApiClient:
         }
         if tag:
             body["tag"] = tag
-
-        async def send() -> str:
-            with measured_send(self.platform):
-                answer = await self._post(body)
-            return str(answer.get("message_id", ""))
-
-        return await outbox.send_once(self.platform, send) if outbox is not None else await send()
+        return await self._send_once(
+            outbox, lambda: self._post(body), lambda answer: str(answer.get("message_id", ""))
+        )
 
     async def send_action(self, recipient_id: str, action: str) -> None:
         """A sender action (`typing_on`, `typing_off`, `mark_seen`): its own call, as Meta requires.
@@ -132,31 +116,20 @@ class GraphApiClient:
 
     async def _post(self, body: dict[str, Any]) -> dict[str, Any]:
         """POST with retries; the parsed answer, or GraphApiError."""
-        return await with_retries(
-            lambda: self._post_once(body),
-            GraphApiError,
+        params = {"access_token": self._token}
+        return await self._with_retries(
+            lambda: self._request_once("POST", self.url, json=body, params=params),
             f"{self.platform} send to {body['recipient']['id']}",
-            self.max_attempts,
-            self.base_delay,
-            self.max_delay,
-            on_error=lambda err: count("graph_api_errors", self.platform, str(err.code or err.status)),
-            on_retry=lambda _: count("send_retries", self.platform),
         )
 
-    async def _post_once(self, body: dict[str, Any]) -> dict[str, Any]:
-        session = await self._session()
-        timeout = aiohttp.ClientTimeout(total=self.timeout)
-        try:
-            async with session.post(
-                self.url, json=body, params={"access_token": self._token}, timeout=timeout
-            ) as response:
-                try:
-                    answer = await response.json(content_type=None)
-                except ValueError:
-                    answer = {"error": {"message": (await response.text())[:200]}}
-                if response.status != 200 or "error" in answer:
-                    raise error_from_response(response.status, answer)
-                count("graph_api_sent", self.platform)
-                return answer
-        except (aiohttp.ClientError, asyncio.TimeoutError) as err:
-            raise GraphApiError(f"could not reach the Graph API: {type(err).__name__} {err}") from err
+    def _unreadable(self, text: str) -> dict[str, Any]:
+        return {"error": {"message": text}}
+
+    def _result(self, response: aiohttp.ClientResponse, answer: Any) -> dict[str, Any]:
+        if response.status != 200 or "error" in answer:
+            raise error_from_response(response.status, answer)
+        count("graph_api_sent", self.platform)
+        return answer
+
+    def _count_error(self, err: GraphApiError) -> None:  # type: ignore[override]
+        count("graph_api_errors", self.platform, str(err.code or err.status))

@@ -6,7 +6,10 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:  # the clients' error base; it imports this module
+    from connectors.platform_client import PlatformError
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -21,18 +24,6 @@ class ReplyDeferred(RuntimeError):
     """
 
 
-class PlatformError(Protocol):
-    """What the retry loop needs to know about a failure."""
-
-    @property
-    def retryable(self) -> bool:
-        """Whether trying again can succeed."""
-
-    @property
-    def wait(self) -> float | None:
-        """Seconds the platform asked us to wait, if it said."""
-
-
 def backoff(attempt: int, base_delay: float, max_delay: float) -> float:
     """Exponential backoff with jitter: spreads the retries of many conversations apart."""
     ceiling = min(max_delay, base_delay * 2 ** (attempt - 1))
@@ -41,13 +32,13 @@ def backoff(attempt: int, base_delay: float, max_delay: float) -> float:
 
 async def with_retries(
     call: Callable[[], Awaitable[T]],
-    errors: type[Exception],
+    errors: type[PlatformError],
     what: str,
     attempts: int,
     base_delay: float,
     max_delay: float,
-    on_error: Callable[[Exception], None] = lambda _: None,
-    on_retry: Callable[[Exception], None] = lambda _: None,
+    on_error: Callable[[PlatformError], None] = lambda _: None,
+    on_retry: Callable[[PlatformError], None] = lambda _: None,
 ) -> T:
     """Run `call`; on a retryable `errors` instance wait (as told, or backoff) and try again.
 
@@ -58,11 +49,10 @@ async def with_retries(
             return await call()
         except errors as err:
             on_error(err)
-            failure: PlatformError = err  # type: ignore[assignment]
-            if not failure.retryable or attempt == attempts:
+            if not err.retryable or attempt == attempts:
                 logger.error("%s failed: %s", what, err)
                 raise
-            delay = failure.wait or backoff(attempt, base_delay, max_delay)
+            delay = err.wait or backoff(attempt, base_delay, max_delay)
             on_retry(err)
             logger.warning(
                 "%s failed (attempt %d/%d), retrying in %.1f s: %s", what, attempt, attempts, delay, err

@@ -8,8 +8,6 @@ network errors it backs off with jitter; other 4xx are final.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -17,12 +15,10 @@ from typing import Any, Protocol
 
 import aiohttp
 
-from connectors.metrics import count, measured_send
+from connectors.metrics import count
 from connectors.outbox import Outbox
-from connectors.retry import with_retries
+from connectors.platform_client import PlatformClient, PlatformError
 from connectors.x_oauth import OAuth1Credentials, authorization_header
-
-logger = logging.getLogger(__name__)
 
 DEFAULT_X_API_URL = "https://api.x.com"
 DM_TEXT_LIMIT = 10_000
@@ -30,18 +26,8 @@ MAX_MEDIA_BYTES = 5 * 1024 * 1024
 MAX_RATE_LIMIT_WAIT = 60.0  # longer waits fail the send rather than stall the conversation
 
 
-class XApiError(Exception):
-    """X refused a request, or could not be reached after all retries."""
-
-    def __init__(self, message: str, status: int = 0, wait: float | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.wait = wait  # seconds X asked us to wait (rate limit), if it said
-
-    @property
-    def retryable(self) -> bool:
-        """Whether trying again can succeed."""
-        return self.status in (0, 429) or self.status >= 500
+class XApiError(PlatformError):
+    """X refused a request, or could not be reached after all retries (`wait`: from x-rate-limit-reset)."""
 
 
 class XClient(Protocol):
@@ -63,8 +49,11 @@ class XClient(Protocol):
         """Download DM media (needs our credentials); returns bytes and content type."""
 
 
-class XApiClient:
+class XApiClient(PlatformClient):
     """XClient over HTTP with OAuth 1.0a user context."""
+
+    api_name = "X API"
+    error = XApiError
 
     def __init__(
         self,
@@ -76,13 +65,9 @@ class XApiClient:
         max_delay: float = 8.0,
         timeout: float = 15.0,
     ) -> None:
+        super().__init__("twitter", session, max_attempts, base_delay, max_delay, timeout)
         self.base_url = base_url.rstrip("/")
         self.credentials = credentials
-        self._session = session
-        self.max_attempts = max_attempts
-        self.base_delay = base_delay
-        self.max_delay = max_delay
-        self.timeout = timeout
 
     async def send_dm(
         self,
@@ -91,24 +76,18 @@ class XApiClient:
         media_id: str | None = None,
         outbox: Outbox | None = None,
     ) -> str:
-        """`POST /2/dm_conversations/with/:participant_id/messages`.
-
-        With an `outbox` (bot replies), inside a turn the DM takes the turn's next position and is not
-        sent again when a re-run of the turn has already sent it (the stored id is returned).
-        """
+        """`POST /2/dm_conversations/with/:participant_id/messages` (once per turn position with `outbox`)."""
         body: dict[str, Any] = {}
         if text:
             body["text"] = text
         if media_id:
             body["attachments"] = [{"media_id": media_id}]
         url = f"{self.base_url}/2/dm_conversations/with/{participant_id}/messages"
-
-        async def send() -> str:
-            with measured_send("twitter"):
-                answer = await self._request("POST", url, json=body)
-            return str((answer.get("data") or {}).get("dm_event_id", ""))
-
-        return await outbox.send_once("twitter", send) if outbox is not None else await send()
+        return await self._send_once(
+            outbox,
+            lambda: self._request("POST", url, json=body),
+            lambda answer: str((answer.get("data") or {}).get("dm_event_id", "")),
+        )
 
     async def upload_image(self, data: bytes, content_type: str) -> str:
         """`POST /2/media/upload` (multipart, category dm_image)."""
@@ -143,46 +122,31 @@ class XApiClient:
         json: dict[str, Any] | None = None,
         form: Callable[[], aiohttp.FormData] | None = None,
     ) -> dict[str, Any]:
-        return await with_retries(
-            lambda: self._request_once(method, url, json, form() if form else None),
-            XApiError,
-            f"X API {method} {url}",
-            self.max_attempts,
-            self.base_delay,
-            self.max_delay,
-            on_error=lambda err: count("x_api_errors", str(err.status)),
-            on_retry=lambda _: count("send_retries", "twitter"),
-        )
-
-    async def _request_once(
-        self, method: str, url: str, json: dict[str, Any] | None, form: aiohttp.FormData | None
-    ) -> dict[str, Any]:
-        session = await self._session()
-        headers = {"Authorization": authorization_header(self.credentials, method, url)}
-        try:
-            async with session.request(
+        """A signed request with retries (a fresh signature, and form, each attempt)."""
+        return await self._with_retries(
+            lambda: self._request_once(
                 method,
                 url,
                 json=json,
-                data=form,
-                headers=headers,
-                timeout=aiohttp.ClientTimeout(total=self.timeout),
-            ) as response:
-                try:
-                    answer = await response.json(content_type=None)
-                except ValueError:
-                    answer = {"detail": (await response.text())[:200]}
-                if response.status in (200, 201):
-                    count("x_api_sent")
-                    return answer if isinstance(answer, dict) else {}
-                wait = (
-                    rate_limit_wait(response.headers.get("x-rate-limit-reset"))
-                    if response.status == 429
-                    else None
-                )
-                raise XApiError(f"HTTP {response.status}: {_detail(answer)}", response.status, wait)
-        except (aiohttp.ClientError, asyncio.TimeoutError) as err:
-            raise XApiError(f"could not reach the X API: {type(err).__name__} {err}") from err
+                data=form() if form else None,
+                headers={"Authorization": authorization_header(self.credentials, method, url)},
+            ),
+            f"X API {method} {url}",
+        )
+
+    def _unreadable(self, text: str) -> dict[str, Any]:
+        return {"detail": text}
+
+    def _result(self, response: aiohttp.ClientResponse, answer: Any) -> dict[str, Any]:
+        if response.status in (200, 201):
+            count("x_api_sent")
+            return answer if isinstance(answer, dict) else {}
+        reset = response.headers.get("x-rate-limit-reset")
+        wait = rate_limit_wait(reset) if response.status == 429 else None
+        raise XApiError(f"HTTP {response.status}: {_detail(answer)}", response.status, wait)
+
+    def _count_error(self, err: XApiError) -> None:  # type: ignore[override]
+        count("x_api_errors", str(err.status))
 
 
 def rate_limit_wait(reset: str | None, now: float | None = None) -> float:

@@ -40,6 +40,7 @@ import aiohttp
 from bench import fault_ops as ops
 from bench.fault_load import Conversation, LoadBalancer, Webhook, WebhookFactory, converse, customers, script
 from bench.fault_report import figures, table
+from bot.conversations.tracker_store import sqlite_path, tracker_database_url
 from bot.devtools.devstack import ROOT, Stack, rasa_service_name
 from bot.devtools.launcher import prepare_database
 from bot.settings import Settings
@@ -241,10 +242,9 @@ async def embedded_run(stack: Stack, options: Options, settings: Settings, log: 
     if options.keep:
         ops.dump(stack.var_dir / "judged.json", conversations, sends, events)
     ops.recovery_seconds(fault, [w for c in conversations for w in c.webhooks], judged, None)
+    tracker_db = sqlite_path(tracker_database_url({**stack.env, "VAR_DIR": str(stack.var_dir)}))
     evidence = {
-        "tracker_db_bytes": (stack.var_dir / "tracker.db").stat().st_size
-        if (stack.var_dir / "tracker.db").exists()
-        else 0,
+        "tracker_db_bytes": tracker_db.stat().st_size if tracker_db and tracker_db.exists() else 0,
         "pids": {s.name: s.pid for s in stack.services},
     }
     timings = {"load": load_s, "settle": settle_s}

@@ -1,11 +1,19 @@
 """Rasa tracker and lock stores chosen from the environment, so one endpoints.yml fits every deployment.
 
 Rasa's endpoints.yml cannot fall back when a variable is unset, so endpoints.yml names these classes
-and they pick the store: `DATABASE_URL` → SQL tracker store in that database, else `REDIS_URL` →
-Redis tracker store, else a SQLite file (`$VAR_DIR/tracker.db`, default `var/`, so a restart loses
-nothing). Locks go to
-Redis when `REDIS_URL` is set (needed with more than one Rasa replica), else stay in process.
-Runs in runtime A (Rasa's Python 3.10 environment): standard library and Rasa only.
+and they pick the store. The tracker store is always SQL: the database of `DATABASE_URL`, else a
+SQLite file (`$VAR_DIR/tracker.db`, default `var/`, so a restart loses nothing). `tracker_database_url`
+is that choice, the one place it is made: Rasa (EnvTrackerStore) and every reader of conversations
+(the desk, the monitoring worker, escalation: bot/settings.py `Settings.tracker_database_url`) call it.
+
+Redis is never the tracker store here, even when `REDIS_URL` is set: our readers follow conversations
+by tailing Rasa's SQL `events` table (bot/conversations/transcript.py), which Rasa's RedisTrackerStore
+does not write. Conversations kept in Redis would be invisible to the desk and the monitoring worker.
+`REDIS_URL` picks the lock store (needed with more than one Rasa replica; in process without it) and,
+elsewhere, the connectors' inbox and state and the live bus.
+
+Runs in runtime A (Rasa's Python 3.10 environment) and in runtime B (the desk, monitoring): standard
+library only at import time, Rasa imported only where a store is built.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 DEFAULT_VAR_DIR = "var"
+TRACKER_SQLITE_FILE = "tracker.db"
 SQL_DIALECTS = {"postgresql": "postgresql", "postgres": "postgresql", "sqlite": "sqlite"}
 
 
@@ -66,14 +75,25 @@ def redis_kwargs(url: str) -> dict[str, Any]:
     }
 
 
-def tracker_store_choice(env: Mapping[str, str]) -> tuple[str, dict[str, Any]]:
-    """Which tracker store the environment asks for: ("sql" | "redis", its keyword arguments)."""
-    if env.get("DATABASE_URL"):
-        return "sql", sql_store_kwargs(env["DATABASE_URL"])
-    if env.get("REDIS_URL"):
-        return "redis", {**redis_kwargs(env["REDIS_URL"]), "key_prefix": "loom"}
+def tracker_database_url(env: Mapping[str, str | None]) -> str:
+    """The database Rasa keeps conversations in: `DATABASE_URL`'s, else `$VAR_DIR/tracker.db`.
+
+    Never Redis (see the module docstring): `REDIS_URL` plays no part in this choice.
+    """
+    url = env.get("DATABASE_URL")
+    if url:
+        return url
     var_dir = env.get("VAR_DIR") or DEFAULT_VAR_DIR
-    return "sql", sql_store_kwargs(f"sqlite:///{var_dir}/tracker.db")
+    return f"sqlite:///{var_dir}/{TRACKER_SQLITE_FILE}"
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a `sqlite:///` URL (relative or absolute), None for another database."""
+    parts = urlsplit(url)
+    if parts.scheme.split("+")[0] != "sqlite":
+        return None
+    path = parts.path[1:] if parts.path.startswith("/") else parts.path
+    return Path(path) if path else None
 
 
 def lock_store_choice(env: Mapping[str, str]) -> tuple[str, dict[str, Any]]:
@@ -87,12 +107,11 @@ class EnvTrackerStore:
     """Named in endpoints.yml; constructing it returns the tracker store the environment asks for."""
 
     def __new__(cls, host: Any = None, domain: Any = None, event_broker: Any = None, **kwargs: Any) -> Any:
-        """Build Rasa's SQL or Redis tracker store (extra endpoints.yml keys are passed on)."""
-        from rasa.core.tracker_store import RedisTrackerStore, SQLTrackerStore
+        """Rasa's SQL tracker store in `tracker_database_url` (extra endpoints.yml keys are passed on)."""
+        from rasa.core.tracker_store import SQLTrackerStore
 
-        kind, options = tracker_store_choice(os.environ)
-        store_class = RedisTrackerStore if kind == "redis" else SQLTrackerStore
-        return store_class(domain=domain, event_broker=event_broker, **options, **kwargs)
+        options = sql_store_kwargs(tracker_database_url(os.environ))
+        return SQLTrackerStore(domain=domain, event_broker=event_broker, **options, **kwargs)
 
 
 class EnvLockStore:

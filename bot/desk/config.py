@@ -74,11 +74,8 @@ class DeskConfig:
 
     @property
     def tracker_database_url(self) -> str:
-        """Where Rasa keeps conversations: the choice bot/conversations/tracker_store.py makes for Rasa."""
-        env_url = os.environ.get("DATABASE_URL")
-        if env_url:
-            return env_url
-        return f"sqlite:///{self.settings.var_dir}/tracker.db"
+        """Where Rasa keeps conversations: bot/conversations/tracker_store.py `tracker_database_url`."""
+        return self.settings.tracker_database_url
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, path: Path = DESK_YML) -> DeskConfig:

@@ -101,13 +101,15 @@ async def proxies(migrated_database, redis_url) -> AsyncIterator[tuple[TcpProxy,
 
 
 @pytest.fixture
-async def desk(proxies, migrated_database, redis_url, tmp_path, monkeypatch) -> AsyncIterator[str]:
+async def desk(proxies, migrated_database, redis_url, tmp_path) -> AsyncIterator[str]:
     """The desk app on a real port, opening its own database and Redis connections through the proxies."""
     database_proxy, redis_proxy = proxies
     database_url = through(migrated_database, database_proxy)
-    monkeypatch.setenv("DATABASE_URL", database_url)  # Rasa's events are in the same database
     settings = Settings(
-        database_url=database_url, redis_url=through(redis_url, redis_proxy), var_dir=str(tmp_path)
+        database_url=database_url,
+        redis_url=through(redis_url, redis_proxy),
+        var_dir=str(tmp_path),
+        trackers_url=database_url,  # Rasa's events are in the same database
     )
     config = DeskConfig(settings=settings, rasa_url="http://127.0.0.1:9")
     async with TestServer(create_app(config), port=port(5791)) as server:

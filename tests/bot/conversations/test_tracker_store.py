@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from rasa.core.lock_store import InMemoryLockStore, RedisLockStore
-from rasa.core.tracker_store import RedisTrackerStore, SQLTrackerStore
+from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -19,7 +19,8 @@ from bot.conversations.tracker_store import (
     lock_store_choice,
     redis_kwargs,
     sql_store_kwargs,
-    tracker_store_choice,
+    sqlite_path,
+    tracker_database_url,
 )
 
 DOMAIN = Domain.from_dict({"slots": {"order_id": {"type": "text", "mappings": [{"type": "custom"}]}}})
@@ -68,14 +69,51 @@ def test_redis_url_parts():
         redis_kwargs("http://cache")
 
 
-def test_choice_follows_the_environment():
-    assert tracker_store_choice({})[0] == "sql"
-    assert tracker_store_choice({})[1]["dialect"] == "sqlite"
-    assert tracker_store_choice({"REDIS_URL": "redis://r"})[0] == "redis"
-    both = {"REDIS_URL": "redis://r", "DATABASE_URL": "postgresql://u@h/d"}
-    assert tracker_store_choice(both) == ("sql", sql_store_kwargs("postgresql://u@h/d"))
+def test_trackers_are_in_database_url_else_a_sqlite_file_in_var_dir():
+    assert tracker_database_url({}) == "sqlite:///var/tracker.db"
+    assert tracker_database_url({"VAR_DIR": "/srv/loom"}) == "sqlite:////srv/loom/tracker.db"
+    assert tracker_database_url({"VAR_DIR": ""}) == "sqlite:///var/tracker.db"
+    pg = {"DATABASE_URL": "postgresql://u@h/d", "VAR_DIR": "/srv/loom"}
+    assert tracker_database_url(pg) == "postgresql://u@h/d"
+
+
+def test_sqlite_path_of_a_tracker_url(tmp_path):
+    assert sqlite_path(f"sqlite:///{tmp_path}/tracker.db") == tmp_path / "tracker.db"
+    assert sqlite_path("sqlite:///var/tracker.db") == Path("var/tracker.db")
+    assert sqlite_path("postgresql://u@h/d") is None
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"REDIS_URL": "redis://r"},
+        {"REDIS_URL": "redis://r/3", "VAR_DIR": "/srv/loom"},
+        {"REDIS_URL": "redis://r", "DATABASE_URL": "postgresql://u@h/d"},
+    ],
+)
+def test_redis_url_never_moves_the_trackers(env):
+    """The desk and monitoring tail the SQL `events` table: REDIS_URL picks only the lock store."""
+    without_redis = {k: v for k, v in env.items() if k != "REDIS_URL"}
+    assert tracker_database_url(env) == tracker_database_url(without_redis)
+    assert not tracker_database_url(env).startswith("redis")
+
+
+def test_lock_store_follows_redis_url():
     assert lock_store_choice({}) == ("memory", {})
     assert lock_store_choice({"REDIS_URL": "redis://r/2"})[1]["db"] == 2
+
+
+def test_readers_use_the_same_choice(tmp_path):
+    """The desk's (and monitoring's) Settings name the database Rasa's store was built in."""
+    from bot.settings import Settings
+
+    for env in (
+        {"VAR_DIR": str(tmp_path), "REDIS_URL": "redis://r/11"},
+        {"VAR_DIR": str(tmp_path)},
+        {"DATABASE_URL": "postgresql://u@h/d", "REDIS_URL": "redis://r"},
+    ):
+        assert Settings.from_env(env).tracker_database_url == tracker_database_url(env)
+    assert Settings(var_dir=str(tmp_path)).tracker_database_url == f"sqlite:///{tmp_path}/tracker.db"
 
 
 async def _round_trip(store, sender: str) -> DialogueStateTracker:
@@ -106,16 +144,15 @@ async def test_postgres_tracker_store(postgres_url, monkeypatch):
     assert restored.get_slot("order_id") == "104523"
 
 
-async def test_redis_tracker_store(redis_url, monkeypatch):
+async def test_with_only_redis_url_the_trackers_are_still_the_sqlite_file(tmp_path, redis_url, monkeypatch):
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("VAR_DIR", str(tmp_path))
     store = EnvTrackerStore(domain=DOMAIN)
-    assert isinstance(store, RedisTrackerStore)
-    sender = f"redis-user-{id(store)}"
-    restored = await _round_trip(store, sender)
+    assert isinstance(store, SQLTrackerStore)
+    restored = await _round_trip(store, "redis-only-user")
     assert restored.get_slot("order_id") == "104523"
-    assert store.key_prefix.startswith("loom:")
-    store.red.delete(store.key_prefix + sender)
+    assert (tmp_path / "tracker.db").exists()
 
 
 async def test_lock_store_is_redis_when_configured(redis_url, monkeypatch):

@@ -11,14 +11,14 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from rasa.core.channels.channel import OutputChannel
 
 from connectors.graph_api import GraphApiClient, GraphApiError
-from connectors.metrics import count
-from connectors.outbox import Outbox, current_turn
-from connectors.retry import ReplyDeferred
+from connectors.outbox import Outbox
+from connectors.platform_client import send_reply
 from connectors.state import ConnectorState
 
 logger = logging.getLogger(__name__)
@@ -202,17 +202,10 @@ class MetaOutputChannel(OutputChannel):
         ]
 
     async def _send(self, recipient_id: str, message: dict[str, Any]) -> None:
-        """A bot message: failures are logged and counted, the conversation carries on."""
-        try:
-            await self._deliver(recipient_id, message, human=False)
-        except GraphApiError as err:
-            if err.retryable and current_turn() is not None:
-                raise ReplyDeferred(f"{self.platform.name} reply to {recipient_id}: {err}") from err
-            count("replies_lost", self.platform.name)
-            logger.error("%s reply to %s not delivered: %s", self.platform.name, recipient_id, err)
-        except OutsideWindowError as err:
-            count("replies_lost", self.platform.name)
-            logger.error("%s reply to %s not delivered: %s", self.platform.name, recipient_id, err)
+        """A bot message: failures are deferred or logged and counted, the conversation carries on."""
+        send = partial(self._deliver, recipient_id, message, human=False)
+        name = self.platform.name
+        await send_reply(send, name, name, recipient_id, logger, final=(OutsideWindowError,))
 
     async def _deliver(self, recipient_id: str, message: dict[str, Any], human: bool) -> str:
         last = await self.state.last_inbound(self.platform.name, recipient_id)

@@ -8,14 +8,15 @@ The HTTP session belongs to the channel (one per server process); clients only b
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
 import aiohttp
 
 from connectors.metrics import count, measured_send
-from connectors.outbox import Outbox
-from connectors.retry import with_retries
+from connectors.outbox import Outbox, current_turn
+from connectors.retry import ReplyDeferred, with_retries
 
 
 class PlatformError(Exception):
@@ -113,3 +114,26 @@ class PlatformClient:
     def _count_error(self, err: PlatformError) -> None:
         """Count a failed attempt in the platform's error metric."""
         raise NotImplementedError
+
+
+async def send_reply(
+    send: Callable[[], Awaitable[Any]],
+    platform: str,
+    label: str,
+    recipient_id: str,
+    log: logging.Logger,
+    final: tuple[type[Exception], ...] = (),
+) -> None:
+    """Send a bot reply; a failure is the turn's to retry, or a lost reply.
+
+    A retryable failure inside an inbox event defers the turn (`ReplyDeferred`: the worker runs it
+    again later); otherwise, with nothing to try again, the reply is logged and counted as lost, as
+    it is on a `final` error (one the platform's rules make certain, e.g. Meta's messaging window).
+    """
+    try:
+        await send()
+    except (PlatformError, *final) as err:
+        if isinstance(err, PlatformError) and err.retryable and current_turn() is not None:
+            raise ReplyDeferred(f"{label} reply to {recipient_id}: {err}") from err
+        count("replies_lost", platform)
+        log.error("%s reply to %s not delivered: %s", label, recipient_id, err)

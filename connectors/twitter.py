@@ -14,6 +14,7 @@ import os
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -29,8 +30,8 @@ from connectors.mentions import MentionStore
 from connectors.meta_input import ConnectorConfigError
 from connectors.meta_output import split_text
 from connectors.metrics import count
-from connectors.outbox import Outbox, current_turn
-from connectors.retry import ReplyDeferred
+from connectors.outbox import Outbox
+from connectors.platform_client import send_reply
 from connectors.security import verify_x_signature, x_signature
 from connectors.state import ConnectorState, store_from_env
 from connectors.webhook_channel import ACK_FIRST, WebhookChannel
@@ -212,13 +213,8 @@ class TwitterOutput(OutputChannel):
             return bytes(data), content_type
 
     async def _send(self, recipient_id: str, text: str | None = None, media_id: str | None = None) -> None:
-        try:
-            await self.client.send_dm(recipient_id, text=text, media_id=media_id, outbox=self.outbox)
-        except XApiError as err:
-            if err.retryable and current_turn() is not None:
-                raise ReplyDeferred(f"X reply to {recipient_id}: {err}") from err
-            count("replies_lost", PLATFORM)
-            logger.error("X reply to %s not delivered: %s", recipient_id, err)
+        send = partial(self.client.send_dm, recipient_id, text=text, media_id=media_id, outbox=self.outbox)
+        await send_reply(send, PLATFORM, "X", recipient_id, logger)
 
 
 class TwitterInput(WebhookChannel):

@@ -434,3 +434,16 @@ class OrderCheckFailure(Base):
     channel: Mapped[str] = mapped_column(String(20))
     sender_id: Mapped[str] = mapped_column(String(128), index=True)  # also the conversation's id in Rasa
     order_id: Mapped[int] = mapped_column(index=True)  # the number tried; it may not exist
+
+
+class ServiceLease(Base):
+    """Who runs a single-worker service now (`monitoring`), until when; taken over once it expires.
+
+    Used without Redis (bot/monitoring/lease.py); with Redis the lease is a Redis key instead.
+    """
+
+    __tablename__ = "service_leases"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200), default="")
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from bot.catalog.availability import CatalogService
 from bot.catalog.fetch import FetchPolicy, media_policy
 from bot.catalog.product_search import ProductSearch
+from bot.config_files import WatchedFile
 from bot.handoff.escalation import EscalationConfig
 from bot.handoff.tickets import HandoffService
 from bot.settings import Settings
@@ -26,9 +27,14 @@ class Services:
     catalog: CatalogService
     stores: StoreService
     handoff: HandoffService
-    escalation: EscalationConfig
+    escalation_file: WatchedFile[EscalationConfig]
     search: ProductSearch
     photo_policy: FetchPolicy
+
+    @property
+    def escalation(self) -> EscalationConfig:
+        """escalation.yml as editors left it (re-read when it changed, checked at most every 2 s)."""
+        return self.escalation_file.value
 
 
 @functools.cache
@@ -43,7 +49,7 @@ def services() -> Services:
         catalog=CatalogService(database),
         stores=StoreService(database),
         handoff=HandoffService(database),
-        escalation=EscalationConfig.load(),
+        escalation_file=EscalationConfig.watch(),
         search=ProductSearch(settings, database),
         photo_policy=media_policy(),
     )

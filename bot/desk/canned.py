@@ -1,13 +1,20 @@
-"""Canned responses for agents, from `canned_responses.yml` beside the bot's own responses."""
+"""Canned responses for agents, from `canned_responses.yml` beside the bot's own responses.
+
+Editors change the file while the desk runs: `load` re-reads it when it changed (checked at most every
+2 s, bot/config_files.py), keeps the last good version when an edit is broken, and refuses to start
+the desk with a broken file (`watched` is first called at start-up, from DeskConfig.from_env).
+"""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
+from bot.config_files import WatchedFile, read_yaml
+from bot.settings import PROJECT_ROOT
 
-from bot.desk.config import CANNED_YML
+CANNED_YML = PROJECT_ROOT / "canned_responses.yml"
 
 
 class CannedError(ValueError):
@@ -27,11 +34,9 @@ class Canned:
         return self.text.replace("{customer}", customer).replace("{agent}", agent)
 
 
-def load(path: Path = CANNED_YML) -> list[Canned]:
-    """Every canned response, in file order; a clear error for a bad entry."""
-    if not path.exists():
-        return []
-    entries = yaml.safe_load(path.read_text()) or []
+def parse(path: Path = CANNED_YML) -> list[Canned]:
+    """Every canned response, in file order; a clear error for a bad entry (none without a file)."""
+    entries = read_yaml(path, missing=[]) or []
     if not isinstance(entries, list):
         raise CannedError(f"{path}: expected a list of responses")
     canned = []
@@ -44,3 +49,14 @@ def load(path: Path = CANNED_YML) -> list[Canned]:
     if len({c.id for c in canned}) != len(canned):
         raise CannedError(f"{path}: ids must be unique")
     return canned
+
+
+@functools.cache
+def watched(path: Path = CANNED_YML) -> WatchedFile[list[Canned]]:
+    """The process's one watcher of `path` (a broken file raises ConfigFileError the first time)."""
+    return WatchedFile(path, parse)
+
+
+def load(path: Path = CANNED_YML) -> list[Canned]:
+    """The canned responses as the file is now (re-read only when it changed)."""
+    return watched(path).value

@@ -17,12 +17,13 @@ from typing import Any
 import yaml
 
 from bot.conversations.api_auth import jwt_secret_from_env
+from bot.desk import canned
+from bot.desk.canned import CANNED_YML
 from bot.settings import PROJECT_ROOT, Settings
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 ROOT = PROJECT_ROOT
 DESK_YML = ROOT / "desk.yml"
-CANNED_YML = ROOT / "canned_responses.yml"
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ class DeskConfig:
         """DESK_PORT, RASA_URL, RASA_JWT_SECRET, DESK_API_TOKEN, DESK_PUBLIC_URL, plus desk.yml."""
         env = os.environ if env is None else env
         tuned: dict[str, Any] = yaml.safe_load(path.read_text()) if path.exists() else {}
+        canned.watched(CANNED_YML)  # a broken canned_responses.yml stops the desk here, at start-up
         port = int(env.get("DESK_PORT", 5090))
         return cls(
             settings=Settings.from_env(env),

@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from bot.config_files import CHECK_EVERY_SECONDS, WatchedFile, read_yaml
 from bot.settings import PROJECT_ROOT
 
 ROOT = PROJECT_ROOT
@@ -62,9 +61,10 @@ class EscalationConfig:
 
     @classmethod
     def load(cls, path: Path = CONFIG_FILE) -> EscalationConfig:
-        """Read escalation.yml (missing keys keep their defaults)."""
-        with path.open(encoding="utf-8") as handle:
-            data: dict[str, Any] = yaml.safe_load(handle) or {}
+        """Read escalation.yml (missing keys keep their defaults); ValueError for a file that cannot work."""
+        data: dict[str, Any] = read_yaml(path) or {}
+        if not isinstance(data, dict):
+            raise ValueError("expected a mapping of escalation settings")
         default = cls()
         sustained = data.get("sustained_negative", {})
         strong = data.get("strong_negative", {})
@@ -83,6 +83,13 @@ class EscalationConfig:
             vip_score=float(vip.get("score_below", default.vip_score)),
             vips=frozenset(str(v).lower() for v in vip.get("customers", [])),
         )
+
+    @classmethod
+    def watch(
+        cls, path: Path = CONFIG_FILE, every: float = CHECK_EVERY_SECONDS, **options: Any
+    ) -> WatchedFile[EscalationConfig]:
+        """escalation.yml, re-read when editors change it (a broken file at start-up: ConfigFileError)."""
+        return WatchedFile(path, cls.load, every, **options)
 
     def is_vip(self, identities: Sequence[str | None]) -> bool:
         """Whether any of the customer's ids, @handle or e-mail is on the VIP list."""

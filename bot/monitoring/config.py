@@ -7,21 +7,22 @@ The file holds what a brand tunes; secrets may come from the environment (`MONIT
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from bot.config_files import CHECK_EVERY_SECONDS, WatchedFile, read_yaml
 from bot.settings import PROJECT_ROOT
+from bot.settings import ConfigError as SettingsError
 
 ROOT = PROJECT_ROOT
 MONITORING_YML = ROOT / "monitoring.yml"
 
 
-class ConfigError(ValueError):
+class ConfigError(SettingsError):
     """monitoring.yml (or the environment) asks for something that cannot work."""
 
 
@@ -123,12 +124,31 @@ class MonitoringConfig:
     def from_env(cls, env: Mapping[str, str] | None = None) -> MonitoringConfig:
         """monitoring.yml (or the file named by MONITORING_CONFIG), with the environment's secrets."""
         env = os.environ if env is None else env
-        path = Path(env.get("MONITORING_CONFIG") or MONITORING_YML)
-        data: dict[str, Any] = {}
-        if path.exists():
-            with path.open(encoding="utf-8") as handle:
-                data = yaml.safe_load(handle) or {}
+        return cls.load(config_path(env), env)
+
+    @classmethod
+    def load(cls, path: Path, env: Mapping[str, str] | None = None) -> MonitoringConfig:
+        """The settings in `path` (defaults without the file), with the environment's secrets."""
+        data = read_yaml(path, missing={}) or {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: expected a mapping of monitoring settings")
         return cls.from_dict(data, env)
+
+    @classmethod
+    def watch(
+        cls, env: Mapping[str, str] | None = None, every: float = CHECK_EVERY_SECONDS, **options: Any
+    ) -> WatchedFile[MonitoringConfig]:
+        """monitoring.yml (or MONITORING_CONFIG's file), re-read when editors change it.
+
+        The environment is read once, here; a broken file at start-up is a ConfigFileError.
+        """
+        env = dict(os.environ if env is None else env)
+        return WatchedFile(config_path(env), functools.partial(cls.load, env=env), every, **options)
+
+
+def config_path(env: Mapping[str, str]) -> Path:
+    """`MONITORING_CONFIG`, else monitoring.yml at the project root."""
+    return Path(env.get("MONITORING_CONFIG") or MONITORING_YML)
 
 
 def _section(kind: type, values: Mapping[str, Any] | None, name: str) -> Any:

@@ -13,22 +13,19 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from connectors.webhook_events import EventTable, InboundEvent, MalformedWebhook, SkippedEvent
+
 LIKE_STICKER_IDS = {"369239263222822", "369239343222814", "369239383222810"}  # small, medium, large thumbs up
 
 
-class MalformedWebhook(ValueError):
-    """The body is not a Messenger Platform webhook (wrong object, missing ids, wrong types)."""
-
-
 @dataclass(frozen=True)
-class MetaEvent:
+class MetaEvent(InboundEvent):
     """What every event has: where it came from, who sent it, when, and the raw item."""
 
     platform: str
     sender_id: str
     recipient_id: str
     timestamp: int  # milliseconds since the epoch, as Meta sends it
-    raw: Mapping[str, Any] = field(repr=False, compare=False)
 
     @property
     def dedupe_key(self) -> str:
@@ -83,17 +80,13 @@ class Standby(MetaEvent):
 
 
 @dataclass(frozen=True)
-class Ignored(MetaEvent):
+class Ignored(MetaEvent, SkippedEvent):
     """A kind we receive and deliberately do nothing with (reads, deliveries, reactions)."""
-
-    kind: str = ""
 
 
 @dataclass(frozen=True)
-class Unsupported(MetaEvent):
+class Unsupported(MetaEvent, SkippedEvent):
     """A kind we do not know. Logged, acknowledged, not answered."""
-
-    kind: str = ""
 
 
 def _ids(platform: str, item: Mapping[str, Any]) -> dict[str, Any]:
@@ -216,20 +209,17 @@ PARSERS: dict[str, Callable[[str, Mapping[str, Any]], MetaEvent]] = {
     **{key: parse_handover for key in HANDOVER_KEYS},
 }
 IGNORED = ("read", "delivery", "reaction", "message_edit", "optin", "account_linking", "policy_enforcement")
+EVENTS = EventTable(PARSERS, IGNORED, envelope=frozenset({"sender", "recipient", "timestamp"}))
 
 
 def parse_item(platform: str, item: Mapping[str, Any]) -> MetaEvent:
     """One `messaging[]` item to one event."""
     if not isinstance(item, Mapping):
         raise MalformedWebhook("messaging item is not an object")
-    for key, parser in PARSERS.items():
-        if key in item:
-            return parser(platform, item)
-    for key in IGNORED:
-        if key in item:
-            return Ignored(**_ids(platform, item), kind=key)
-    kind = next((k for k in item if k not in ("sender", "recipient", "timestamp")), "unknown")
-    return Unsupported(**_ids(platform, item), kind=kind)
+    kind = EVENTS.kind(item)
+    if kind in PARSERS:
+        return PARSERS[kind](platform, item)
+    return EVENTS.skipped(kind, Ignored, Unsupported)(**_ids(platform, item), kind=kind)
 
 
 def parse_webhook(platform: str, expected_object: str, body: Any) -> list[MetaEvent]:

@@ -10,24 +10,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from connectors.webhook_events import EventTable, InboundEvent, MalformedWebhook, SkippedEvent
 
 TCO_LINK = re.compile(r"\s*https://t\.co/\S+\s*$")
 
 
-class MalformedWebhook(ValueError):
-    """Not an Account Activity webhook body."""
-
-
 @dataclass(frozen=True)
-class XEvent:
+class XEvent(InboundEvent):
     """What every event has: its id, our account id and the raw item."""
 
     id: str
     for_user_id: str
-    raw: Mapping[str, Any] = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -64,17 +61,13 @@ class Mention(XEvent):
 
 
 @dataclass(frozen=True)
-class Ignored(XEvent):
+class Ignored(XEvent, SkippedEvent):
     """A kind we receive and deliberately leave alone (typing, reads, likes, follows, other tweets)."""
-
-    kind: str = ""
 
 
 @dataclass(frozen=True)
-class Unsupported(XEvent):
+class Unsupported(XEvent, SkippedEvent):
     """A kind we do not know: logged."""
-
-    kind: str = ""
 
 
 def _media_url(message_data: Mapping[str, Any]) -> str | None:
@@ -91,7 +84,7 @@ def parse_direct_messages(for_user_id: str, body: Mapping[str, Any]) -> Iterator
     for item in body["direct_message_events"]:
         event_id = str(item.get("id", ""))
         if item.get("type") != "message_create":
-            yield Ignored(event_id, for_user_id, item, kind=str(item.get("type")))
+            yield Ignored(event_id, for_user_id, raw=item, kind=str(item.get("type")))
             continue
         try:
             create = item["message_create"]
@@ -101,7 +94,7 @@ def parse_direct_messages(for_user_id: str, body: Mapping[str, Any]) -> Iterator
             raise MalformedWebhook(f"message_create without sender: {err}") from err
         if sender == for_user_id:
             recipient = str((create.get("target") or {}).get("recipient_id", ""))
-            yield OwnMessage(event_id, for_user_id, item, recipient_id=recipient)
+            yield OwnMessage(event_id, for_user_id, raw=item, recipient_id=recipient)
             continue
         reply = data.get("quick_reply_response") or {}
         profile = users.get(sender) or {}
@@ -112,7 +105,7 @@ def parse_direct_messages(for_user_id: str, body: Mapping[str, Any]) -> Iterator
         yield DirectMessage(
             event_id,
             for_user_id,
-            item,
+            raw=item,
             sender_id=sender,
             timestamp=int(item.get("created_timestamp") or 0),
             text=text,
@@ -143,9 +136,9 @@ def parse_tweets(for_user_id: str, body: Mapping[str, Any]) -> Iterator[XEvent]:
         if not tweet_id or not author:
             raise MalformedWebhook("tweet without id or author")
         if author == for_user_id:
-            yield Ignored(tweet_id, for_user_id, tweet, kind="own_tweet")
+            yield Ignored(tweet_id, for_user_id, raw=tweet, kind="own_tweet")
         elif for_user_id not in mentioned:
-            yield Ignored(tweet_id, for_user_id, tweet, kind="tweet_without_mention")
+            yield Ignored(tweet_id, for_user_id, raw=tweet, kind="tweet_without_mention")
         else:
             screen_name = str(user.get("screen_name") or "")
             text = (
@@ -156,7 +149,7 @@ def parse_tweets(for_user_id: str, body: Mapping[str, Any]) -> Iterator[XEvent]:
             yield Mention(
                 tweet_id,
                 for_user_id,
-                tweet,
+                raw=tweet,
                 author_id=author,
                 author_screen_name=screen_name,
                 author_name=str(user.get("name") or ""),
@@ -184,6 +177,9 @@ IGNORED = (
     "tweet_delete_events",
     "user_event",
 )
+EVENTS = EventTable(
+    PARSERS, IGNORED, envelope=frozenset({"for_user_id", "users", "apps", "user_has_blocked", "source"})
+)
 
 
 def parse_webhook(body: Any) -> list[XEvent]:
@@ -192,15 +188,11 @@ def parse_webhook(body: Any) -> list[XEvent]:
         raise MalformedWebhook("missing for_user_id")
     for_user_id = str(body["for_user_id"])
     events: list[XEvent] = []
-    for key, value in body.items():
-        if key in ("for_user_id", "users", "apps", "user_has_blocked", "source"):
-            continue
-        if key in PARSERS:
-            if not isinstance(value, list):
-                raise MalformedWebhook(f"{key} must be a list")
-            events += PARSERS[key](for_user_id, body)
-        elif key in IGNORED:
-            events.append(Ignored("", for_user_id, body, kind=key))
+    for kind in EVENTS.kinds(body):
+        if kind not in PARSERS:
+            events.append(EVENTS.skipped(kind, Ignored, Unsupported)("", for_user_id, raw=body, kind=kind))
+        elif not isinstance(body[kind], list):
+            raise MalformedWebhook(f"{kind} must be a list")
         else:
-            events.append(Unsupported("", for_user_id, body, kind=key))
+            events += PARSERS[kind](for_user_id, body)
     return events

@@ -78,12 +78,9 @@ class GraphApiClient(PlatformClient):
         access_token: str,
         platform: str,
         session: Callable[[], Awaitable[aiohttp.ClientSession]],
-        max_attempts: int = 4,
-        base_delay: float = 0.5,
-        max_delay: float = 8.0,
-        timeout: float = 10.0,
+        **settings: Any,
     ) -> None:
-        super().__init__(platform, session, max_attempts, base_delay, max_delay, timeout)
+        super().__init__(platform, session, **settings)
         self.url = f"{base_url.rstrip('/')}/me/messages"
         self._token = access_token
 

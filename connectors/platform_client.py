@@ -34,7 +34,10 @@ class PlatformError(Exception):
 
 
 class PlatformClient:
-    """Session, timeout and retries of one platform's API; subclasses map its answers."""
+    """Session, timeout and retries of one platform's API; subclasses map its answers.
+
+    Subclasses pass their callers' `max_attempts`, `base_delay`, `max_delay` and `timeout` through.
+    """
 
     api_name: ClassVar[str]  # for "could not reach the <api_name>"
     error: ClassVar[type[PlatformError]]
@@ -43,10 +46,10 @@ class PlatformClient:
         self,
         platform: str,
         session: Callable[[], Awaitable[aiohttp.ClientSession]],
-        max_attempts: int,
-        base_delay: float,
-        max_delay: float,
-        timeout: float,
+        max_attempts: int = 4,
+        base_delay: float = 0.5,
+        max_delay: float = 8.0,
+        timeout: float = 10.0,
     ) -> None:
         self.platform = platform  # the name in metrics and the outbox
         self._session = session

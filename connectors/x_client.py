@@ -60,12 +60,11 @@ class XApiClient(PlatformClient):
         base_url: str,
         credentials: OAuth1Credentials,
         session: Callable[[], Awaitable[aiohttp.ClientSession]],
-        max_attempts: int = 4,
-        base_delay: float = 0.5,
-        max_delay: float = 8.0,
+        *,
         timeout: float = 15.0,
+        **settings: Any,
     ) -> None:
-        super().__init__("twitter", session, max_attempts, base_delay, max_delay, timeout)
+        super().__init__("twitter", session, timeout=timeout, **settings)
         self.base_url = base_url.rstrip("/")
         self.credentials = credentials
 

@@ -18,6 +18,7 @@ from actions.services import services
 from bot.catalog.availability import ProductInfo, availability_reply
 from bot.catalog.fetch import ImageFetchError, fetch_image
 from bot.catalog.product_search import ProductResult
+from bot.conversations import metadata
 from bot.monitoring.analytics import record_photo_lookup
 from bot.shop.formatting import join_words
 
@@ -72,12 +73,12 @@ class ActionPhotoLookup(ServiceAction):
     async def answer(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
-        metadata = tracker.latest_message.get("metadata") or {}
-        urls = metadata.get("image_urls") or []
-        if not isinstance(urls, list) or not urls:  # metadata is what a channel sent: check its shape
+        sent = tracker.latest_message.get("metadata")
+        urls = metadata.image_urls(sent)  # only well-formed URLs: metadata is what a channel sent
+        if not urls:
             say(dispatcher, "photo_missing")
             return []
-        if metadata.get("image_auth"):
+        if metadata.image_auth(sent):
             say(dispatcher, "photo_cannot_open")  # X's DM media need our X credentials to download
             return []
         try:

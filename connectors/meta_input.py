@@ -20,6 +20,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.conversations.metadata import HUMAN_AGENT, UtteranceMetadata, customer_metadata
 from connectors.agent_reply import AgentSendError, desk_token_from_env
 from connectors.graph_api import DEFAULT_GRAPH_API_URL, GraphApiClient, GraphApiError
 from connectors.inbox import Entry, Inbox, NewEntry
@@ -247,7 +248,7 @@ class MetaInput(WebhookChannel):
 
     def user_message(self, event: CustomerMessage, output: Any) -> UserMessage:
         """The Rasa message for a customer event, with what the text cannot carry in metadata."""
-        metadata = {"platform": self.platform.name, "kind": event.kind, "mid": event.mid, **event.metadata}
+        metadata = customer_metadata(self.platform.name, event.kind, event.mid, event.metadata)
         return UserMessage(
             event.text,
             output,
@@ -283,7 +284,9 @@ class MetaInput(WebhookChannel):
             event.customer_id,
             event.app_id,
         )
-        metadata = {"author": "human_agent", "source": "meta_inbox", "app_id": event.app_id, "mid": event.mid}
+        metadata = UtteranceMetadata(
+            author=HUMAN_AGENT, source="meta_inbox", app_id=event.app_id, mid=event.mid
+        )
         await self.append_events(
             event.customer_id, [BotUttered(event.text, metadata=metadata), ConversationPaused()], event.mid
         )

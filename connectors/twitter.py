@@ -23,6 +23,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.conversations.metadata import X_OAUTH1, customer_metadata
 from connectors.agent_reply import AgentSendError, desk_token_from_env
 from connectors.inbox import Entry, Inbox, NewEntry
 from connectors.limits import BodyRefused, decode_body
@@ -370,17 +371,12 @@ class TwitterInput(WebhookChannel):
             text, kind = event.payload, "quick_reply"
         elif (chosen := await self.state.chosen_option(PLATFORM, event.sender_id, event.text)) is not None:
             text, kind = chosen, "numbered_option"
-        metadata: dict[str, Any] = {
-            "platform": PLATFORM,
-            "kind": kind,
-            "mid": event.id,
-            "sender_name": event.sender_name,
-            "sender_screen_name": event.sender_screen_name,
-        }
+        metadata = customer_metadata(PLATFORM, kind, event.id)
+        metadata.update(sender_name=event.sender_name, sender_screen_name=event.sender_screen_name)
         if event.media_url:
             # X's DM media is only served to OAuth-signed requests from our account.
             metadata.update(
-                kind="image", image_urls=[event.media_url], image_auth="x_oauth1", caption=event.text
+                kind="image", image_urls=[event.media_url], image_auth=X_OAUTH1, caption=event.text
             )
             text = event.text or "/share_photo"
         output = self.get_output_channel()

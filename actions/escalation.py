@@ -12,45 +12,30 @@ from rasa_sdk.types import DomainDict
 from actions.base import ServiceAction
 from actions.replies import say
 from actions.services import services
+from bot.conversations import metadata
+from bot.conversations.events import since_handoff
 from bot.handoff.escalation import Turn, decide, priority, summary
 
-RESTART_EVENTS = {"session_started", "resume", "restart"}
 ACTION_LISTEN = "action_listen"
-EXTERNAL_PREFIX = "EXTERNAL_"  # Rasa's naming convention for intents triggered from outside
-
-
-def is_external(event: dict[str, Any]) -> bool:
-    """An intent triggered through Rasa's HTTP API (the desk's CSAT request), not a customer message."""
-    intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name") or ""
-    return intent.startswith(EXTERNAL_PREFIX) or bool((event.get("metadata") or {}).get("is_external"))
 
 
 def turns_since_handoff(events: list[dict[str, Any]]) -> list[Turn]:
     """The customer's messages since the session started or the last handoff / resume."""
-    turns: list[Turn] = []
-    for event in events:
-        kind = event.get("event")
-        if kind in RESTART_EVENTS or (kind == "action" and event.get("name") == "action_handoff"):
-            turns = []
-        elif kind == "user" and not is_external(event):
-            data = event.get("parse_data") or {}
-            sentiment = data.get("sentiment") or {}
-            turns.append(
-                Turn(
-                    intent=(data.get("intent") or {}).get("name") or "",
-                    score=float(sentiment.get("score", 0.0)),
-                    label=str(sentiment.get("label", "neutral")),
-                    signals=tuple(sentiment.get("signals", ())),
-                    text=event.get("text") or "",
-                )
-            )
-    return turns
+    return [
+        Turn(
+            intent=message.intent or "",
+            score=message.sentiment_score or 0.0,
+            label=message.sentiment_label or "neutral",
+            signals=message.signals,
+            text=message.text,
+        )
+        for message in since_handoff(events)
+    ]
 
 
 def identities(tracker: Tracker) -> list[str | None]:
     """What a VIP list may name: the platform id, the @handle, the e-mail."""
-    metadata = tracker.latest_message.get("metadata") or {}
-    handle = metadata.get("sender_screen_name")
+    handle = metadata.screen_name(tracker.latest_message.get("metadata"))
     return [tracker.sender_id, f"@{handle}" if handle else None, tracker.get_slot("email")]
 
 
@@ -70,7 +55,7 @@ class ActionUpdateSentiment(Action):
             SlotSet("escalate", decision.escalate),
             SlotSet("escalation_reason", decision.reason),
             SlotSet("abusive", decision.abusive),
-            SlotSet("has_photo", bool((tracker.latest_message.get("metadata") or {}).get("image_urls"))),
+            SlotSet("has_photo", bool(metadata.image_urls(tracker.latest_message.get("metadata")))),
         ]
 
 
@@ -88,7 +73,6 @@ class ActionHandoff(ServiceAction):
         reason = tracker.get_slot("escalation_reason") or "customer_request"
         trend = float(tracker.get_slot("sentiment_trend") or 0.0)
         vip = config.is_vip(identities(tracker))
-        metadata = tracker.latest_message.get("metadata") or {}
         ticket = await services().handoff.open_ticket(
             conversation_id=tracker.sender_id,
             channel=tracker.get_latest_input_channel() or "unknown",
@@ -96,7 +80,7 @@ class ActionHandoff(ServiceAction):
             sentiment_trend=trend,
             priority=priority(reason, trend, vip),
             summary=summary(turns),
-            customer_name=metadata.get("sender_name"),
+            customer_name=metadata.sender_name(tracker.latest_message.get("metadata")),
         )
         if ticket.created:
             say(dispatcher, "handoff_created", ticket=str(ticket.id))

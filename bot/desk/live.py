@@ -5,19 +5,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bot.conversations.transcript import Transcripts
+from bot.conversations.tail import MemoryCursor, StoredEvent, Transcripts, event_tail
 from bot.live_bus import Bus
 
 logger = logging.getLogger(__name__)
-RESCAN = 200  # re-read this many recent ids: PostgreSQL may commit ids out of order
 
 
 class TrackerWatcher:
-    """Looks for new events in Rasa's tracker store and nudges the pages that show them."""
+    """Follows Rasa's events from the desk's start on (a tail kept in memory) and nudges the pages."""
 
     def __init__(
         self,
@@ -26,17 +24,16 @@ class TrackerWatcher:
         interval: float,
         on_event: Callable[[str, dict[str, Any]], Awaitable[None]],
     ) -> None:
-        self._transcripts = transcripts
         self._bus = bus
         self._interval = interval
         self._on_event = on_event
-        self._last = self._floor = 0
-        self._seen: deque[int] = deque(maxlen=RESCAN * 4)
+        self._cursor = MemoryCursor(transcripts.latest_id)
+        self._tail = event_tail(transcripts, self._cursor)
         self._task: asyncio.Task[None] | None = None
 
     async def prime(self) -> None:
         """Begin after the newest existing event (pages load history themselves)."""
-        self._last = self._floor = await self._transcripts.latest_id()
+        await self._cursor.load()
 
     async def start(self) -> None:
         """Prime, then poll in the background."""
@@ -62,15 +59,18 @@ class TrackerWatcher:
 
     async def poll(self) -> int:
         """Handle events not seen yet; how many there were."""
-        seen = set(self._seen)
-        after = max(self._floor, self._last - RESCAN)
-        rows = [r for r in await self._transcripts.since(after) if r[0] not in seen]
+        return await self._tail.catch_up(self._handle)
+
+    async def _handle(self, rows: list[StoredEvent]) -> int:
         touched: set[str] = set()
-        for event_id, conversation_id, event in rows:
-            self._seen.append(event_id)
-            self._last = max(self._last, event_id)
-            await self._on_event(conversation_id, event)
-            touched.add(conversation_id)
+        for row in rows:
+            touched.add(row.conversation_id)
+            if row.event is None:
+                continue
+            try:
+                await self._on_event(row.conversation_id, row.event)
+            except Exception:  # one event's handling must not hold up (or repeat) the others
+                logger.exception("desk could not handle event %s of %s", row.id, row.conversation_id)
         for conversation_id in touched:
             self._bus.local({"kind": "conversation", "conversation_id": conversation_id})
         if touched:

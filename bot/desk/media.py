@@ -21,7 +21,7 @@ import aiohttp
 from PIL import Image
 
 from bot.catalog.fetch import FetchPolicy, ImageFetchError, fetch_image
-from bot.conversations.transcript import Line
+from bot.conversations.events import Line
 
 logger = logging.getLogger(__name__)
 MAX_SIDE = 1600  # enough to read a label on a photo

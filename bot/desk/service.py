@@ -10,8 +10,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from bot.conversations.events import Line, taken_outside
 from bot.conversations.rasa_api import DeliveryError, RasaClient
-from bot.conversations.transcript import Line, Transcripts
+from bot.conversations.tail import Transcripts
 from bot.desk import sla
 from bot.desk.accounts import Accounts
 from bot.desk.config import DeskConfig
@@ -273,9 +274,8 @@ class Desk:
 
     async def on_tracker_event(self, conversation_id: str, event: dict[str, Any]) -> None:
         """A person answered in Meta's own inbox: they own the conversation now (the bot already paused)."""
-        metadata = event.get("metadata") or {}
-        if event.get("event") == "bot" and metadata.get("author") == "human_agent":
-            source = str(metadata.get("source") or "outside")
+        source = taken_outside(event)
+        if source is not None:
             channel = await self.transcripts.input_channel(conversation_id) or "unknown"
             change = await self.ownership.taken_outside(conversation_id, channel, source)
             logger.info("ticket #%s: %s replied outside the desk and owns it", change.ticket_id, source)

@@ -1,9 +1,10 @@
 """Recording every customer message into `message_log`: DMs from Rasa's tracker store, X mentions.
 
-Two readers tail their tables by id, each from a position kept in `monitor_cursors`, so a desk restart
-resumes where it stopped. Every read also looks RESCAN ids behind the cursor (PostgreSQL can commit ids
-out of order), and a message's `source` ("event:<id>", "mention:<id>") is unique: inserts that meet an
-existing source do nothing, so nothing is recorded twice, even by two desk replicas reading at once.
+Two tails (bot/conversations/tail.py) follow their tables by id, each from a position kept in
+`monitor_cursors`, so a restart resumes where it stopped. Every read also looks RESCAN ids behind the
+cursor (PostgreSQL can commit ids out of order), and a message's `source` ("event:<id>",
+"mention:<id>") is unique: inserts that meet an existing source do nothing, so nothing is recorded
+twice, even by two replicas reading at once.
 Only the replica whose insert made the row screens it for moderation.
 
 DMs carry their intent and sentiment in Rasa's parse data. Mentions are not conversations (nobody
@@ -14,7 +15,6 @@ intent comes from Rasa's `/model/parse` when Rasa answers (without it, they are 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -22,8 +22,9 @@ from typing import Any
 
 from sqlalchemy import Table, select, update
 
+from bot.conversations.events import customer_message
 from bot.conversations.rasa_api import DeliveryError, RasaClient
-from bot.conversations.transcript import EVENTS, Transcripts
+from bot.conversations.tail import StoredEvent, Tail, Transcripts, event_tail
 from bot.monitoring.const import (
     BATCH,
     DM,
@@ -41,7 +42,6 @@ from bot.storage.db import Database
 from bot.storage.models import LoggedMessage, Mention, MonitorCursor
 
 logger = logging.getLogger(__name__)
-EXTERNAL_PREFIX = "EXTERNAL: "  # Rasa's text for intents triggered through its API, not said by anyone
 LABELS = ("negative", "neutral", "positive")
 
 
@@ -69,42 +69,29 @@ class Record:
         return values
 
 
-def _author(metadata: dict[str, Any]) -> str | None:
-    handle, name = metadata.get("sender_screen_name"), metadata.get("sender_name")
-    if handle:
-        return f"@{handle}"[:200]
-    return str(name)[:200] if name else None
-
-
 def _label(value: Any) -> str:
     return value if value in LABELS else "neutral"
 
 
 def from_event(event_id: int, sender_id: str, event: dict[str, Any]) -> Record | None:
     """The record of a stored Rasa `user` event; None for what no customer said (API-triggered intents)."""
-    if event.get("event") != "user":
+    message = customer_message(event)
+    if message is None or message.external:
         return None
-    metadata = event.get("metadata") or {}
-    text = str(event.get("text") or "")
-    if metadata.get("is_external") or text.startswith(EXTERNAL_PREFIX):
-        return None
-    if text.startswith("/"):  # a button's payload or a photo without a caption: what the customer saw
-        text = str(metadata.get("title") or metadata.get("caption") or text)
-    parse = event.get("parse_data") or {}
-    sentiment = parse.get("sentiment") or {}
+    label = message.customer_label
     return Record(
         source=f"{EVENT_SOURCE}{event_id}",
         kind=DM,
-        channel=str(event.get("input_channel") or "unknown")[:20],
+        channel=(message.input_channel or "unknown")[:20],
         conversation_id=sender_id,
-        author=_author(metadata),
+        author=label[:200] if label else None,
         author_id=sender_id,
         link=None,
-        text=text,
-        intent=((parse.get("intent") or {}).get("name") or None),
-        sentiment_label=_label(sentiment.get("label")),
-        sentiment_score=float(sentiment.get("score") or 0.0),
-        at=dt.datetime.fromtimestamp(float(event.get("timestamp") or 0), dt.timezone.utc),
+        text=message.shown_text,  # a button's title or a photo's caption: what the customer saw
+        intent=message.intent,
+        sentiment_label=_label(message.sentiment_label),
+        sentiment_score=message.sentiment_score or 0.0,
+        at=message.at,
     )
 
 
@@ -129,6 +116,34 @@ def from_mention(mention: Mention, scorer: SentimentScorer, intent: str | None) 
     )
 
 
+class StoredCursor:
+    """A tail's position as a row in `monitor_cursors`, so a restart resumes where the last run stopped."""
+
+    floor = 0
+
+    def __init__(self, database: Database, name: str) -> None:
+        self._db = database
+        self.name = name
+
+    async def load(self) -> int:
+        """The stored position (0 before the first save)."""
+        async with self._db.sessions() as session:
+            query = select(MonitorCursor.position).where(MonitorCursor.name == self.name)
+            return int(await session.scalar(query) or 0)
+
+    async def save(self, position: int) -> None:
+        """Store it, never backwards: another replica may be further already."""
+        async with self._db.sessions() as session, session.begin():
+            await session.execute(
+                insert_ignore(session, MonitorCursor.__table__, ["name"]).values(name=self.name, position=0)
+            )
+            await session.execute(
+                update(MonitorCursor)
+                .where(MonitorCursor.name == self.name, MonitorCursor.position < position)
+                .values(position=position)
+            )
+
+
 class Recorder:
     """Reads new customer messages from both sources and records them (then screens the new ones)."""
 
@@ -141,37 +156,37 @@ class Recorder:
         moderation: Moderation,
     ) -> None:
         self._db = database
-        self._events = Transcripts(trackers)
         self._scorer = scorer
         self._rasa = rasa
         self._moderation = moderation
+        self._events: Tail[StoredEvent] = event_tail(
+            Transcripts(trackers),
+            StoredCursor(database, EVENTS_CURSOR),
+            types=("user",),
+            unhandled=lambda ids: self._unrecorded(EVENT_SOURCE, ids),
+            rescan=RESCAN,
+            batch=BATCH,
+        )
+        self._mentions: Tail[Mention] = Tail(
+            self._read_mentions,
+            StoredCursor(database, MENTIONS_CURSOR),
+            unhandled=lambda ids: self._unrecorded(MENTION_SOURCE, ids),
+            rescan=RESCAN,
+            batch=BATCH,
+        )
 
     async def position(self, name: str) -> int:
         """How far the reader `name` got (0 before its first step)."""
-        async with self._db.sessions() as session:
-            return int(
-                await session.scalar(select(MonitorCursor.position).where(MonitorCursor.name == name)) or 0
-            )
+        return await StoredCursor(self._db, name).load()
 
-    async def _advance(self, name: str, position: int) -> None:
-        async with self._db.sessions() as session, session.begin():
-            await session.execute(
-                insert_ignore(session, MonitorCursor.__table__, ["name"]).values(name=name, position=0)
-            )
-            await session.execute(  # never backwards: another replica may be further already
-                update(MonitorCursor)
-                .where(MonitorCursor.name == name, MonitorCursor.position < position)
-                .values(position=position)
-            )
-
-    async def _unrecorded(self, sources: Sequence[str]) -> set[str]:
-        if not sources:
-            return set()
+    async def _unrecorded(self, prefix: str, ids: Sequence[int]) -> set[int]:
+        """Which of these rows no replica has recorded yet (their `source` is not in message_log)."""
+        sources = {f"{prefix}{i}": i for i in ids}
         async with self._db.sessions() as session:
             known = set(
                 await session.scalars(select(LoggedMessage.source).where(LoggedMessage.source.in_(sources)))
             )
-        return set(sources) - known
+        return {i for source, i in sources.items() if source not in known}
 
     async def record(self, records: Sequence[Record]) -> list[LoggedMessage]:
         """Insert what is not recorded yet; the rows this call made, each screened for moderation."""
@@ -197,54 +212,28 @@ class Recorder:
 
     async def events_step(self) -> tuple[int, bool]:
         """Record the next batch of customer messages from Rasa's events: (recorded, more to read)."""
-        position = await self.position(EVENTS_CURSOR)
-        query = (
-            select(EVENTS.c.id, EVENTS.c.sender_id, EVENTS.c.data)
-            .where(EVENTS.c.id > position - RESCAN, EVENTS.c.type_name == "user")
-            .order_by(EVENTS.c.id)
-            .limit(BATCH)
-        )
-        rows = await self._events.rows(query)  # nothing until Rasa has created its table
-        if not rows:
-            return 0, False
-        fresh = await self._unrecorded([f"{EVENT_SOURCE}{row.id}" for row in rows])
+        return await self._events.step(self._record_events)
+
+    async def _record_events(self, rows: list[StoredEvent]) -> int:
         records = []
         for row in rows:
-            if f"{EVENT_SOURCE}{row.id}" not in fresh:
-                continue
-            try:
-                record = from_event(row.id, row.sender_id, json.loads(row.data))
-            except (ValueError, TypeError) as err:
-                logger.warning("Rasa event %s is not readable, skipped: %s", row.id, err)
-                continue
+            record = from_event(row.id, row.conversation_id, row.event) if row.event is not None else None
             if record is not None:
                 records.append(record)
-        made = await self.record(records)
-        last = rows[-1].id
-        await self._advance(EVENTS_CURSOR, last)
-        return len(made), len(rows) == BATCH and last > position
+        return len(await self.record(records))
 
     async def mentions_step(self) -> tuple[int, bool]:
         """Record the next batch of X mentions: (recorded, more to read)."""
-        position = await self.position(MENTIONS_CURSOR)
+        return await self._mentions.step(self._record_mentions)
+
+    async def _read_mentions(self, after: int, limit: int) -> list[Mention]:
         async with self._db.sessions() as session:
-            mentions = list(
-                await session.scalars(
-                    select(Mention).where(Mention.id > position - RESCAN).order_by(Mention.id).limit(BATCH)
-                )
-            )
-        if not mentions:
-            return 0, False
-        fresh = await self._unrecorded([f"{MENTION_SOURCE}{m.id}" for m in mentions])
-        records = [
-            from_mention(m, self._scorer, await self._intent(m.text))
-            for m in mentions
-            if f"{MENTION_SOURCE}{m.id}" in fresh
-        ]
-        made = await self.record(records)
-        last = mentions[-1].id
-        await self._advance(MENTIONS_CURSOR, last)
-        return len(made), len(mentions) == BATCH and last > position
+            query = select(Mention).where(Mention.id > after).order_by(Mention.id).limit(limit)
+            return list(await session.scalars(query))
+
+    async def _record_mentions(self, mentions: list[Mention]) -> int:
+        records = [from_mention(m, self._scorer, await self._intent(m.text)) for m in mentions]
+        return len(await self.record(records))
 
     async def _intent(self, text: str) -> str | None:
         try:

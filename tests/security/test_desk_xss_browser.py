@@ -26,7 +26,7 @@ from PIL import Image
 from playwright.async_api import Browser, Page, async_playwright, expect
 from sqlalchemy import insert
 
-from bot.conversations.transcript import EVENTS
+from bot.conversations.tail import EVENTS
 from bot.desk.accounts import Accounts
 from bot.desk.app import create_app
 from bot.desk.config import DeskConfig

@@ -12,7 +12,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import insert
 
-from bot.conversations.transcript import EVENTS
+from bot.conversations.tail import EVENTS
 from bot.desk import passwords
 from bot.desk.accounts import Accounts
 from bot.desk.config import DeskConfig, Lockout

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.conversations.transcript import Transcripts
+from bot.conversations.tail import Transcripts
 from bot.desk.live import TrackerWatcher
 from bot.live_bus import Bus
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import func, insert, select
 
-from bot.conversations.transcript import EVENTS
+from bot.conversations.tail import EVENTS
 from bot.monitoring.config import ModerationSettings
 from bot.monitoring.const import EVENTS_CURSOR, MENTIONS_CURSOR
 from bot.monitoring.ingest import Recorder, from_event

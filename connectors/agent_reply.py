@@ -23,9 +23,11 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.bearer import bearer_matches
+from bot.conversations.metadata import AGENT, UtteranceMetadata
 from connectors.limits import decode_body
 from connectors.meta_output import OutsideWindowError, split_text
 from connectors.metrics import count
+from connectors.turns import append_once
 
 if TYPE_CHECKING:
     from connectors.webhook_channel import WebhookChannel
@@ -209,28 +211,25 @@ async def _send(channel: WebhookChannel, agent: Any, reply: AgentReply) -> HTTPR
 async def _record(
     platform: str, agent: Any, reply: AgentReply, text: str, mids: list[str], partial: bool
 ) -> None:
-    """The agent's turn in the conversation's tracker, under its lock.
+    """The agent's turn in the conversation's tracker, under its lock (`turns.append_once`).
 
     Through the tracker store, as Rasa's own add-events API saves: it works with or without a loaded
     model, and the tracker exists (checked before sending), so no session needs starting. Saving also
     streams the event to the event broker.
     """
-    metadata: dict[str, Any] = {
-        "author": "agent",
-        "agent_id": reply.agent_id,
-        "agent_name": reply.agent_name,
-        "client_id": reply.client_id,
-        "mids": mids,
-    }
+    metadata = UtteranceMetadata(
+        author=AGENT,
+        agent_id=reply.agent_id,
+        agent_name=reply.agent_name,
+        client_id=reply.client_id,
+        mids=mids,
+    )
     if partial:
         metadata["partial"] = True
     try:
-        async with agent.lock_store.lock(reply.conversation_id):
-            tracker = await agent.tracker_store.retrieve(reply.conversation_id)
-            if tracker is None:
-                raise LookupError(f"conversation {reply.conversation_id} vanished before recording")
-            tracker.update(BotUttered(text, metadata=metadata))
-            await agent.tracker_store.save(tracker)
+        await append_once(
+            agent, reply.conversation_id, None, [BotUttered(text, metadata=metadata)], platform, existing=True
+        )
     except Exception:  # the message is out: a failed record must not make the desk send it again
         count("agent_replies_unrecorded", platform)
         logger.exception(

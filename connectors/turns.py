@@ -18,6 +18,7 @@ from typing import Any
 from rasa.core.channels.channel import UserMessage
 from rasa.shared.core.events import BotUttered, Event, UserUttered
 
+from bot.conversations import metadata
 from connectors.metrics import count
 
 logger = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ def has_message(tracker: Any, mid: str | None) -> bool:
     for event in reversed(tracker.events):
         if isinstance(event, UserUttered) and event.message_id == mid:
             return True
-        if isinstance(event, BotUttered) and (event.metadata or {}).get("mid") == mid:
+        if isinstance(event, BotUttered) and metadata.mid(event.metadata) == mid:
             return True
     return False
 
@@ -84,15 +85,34 @@ async def log_once(agent: Any, message: UserMessage, platform: str) -> bool:
 
 
 async def append_once(
-    agent: Any, sender_id: str, mid: str | None, events: list[Event], platform: str
+    agent: Any,
+    sender_id: str,
+    mid: str | None,
+    events: list[Event],
+    platform: str,
+    existing: bool = False,
 ) -> bool:
-    """Add events to a conversation under its lock (as Rasa's API does), unless `mid` is there already."""
-    processor = _ready(agent)
+    """Add events to a conversation under its lock (as Rasa's API does), unless `mid` is there already.
+
+    The one lock-update-save of the connectors. `existing`: the conversation must be there already
+    (LookupError otherwise); it is then read and saved through the tracker store alone, which works
+    with or without a loaded model (the desk's agent replies). Otherwise a new conversation starts its
+    session first, which needs the model. Saving also streams the events to the event broker.
+    """
+    processor = None if existing else _ready(agent)
     async with agent.lock_store.lock(sender_id):
-        tracker = await processor.fetch_tracker_with_initial_session(sender_id)
+        if processor is None:
+            tracker = await agent.tracker_store.retrieve(sender_id)
+            if tracker is None:
+                raise LookupError(f"conversation {sender_id} vanished before recording")
+        else:
+            tracker = await processor.fetch_tracker_with_initial_session(sender_id)
         if replayed(tracker, mid, platform):
             return False
         for event in events:
             tracker.update(event)
-        await processor.save_tracker(tracker)
+        if processor is None:
+            await agent.tracker_store.save(tracker)
+        else:
+            await processor.save_tracker(tracker)
         return True

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from bot.desk import charts
-from bot.desk.app import AGENT, DESK, render
 from bot.desk.ownership import SUPERVISOR
+from bot.desk.web import AGENT, DESK, render
 from bot.monitoring import analytics
 from bot.monitoring.analytics import DateRange, RangeError
 from bot.storage.db import Database

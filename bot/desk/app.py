@@ -18,15 +18,13 @@ import logging
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
-import jinja2
 from aiohttp import web
 
 from bot.catalog.fetch import ImageFetchError, media_policy
 from bot.conversations.rasa_api import DeliveryError
-from bot.desk import canned
+from bot.desk import analytics_pages, canned, monitoring_pages
 from bot.desk import metrics as desk_metrics
 from bot.desk.accounts import SignInError
 from bot.desk.config import DeskConfig, Network
@@ -35,107 +33,37 @@ from bot.desk.live import TrackerWatcher
 from bot.desk.media import MediaProxy, media_urls
 from bot.desk.ownership import SUPERVISOR, NotFound, OwnershipError
 from bot.desk.service import Desk
+from bot.desk.web import (
+    AGENT,
+    CONFIG,
+    CSRF,
+    DESK,
+    HERE,
+    LOGIN_CSRF_COOKIE,
+    MEDIA,
+    SESSION_COOKIE,
+    STOPPING,
+    TEMPLATES,
+    Handler,
+    del_cookie,
+    redirect,
+    render,
+    set_cookie,
+    templates,
+)
 from bot.live_bus import Bus
 from bot.metrics import metrics_token_from_env
 from bot.storage.db import Database
-from bot.storage.models import Agent, AuditEntry, utcnow
+from bot.storage.models import Agent, AuditEntry
 
 logger = logging.getLogger(__name__)
-HERE = Path(__file__).resolve().parent
-SESSION_COOKIE = "loom_desk"
-LOGIN_CSRF_COOKIE = "loom_login_csrf"
-FLASH_COOKIE = "loom_flash"
 HEARTBEAT = 15.0
 PUBLIC = ("/login", "/health", "/readyz", "/static/", "/favicon.ico", "/metrics")  # /metrics: METRICS_TOKEN
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-DESK = web.AppKey("desk", Desk)
-TEMPLATES = web.AppKey("templates", jinja2.Environment)
-CONFIG = web.AppKey("config", DeskConfig)
-MEDIA = web.AppKey("media", MediaProxy)
-STOPPING = web.AppKey("stopping", asyncio.Event)  # set on SIGTERM: live streams end
-AGENT = web.RequestKey("agent", Agent)
-CSRF = web.RequestKey("csrf", str)
 CSP = (  # images only from the desk: customer media come through /media/, never from their own URLs
     "default-src 'self'; img-src 'self'; style-src 'self'; script-src 'self'; "
     "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
 )
 HSTS = "max-age=31536000; includeSubDomains"
-
-
-def _duration(delta: Any) -> str:
-    seconds = int(delta.total_seconds())
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m"
-    if seconds < 86400:
-        return f"{seconds // 3600}h {seconds % 3600 // 60}m"
-    return f"{seconds // 86400}d {seconds % 86400 // 3600}h"
-
-
-def _sparkline(points: list[float], width: int = 220, height: int = 40) -> str:
-    """SVG polyline points for sentiment in [-1, 1] (numbers only: nothing to escape)."""
-    if not points:
-        return ""
-    step = width / max(1, len(points) - 1)
-    return " ".join(f"{i * step:.1f},{(1 - (p + 1) / 2) * height:.1f}" for i, p in enumerate(points))
-
-
-def templates() -> jinja2.Environment:
-    """Jinja2 with autoescaping for every template."""
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(HERE / "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-    )
-    env.filters["duration"] = _duration
-    env.filters["sparkline"] = _sparkline
-    env.filters["iso"] = lambda value: value.isoformat() if value else ""
-    env.filters["hhmm"] = lambda value: value.strftime("%d %b %H:%M") if value else ""
-    return env
-
-
-def render(request: web.Request, name: str, status: int = 200, **context: Any) -> web.Response:
-    """A page or fragment, with the signed-in agent, CSRF token and any flash message."""
-    flash = request.cookies.get(FLASH_COOKIE)
-    body = (
-        request.app[TEMPLATES]
-        .get_template(name)
-        .render(
-            agent=request.get(AGENT),
-            csrf=request.get(CSRF, ""),
-            flash=flash,
-            now=utcnow(),
-            **context,
-        )
-    )
-    response = web.Response(text=body, content_type="text/html", status=status)
-    if flash:
-        _del_cookie(response, request.app[CONFIG], FLASH_COOKIE)
-    return response
-
-
-def redirect(request: web.Request, location: str, flash: str | None = None) -> web.HTTPSeeOther:
-    """Post/redirect/get, with an optional one-time message for the next page."""
-    response = web.HTTPSeeOther(location)
-    if flash:
-        _set_cookie(response, request.app[CONFIG], FLASH_COOKIE, flash[:300], None)
-    return response
-
-
-def _set_cookie(
-    response: web.StreamResponse, config: DeskConfig, name: str, value: str, max_age: int | None
-) -> None:
-    """Every cookie of the desk: HttpOnly, SameSite=Strict, and Secure when served over https."""
-    response.set_cookie(
-        name, value, max_age=max_age, path="/", httponly=True, samesite="Strict", secure=config.secure_cookies
-    )
-
-
-def _del_cookie(response: web.StreamResponse, config: DeskConfig, name: str) -> None:
-    """Expire a cookie with the same attributes it was set with."""
-    response.del_cookie(name, path="/", secure=config.secure_cookies, httponly=True, samesite="Strict")
 
 
 def client_address(request: web.Request, trusted: tuple[Network, ...]) -> str:
@@ -217,7 +145,7 @@ async def login_page(request: web.Request) -> web.Response:
     # sign-in) must not invalidate the form already on screen.
     token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
     response = render(request, "login.html", login_csrf=token, error=None, username="")
-    _set_cookie(response, request.app[CONFIG], LOGIN_CSRF_COOKIE, token, 3600)
+    set_cookie(response, request.app[CONFIG], LOGIN_CSRF_COOKIE, token, 3600)
     return response
 
 
@@ -238,12 +166,12 @@ async def login(request: web.Request) -> web.StreamResponse:
         response = render(
             request, "login.html", status=401, login_csrf=token, error=str(err), username=username
         )
-        _set_cookie(response, request.app[CONFIG], LOGIN_CSRF_COOKIE, token, 3600)
+        set_cookie(response, request.app[CONFIG], LOGIN_CSRF_COOKIE, token, 3600)
         return response
     response = web.HTTPSeeOther("/queue")
     config = request.app[CONFIG]
-    _set_cookie(response, config, SESSION_COOKIE, signed_in.token, config.session_hours * 3600)
-    _del_cookie(response, config, LOGIN_CSRF_COOKIE)
+    set_cookie(response, config, SESSION_COOKIE, signed_in.token, config.session_hours * 3600)
+    del_cookie(response, config, LOGIN_CSRF_COOKIE)
     raise response
 
 
@@ -251,7 +179,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
     """End the session."""
     await request.app[DESK].accounts.sign_out(request.cookies.get(SESSION_COOKIE, ""))
     response = web.HTTPSeeOther("/login")
-    _del_cookie(response, request.app[CONFIG], SESSION_COOKIE)
+    del_cookie(response, request.app[CONFIG], SESSION_COOKIE)
     raise response
 
 
@@ -468,9 +396,7 @@ def create_app(
 
     app.on_shutdown.append(end_streams)
     add_readiness(app, database, trackers, config.settings.redis_url)
-    from bot.desk import monitoring_pages  # imports this module, so only once the app exists
-
-    monitoring_pages.register(app, trackers)  # after `lifecycle`: monitoring runs while the bus runs
+    monitoring_pages.register(app)  # after `lifecycle`: the open-alert count is kept while the bus runs
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", desk_metrics.metrics_handler(database, metrics_token_from_env()))
     app.router.add_get("/favicon.ico", favicon)
@@ -487,8 +413,6 @@ def create_app(
         app.router.add_post(rf"/tickets/{{ticket_id:\d+}}/{name}", handler)
     app.router.add_get("/stream", stream)
     app.router.add_get("/audit", audit_page)
-    from bot.desk import analytics_pages  # imports this module, so only once the app exists
-
     analytics_pages.register(app)
     app.router.add_static("/static/", HERE / "static")
     return app

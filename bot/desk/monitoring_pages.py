@@ -1,27 +1,84 @@
 """The desk's monitoring pages (supervisors only): spike alerts, and moderation of flagged messages.
 
-`register(app, trackers)` adds the routes and runs monitoring (bot/monitoring/monitor.py) in the
-background while the desk runs. Pages follow the rest of the desk: server-rendered with autoescaping,
-CSRF-checked POSTs (the desk's middleware), post/redirect/get with a one-time message.
+The desk only shows and reviews: recording messages, screening them and looking for spikes is the
+monitoring service's work (`python -m bot.monitoring`, bot/monitoring/service.py). Everything here is
+read from the database, and reviews, acknowledgements and mutes are the same domain operations the
+service uses (bot/monitoring/alerts.py, moderation.py). The header's count of open alerts is read
+every ALERT_POLL_SECONDS; when it or the newest alert changes, this replica's pages are nudged, so the
+alerts page refreshes even without Redis (with Redis the service's own nudges arrive sooner).
+
+Pages follow the rest of the desk: server-rendered with autoescaping, CSRF-checked POSTs (the desk's
+middleware), post/redirect/get with a one-time message.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 from aiohttp import web
 
-from bot.desk.app import AGENT, CONFIG, DESK, TEMPLATES, redirect, render
 from bot.desk.ownership import SUPERVISOR
-from bot.monitoring.alerts import AlertError
-from bot.monitoring.config import MonitoringConfig
+from bot.desk.web import AGENT, CONFIG, DESK, TEMPLATES, redirect, render
+from bot.live_bus import Bus
+from bot.monitoring.alerts import AlertError, Alerts
+from bot.monitoring.config import MonitoringConfig, SpikeSettings
 from bot.monitoring.const import CONFIRMED, DISMISSED, OPEN, REVIEW_STATES
-from bot.monitoring.moderation import ModerationError
-from bot.monitoring.monitor import Monitor
-from bot.storage.db import Database
+from bot.monitoring.moderation import Moderation, ModerationError
 
-MONITOR = web.AppKey("monitor", Monitor)
+logger = logging.getLogger(__name__)
+ALERT_POLL_SECONDS = 2.0  # one small query per desk replica; also how late a page learns of a new alert
+
+
+class OpenAlerts:
+    """How many alerts are open, read from the database now and then; a change nudges this replica's pages."""
+
+    def __init__(self, alerts: Alerts, bus: Bus, every: float = ALERT_POLL_SECONDS) -> None:
+        self._alerts = alerts
+        self._bus = bus
+        self._every = every
+        self.count = 0
+        self._seen: tuple[int, int] | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def refresh(self) -> int:
+        """Read the count again (and nudge the pages if alerts changed since the last read)."""
+        try:
+            state = await self._alerts.summary()
+        except Exception as err:  # the header keeps its last number; the next read tries again
+            logger.warning("desk could not count open alerts: %s", err)
+            return self.count
+        if self._seen is not None and state != self._seen:
+            self._bus.local({"kind": "alert"})
+            self._bus.local({"kind": "queue"})  # what the alerts page listens for
+        self._seen, self.count = state, state[0]
+        return self.count
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._every)
+            await self.refresh()
+
+    async def start(self) -> None:
+        """Read now, then every `every` seconds."""
+        await self.refresh()
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        """Stop reading."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+ALERTS = web.AppKey("alerts", Alerts)
+MODERATION = web.AppKey("moderation", Moderation)
+OPEN_ALERTS = web.AppKey("open_alerts", OpenAlerts)
+SPIKES = web.AppKey("spikes", SpikeSettings)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 REVIEWS = {"confirm": CONFIRMED, "dismiss": DISMISSED, "reopen": OPEN}
 FILTERS = (*REVIEW_STATES, "all")
@@ -43,10 +100,9 @@ def _id(request: web.Request, name: str) -> int:
 
 
 async def _alerts_context(request: web.Request) -> dict[str, object]:
-    monitor = request.app[MONITOR]
-    open_alerts, recent = await monitor.alerts.recent()
-    monitor.open_alerts = len(open_alerts)
-    return {"open_alerts_list": open_alerts, "recent": recent, "settings": monitor.config.spikes}
+    open_alerts, recent = await request.app[ALERTS].recent()
+    request.app[OPEN_ALERTS].count = len(open_alerts)  # the header of this very page agrees with it
+    return {"open_alerts_list": open_alerts, "recent": recent, "settings": request.app[SPIKES]}
 
 
 @supervisors
@@ -65,12 +121,11 @@ async def alerts_fragment(request: web.Request) -> web.Response:
 async def acknowledge(request: web.Request) -> web.StreamResponse:
     """Mark an alert as seen."""
     alert_id = _id(request, "alert_id")
-    monitor = request.app[MONITOR]
     try:
-        await monitor.alerts.acknowledge(request[AGENT], alert_id)
+        await request.app[ALERTS].acknowledge(request[AGENT], alert_id)
     except AlertError as err:
         raise redirect(request, "/monitoring/alerts", str(err)) from None
-    await monitor.refresh_count()
+    await request.app[OPEN_ALERTS].refresh()
     raise redirect(request, "/monitoring/alerts", f"Alert #{alert_id} acknowledged.")
 
 
@@ -82,7 +137,7 @@ def _status_filter(request: web.Request) -> str:
 @supervisors
 async def moderation_page(request: web.Request) -> web.Response:
     """Flags to review, and the authors muted now."""
-    moderation = request.app[MONITOR].moderation
+    moderation = request.app[MODERATION]
     status = _status_filter(request)
     flags = await moderation.flags(None if status == "all" else status)
     return render(
@@ -107,7 +162,7 @@ async def review(request: web.Request) -> web.StreamResponse:
     flag_id, verb = _id(request, "flag_id"), request.match_info["verb"]
     form = await request.post()
     try:
-        await request.app[MONITOR].moderation.review(request[AGENT], flag_id, REVIEWS[verb])
+        await request.app[MODERATION].review(request[AGENT], flag_id, REVIEWS[verb])
     except ModerationError as err:
         raise redirect(request, _back(form), str(err)) from None
     done = {"confirm": "confirmed", "dismiss": "dismissed", "reopen": "reopened"}[verb]
@@ -121,7 +176,7 @@ async def mute(request: web.Request) -> web.StreamResponse:
     channel, author_id = str(form.get("channel", ""))[:20], str(form.get("author_id", ""))[:128]
     reason = str(form.get("reason", "")).strip()[:500] or "muted by a supervisor"
     try:
-        await request.app[MONITOR].moderation.mute(request[AGENT], channel, author_id, reason)
+        await request.app[MODERATION].mute(request[AGENT], channel, author_id, reason)
     except ModerationError as err:
         raise redirect(request, _back(form), str(err)) from None
     raise redirect(request, _back(form), f"{author_id} on {channel} is muted: the assistant stops answering.")
@@ -133,7 +188,7 @@ async def unmute(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     channel, author_id = str(form.get("channel", "")), str(form.get("author_id", ""))
     try:
-        resumed = await request.app[MONITOR].moderation.unmute(request[AGENT], channel, author_id)
+        resumed = await request.app[MODERATION].unmute(request[AGENT], channel, author_id)
     except ModerationError as err:
         raise redirect(request, _back(form), str(err)) from None
     outcome = (
@@ -149,29 +204,24 @@ async def index(_: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther("/monitoring/alerts")
 
 
-def register(app: web.Application, trackers: Database, config: MonitoringConfig | None = None) -> None:
-    """Add the monitoring pages and run monitoring while the app runs (`trackers`: Rasa's tracker store)."""
+def register(app: web.Application, config: MonitoringConfig | None = None) -> None:
+    """Add the monitoring pages, and keep the header's count of open alerts while the app runs."""
     desk = app[DESK]
-    monitor = Monitor(
-        config or MonitoringConfig.from_env(),
-        desk.db,
-        trackers,
-        desk.bus,
-        desk.rasa,
-        desk_url=app[CONFIG].public_url,
-    )
-    app[MONITOR] = monitor
-    # base.html shows supervisors how many alerts are open (a number kept fresh by the monitor).
-    app[TEMPLATES].globals["open_alert_count"] = lambda: monitor.open_alerts
+    config = config or MonitoringConfig.from_env()
+    alerts = Alerts(desk.db, config.spikes, desk.bus, desk_url=app[CONFIG].public_url)
+    open_alerts = OpenAlerts(alerts, desk.bus, ALERT_POLL_SECONDS)
+    app[ALERTS], app[OPEN_ALERTS], app[SPIKES] = alerts, open_alerts, config.spikes
+    app[MODERATION] = Moderation(desk.db, config.moderation, desk.rasa)
+    # base.html shows supervisors how many alerts are open.
+    app[TEMPLATES].globals["open_alert_count"] = lambda: open_alerts.count
 
-    async def running(_: web.Application) -> AsyncIterator[None]:
-        await monitor.refresh_count()
-        await monitor.start()
+    async def counting(_: web.Application) -> AsyncIterator[None]:
+        await open_alerts.start()
         yield
-        await monitor.stop()
+        await open_alerts.stop()
 
     # Appended after the desk's own lifecycle: starts once the bus runs, stops before databases close.
-    app.cleanup_ctx.append(running)
+    app.cleanup_ctx.append(counting)
     app.router.add_get("/monitoring", supervisors(index))
     app.router.add_get("/monitoring/alerts", alerts_page)
     app.router.add_get("/monitoring/fragments/alerts", alerts_fragment)

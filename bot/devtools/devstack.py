@@ -41,6 +41,8 @@ RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"  # `-m bot.rasa_server`: `r
 MODEL = ROOT / "models" / "current.tar.gz"
 START_TIMEOUT = 300.0  # Rasa needs about a minute to import TensorFlow and load the model
 STOP_GRACE = 10.0
+MONITORING_ABOVE_DESK = 5
+STARTED_LAST = ("monitoring",)
 
 
 class StackError(RuntimeError):
@@ -71,16 +73,22 @@ class Ports:
     actions: int = 5055
     simulator: int = 5080
     desk: int = 5090
+    monitoring: int = 0  # 0: five above the desk (5095), so stacks given four ports keep apart
+
+    def __post_init__(self) -> None:
+        if not self.monitoring:
+            object.__setattr__(self, "monitoring", self.desk + MONITORING_ABOVE_DESK)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Ports:
-        """RASA_PORT, ACTION_PORT and SIM_PORT, or the defaults."""
+        """RASA_PORT, ACTION_PORT, SIM_PORT, DESK_PORT and MONITORING_PORT, or the defaults."""
         env = os.environ if env is None else env
         return cls(
             rasa=int(env.get("RASA_PORT", 5005)),
             actions=int(env.get("ACTION_PORT", 5055)),
             simulator=int(env.get("SIM_PORT", 5080)),
             desk=int(env.get("DESK_PORT", 5090)),
+            monitoring=int(env.get("MONITORING_PORT", 0)),
         )
 
     def rasa_replica(self, replica: int) -> int:
@@ -268,7 +276,12 @@ def check_replica_ports(ports: Ports, replicas: int) -> None:
     """Refuse a replica count below 1, or replicas whose ports would be another service's."""
     if replicas < 1:
         raise ValueError(f"a stack needs at least one Rasa replica, got {replicas}")
-    others = {"actions": ports.actions, "simulator": ports.simulator, "desk": ports.desk}
+    others = {
+        "actions": ports.actions,
+        "simulator": ports.simulator,
+        "desk": ports.desk,
+        "monitoring": ports.monitoring,
+    }
     for replica in range(2, replicas + 1):
         port = ports.rasa_replica(replica)
         clash = [name for name, taken in others.items() if taken == port]
@@ -308,13 +321,16 @@ def send_rest(
 
 
 class Stack:
-    """The simulator, the action server, the Rasa server(s) and the desk, started and stopped together.
+    """The simulator, the action server, the Rasa server(s), the desk and monitoring, started together.
 
     `simulator`: None decides from the environment (`platform_env`: raises ConfigurationError on a
     partial real setup); True forces the simulator's platform settings (tests), whatever the inherited
     environment says (`env` still wins); False never starts it. `rasa_replicas`: how many Rasa servers
     (services `rasa`, `rasa-2`, ... on `Ports.rasa_replica(k)`), all with the same environment. `desk`:
-    False leaves the desk out (it is not needed to answer customers, and saves memory).
+    False leaves the desk out (it is not needed to answer customers, and saves memory). `monitoring`
+    (`python -m bot.monitoring`: recording messages, moderation, spike alerts): None runs it with the
+    desk, whose pages show its work. The database must be migrated before `start` (as `make run` and
+    the end-to-end tests do), since monitoring begins recording at once.
     """
 
     def __init__(
@@ -327,6 +343,7 @@ class Stack:
         simulator: bool | None = None,
         rasa_replicas: int = 1,
         desk: bool = True,
+        monitoring: bool | None = None,
     ) -> None:
         self.ports = ports or Ports.from_env()
         self.rasa_replicas = rasa_replicas
@@ -349,6 +366,7 @@ class Stack:
             "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{self.ports.actions}/webhook",
             "RASA_URL": f"http://127.0.0.1:{self.ports.rasa}",
             "DESK_PORT": str(self.ports.desk),
+            "MONITORING_PORT": str(self.ports.monitoring),
             **defaults,
             **self.generated,
             **(env or {}),
@@ -372,6 +390,13 @@ class Stack:
             log_path=log_dir / f"desk-{self.ports.desk}.log",
             env=base_env,
         )
+        monitoring_service = Service(
+            name="monitoring",
+            command=[python, "-m", "bot.monitoring", "--port", str(self.ports.monitoring)],
+            ready_url=f"{self.monitoring_url}/health",
+            log_path=log_dir / f"monitoring-{self.ports.monitoring}.log",
+            env=base_env,
+        )
         self.services = [
             *([simulator_service] if self.simulator else []),
             Service(
@@ -393,6 +418,7 @@ class Stack:
                 for replica in range(1, rasa_replicas + 1)
             ),
             *([desk_service] if desk else []),
+            *([monitoring_service] if (desk if monitoring is None else monitoring) else []),
         ]
 
     @property
@@ -418,6 +444,11 @@ class Stack:
     def desk_url(self) -> str:
         """Base URL of the agent desk."""
         return f"http://127.0.0.1:{self.ports.desk}"
+
+    @property
+    def monitoring_url(self) -> str:
+        """Base URL of the monitoring service (`/health`, `/readyz`, `/metrics`)."""
+        return f"http://127.0.0.1:{self.ports.monitoring}"
 
     def rasa_api(self, path: str) -> str:
         """A Rasa HTTP API URL (e.g. `/conversations/ID/tracker`); send `rasa_api_headers()` with it."""
@@ -462,13 +493,21 @@ class Stack:
             if service.ready():
                 self.stop()
                 raise StackError(f"port of {service.name} is already in use ({service.ready_url})")
+        # Monitoring reads Rasa's tracker store: it starts once Rasa (which creates its table) is ready.
+        first = [service for service in self.services if service.name not in STARTED_LAST]
+        for service in first:
             service.start()
         if "REST_CHANNEL_TOKEN" in self.generated:  # readable by this user only
             self.rest_token_file.parent.mkdir(parents=True, exist_ok=True)
             descriptor = os.open(self.rest_token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(descriptor, "w") as file:
                 file.write(self.generated["REST_CHANNEL_TOKEN"])
-        self._wait_ready(list(self.services), progress, timeout)
+        started = time.monotonic()
+        self._wait_ready(first, progress, timeout)
+        last = [service for service in self.services if service.name in STARTED_LAST]
+        for service in last:
+            service.start()
+        self._wait_ready(last, progress, max(1.0, timeout - (time.monotonic() - started)))
 
     def service(self, name: str) -> Service:
         """The service called `name`."""
@@ -537,7 +576,7 @@ class Stack:
         return [s for s in self.services if not s.alive()]
 
     def stop(self) -> None:
-        """Stop every service (Rasa first, so it sends nothing to a stopped action server)."""
+        """Stop every service, in reverse order: monitoring first, Rasa before the action server."""
         for service in reversed(self.services):
             service.stop()
         if "REST_CHANNEL_TOKEN" in self.generated:

@@ -49,6 +49,10 @@ def banner(stack: Stack, settings: Settings, demo_accounts: dict[str, str] | Non
     meta = "the simulator" if graph_api.startswith(stack.simulator_url) else graph_api or "Meta's default"
     x_url = stack.env.get("X_API_URL") or ""
     x_api = "the simulator" if x_url.startswith(stack.simulator_url) else x_url or "X's default"
+    monitoring = [
+        f"  Monitoring       {stack.monitoring_url}/readyz  (recording, moderation, spike alerts;"
+        " one active worker, by lease)"
+    ][: any(s.name == "monitoring" for s in stack.services)]
     simulator = [f"  Customer simulator  {stack.simulator_url}/  (a customer on Messenger, Instagram or X)"]
     lines = [
         "",
@@ -61,6 +65,7 @@ def banner(stack: Stack, settings: Settings, demo_accounts: dict[str, str] | Non
         f"  X API            {x_api}  (webhook {stack.rasa_url}/webhooks/twitter/webhook)",
         f"  Action server    http://127.0.0.1:{stack.ports.actions}/webhook",
         f"  Agent desk       {stack.desk_url}/",
+        *monitoring,
         f"  Database         {database}",
         f"  Redis            {settings.redis_url or 'not configured (in-process locks)'}",
         f"  Logs             {rasa.log_path.parent}/",

@@ -1,8 +1,11 @@
 """Spike alerts: look for spikes in what was recorded, store them with their messages, tell people.
 
+The monitoring service (bot/monitoring/service.py) looks for spikes; the desk lists and acknowledges
+alerts through the same class.
+
 A spike (bot/monitoring/spikes.py) becomes an Alert with the negative messages of its window, a nudge
 to every desk page, and, when a webhook is configured, a signed POST (bot/monitoring/webhook.py) whose
-outcome is kept on the alert. A scope alerts at most once per cooldown, also with several desk replicas:
+outcome is kept on the alert. A scope alerts at most once per cooldown, also if two workers ever overlap:
 its row in `monitor_cursors` ("spike:<scope>", the POSIX time of its last alert) is moved by one
 conditional UPDATE in the transaction that stores the alert, and only one replica can win it.
 """
@@ -15,7 +18,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 
 from bot.live_bus import Bus
 from bot.monitoring import spikes
@@ -234,6 +237,14 @@ class Alerts:
             return int(
                 await session.scalar(select(func.count()).select_from(Alert).where(Alert.status == "open"))
             )
+
+    async def summary(self) -> tuple[int, int]:
+        """(open alerts, the newest alert's id or 0): one cheap query, for the desk's header and refresh."""
+        is_open = case((Alert.status == "open", 1), else_=0)
+        query = select(func.coalesce(func.sum(is_open), 0), func.coalesce(func.max(Alert.id), 0))
+        async with self._db.sessions() as session:
+            open_, newest = (await session.execute(query)).one()
+        return int(open_), int(newest)
 
     async def acknowledge(self, agent: Agent, alert_id: int) -> None:
         """Someone has seen it (once; a second click is told so)."""

@@ -1,14 +1,12 @@
-"""Monitoring as a background task of the desk: record new messages, look for spikes, keep counts fresh.
+"""One round of monitoring: record new messages, look for spikes now and then.
 
-Every `interval_seconds` it records what is new (bot/monitoring/ingest.py); every `spikes.every_seconds`
-it looks for spikes (bot/monitoring/alerts.py). An error is logged and the next round tries again: the
-cursors make sure nothing is lost meanwhile.
+The monitoring service (bot/monitoring/service.py) calls `tick` every `interval_seconds` while it holds
+the lease; every `spikes.every_seconds` a round also looks for spikes (bot/monitoring/alerts.py). An
+error is logged and the next round tries again: the cursors make sure nothing is lost meanwhile.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
 import logging
 import time
@@ -29,7 +27,7 @@ LEXICON = ROOT / "data" / "sentiment" / "lexicon.yml"
 
 
 class Monitor:
-    """Recorder, moderation and alerts, and the loop that drives them."""
+    """Recorder, moderation and alerts, driven one round at a time."""
 
     def __init__(
         self,
@@ -47,12 +45,10 @@ class Monitor:
         self.recorder = Recorder(database, trackers, scorer, rasa, self.moderation)
         self.webhook = WebhookClient(config.webhook) if config.webhook.enabled else None
         self.alerts = Alerts(database, config.spikes, bus, self.webhook, desk_url)
-        self.open_alerts = 0  # for the desk's header: refreshed every round and after an acknowledgement
-        self._task: asyncio.Task[None] | None = None
         self._last_spike_check = float("-inf")
 
     async def tick(self, now: dt.datetime | None = None) -> int:
-        """One round: record, maybe look for spikes, count open alerts; how many messages were recorded."""
+        """One round: record, maybe look for spikes; how many messages were recorded."""
         recorded = 0
         try:
             recorded = await self.recorder.catch_up()
@@ -64,32 +60,10 @@ class Monitor:
                 await self.alerts.check(now)
             except Exception as err:
                 logger.warning("monitoring could not look for spikes: %s", err, exc_info=True)
-        await self.refresh_count()
         return recorded
 
-    async def refresh_count(self) -> None:
-        """Count the open alerts again."""
-        try:
-            self.open_alerts = await self.alerts.open_count()
-        except Exception as err:
-            logger.warning("monitoring could not count open alerts: %s", err)
-
-    async def _run(self) -> None:
-        while True:
-            await self.tick()
-            await asyncio.sleep(self.config.interval_seconds)
-
-    async def start(self) -> None:
-        """Run in the background (unless interval_seconds is 0)."""
-        if self.config.interval_seconds > 0:
-            self._task = asyncio.create_task(self._run())
-
-    async def stop(self) -> None:
-        """Stop the loop and any webhook delivery under way."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+    async def close(self) -> None:
+        """Abandon webhook deliveries under way (their alerts stay `pending`) and close the client."""
         await self.alerts.stop()
         if self.webhook is not None:
             await self.webhook.close()

@@ -1,4 +1,7 @@
-"""Monitoring end to end: real customer messages through the simulator, Rasa and the desk's recorder.
+"""Monitoring end to end: real customer messages through the simulator, Rasa and the monitoring service.
+
+The monitoring service (`python -m bot.monitoring`, its own process in the stack) records them; the desk
+only shows and reviews.
 
 Customers write on Messenger and mention the brand on X; their messages land in `message_log` with
 intent and sentiment. A supervisor mutes an author in the desk and the bot stops answering them (Rasa
@@ -41,7 +44,7 @@ def logged(stack: Stack, **where: str) -> list[LoggedMessage]:
 
 
 def wait_logged(stack: Stack, count: int, timeout: float = 60, **where: str) -> list[LoggedMessage]:
-    """Wait until the desk has recorded `count` matching messages (it records every 2 s)."""
+    """Wait until monitoring has recorded `count` matching messages (it records every 2 s)."""
     deadline = time.monotonic() + timeout
     while len(found := logged(stack, **where)) < count:
         assert time.monotonic() < deadline, f"recorded {len(found)} of {count} messages for {where}"
@@ -62,6 +65,17 @@ def desk_post(stack: Stack, browser: requests.Session, path: str, **form: str) -
     answer = browser.post(f"{stack.desk_url}{path}", data={"csrf": token, **form}, timeout=60)
     assert answer.status_code == 200, answer.text
     return answer.text
+
+
+def test_the_monitoring_service_runs_beside_the_desk_and_holds_the_lease(default_stack):
+    ready = requests.get(f"{default_stack.monitoring_url}/readyz", timeout=10)
+    assert ready.status_code == 200 and ready.json() == {"status": "ready", "lease": "held"}
+    metrics = requests.get(f"{default_stack.monitoring_url}/metrics", timeout=10)
+    assert metrics.status_code == 401  # METRICS_TOKEN's bearer, as the desk's
+    metrics = requests.get(
+        f"{default_stack.monitoring_url}/metrics", headers=default_stack.bearer("METRICS_TOKEN"), timeout=10
+    )
+    assert "loom_monitoring_lease_held 1.0" in metrics.text
 
 
 def test_customer_messages_and_mentions_are_recorded_with_intent_and_sentiment(default_stack):
@@ -94,7 +108,7 @@ def test_a_muted_author_gets_no_answers_until_unmuted(default_stack):
     muted = desk_post(stack, browser, "/monitoring/mute", channel="messenger", author_id=user, reason="abuse")
     assert f"{user} on messenger is muted" in muted and tracker(stack, user)["paused"] is True
     customer_says(stack, "messenger", user, text="where is my order #103344?")
-    # Once the desk has recorded it, Rasa has handled it (it stores a message after answering it).
+    # Once monitoring has recorded it, Rasa has handled it (it stores a message after answering it).
     assert wait_logged(stack, 2, conversation_id=user)[1].intent == "order_status"
     assert len(replies(stack, "messenger", user)) == 1  # ... and it did not answer
     unmuted = desk_post(stack, browser, "/monitoring/unmute", channel="messenger", author_id=user)

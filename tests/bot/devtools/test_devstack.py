@@ -1,4 +1,4 @@
-"""bot/devtools/devstack.py: Rasa replicas, the optional desk, and killing and reviving services.
+"""bot/devtools/devstack.py: Rasa replicas, the optional desk and monitoring, killing and reviving services.
 
 The layout tests build stacks without starting them. The process tests run small real processes (an
 HTTP server each, on free ports) in place of the services, so `kill`, `Stack.kill` and `Stack.revive`
@@ -34,10 +34,26 @@ def test_replicas_are_numbered_from_one_on_consecutive_ports():
         PORTS.rasa_replica(0)
 
 
-def test_one_replica_and_the_desk_by_default():
+def test_one_replica_the_desk_and_monitoring_by_default():
     stack = Stack(PORTS, simulator=True)
-    assert [s.name for s in stack.services] == ["simulator", "actions", "rasa", "desk"]
+    assert [s.name for s in stack.services] == ["simulator", "actions", "rasa", "desk", "monitoring"]
     assert stack.rasa_urls == [stack.rasa_url] == ["http://127.0.0.1:6205"]
+
+
+def test_monitoring_is_its_own_process_beside_the_desk(tmp_path):
+    stack = Stack(PORTS, env={"VAR_DIR": str(tmp_path)}, simulator=True)
+    monitoring = stack.service("monitoring")
+    assert monitoring.command[1:] == ["-m", "bot.monitoring", "--port", "6230"]  # five above the desk
+    assert monitoring.ready_url == f"{stack.monitoring_url}/health" == "http://127.0.0.1:6230/health"
+    assert monitoring.env is stack.env and stack.env["MONITORING_PORT"] == "6230"
+    assert monitoring.log_path == tmp_path / "log" / "monitoring-6230.log"
+    assert Ports(1, 2, 3, 4, 9).monitoring == 9 and Ports.from_env({}).monitoring == 5095
+    assert Ports.from_env({"DESK_PORT": "7090", "MONITORING_PORT": "7000"}).monitoring == 7000
+    without_desk = Stack(PORTS, simulator=True, desk=False)
+    assert [s.name for s in without_desk.services] == ["simulator", "actions", "rasa"]
+    only_monitoring = Stack(PORTS, simulator=True, desk=False, monitoring=True)
+    assert [s.name for s in only_monitoring.services][-1] == "monitoring"
+    assert "monitoring" not in [s.name for s in Stack(PORTS, simulator=True, monitoring=False).services]
 
 
 def test_extra_replicas_share_the_environment_and_listen_on_their_own_ports(tmp_path):
@@ -59,6 +75,8 @@ def test_extra_replicas_share_the_environment_and_listen_on_their_own_ports(tmp_
 def test_replicas_never_take_another_services_port():
     with pytest.raises(ValueError, match="actions"):
         check_replica_ports(Ports(5800, 5802, 5810, 5820), 3)
+    with pytest.raises(ValueError, match="monitoring"):
+        check_replica_ports(Ports(5800, 5810, 5820, 5830, 5801), 2)
     with pytest.raises(ValueError):
         Stack(PORTS, simulator=True, rasa_replicas=0)
     check_replica_ports(PORTS, 10)  # up to 6214, below the action server
@@ -118,6 +136,25 @@ def stack(tmp_path):
     toy.start(timeout=30)
     yield toy
     toy.stop()
+
+
+def test_monitoring_starts_once_the_others_are_ready(tmp_path):
+    """It reads Rasa's tracker store, which Rasa creates at start-up."""
+    toy = toy_stack(tmp_path, names=("rasa", "monitoring"))
+    steps: list[tuple[str, str]] = []
+    for service in toy.services:
+
+        def start(service: Service = service, original=service.start) -> None:
+            steps.append(("started", service.name))
+            original()
+
+        service.start = start  # type: ignore[method-assign]
+    toy.start(progress=lambda line: steps.append(("ready", line.split()[0])), timeout=30)
+    try:
+        assert steps.index(("started", "monitoring")) > steps.index(("ready", "rasa"))
+        assert not toy.dead()
+    finally:
+        toy.stop()
 
 
 def test_kill_sends_sigkill_to_the_whole_group_and_reaps_it(stack, tmp_path):

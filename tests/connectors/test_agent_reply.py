@@ -230,6 +230,24 @@ async def test_a_reply_that_fails_halfway_reports_and_records_what_went_out(stac
     assert turn.text == first_part["body"]["message"]["text"] and turn.metadata["partial"] is True
 
 
+async def test_a_reply_sent_but_not_recorded_is_still_sent_and_counted(stack, monkeypatch):
+    user = await conversation(stack, "messenger")
+    before = value("agent_replies_unrecorded", "messenger")
+
+    async def broken_save(tracker) -> None:
+        raise RuntimeError("tracker store away")
+
+    monkeypatch.setattr(stack.agent.tracker_store, "save", broken_save)
+    body = reply_body(user, client_id="desk-unrecorded")
+    status, answer, _ = await stack.reply("messenger", body)
+    assert status == 200 and answer["status"] == "sent"
+    assert value("agent_replies_unrecorded", "messenger") == before + 1
+    monkeypatch.undo()
+    assert await stack.agent_turns(user) == []
+    assert (await stack.reply("messenger", body))[1] == answer  # the retry is answered, not sent again
+    assert len(await stack.sends("messenger", user)) == 1
+
+
 # Refusals before sending
 
 

@@ -71,7 +71,9 @@ def strings(node: Any) -> list[str]:
 
 def test_every_long_running_service_is_health_checked_restarted_and_given_time_to_stop(compose):
     services = long_running(compose)
-    assert {"rasa-1", "rasa-2", "actions", "desk", "postgres", "redis", "nginx"} <= set(services)
+    assert {"rasa-1", "rasa-2", "actions", "desk", "monitoring", "postgres", "redis", "nginx"} <= set(
+        services
+    )
     for name, service in services.items():
         check = service.get("healthcheck") or {}
         assert check.get("test") and not check.get("disable"), f"{name} has no health check"
@@ -83,7 +85,7 @@ def test_every_long_running_service_is_health_checked_restarted_and_given_time_t
 def test_the_migration_job_runs_before_the_services_that_need_the_schema(compose):
     assert one_shot(compose) == {"migrate"}
     assert "bot db upgrade" in " ".join(compose["services"]["migrate"]["command"])
-    for name in ("actions", "desk", *rasa_replicas(compose)):
+    for name in ("actions", "desk", "monitoring", *rasa_replicas(compose)):
         assert compose["services"][name]["depends_on"]["migrate"] == {
             "condition": "service_completed_successfully"
         }, name
@@ -91,7 +93,7 @@ def test_the_migration_job_runs_before_the_services_that_need_the_schema(compose
 
 def test_services_wait_for_the_health_of_what_they_need(compose):
     services = compose["services"]
-    for name in (*rasa_replicas(compose), "desk"):
+    for name in (*rasa_replicas(compose), "desk", "monitoring"):
         for needed in ("postgres", "redis"):
             assert services[name]["depends_on"][needed] == {"condition": "service_healthy"}, name
     assert services["actions"]["depends_on"]["postgres"] == {"condition": "service_healthy"}
@@ -141,10 +143,16 @@ def test_ports_match_between_commands_health_checks_and_neighbours(compose):
     desk = services["desk"]
     assert desk["healthcheck"]["test"][-1] == f"http://127.0.0.1:{desk['environment']['DESK_PORT']}/readyz"
     assert desk["environment"]["DESK_HOST"] == "0.0.0.0"
-    rasa_url = urlsplit(desk["environment"]["RASA_URL"])
-    assert rasa_url.port == 5005 and all(
-        rasa_url.hostname in r["networks"]["default"]["aliases"] for r in rasa_replicas(compose).values()
-    )
+    monitoring = services["monitoring"]
+    monitoring_port = monitoring["environment"]["MONITORING_PORT"]
+    assert monitoring["healthcheck"]["test"][-1] == f"http://127.0.0.1:{monitoring_port}/readyz"
+    assert monitoring["environment"]["MONITORING_HOST"] == "0.0.0.0"
+    assert monitoring["command"] == ["python", "-m", "bot.monitoring"]
+    for name in ("desk", "monitoring"):
+        rasa_url = urlsplit(services[name]["environment"]["RASA_URL"])
+        assert rasa_url.port == 5005 and all(
+            rasa_url.hostname in r["networks"]["default"]["aliases"] for r in rasa_replicas(compose).values()
+        ), name
 
 
 def test_only_nginx_publishes_ports(compose):
@@ -206,16 +214,19 @@ def test_every_variable_the_services_share_is_wired_where_it_is_needed(compose):
     assert needed - set(rasa) == set(), "variables the Rasa server reads but is not given"
     consumers = {
         "ACTION_SERVER_TOKEN": ["actions"],
-        "RASA_JWT_SECRET": ["desk"],
+        "RASA_JWT_SECRET": ["desk", "monitoring"],
         "DESK_API_TOKEN": ["desk"],
-        "METRICS_TOKEN": ["actions", "desk"],
+        "METRICS_TOKEN": ["actions", "desk", "monitoring"],
     }
     for variable, names in consumers.items():
         for name in names:
             assert services[name]["environment"][variable] == rasa[variable], f"{variable} in {name}"
-    for name in ("actions", "desk", "migrate"):
+    for name in ("actions", "desk", "monitoring", "migrate"):
         assert services[name]["environment"]["DATABASE_URL"] == rasa["DATABASE_URL"], name
-    assert services["desk"]["environment"]["REDIS_URL"] == rasa["REDIS_URL"]
+    for name in ("desk", "monitoring"):  # monitoring's lease is in Redis: one worker, any replica count
+        assert services[name]["environment"]["REDIS_URL"] == rasa["REDIS_URL"], name
+    for name in ("MONITORING_WEBHOOK_URL", "MONITORING_WEBHOOK_SECRET", "DESK_PUBLIC_URL"):
+        assert services["monitoring"]["environment"][name] == services["desk"]["environment"][name], name
     for name, service in services.items():  # demo accounts are for `make run` only
         assert "DESK_DEMO_AGENT" not in (service.get("environment") or {}), name
 

@@ -15,7 +15,12 @@ from .conftest import K8S, env_file, is_secret, objects, rasa_replicas
 SECRET = "loom-secrets"
 CONFIG = "loom-config"
 WEBHOOK_PATHS = {"/webhooks/messenger/webhook", "/webhooks/instagram/webhook", "/webhooks/twitter/webhook"}
-COMPONENTS = {"rasa": "loom-rasa", "actions": "loom-actions", "desk": "loom-desk"}
+COMPONENTS = {
+    "rasa": "loom-rasa",
+    "actions": "loom-actions",
+    "desk": "loom-desk",
+    "monitoring": "loom-monitoring",
+}
 
 
 def pod_specs(manifests: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -74,6 +79,7 @@ def test_probes_ask_each_service_the_right_question(manifests):
     assert paths["rasa"] == {"livenessProbe": "/", "readinessProbe": "/readyz"}
     assert paths["actions"] == {"livenessProbe": "/health", "readinessProbe": "/health"}
     assert paths["desk"] == {"livenessProbe": "/health", "readinessProbe": "/readyz"}
+    assert paths["monitoring"] == {"livenessProbe": "/health", "readinessProbe": "/readyz"}
 
 
 def test_every_container_is_sized(manifests):
@@ -154,7 +160,12 @@ def test_secrets_come_only_from_the_generated_secret(manifests):
 
 def test_each_service_gets_what_compose_gives_it(manifests, compose):
     config_map = objects(manifests, "ConfigMap")[CONFIG]
-    compose_names = {"rasa": next(iter(rasa_replicas(compose))), "actions": "actions", "desk": "desk"}
+    compose_names = {
+        "rasa": next(iter(rasa_replicas(compose))),
+        "actions": "actions",
+        "desk": "desk",
+        "monitoring": "monitoring",
+    }
     for component, deployment in COMPONENTS.items():
         given = env_names(container_of(manifests, deployment), config_map)
         wanted = set(compose["services"][compose_names[component]]["environment"])
@@ -183,3 +194,15 @@ def test_containers_run_unprivileged(manifests):
         for container in spec["containers"]:
             assert container["securityContext"]["allowPrivilegeEscalation"] is False, name
             assert container["image"] in ("loom-rasa", "loom-service"), name
+
+
+def test_monitoring_runs_as_its_own_deployment_on_redis(manifests):
+    deployment = objects(manifests, "Deployment")["loom-monitoring"]
+    assert 1 <= deployment["spec"]["replicas"] <= 2  # the Redis lease keeps one worker active either way
+    container = container_of(manifests, "loom-monitoring")
+    assert container["command"] == ["python", "-m", "bot.monitoring"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["MONITORING_HOST"]["value"] == "0.0.0.0"
+    assert {p["containerPort"] for p in container["ports"]} == {int(env["MONITORING_PORT"]["value"])}
+    for name in ("DATABASE_URL", "REDIS_URL", "RASA_JWT_SECRET"):
+        assert env[name]["valueFrom"]["secretKeyRef"] == {"name": SECRET, "key": name}

@@ -7,14 +7,13 @@ never on errors that cannot succeed on a retry (bad token, bad request, outside 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
 
 from connectors.metrics import count
 from connectors.outbox import Outbox
-from connectors.platform_client import PlatformClient, PlatformError
+from connectors.platform_client import PlatformClient, PlatformError, Session
 
 DEFAULT_GRAPH_API_URL = "https://graph.facebook.com/v21.0"
 # https://developers.facebook.com/docs/graph-api/guides/error-handling
@@ -73,12 +72,7 @@ class GraphApiClient(PlatformClient):
     error = GraphApiError
 
     def __init__(
-        self,
-        base_url: str,
-        access_token: str,
-        platform: str,
-        session: Callable[[], Awaitable[aiohttp.ClientSession]],
-        **settings: Any,
+        self, base_url: str, access_token: str, platform: str, session: Session, **settings: Any
     ) -> None:
         super().__init__(platform, session, **settings)
         self.url = f"{base_url.rstrip('/')}/me/messages"
@@ -113,10 +107,12 @@ class GraphApiClient(PlatformClient):
 
     async def _post(self, body: dict[str, Any]) -> dict[str, Any]:
         """POST with retries; the parsed answer, or GraphApiError."""
-        params = {"access_token": self._token}
         return await self._with_retries(
-            lambda: self._request_once("POST", self.url, json=body, params=params),
+            "POST",
+            self.url,
+            lambda: {"json": body, "params": {"access_token": self._token}},
             f"{self.platform} send to {body['recipient']['id']}",
+            lambda err: count("graph_api_errors", self.platform, str(err.code or err.status)),
         )
 
     def _unreadable(self, text: str) -> dict[str, Any]:
@@ -127,6 +123,3 @@ class GraphApiClient(PlatformClient):
             raise error_from_response(response.status, answer)
         count("graph_api_sent", self.platform)
         return answer
-
-    def _count_error(self, err: GraphApiError) -> None:  # type: ignore[override]
-        count("graph_api_errors", self.platform, str(err.code or err.status))

@@ -1,8 +1,7 @@
-"""What the platform API clients share: a domain error, one HTTP exchange, and retries around it.
+"""What the Graph and X API clients share: the error base, one request with retries, the reply rule.
 
-`GraphApiClient` (Meta) and `XApiClient` (X) are thin subclasses of `PlatformClient`: each says how
-its requests are made (format, authentication) and how an answer becomes a result or its error.
-The HTTP session belongs to the channel (one per server process); clients only borrow it.
+Subclasses say how requests are made (format, authentication) and how answers map to results or
+errors. The HTTP session belongs to the channel (one per server process); clients borrow it.
 """
 
 from __future__ import annotations
@@ -17,6 +16,8 @@ import aiohttp
 from connectors.metrics import count, measured_send
 from connectors.outbox import Outbox, current_turn
 from connectors.retry import ReplyDeferred, with_retries
+
+Session = Callable[[], Awaitable[aiohttp.ClientSession]]
 
 
 class PlatformError(Exception):
@@ -34,18 +35,15 @@ class PlatformError(Exception):
 
 
 class PlatformClient:
-    """Session, timeout and retries of one platform's API; subclasses map its answers.
+    """Session, timeout and retries of one platform's API; callers' settings pass through subclasses."""
 
-    Subclasses pass their callers' `max_attempts`, `base_delay`, `max_delay` and `timeout` through.
-    """
-
-    api_name: ClassVar[str]  # for "could not reach the <api_name>"
+    api_name: ClassVar[str]  # in "could not reach the <api_name>"
     error: ClassVar[type[PlatformError]]
 
     def __init__(
         self,
         platform: str,
-        session: Callable[[], Awaitable[aiohttp.ClientSession]],
+        session: Session,
         max_attempts: int = 4,
         base_delay: float = 0.5,
         max_delay: float = 8.0,
@@ -64,11 +62,7 @@ class PlatformClient:
         request: Callable[[], Awaitable[dict[str, Any]]],
         message_id: Callable[[dict[str, Any]], str],
     ) -> str:
-        """A message send, measured; its message id.
-
-        With an `outbox` (bot replies), inside a turn the message takes the turn's next position and
-        is not sent again when a re-run of the turn has already sent it (the stored id is returned).
-        """
+        """A measured message send; with an `outbox` (bot replies), once per turn position."""
 
         async def send() -> str:
             with measured_send(self.platform):
@@ -78,26 +72,30 @@ class PlatformClient:
         return await outbox.send_once(self.platform, send) if outbox is not None else await send()
 
     async def _with_retries(
-        self, request_once: Callable[[], Awaitable[dict[str, Any]]], what: str
+        self,
+        method: str,
+        url: str,
+        arguments: Callable[[], dict[str, Any]],
+        what: str,
+        on_error: Callable[[Any], None],
     ) -> dict[str, Any]:
-        """`request_once` until it succeeds, fails for good, or the attempts run out (`connectors.retry`)."""
+        """The request, retried by `connectors.retry`; `arguments` (body, auth) are made anew each time."""
         return await with_retries(
-            request_once,
+            lambda: self._request_once(method, url, **arguments()),
             self.error,
             what,
             self.max_attempts,
             self.base_delay,
             self.max_delay,
-            on_error=self._count_error,
+            on_error=on_error,
             on_retry=lambda _: count("send_retries", self.platform),
         )
 
-    async def _request_once(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
-        """One request: the answer as `_result` maps it, or the platform's error (status 0 unreached)."""
+    async def _request_once(self, method: str, url: str, **arguments: Any) -> dict[str, Any]:
         session = await self._session()
         timeout = aiohttp.ClientTimeout(total=self.timeout)
         try:
-            async with session.request(method, url, timeout=timeout, **kwargs) as response:
+            async with session.request(method, url, timeout=timeout, **arguments) as response:
                 try:
                     answer = await response.json(content_type=None)
                 except ValueError:
@@ -106,16 +104,10 @@ class PlatformClient:
         except (aiohttp.ClientError, asyncio.TimeoutError) as err:
             raise self.error(f"could not reach the {self.api_name}: {type(err).__name__} {err}") from err
 
-    def _unreadable(self, text: str) -> Any:
-        """The answer to map when the body is not JSON (its first 200 characters)."""
+    def _unreadable(self, text: str) -> Any:  # what stands for an answer that is not JSON
         raise NotImplementedError
 
-    def _result(self, response: aiohttp.ClientResponse, answer: Any) -> dict[str, Any]:
-        """The parsed answer of a success; raises the platform's error for anything else."""
-        raise NotImplementedError
-
-    def _count_error(self, err: PlatformError) -> None:
-        """Count a failed attempt in the platform's error metric."""
+    def _result(self, response: aiohttp.ClientResponse, answer: Any) -> dict[str, Any]:  # or raise
         raise NotImplementedError
 
 
@@ -127,12 +119,7 @@ async def send_reply(
     log: logging.Logger,
     final: tuple[type[Exception], ...] = (),
 ) -> None:
-    """Send a bot reply; a failure is the turn's to retry, or a lost reply.
-
-    A retryable failure inside an inbox event defers the turn (`ReplyDeferred`: the worker runs it
-    again later); otherwise, with nothing to try again, the reply is logged and counted as lost, as
-    it is on a `final` error (one the platform's rules make certain, e.g. Meta's messaging window).
-    """
+    """A bot reply: deferred (`ReplyDeferred`) on a retryable error inside an inbox event, else lost."""
     try:
         await send()
     except (PlatformError, *final) as err:

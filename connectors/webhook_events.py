@@ -1,9 +1,7 @@
-"""What the platforms' webhook parsers share: typed events that keep the raw item, and one dispatch.
+"""What the Meta and X webhook parsers share: the refusal, events that keep the raw item, a dispatch.
 
-Each platform module (`meta_events`, `x_events`) declares its events on `InboundEvent` and an
-`EventTable`: a parse function per handled event type, the types deliberately ignored, and the
-envelope keys that are no event. Any other type becomes the platform's `Unsupported` event, which
-the channel logs and counts; nothing is dropped silently.
+An `EventTable` sends each event type to its parse function, turns those deliberately ignored into
+the platform's `Ignored` event, and any other into its `Unsupported` event (the channel logs those).
 """
 
 from __future__ import annotations
@@ -29,33 +27,28 @@ class InboundEvent:
 
 @dataclass(frozen=True, kw_only=True)
 class SkippedEvent(InboundEvent):
-    """An event left unanswered; `kind` is its platform event type (base of Ignored and Unsupported)."""
+    """Base of the Ignored and Unsupported events; `kind` is the platform's event type."""
 
     kind: str = ""
 
 
 @dataclass(frozen=True)
 class EventTable(Generic[P]):
-    """A platform's event types: handled (a parse function each), ignored on purpose, or unsupported."""
+    """A platform's event types: parsed (a function each), ignored on purpose, or unsupported."""
 
     parsers: Mapping[str, P]
     ignored: tuple[str, ...]
-    envelope: frozenset[str]  # keys of a body or item that carry no event type
+    envelope: frozenset[str]  # keys that are no event type
 
     def kinds(self, body: Mapping[str, Any]) -> list[str]:
         """The event types of a body, in its order."""
         return [key for key in body if key not in self.envelope]
 
     def kind(self, item: Mapping[str, Any]) -> str:
-        """The one event type of an item (Meta's `messaging[]` items have one).
-
-        A handled type first (in table order), then an ignored one, else the first other key.
-        """
-        for key in (*self.parsers, *self.ignored):
-            if key in item:
-                return key
-        return next(iter(self.kinds(item)), "unknown")
+        """An item's one event type: the first parsed (table order), else ignored, else other key."""
+        known = next((key for key in (*self.parsers, *self.ignored) if key in item), None)
+        return known or next(iter(self.kinds(item)), "unknown")
 
     def skipped(self, kind: str, ignored: type[S], unsupported: type[S]) -> type[S]:
-        """The event type an unhandled `kind` becomes."""
+        """The event type an unparsed `kind` becomes."""
         return ignored if kind in self.ignored else unsupported

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import aiohttp
 
 from connectors.metrics import count
 from connectors.outbox import Outbox
-from connectors.platform_client import PlatformClient, PlatformError
+from connectors.platform_client import PlatformClient, PlatformError, Session
 from connectors.x_oauth import OAuth1Credentials, authorization_header
 
 DEFAULT_X_API_URL = "https://api.x.com"
@@ -59,7 +59,7 @@ class XApiClient(PlatformClient):
         self,
         base_url: str,
         credentials: OAuth1Credentials,
-        session: Callable[[], Awaitable[aiohttp.ClientSession]],
+        session: Session,
         *,
         timeout: float = 15.0,
         **settings: Any,
@@ -123,14 +123,15 @@ class XApiClient(PlatformClient):
     ) -> dict[str, Any]:
         """A signed request with retries (a fresh signature, and form, each attempt)."""
         return await self._with_retries(
-            lambda: self._request_once(
-                method,
-                url,
-                json=json,
-                data=form() if form else None,
-                headers={"Authorization": authorization_header(self.credentials, method, url)},
-            ),
+            method,
+            url,
+            lambda: {
+                "json": json,
+                "data": form() if form else None,
+                "headers": {"Authorization": authorization_header(self.credentials, method, url)},
+            },
             f"X API {method} {url}",
+            lambda err: count("x_api_errors", str(err.status)),
         )
 
     def _unreadable(self, text: str) -> dict[str, Any]:
@@ -143,9 +144,6 @@ class XApiClient(PlatformClient):
         reset = response.headers.get("x-rate-limit-reset")
         wait = rate_limit_wait(reset) if response.status == 429 else None
         raise XApiError(f"HTTP {response.status}: {_detail(answer)}", response.status, wait)
-
-    def _count_error(self, err: XApiError) -> None:  # type: ignore[override]
-        count("x_api_errors", str(err.status))
 
 
 def rate_limit_wait(reset: str | None, now: float | None = None) -> float:

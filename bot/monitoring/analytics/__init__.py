@@ -1,0 +1,84 @@
+"""Analytics for supervisors: what customers wrote, how they felt, what the bot and the people achieved.
+
+One module per thing measured: `messages` (volume, sentiment, intents), `conversations` (containment,
+handoffs), `agents` (response and resolution times, CSAT), `photos` (photo lookups); `periods` holds
+the date ranges and time buckets they share. Results are small frozen dataclasses; `table()` gives the
+rows the CSV export writes. The names below are what the desk's pages and the photo action use.
+"""
+
+from __future__ import annotations
+
+from bot.monitoring.analytics.agents import (
+    OUTSIDE_DESK,
+    Csat,
+    Rating,
+    Timing,
+    Timings,
+    csat,
+    first_response,
+    resolution,
+)
+from bot.monitoring.analytics.conversations import Containment, Handoffs, containment, handoffs
+from bot.monitoring.analytics.messages import (
+    SENTIMENTS,
+    TOP_INTENTS,
+    Ranking,
+    Sentiment,
+    Volume,
+    sentiment,
+    top_intents,
+    volume,
+)
+from bot.monitoring.analytics.periods import (
+    DEFAULT_DAYS,
+    HOURLY_UP_TO_DAYS,
+    MAX_DAYS,
+    DateRange,
+    RangeError,
+    Table,
+    percentile,
+    within,
+)
+from bot.monitoring.analytics.photos import (
+    PHOTO_HITS,
+    PHOTO_OUTCOMES,
+    PhotoHits,
+    photo_hits,
+    record_photo_lookup,
+)
+
+__all__ = [
+    "DEFAULT_DAYS",
+    "HOURLY_UP_TO_DAYS",
+    "MAX_DAYS",
+    "OUTSIDE_DESK",
+    "PHOTO_HITS",
+    "PHOTO_OUTCOMES",
+    "SENTIMENTS",
+    "TOP_INTENTS",
+    "Containment",
+    "Csat",
+    "DateRange",
+    "Handoffs",
+    "PhotoHits",
+    "RangeError",
+    "Ranking",
+    "Rating",
+    "Sentiment",
+    "Table",
+    "Timing",
+    "Timings",
+    "Volume",
+    "containment",
+    "csat",
+    "first_response",
+    "handoffs",
+    "percentile",
+    "photo_hits",
+    "record_photo_lookup",
+    "resolution",
+    "sentiment",
+    "top_intents",
+    "volume",
+    "within",
+]

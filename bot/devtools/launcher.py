@@ -49,10 +49,11 @@ def banner(stack: Stack, settings: Settings, demo_accounts: dict[str, str] | Non
     meta = "the simulator" if graph_api.startswith(stack.simulator_url) else graph_api or "Meta's default"
     x_url = stack.env.get("X_API_URL") or ""
     x_api = "the simulator" if x_url.startswith(stack.simulator_url) else x_url or "X's default"
-    monitoring = [
-        f"  Monitoring       {stack.monitoring_url}/readyz  (recording, moderation, spike alerts;"
-        " one active worker, by lease)"
-    ][: any(s.name == "monitoring" for s in stack.services)]
+    monitoring = (
+        [f"  Monitoring       {stack.monitoring_url}/readyz  (recording, moderation, alerts)"]
+        if any(service.name == "monitoring" for service in stack.services)
+        else []
+    )
     simulator = [f"  Customer simulator  {stack.simulator_url}/  (a customer on Messenger, Instagram or X)"]
     lines = [
         "",

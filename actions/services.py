@@ -1,13 +1,19 @@
-"""The services actions use, built on first use from the environment (never at import time)."""
+"""The services actions use, built on first use from the action server's settings (never at import time).
+
+The environment is read once, by bot/action_server/settings.py `ActionServerSettings.from_env`.
+"""
 
 from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
 
+from bot.action_server.settings import ActionServerSettings
 from bot.catalog.availability import CatalogService
-from bot.catalog.fetch import FetchPolicy, media_policy
+from bot.catalog.encoders import image_encoder_for
+from bot.catalog.fetch import FetchPolicy, media_policy_for
 from bot.catalog.product_search import ProductSearch
+from bot.catalog.vector_search import CatalogSearch
 from bot.config_files import WatchedFile
 from bot.handoff.escalation import EscalationConfig
 from bot.handoff.tickets import HandoffService
@@ -40,8 +46,9 @@ class Services:
 @functools.cache
 def services() -> Services:
     """The process-wide services; the action server builds them on the first action call."""
-    settings = Settings.from_env()
+    settings = ActionServerSettings.from_env().settings
     database = Database(settings.database_url)
+    vectors = CatalogSearch(settings.catalog_dir, images=functools.partial(image_encoder_for, settings))
     return Services(
         settings=settings,
         database=database,
@@ -50,6 +57,6 @@ def services() -> Services:
         stores=StoreService(database),
         handoff=HandoffService(database),
         escalation_file=EscalationConfig.watch(),
-        search=ProductSearch(settings, database),
-        photo_policy=media_policy(),
+        search=ProductSearch(settings, database, vectors),
+        photo_policy=media_policy_for(settings),
     )

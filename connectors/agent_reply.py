@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -68,8 +67,9 @@ class AgentReply:
 
 def desk_token_from_env(env: Mapping[str, str] | None = None) -> str | None:
     """The desk's token for the route (`DESK_API_TOKEN`); None (route disabled) when unset or empty."""
-    env = os.environ if env is None else env
-    return env.get(DESK_TOKEN_ENV) or None
+    from connectors.settings import ConnectorSettings
+
+    return ConnectorSettings.from_env(env).desk_api_token
 
 
 def _string(data: Mapping[str, Any], key: str, limit: int, label: str | None = None) -> str:

@@ -13,14 +13,13 @@ Engines: Redis Streams with a consumer group per platform when `REDIS_URL` is se
 
 from __future__ import annotations
 
-import os
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from connectors.state import DEFAULT_VAR_DIR, SEEN_TTL
+from connectors.state import SEEN_TTL
 
 __all__ = [
     "SEEN_TTL",
@@ -91,7 +90,10 @@ class InboxSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> InboxSettings:
         """`INBOX_SHARDS`, `_LEASE_SECONDS`, `_DRAIN_SECONDS`, `_CONCURRENCY`; a bad value stops start-up."""
-        env = os.environ if env is None else env
+        if env is None:
+            from connectors.settings import ConnectorSettings
+
+            return ConnectorSettings.from_env().inbox
         try:
             settings = cls(
                 shards=int(env.get("INBOX_SHARDS") or DEFAULT_SHARDS),
@@ -156,17 +158,19 @@ class Inbox(Protocol):
 
 def inbox_from_env(env: Mapping[str, str] | None = None, settings: InboxSettings | None = None) -> Inbox:
     """Redis Streams when `REDIS_URL` is set; else the `DATABASE_URL` database; else `$VAR_DIR/inbox.db`."""
-    env = os.environ if env is None else env
-    settings = settings or InboxSettings.from_env(env)
-    if env.get("REDIS_URL"):
+    from connectors.settings import ConnectorSettings
+
+    config = ConnectorSettings.from_env(env)
+    settings = settings or config.inbox
+    if config.redis_url:
         from connectors.inbox_redis import RedisInbox
 
-        return RedisInbox(env["REDIS_URL"], settings.shards)
+        return RedisInbox(config.redis_url, settings.shards)
     from connectors.inbox_sql import SqlInbox
 
-    url = env.get("DATABASE_URL") or ""
+    url = config.database_url or ""
     if not url:
-        path = Path(env.get("VAR_DIR") or DEFAULT_VAR_DIR) / SQLITE_FILE
+        path = Path(config.var_dir) / SQLITE_FILE
         path.parent.mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{path}"
     return SqlInbox(url, settings.shards)

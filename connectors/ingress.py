@@ -19,6 +19,7 @@ import argparse
 import logging
 import os
 
+from connectors.settings import ConnectorSettings
 from connectors.webhook_channel import WebhookChannel, limit_request_size
 
 logger = logging.getLogger(__name__)
@@ -48,8 +49,9 @@ def main(argv: list[str] | None = None) -> None:
     """Parse the options, build the app, serve until SIGTERM."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--credentials", default="credentials.yml")
-    parser.add_argument("--interface", default=os.environ.get("INGRESS_HOST", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("INGRESS_PORT", DEFAULT_PORT)))
+    config = ConnectorSettings.from_env()
+    parser.add_argument("--interface", default=config.ingress_host)
+    parser.add_argument("--port", type=int, default=config.ingress_port)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")

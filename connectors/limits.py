@@ -7,7 +7,6 @@ payload. The numbers come from the environment when a channel is built (Rasa sta
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -42,7 +41,10 @@ class WebhookLimits:
 
         A wrong value stops the server at start-up (`ValueError`), as a missing secret does.
         """
-        env = os.environ if env is None else env
+        if env is None:
+            from connectors.settings import ConnectorSettings
+
+            return ConnectorSettings.from_env().limits
         max_age = _positive(env, "WEBHOOK_MAX_AGE_SECONDS", DEFAULT_MAX_AGE_SECONDS)
         if max_age >= SEEN_TTL:  # a replay older than the remembered ids would be new again
             raise ValueError(f"WEBHOOK_MAX_AGE_SECONDS must be below {SEEN_TTL} (how long seen ids are kept)")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -40,6 +39,7 @@ from connectors.meta_output import MetaOutputChannel, OutsideWindowError, Platfo
 from connectors.meta_schema import validate_body
 from connectors.metrics import count
 from connectors.security import constant_time_equal, verify_hub_signature
+from connectors.settings import ConnectorSettings
 from connectors.state import ConnectorState, store_from_env
 from connectors.turns import append_once, log_once
 from connectors.webhook_channel import ACK_FIRST, WebhookChannel
@@ -79,10 +79,9 @@ class MetaConfig:
             raise ConnectorConfigError(
                 f"missing {', '.join(missing)}: set them in the environment (credentials.yml)"
             )
-        graph_api_url = (
-            credentials.get("graph_api_url") or os.environ.get("META_GRAPH_API_URL") or DEFAULT_GRAPH_API_URL
-        )
-        app_id = credentials.get("app_id") or os.environ.get("META_APP_ID") or None
+        config = ConnectorSettings.from_env()
+        graph_api_url = credentials.get("graph_api_url") or config.meta_graph_api_url or DEFAULT_GRAPH_API_URL
+        app_id = credentials.get("app_id") or config.meta_app_id or None
         return cls(
             app_secret=str(values["app_secret"][0]),
             verify_token=str(values["verify_token"][0]),

@@ -16,7 +16,6 @@ The token is read once, when Rasa builds the channel at start-up.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -37,8 +36,9 @@ OFF = "the REST channel is off: set REST_CHANNEL_TOKEN to turn it on"
 
 def rest_token_from_env(env: Mapping[str, str] | None = None) -> str | None:
     """`REST_CHANNEL_TOKEN`; None (channel off) when unset or empty."""
-    env = os.environ if env is None else env
-    return env.get(TOKEN_ENV) or None
+    from connectors.settings import ConnectorSettings
+
+    return ConnectorSettings.from_env(env).rest_channel_token
 
 
 class TokenRestInput(RestInput):

@@ -11,7 +11,6 @@ expire: nothing here grows without bound.
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from collections import OrderedDict
@@ -125,11 +124,12 @@ def store_from_env(env: Mapping[str, str] | None = None) -> KeyValueStore:
     Not in memory: seen ids must outlive a restart, or a batch the platform redelivers after one would
     be answered twice.
     """
-    env = os.environ if env is None else env
-    url = env.get("REDIS_URL")
-    if url:
-        return RedisStore(url)
-    return SqliteStore(Path(env.get("VAR_DIR") or DEFAULT_VAR_DIR) / SQLITE_FILE)
+    from connectors.settings import ConnectorSettings
+
+    config = ConnectorSettings.from_env(env)
+    if config.redis_url:
+        return RedisStore(config.redis_url)
+    return SqliteStore(Path(config.var_dir) / SQLITE_FILE)
 
 
 class ConnectorState:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from connectors.metrics import count
 from connectors.outbox import Outbox
 from connectors.platform_client import send_reply
 from connectors.security import verify_x_signature, x_signature
+from connectors.settings import ConnectorSettings
 from connectors.state import ConnectorState, store_from_env
 from connectors.webhook_channel import ACK_FIRST, WebhookChannel
 from connectors.x_client import (
@@ -95,7 +95,9 @@ class XConfig:
                 token_secret=str(credentials["access_token_secret"]),
             ),
             user_id=str(credentials["user_id"]),
-            api_url=str(credentials.get("api_url") or os.environ.get("X_API_URL") or DEFAULT_X_API_URL),
+            api_url=str(
+                credentials.get("api_url") or ConnectorSettings.from_env().x_api_url or DEFAULT_X_API_URL
+            ),
         )
 
 

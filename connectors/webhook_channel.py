@@ -25,8 +25,9 @@ from connectors.agent_reply import handle_agent_reply
 from connectors.inbox import Entry, Inbox, InboxSettings, InboxUnavailable, NewEntry, inbox_from_env
 from connectors.inbox_worker import InboxWorker
 from connectors.limits import WebhookLimits
-from connectors.metrics import CHALLENGE, WEBHOOK_SECONDS, count, exposition, metrics_token_from_env, refusal
+from connectors.metrics import CHALLENGE, WEBHOOK_SECONDS, count, exposition, refusal
 from connectors.outbox import turn
+from connectors.settings import ConnectorSettings
 from connectors.state import ConnectorState
 from connectors.turns import handle_once
 
@@ -107,7 +108,7 @@ def add_metrics_route(app: Sanic) -> None:
     if getattr(app.ctx, "loom_metrics_route", False):
         return
     app.ctx.loom_metrics_route = True
-    token = metrics_token_from_env()
+    token = ConnectorSettings.from_env().metrics_token
 
     async def metrics(request: Request) -> HTTPResponse:
         if refused := refusal(request.headers.get("Authorization"), token):  # 403 without METRICS_TOKEN

@@ -47,6 +47,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sanic.worker.loader import AppLoader
 
+from bot.action_server.settings import DEFAULT_HOST, HOST_ENV, TOKEN_ENV, ActionServerSettings
 from bot.action_server.shutdown import serve_in_process
 from bot.bearer import bearer_matches
 from bot.metrics import (
@@ -61,9 +62,6 @@ from bot.metrics import (
 
 logger = logging.getLogger(__name__)
 
-TOKEN_ENV = "ACTION_SERVER_TOKEN"
-HOST_ENV = "ACTION_SERVER_HOST"
-DEFAULT_HOST = "127.0.0.1"
 OPEN_PATHS = ("/health", "/metrics")  # /metrics checks METRICS_TOKEN itself
 ACTION_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="actions"'}
 
@@ -166,7 +164,7 @@ def create_app(
 
 def action_token(env: Mapping[str, str], allow_none: bool) -> str | None:
     """`ACTION_SERVER_TOKEN`; ConfigurationError when unset, unless `allow_none` (the dev flag)."""
-    token = env.get(TOKEN_ENV) or None
+    token = ActionServerSettings.from_env(env).token
     if token is None and not allow_none:
         raise ConfigurationError(
             f"{TOKEN_ENV} is not set: the action server would run actions for anyone who reaches it. "
@@ -208,7 +206,7 @@ def argument_parser() -> argparse.ArgumentParser:
     parser = create_argument_parser()
     parser.add_argument(
         "--host",
-        default=os.environ.get(HOST_ENV) or DEFAULT_HOST,
+        default=ActionServerSettings.from_env().host,
         help=f"address to listen on (default ${HOST_ENV} or {DEFAULT_HOST}); a private one, never public",
     )
     parser.add_argument(

@@ -20,6 +20,8 @@ from typing import Protocol
 import numpy as np
 from PIL import Image
 
+from bot.settings import Settings
+
 IMAGE_SIZE = 224
 MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
@@ -141,10 +143,14 @@ def minilm_path() -> str:
 
 
 def image_encoder(env: Mapping[str, str] | None = None) -> ImageEncoder:
-    """The configured image encoder: `IMAGE_ENCODER=efficientnet` (default) or `clip`."""
-    env = os.environ if env is None else env
-    if env.get("IMAGE_ENCODER", "efficientnet").lower() == "clip":
-        return SentenceTransformerEncoder(env.get("CLIP_MODEL", "clip-ViT-B-32"), name="clip")
+    """The configured image encoder: `IMAGE_ENCODER=efficientnet` (default) or `clip` (bot/settings.py)."""
+    return image_encoder_for(Settings.from_env(env))
+
+
+def image_encoder_for(settings: Settings) -> ImageEncoder:
+    """The image encoder the settings name (`clip` uses `clip_model`)."""
+    if settings.image_encoder == "clip":
+        return SentenceTransformerEncoder(settings.clip_model, name="clip")
     return EfficientNetLiteEncoder()
 
 

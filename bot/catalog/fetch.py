@@ -13,13 +13,14 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 from PIL import Image, UnidentifiedImageError
+
+from bot.settings import Settings
 
 MAX_BYTES = 8 * 1024 * 1024
 MAX_PIXELS = 40_000_000
@@ -86,10 +87,14 @@ def media_policy(env: Mapping[str, str] | None = None) -> FetchPolicy:
 
     The photo action and the desk's media proxy fetch customer media under this one policy.
     """
-    env = os.environ if env is None else env
-    extra = [h.strip() for h in env.get("PHOTO_ALLOWED_HOSTS", "").split(",") if h.strip()]
-    if env.get("SIM_PUBLIC_URL"):
-        extra.append(urlsplit(env["SIM_PUBLIC_URL"]).netloc)
+    return media_policy_for(Settings.from_env(env))
+
+
+def media_policy_for(settings: Settings) -> FetchPolicy:
+    """The platform media hosts plus the settings' `photo_allowed_hosts` and simulator."""
+    extra = list(settings.photo_allowed_hosts)
+    if settings.sim_public_url:
+        extra.append(urlsplit(settings.sim_public_url).netloc)
     return FetchPolicy(allowed_hosts=PLATFORM_MEDIA_HOSTS).with_hosts(extra)
 
 

@@ -7,7 +7,7 @@ is that choice, the one place it is made: Rasa (EnvTrackerStore) and every reade
 (the desk, the monitoring worker, escalation: bot/settings.py `Settings.tracker_database_url`) call it.
 
 Redis is never the tracker store here, even when `REDIS_URL` is set: our readers follow conversations
-by tailing Rasa's SQL `events` table (bot/conversations/transcript.py), which Rasa's RedisTrackerStore
+by tailing Rasa's SQL `events` table (bot/conversations/tail.py), which Rasa's RedisTrackerStore
 does not write. Conversations kept in Redis would be invisible to the desk and the monitoring worker.
 `REDIS_URL` picks the lock store (needed with more than one Rasa replica; in process without it) and,
 elsewhere, the connectors' inbox and state and the live bus.

@@ -19,7 +19,8 @@ import yaml
 from bot.conversations.api_auth import jwt_secret_from_env
 from bot.desk import canned
 from bot.desk.canned import CANNED_YML
-from bot.settings import PROJECT_ROOT, Settings
+from bot.metrics import metrics_token_from_env
+from bot.settings import PROJECT_ROOT, ConfigError, Settings, number_setting, port_setting
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 ROOT = PROJECT_ROOT
@@ -62,6 +63,7 @@ class DeskConfig:
     lockout: Lockout = Lockout()
     demo_agent: bool = False  # seed demo accounts (make run only)
     trusted_proxies: tuple[Network, ...] = ()  # load balancers whose X-Forwarded-For names the client
+    metrics_token: str | None = None  # METRICS_TOKEN: GET /metrics wants it as a bearer (closed when unset)
 
     @property
     def https(self) -> bool:
@@ -80,11 +82,14 @@ class DeskConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, path: Path = DESK_YML) -> DeskConfig:
-        """DESK_PORT, RASA_URL, RASA_JWT_SECRET, DESK_API_TOKEN, DESK_PUBLIC_URL, plus desk.yml."""
+        """The desk's environment (see README's configuration table) plus desk.yml, read once at start-up.
+
+        A value that cannot work is a ConfigError naming the variable (or file), before anything starts.
+        """
         env = os.environ if env is None else env
         tuned: dict[str, Any] = yaml.safe_load(path.read_text()) if path.exists() else {}
         canned.watched(CANNED_YML)  # a broken canned_responses.yml stops the desk here, at start-up
-        port = int(env.get("DESK_PORT", 5090))
+        port = port_setting(env, "DESK_PORT", 5090)
         return cls(
             settings=Settings.from_env(env),
             port=port,
@@ -94,11 +99,14 @@ class DeskConfig:
             desk_api_token=env.get("DESK_API_TOKEN", ""),
             public_url=env.get("DESK_PUBLIC_URL", f"http://127.0.0.1:{port}"),
             session_hours=int(tuned.get("session_hours", 12)),
-            poll_seconds=float(env.get("DESK_POLL_SECONDS", tuned.get("poll_seconds", 0.5))),
+            poll_seconds=number_setting(
+                env, "DESK_POLL_SECONDS", float(tuned.get("poll_seconds", 0.5)), 0.01
+            ),
             sla=Sla(**(tuned.get("sla") or {})),
             lockout=Lockout(**(tuned.get("lockout") or {})),
             demo_agent=env.get("DESK_DEMO_AGENT", "") == "1",
             trusted_proxies=networks(env.get("DESK_TRUSTED_PROXIES", "")),
+            metrics_token=metrics_token_from_env(env),
         )
 
 
@@ -111,7 +119,7 @@ def networks(value: str) -> tuple[Network, ...]:
         try:
             parsed.append(ipaddress.ip_network(word, strict=False))
         except ValueError as err:
-            raise ValueError(f"DESK_TRUSTED_PROXIES: {word!r} is not an address or network") from err
+            raise ConfigError(f"DESK_TRUSTED_PROXIES: {word!r} is not an address or network") from err
     return tuple(parsed)
 
 

@@ -213,3 +213,77 @@ def test_the_action_server_wants_its_token_unless_told_it_is_a_dev_server(monkey
     monkeypatch.setenv("ACTION_SERVER_HOST", "10.0.0.5")
     assert argument_parser().parse_args(["--actions", "actions"]).host == "10.0.0.5"
     assert argument_parser().parse_args(["--host", "10.1.1.1"]).dev_allow_no_token is False
+
+
+# One settings object per service, built once at start-up: a value that cannot work is a ConfigError
+# naming the variable, before anything starts (issue 15).
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"DESK_PORT": "abc"}, "DESK_PORT must be a port number, got 'abc'"),
+        ({"DESK_PORT": "70000"}, "DESK_PORT must be a port number, got '70000'"),
+        ({"DESK_POLL_SECONDS": "soon"}, "DESK_POLL_SECONDS must be a number, got 'soon'"),
+        ({"DESK_TRUSTED_PROXIES": "10.0.0.0/8, lb"}, "DESK_TRUSTED_PROXIES: 'lb' is not an address"),
+        ({"DATABASE_URL": "mysql://loom:hunter2@db/loom"}, "DATABASE_URL must start with sqlite://"),
+        ({"REDIS_URL": "cache:6379"}, "REDIS_URL must start with redis:// or rediss://, got no scheme"),
+        ({"IMAGE_ENCODER": "resnet"}, "IMAGE_ENCODER must be one of efficientnet, clip, got 'resnet'"),
+    ],
+)
+def test_the_desk_settings_name_the_variable_that_cannot_work(env, message):
+    from bot.desk.config import DeskConfig
+    from bot.settings import ConfigError
+
+    with pytest.raises(ConfigError, match=message) as raised:
+        DeskConfig.from_env(env)
+    assert "hunter2" not in str(raised.value)  # a URL's password never reaches a log
+
+
+def test_the_desk_settings_keep_names_and_defaults():
+    from bot.desk.config import DeskConfig
+
+    config = DeskConfig.from_env({})
+    assert (config.port, config.host, config.rasa_url, config.public_url) == (
+        5090,
+        "127.0.0.1",
+        "http://127.0.0.1:5005",
+        "http://127.0.0.1:5090",
+    )
+    assert config.settings.database_url == "sqlite:///var/loom.db" and config.settings.redis_url is None
+    assert config.metrics_token is None and config.rasa_token == "" and config.desk_api_token == ""
+    env = {"DESK_PORT": "6001", "METRICS_TOKEN": "m" * 32, "DESK_POLL_SECONDS": "0.2", "VAR_DIR": "/srv"}
+    config = DeskConfig.from_env(env)
+    assert (config.port, config.public_url, config.poll_seconds) == (6001, "http://127.0.0.1:6001", 0.2)
+    assert config.metrics_token == "m" * 32 and config.tracker_database_url == "sqlite:////srv/tracker.db"
+
+
+def test_the_shared_settings_read_catalogue_and_media_variables():
+    from bot.catalog.fetch import media_policy, media_policy_for
+    from bot.settings import Settings
+
+    assert Settings.from_env({}).image_encoder == "efficientnet"
+    env = {
+        "IMAGE_ENCODER": "CLIP",
+        "CLIP_MODEL": "clip-ViT-L-14",
+        "PHOTO_ALLOWED_HOSTS": " cdn.example , ,img.example",
+        "SIM_PUBLIC_URL": "http://127.0.0.1:5080",
+    }
+    settings = Settings.from_env(env)
+    assert (settings.image_encoder, settings.clip_model) == ("clip", "clip-ViT-L-14")
+    assert settings.photo_allowed_hosts == ("cdn.example", "img.example")
+    policy = media_policy_for(settings)
+    assert policy == media_policy(env)
+    assert {"cdn.example", "img.example", "127.0.0.1:5080"} <= set(policy.allowed_hosts)
+
+
+def test_the_action_server_settings(monkeypatch):
+    from bot.action_server.settings import ActionServerSettings
+
+    defaults = ActionServerSettings.from_env({})
+    assert (defaults.host, defaults.token, defaults.metrics_token) == ("127.0.0.1", None, None)
+    assert defaults.settings.database_url == "sqlite:///var/loom.db"
+    env = {"ACTION_SERVER_HOST": "10.0.0.5", "ACTION_SERVER_TOKEN": "t" * 32, "METRICS_TOKEN": "m" * 32}
+    config = ActionServerSettings.from_env(env)
+    assert (config.host, config.token, config.metrics_token) == ("10.0.0.5", "t" * 32, "m" * 32)
+    assert ActionServerSettings.from_env({"ACTION_SERVER_TOKEN": ""}).token is None

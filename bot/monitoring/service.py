@@ -25,6 +25,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from bot.conversations.api_auth import jwt_secret_from_env
 from bot.conversations.rasa_api import RasaClient
+from bot.conversations.tracker_store import tracker_database_url
 from bot.live_bus import Bus
 from bot.metrics import CHALLENGE, LATENCY_BUCKETS, PREFIX, exposition, metrics_token_from_env, new_registry
 from bot.metrics import refusal as metrics_refusal
@@ -56,11 +57,6 @@ ROUND_SECONDS = Histogram(
 )
 
 
-def tracker_database_url(settings: Settings, env: Mapping[str, str]) -> str:
-    """Where Rasa keeps conversations: DATABASE_URL, else `tracker.db` in VAR_DIR (as Rasa and the desk)."""
-    return env.get("DATABASE_URL") or f"sqlite:///{settings.var_dir}/tracker.db"
-
-
 @dataclass(frozen=True)
 class ServiceConfig:
     """Everything the monitoring process needs, read once at start-up."""
@@ -88,7 +84,7 @@ class ServiceConfig:
         return cls(
             settings=settings,
             monitoring=MonitoringConfig.from_env(env),
-            tracker_database_url=tracker_database_url(settings, env),
+            tracker_database_url=tracker_database_url(env),  # the choice Rasa's own store makes
             rasa_url=env.get("RASA_URL", "http://127.0.0.1:5005").rstrip("/"),
             rasa_token=jwt_secret_from_env(env) or "",
             desk_url=env.get("DESK_PUBLIC_URL") or f"http://127.0.0.1:{env.get('DESK_PORT', '5090')}",

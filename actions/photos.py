@@ -17,9 +17,9 @@ from actions.replies import say
 from actions.services import services
 from bot.catalog.availability import ProductInfo, availability_reply
 from bot.catalog.fetch import ImageFetchError, fetch_image
+from bot.catalog.lookup_log import record_photo_lookup
 from bot.catalog.product_search import ProductResult
 from bot.conversations import metadata
-from bot.monitoring.analytics import record_photo_lookup
 from bot.shop.formatting import join_words
 
 logger = logging.getLogger(__name__)

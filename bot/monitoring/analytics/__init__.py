@@ -3,11 +3,13 @@
 One module per thing measured: `messages` (volume, sentiment, intents), `conversations` (containment,
 handoffs), `agents` (response and resolution times, CSAT), `photos` (photo lookups); `periods` holds
 the date ranges and time buckets they share. Results are small frozen dataclasses; `table()` gives the
-rows the CSV export writes. The names below are what the desk's pages and the photo action use.
+rows the CSV export writes. The names below are what the desk's pages use; photo lookups are recorded
+by bot/catalog/lookup_log.py.
 """
 
 from __future__ import annotations
 
+from bot.catalog.lookup_log import PHOTO_OUTCOMES, record_photo_lookup
 from bot.monitoring.analytics.agents import (
     OUTSIDE_DESK,
     Csat,
@@ -41,10 +43,8 @@ from bot.monitoring.analytics.periods import (
 )
 from bot.monitoring.analytics.photos import (
     PHOTO_HITS,
-    PHOTO_OUTCOMES,
     PhotoHits,
     photo_hits,
-    record_photo_lookup,
 )
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""Customer photos looked up in the catalogue: outcomes and hit rate, and recording each lookup."""
+"""Customer photos looked up in the catalogue: outcomes and hit rate (recorded: bot/catalog/lookup_log.py)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
+from bot.catalog.lookup_log import PHOTO_OUTCOMES
 from bot.monitoring.analytics.periods import (
     DateRange,
     Table,
@@ -14,7 +15,6 @@ from bot.monitoring.analytics.periods import (
 from bot.storage.db import Database
 from bot.storage.models import PhotoLookup
 
-PHOTO_OUTCOMES = ("confident", "several", "none", "bad_image")
 PHOTO_HITS = ("confident", "several")  # the customer was shown the product (or a short list with it)
 
 
@@ -57,26 +57,3 @@ async def photo_hits(db: Database, period: DateRange) -> PhotoHits:
             .group_by(PhotoLookup.outcome)
         )
         return PhotoHits(dict(rows.all()))
-
-
-async def record_photo_lookup(
-    db: Database,
-    conversation_id: str,
-    channel: str,
-    outcome: str,
-    top_score: float | None = None,
-    product_id: int | None = None,
-) -> None:
-    """Remember one customer photo looked up in the catalogue (for the hit rate)."""
-    if outcome not in PHOTO_OUTCOMES:
-        raise ValueError(f"unknown photo lookup outcome {outcome!r}")
-    async with db.sessions() as session, session.begin():
-        session.add(
-            PhotoLookup(
-                conversation_id=conversation_id[:128],
-                channel=channel[:20],
-                outcome=outcome,
-                top_score=top_score,
-                product_id=product_id,
-            )
-        )

@@ -81,7 +81,8 @@ def test_replicas_nothing_acked_is_lost_duplicated_or_reordered(replicas_report)
 def test_embedded_kill_really_happened_on_the_real_services(embedded_report):
     [fault] = embedded_report["faults"]
     assert fault["kind"] == "kill_all" and fault["restarted"]
-    assert fault["exit_codes"] == {"actions": -9, "rasa": -9, "desk": -9}  # every process of ours at once
+    every_process_of_ours = {"actions": -9, "rasa": -9, "desk": -9, "monitoring": -9}  # killed at once
+    assert fault["exit_codes"] == every_process_of_ours
     assert fault["acked_before"] == embedded_report["acked"] > 0
     assert fault["in_flight"] > 0  # the kill came while acked work was waiting for its turn
     assert embedded_report["redeliveries_posted"] > 0 and embedded_report["redeliveries_acked"] > 0

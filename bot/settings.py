@@ -23,6 +23,11 @@ class ConfigError(ValueError):
     """A setting cannot work; the message names the variable (or file) and what is wrong with it."""
 
 
+def fail_clearly(error: ValueError, service: str) -> SystemExit:
+    """A configuration error as a one-line exit naming the setting, not a traceback."""
+    return SystemExit(f"{service}: configuration error: {error}")
+
+
 def port_setting(env: Mapping[str, str | None], name: str, default: int) -> int:
     """`name` as a TCP port (unset or empty: `default`); ConfigError naming the variable otherwise."""
     raw = (env.get(name) or "").strip()

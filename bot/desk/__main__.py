@@ -7,8 +7,10 @@ import logging
 
 from aiohttp import web
 
+from bot.config_files import ConfigFileError
 from bot.desk.app import create_app
 from bot.desk.config import DeskConfig
+from bot.settings import ConfigError, fail_clearly
 
 # After SIGTERM, requests in progress get this long (aiohttp's default is 60 s); open event streams end
 # at once (bot.desk.app). Compose and Kubernetes in deploy/ wait 30 s before they SIGKILL.
@@ -17,7 +19,10 @@ SHUTDOWN_SECONDS = 15.0
 
 def main(argv: list[str] | None = None) -> None:
     """Serve until stopped."""
-    config = DeskConfig.from_env()
+    try:
+        config = DeskConfig.from_env()
+    except (ConfigError, ConfigFileError) as err:
+        raise fail_clearly(err, "desk") from None
     parser = argparse.ArgumentParser(prog="python -m bot.desk", description="the agent desk")
     parser.add_argument("--port", type=int, default=config.port)
     parser.add_argument("--host", default=config.host)

@@ -80,7 +80,7 @@ class Desk:
         self.transcripts = Transcripts(trackers)
         self.rasa = RasaClient(config.rasa_url, config.rasa_token, config.desk_api_token)
         self.bus = bus
-        self.trend_alpha = EscalationConfig.load().alpha
+        self.escalation = EscalationConfig.watch()  # the trend as escalation.yml weighs it, edits included
 
     async def _items(self, tickets: list[HandoffTicket], now: dt.datetime) -> list[QueueItem]:
         last_seen = await self.transcripts.last_customer_times([t.conversation_id for t in tickets])
@@ -179,7 +179,9 @@ class Desk:
             may_act=can_act(agent, ticket),
             may_claim=ticket.status == OPEN,
             sentiment_points=points,
-            trend=frustration_trend(points, self.trend_alpha) if points else ticket.sentiment_trend,
+            trend=frustration_trend(points, self.escalation.value.alpha)
+            if points
+            else ticket.sentiment_trend,
         )
 
     async def _announce(self, change: Change) -> None:

@@ -7,12 +7,17 @@ import asyncio
 import dataclasses
 import logging
 
+from bot.config_files import ConfigFileError
 from bot.monitoring.service import ServiceConfig, serve
+from bot.settings import ConfigError, fail_clearly
 
 
 def main(argv: list[str] | None = None) -> None:
     """Run until SIGTERM (exit 0)."""
-    config = ServiceConfig.from_env()
+    try:
+        config = ServiceConfig.from_env()
+    except (ConfigError, ConfigFileError) as err:
+        raise fail_clearly(err, "monitoring") from None
     parser = argparse.ArgumentParser(prog="python -m bot.monitoring", description="the monitoring service")
     parser.add_argument("--port", type=int, default=config.port)
     parser.add_argument("--host", default=config.host)

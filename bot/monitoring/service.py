@@ -18,11 +18,12 @@ import os
 import signal
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 from prometheus_client import Counter, Gauge, Histogram
 
+from bot.config_files import WatchedFile
 from bot.conversations.api_auth import jwt_secret_from_env
 from bot.conversations.rasa_api import RasaClient
 from bot.conversations.tracker_store import tracker_database_url
@@ -32,7 +33,7 @@ from bot.metrics import refusal as metrics_refusal
 from bot.monitoring.config import MonitoringConfig
 from bot.monitoring.lease import Lease, make_lease
 from bot.monitoring.monitor import Monitor
-from bot.settings import Settings
+from bot.settings import Settings, number_setting, port_setting
 from bot.storage.db import Database
 
 logger = logging.getLogger(__name__)
@@ -72,24 +73,26 @@ class ServiceConfig:
     lease_seconds: float = 15.0
     lease_name: str = LEASE_NAME  # another name only for deployments that share one Redis or database
     metrics_token: str | None = None
+    # monitoring.yml as editors change it: a new version takes effect at the next round.
+    monitoring_file: WatchedFile[MonitoringConfig] | None = field(default=None, compare=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ServiceConfig:
         """DATABASE_URL, REDIS_URL, VAR_DIR, RASA_URL, RASA_JWT_SECRET, DESK_PUBLIC_URL, MONITORING_*."""
         env = os.environ if env is None else env
         settings = Settings.from_env(env)
-        lease_seconds = float(env.get("MONITORING_LEASE_SECONDS") or 15.0)
-        if lease_seconds <= 0:
-            raise ValueError("MONITORING_LEASE_SECONDS must be positive")
+        lease_seconds = number_setting(env, "MONITORING_LEASE_SECONDS", 15.0, minimum=0.1)
+        monitoring_file = MonitoringConfig.watch(env)
         return cls(
             settings=settings,
-            monitoring=MonitoringConfig.from_env(env),
+            monitoring=monitoring_file.value,
+            monitoring_file=monitoring_file,
             tracker_database_url=tracker_database_url(env),  # the choice Rasa's own store makes
             rasa_url=env.get("RASA_URL", "http://127.0.0.1:5005").rstrip("/"),
             rasa_token=jwt_secret_from_env(env) or "",
             desk_url=env.get("DESK_PUBLIC_URL") or f"http://127.0.0.1:{env.get('DESK_PORT', '5090')}",
             host=env.get("MONITORING_HOST", "127.0.0.1"),
-            port=int(env.get("MONITORING_PORT") or 5095),
+            port=port_setting(env, "MONITORING_PORT", 5095),
             lease_seconds=lease_seconds,
             lease_name=env.get("MONITORING_LEASE_NAME") or LEASE_NAME,
             metrics_token=metrics_token_from_env(env),
@@ -106,14 +109,29 @@ class MonitoringService:
         self.trackers = self.database if same else Database(config.tracker_database_url)
         self.bus = Bus(config.settings.redis_url)
         self.rasa = RasaClient(config.rasa_url, config.rasa_token, "")  # never sends agent replies
-        self.monitor = Monitor(
-            config.monitoring, self.database, self.trackers, self.bus, self.rasa, desk_url=config.desk_url
-        )
+        self.monitor = self._monitor(config.monitoring)
         self.lease = lease or make_lease(
             config.settings.redis_url, self.database, config.lease_name, config.lease_seconds
         )
         self.stopping = asyncio.Event()
         self._redis: object = None
+
+    def _monitor(self, settings: MonitoringConfig) -> Monitor:
+        return Monitor(
+            settings, self.database, self.trackers, self.bus, self.rasa, desk_url=self.config.desk_url
+        )
+
+    async def _latest_settings(self) -> None:
+        """Monitoring.yml changed: the next round runs with the new settings (cursors are in the database)."""
+        if self.config.monitoring_file is None:
+            return
+        latest = self.config.monitoring_file.value
+        if latest is not self.monitor.config:
+            logger.info(
+                "monitoring settings changed (%s): applied from this round", self.config.monitoring_file.path
+            )
+            await self.monitor.close()
+            self.monitor = self._monitor(latest)
 
     @property
     def renew_every(self) -> float:
@@ -142,17 +160,17 @@ class MonitoringService:
 
     async def _rounds(self) -> None:
         """A monitoring round every interval while this replica holds the lease."""
-        interval = self.config.monitoring.interval_seconds
         while not self.stopping.is_set():
             if not self.lease.held:
                 await self._sleep(min(self.ask_every, 1.0))
                 continue
+            await self._latest_settings()
             started = time.monotonic()
             recorded = await self.monitor.tick()  # runs to its end even after SIGTERM
             ROUNDS.inc()
             RECORDED.inc(recorded)
             ROUND_SECONDS.observe(time.monotonic() - started)
-            await self._sleep(interval)
+            await self._sleep(self.monitor.config.interval_seconds)
 
     async def run(self) -> None:
         """Serve HTTP and run until `stopping` is set; then release the lease and close everything."""

@@ -91,7 +91,7 @@ def test_all_real_variables_mean_no_simulator_and_nothing_simulated():
 
 def test_a_stack_with_real_platforms_does_not_start_the_simulator(clean_env):
     stack = Stack(PORTS, env=REAL)
-    assert [service.name for service in stack.services] == ["actions", "rasa", "desk"]
+    assert [service.name for service in stack.services] == ["actions", "rasa", "desk", "monitoring"]
     for name, value in REAL.items():
         assert stack.env[name] == value
     assert not any(stack.env.get(name) for name in OPTIONAL_PLATFORM_VARIABLES)  # the real platforms' URLs
@@ -106,7 +106,13 @@ def test_a_stack_with_a_partial_real_setup_is_refused(clean_env, monkeypatch):
 
 def test_a_stack_without_platform_variables_uses_the_simulator(clean_env):
     stack = Stack(PORTS)
-    assert [service.name for service in stack.services] == ["simulator", "actions", "rasa", "desk"]
+    assert [service.name for service in stack.services] == [
+        "simulator",
+        "actions",
+        "rasa",
+        "desk",
+        "monitoring",
+    ]
     assert stack.env["META_APP_SECRET"] == SimulatorConfig().app_secret
     assert stack.env["META_GRAPH_API_URL"].startswith(stack.simulator_url)
 
@@ -287,3 +293,23 @@ def test_the_action_server_settings(monkeypatch):
     config = ActionServerSettings.from_env(env)
     assert (config.host, config.token, config.metrics_token) == ("10.0.0.5", "t" * 32, "m" * 32)
     assert ActionServerSettings.from_env({"ACTION_SERVER_TOKEN": ""}).token is None
+
+
+@pytest.mark.parametrize(
+    ("module", "variable", "message"),
+    [
+        ("bot.desk", "DESK_PORT", "desk: configuration error: DESK_PORT must be a port number, got 'abc'"),
+        (
+            "bot.monitoring",
+            "MONITORING_PORT",
+            "monitoring: configuration error: MONITORING_PORT must be a port number, got 'abc'",
+        ),
+    ],
+)
+def test_a_wrong_setting_stops_a_service_with_one_line_naming_it(module, variable, message, tmp_path):
+    env = {"PATH": os.environ["PATH"], "VAR_DIR": str(tmp_path), variable: "abc"}
+    done = subprocess.run(
+        [sys.executable, "-m", module], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip() == message  # the reason, not a traceback

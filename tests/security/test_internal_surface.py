@@ -289,6 +289,7 @@ def test_metrics_refuse_scrapers_without_the_token_on_every_service(surface):
         ("rasa", surface.rasa_url),
         ("actions", actions_url(surface)),
         ("desk", surface.desk_url),
+        ("monitoring", f"http://127.0.0.1:{surface.ports.monitoring}"),
     ):
         for name, headers in wrong_bearers(surface).items():
             answer = requests.get(f"{base}/metrics", headers=headers, timeout=30)
@@ -322,7 +323,7 @@ def test_no_secret_on_any_command_line(surface):
     secrets = {name: str(surface.env[name]) for name in SECRETS}
     assert all(len(value) >= 32 for value in secrets.values()), "devstack generates long random secrets"
     processes = processes_of(surface)
-    assert set(processes) == {"simulator", "actions", "rasa", "desk"}
+    assert set(processes) == {"simulator", "actions", "rasa", "desk", "monitoring"}
     for service, cmdlines in processes.items():
         assert cmdlines, f"no process found for {service}"
         for cmdline in cmdlines:

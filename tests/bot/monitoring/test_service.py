@@ -8,6 +8,7 @@ TTL; SIGTERM finishes the round, releases the lease and exits 0. With REDIS_URL 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import signal
 import socket
@@ -24,7 +25,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.monitoring.config import MonitoringConfig
-from bot.monitoring.service import LEASE_NAME, ServiceConfig
+from bot.monitoring.service import LEASE_NAME, MonitoringService, ServiceConfig
 from bot.settings import PROJECT_ROOT
 from bot.storage.db import Database
 from bot.storage.models import LoggedMessage
@@ -222,3 +223,32 @@ def test_settings_are_read_once_from_the_environment(tmp_path):
     embedded = ServiceConfig.from_env({"VAR_DIR": str(tmp_path), "MONITORING_CONFIG": "/nonexistent"})
     assert embedded.tracker_database_url == f"sqlite:///{tmp_path}/tracker.db"
     assert embedded.settings.redis_url is None and embedded.desk_url == "http://127.0.0.1:5090"
+
+
+async def test_an_edited_monitoring_yml_applies_from_the_next_round(tmp_path):
+    path = tmp_path / "monitoring.yml"
+    path.write_text("interval_seconds: 2\n")
+    env = {"VAR_DIR": str(tmp_path), "MONITORING_CONFIG": str(path)}
+    watched = MonitoringConfig.watch(env, every=0)  # checked at every round, for the test
+    config = dataclasses.replace(
+        ServiceConfig.from_env(env), monitoring=watched.value, monitoring_file=watched
+    )
+    service = MonitoringService(config)
+    try:
+        first = service.monitor
+        await service._latest_settings()
+        assert service.monitor is first  # nothing changed: the same monitor goes on
+        path.write_text("interval_seconds: 17\n")
+        await service._latest_settings()
+        assert service.monitor is not first and service.monitor.config.interval_seconds == 17
+        second = service.monitor
+        path.write_text("interval_seconds: [unclosed\n")  # a broken edit keeps the last good settings
+        await service._latest_settings()
+        assert service.monitor is second and service.monitor.config.interval_seconds == 17
+    finally:
+        await service.monitor.close()
+        await service.lease.close()
+        await service.rasa.close()
+        await service.database.close()
+        if service.trackers is not service.database:
+            await service.trackers.close()

@@ -36,7 +36,7 @@ DOMAIN = {
     "bot.nlu",
     "bot.storage",
 }
-SHARED = {"bot.settings", "bot.config_files", "bot.live_bus", "bot.metrics", "bot.bearer"}
+SHARED = {"bot.settings", "bot.config_files", "bot.live_bus", "bot.metrics", "bot.bearer", "bot.readiness"}
 UNITS = SERVICES | TOOLS | DOMAIN | SHARED
 
 # Which services may use which: the desk renders monitoring's pages, and actions (loaded by the action

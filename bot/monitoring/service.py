@@ -33,12 +33,12 @@ from bot.metrics import refusal as metrics_refusal
 from bot.monitoring.config import MonitoringConfig
 from bot.monitoring.lease import Lease, make_lease
 from bot.monitoring.monitor import Monitor
+from bot.readiness import Readiness, dependencies
 from bot.settings import Settings, number_setting, port_setting
 from bot.storage.db import Database
 
 logger = logging.getLogger(__name__)
 LEASE_NAME = "monitoring"
-READY_TIMEOUT = 2.0
 
 REGISTRY = new_registry()
 LEASE_HELD = Gauge(
@@ -114,7 +114,9 @@ class MonitoringService:
             config.settings.redis_url, self.database, config.lease_name, config.lease_seconds
         )
         self.stopping = asyncio.Event()
-        self._redis: object = None
+        self.readiness = Readiness(
+            "monitoring", dependencies(self.database, self.trackers), config.settings.redis_url
+        )
 
     def _monitor(self, settings: MonitoringConfig) -> Monitor:
         return Monitor(
@@ -195,7 +197,7 @@ class MonitoringService:
             await self.monitor.close()
             await self.bus.stop()
             await self.rasa.close()
-            await self._close_redis()
+            await self.readiness.close()
             await self.database.close()
             if self.trackers is not self.database:
                 await self.trackers.close()
@@ -215,46 +217,10 @@ class MonitoringService:
         """Liveness: the process answers."""
         return web.Response(text="ok")
 
-    async def problems(self) -> list[str]:
-        """What cannot be reached now: `database`, `tracker store`, `redis`."""
-        checks = {"database": self._query(self.database)}
-        if self.trackers is not self.database:
-            checks["tracker store"] = self._query(self.trackers)
-        if self.config.settings.redis_url:
-            checks["redis"] = self._ping()
-        outcomes = await asyncio.gather(
-            *(asyncio.wait_for(c, READY_TIMEOUT) for c in checks.values()), return_exceptions=True
-        )
-        failed = [name for name, out in zip(checks, outcomes, strict=True) if isinstance(out, BaseException)]
-        for name in failed:
-            logger.warning("monitoring not ready: %s unreachable", name)
-        return failed
-
-    async def _query(self, database: Database) -> None:
-        from sqlalchemy import text
-
-        async with database.engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
-
-    async def _ping(self) -> None:
-        if self._redis is None:
-            from redis import asyncio as aioredis
-
-            self._redis = aioredis.from_url(
-                self.config.settings.redis_url,
-                socket_connect_timeout=READY_TIMEOUT,
-                socket_timeout=READY_TIMEOUT,
-            )
-        await self._redis.ping()  # type: ignore[attr-defined]
-
-    async def _close_redis(self) -> None:
-        if self._redis is not None:
-            await self._redis.aclose()  # type: ignore[attr-defined]
-
     async def readyz(self, _: web.Request) -> web.Response:
         """Ready when the database (and Redis) answer; `lease` says whether this replica is the worker."""
         lease = "held" if self.lease.held else "standby"
-        failed = await self.problems()
+        failed = await self.readiness.problems()
         if failed:
             answer = {"status": "unavailable", "problems": failed, "lease": lease}
             return web.json_response(answer, status=503)

@@ -62,6 +62,12 @@ class Monitor:
                 logger.warning("monitoring could not look for spikes: %s", err, exc_info=True)
         return recorded
 
+    async def retire(self) -> None:
+        """Replaced by new settings: webhook deliveries under way finish first, then the client closes."""
+        await self.alerts.drain()
+        if self.webhook is not None:
+            await self.webhook.close()
+
     async def close(self) -> None:
         """Abandon webhook deliveries under way (their alerts stay `pending`) and close the client."""
         await self.alerts.stop()

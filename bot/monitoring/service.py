@@ -114,6 +114,7 @@ class MonitoringService:
             config.settings.redis_url, self.database, config.lease_name, config.lease_seconds
         )
         self.stopping = asyncio.Event()
+        self._retiring: set[asyncio.Task[None]] = set()  # monitors replaced by new settings
         self.readiness = Readiness(
             "monitoring", dependencies(self.database, self.trackers), config.settings.redis_url
         )
@@ -132,8 +133,10 @@ class MonitoringService:
             logger.info(
                 "monitoring settings changed (%s): applied from this round", self.config.monitoring_file.path
             )
-            await self.monitor.close()
-            self.monitor = self._monitor(latest)
+            retired, self.monitor = self.monitor, self._monitor(latest)
+            retiring = asyncio.create_task(retired.retire())  # its alert deliveries still finish
+            self._retiring.add(retiring)
+            retiring.add_done_callback(self._retiring.discard)
 
     @property
     def renew_every(self) -> float:
@@ -194,6 +197,9 @@ class MonitoringService:
             LEASE_HELD.set(0)
             await self.lease.close()
             await runner.cleanup()
+            for retired in list(self._retiring):
+                retired.cancel()  # as at any shutdown: their alerts stay `pending`
+            await asyncio.gather(*self._retiring, return_exceptions=True)
             await self.monitor.close()
             await self.bus.stop()
             await self.rasa.close()

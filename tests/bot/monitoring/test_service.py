@@ -246,6 +246,7 @@ async def test_an_edited_monitoring_yml_applies_from_the_next_round(tmp_path):
         await service._latest_settings()
         assert service.monitor is second and service.monitor.config.interval_seconds == 17
     finally:
+        await asyncio.gather(*service._retiring)  # the replaced monitors closed themselves
         await service.monitor.close()
         await service.lease.close()
         await service.rasa.close()

@@ -66,7 +66,8 @@ def test_abuse_gets_a_boundary_then_a_flag_never_a_human(stack):
     assert "abusive language" in customer.says("you useless stupid bot")
     assert "flagged" in customer.says("shut up you idiots")
     assert customer.tracker()["paused"] is False
-    assert [f.reason for f in rows(stack, ModerationFlag) if f.conversation_id == customer.sender] == [
-        "repeated_abuse"
-    ]
+    # The assistant's own flag (no message id); the monitoring service screens the same messages on its own
+    # schedule and may add flags of its own (message_id set), which tests/bot/monitoring covers.
+    flags = [f for f in rows(stack, ModerationFlag) if f.conversation_id == customer.sender]
+    assert [f.reason for f in flags if f.message_id is None] == ["repeated_abuse"]
     assert not [t for t in rows(stack, HandoffTicket) if t.conversation_id == customer.sender]

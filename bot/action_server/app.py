@@ -50,6 +50,8 @@ from sanic.worker.loader import AppLoader
 from bot.action_server.settings import DEFAULT_HOST, HOST_ENV, TOKEN_ENV, ActionServerSettings
 from bot.action_server.shutdown import serve_in_process
 from bot.bearer import bearer_matches
+from bot.config_files import ConfigFileError
+from bot.handoff.escalation import EscalationConfig
 from bot.metrics import (
     CHALLENGE,
     LATENCY_BUCKETS,
@@ -59,6 +61,7 @@ from bot.metrics import (
     new_registry,
     refusal,
 )
+from bot.settings import ConfigError, fail_clearly
 
 logger = logging.getLogger(__name__)
 
@@ -201,12 +204,12 @@ def serve(args: argparse.Namespace, token: str | None) -> None:
     Sanic.serve(primary=app, app_loader=loader)
 
 
-def argument_parser() -> argparse.ArgumentParser:
-    """rasa-sdk's options plus `--host` and `--dev-allow-no-token`."""
+def argument_parser(host: str | None = None) -> argparse.ArgumentParser:
+    """rasa-sdk's options plus `--host` (default: the settings' host) and `--dev-allow-no-token`."""
     parser = create_argument_parser()
     parser.add_argument(
         "--host",
-        default=ActionServerSettings.from_env().host,
+        default=host or ActionServerSettings.from_env().host,
         help=f"address to listen on (default ${HOST_ENV} or {DEFAULT_HOST}); a private one, never public",
     )
     parser.add_argument(
@@ -219,7 +222,12 @@ def argument_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     """Parse the options, check the token and serve."""
-    args = argument_parser().parse_args(argv)
+    try:  # the actions build their services on first use, in the worker: check what they will read now
+        settings = ActionServerSettings.from_env(os.environ)
+        EscalationConfig.watch()
+    except (ConfigError, ConfigFileError) as err:
+        raise fail_clearly(err, "action server") from None
+    args = argument_parser(settings.host).parse_args(argv)
     token = action_token(os.environ, allow_none=args.dev_allow_no_token)
     if args.grpc:
         if token is not None or not args.dev_allow_no_token:

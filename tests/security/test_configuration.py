@@ -304,6 +304,11 @@ def test_the_action_server_settings(monkeypatch):
             "MONITORING_PORT",
             "monitoring: configuration error: MONITORING_PORT must be a port number, got 'abc'",
         ),
+        (
+            "bot.action_server",
+            "IMAGE_ENCODER",
+            "action server: configuration error: IMAGE_ENCODER must be one of efficientnet, clip, got 'abc'",
+        ),
     ],
 )
 def test_a_wrong_setting_stops_a_service_with_one_line_naming_it(module, variable, message, tmp_path):

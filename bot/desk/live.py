@@ -14,26 +14,23 @@ from bot.live_bus import Bus
 logger = logging.getLogger(__name__)
 
 
-class TrackerWatcher:
-    """Follows Rasa's events from the desk's start on (a tail kept in memory) and nudges the pages."""
+class Poller:
+    """A read in the background every `interval` seconds, after `prime()` at start.
 
-    def __init__(
-        self,
-        transcripts: Transcripts,
-        bus: Bus,
-        interval: float,
-        on_event: Callable[[str, dict[str, Any]], Awaitable[None]],
-    ) -> None:
-        self._bus = bus
+    A failed read is logged and the next one tries again (the database may be briefly away).
+    """
+
+    def __init__(self, interval: float, reading: str) -> None:
         self._interval = interval
-        self._on_event = on_event
-        self._cursor = MemoryCursor(transcripts.latest_id)
-        self._tail = event_tail(transcripts, self._cursor)
+        self._reading = reading  # for the log line: what could not be read
         self._task: asyncio.Task[None] | None = None
 
     async def prime(self) -> None:
-        """Begin after the newest existing event (pages load history themselves)."""
-        await self._cursor.load()
+        """What to do once before the first poll."""
+
+    async def poll(self) -> Any:
+        """One read."""
+        raise NotImplementedError
 
     async def start(self) -> None:
         """Prime, then poll in the background."""
@@ -41,7 +38,7 @@ class TrackerWatcher:
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
-        """Stop watching."""
+        """Stop polling."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -53,9 +50,30 @@ class TrackerWatcher:
                 await self.poll()
             except asyncio.CancelledError:
                 raise
-            except Exception as err:  # the database may be briefly away; try again
-                logger.warning("desk could not read new conversation events: %s", err)
+            except Exception as err:
+                logger.warning("desk could not read %s: %s", self._reading, err)
             await asyncio.sleep(self._interval)
+
+
+class TrackerWatcher(Poller):
+    """Follows Rasa's events from the desk's start on (a tail kept in memory) and nudges the pages."""
+
+    def __init__(
+        self,
+        transcripts: Transcripts,
+        bus: Bus,
+        interval: float,
+        on_event: Callable[[str, dict[str, Any]], Awaitable[None]],
+    ) -> None:
+        super().__init__(interval, "new conversation events")
+        self._bus = bus
+        self._on_event = on_event
+        self._cursor = MemoryCursor(transcripts.latest_id)
+        self._tail = event_tail(transcripts, self._cursor)
+
+    async def prime(self) -> None:
+        """Begin after the newest existing event (pages load history themselves)."""
+        await self._cursor.load()
 
     async def poll(self) -> int:
         """Handle events not seen yet; how many there were."""

@@ -13,14 +13,13 @@ middleware), post/redirect/get with a one-time message.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 from aiohttp import web
 
+from bot.desk.live import Poller
 from bot.desk.ownership import SUPERVISOR
 from bot.desk.web import AGENT, CONFIG, DESK, TEMPLATES, redirect, render
 from bot.live_bus import Bus
@@ -33,16 +32,15 @@ logger = logging.getLogger(__name__)
 ALERT_POLL_SECONDS = 2.0  # one small query per desk replica; also how late a page learns of a new alert
 
 
-class OpenAlerts:
+class OpenAlerts(Poller):
     """How many alerts are open, read from the database now and then; a change nudges this replica's pages."""
 
     def __init__(self, alerts: Alerts, bus: Bus, every: float = ALERT_POLL_SECONDS) -> None:
+        super().__init__(every, "the open alerts")
         self._alerts = alerts
         self._bus = bus
-        self._every = every
         self.count = 0
         self._seen: tuple[int, int] | None = None
-        self._task: asyncio.Task[None] | None = None
 
     async def refresh(self) -> int:
         """Read the count again (and nudge the pages if alerts changed since the last read)."""
@@ -57,22 +55,13 @@ class OpenAlerts:
         self._seen, self.count = state, state[0]
         return self.count
 
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._every)
-            await self.refresh()
-
-    async def start(self) -> None:
-        """Read now, then every `every` seconds."""
+    async def prime(self) -> None:
+        """The count for the first pages, before the first poll."""
         await self.refresh()
-        self._task = asyncio.create_task(self._run())
 
-    async def stop(self) -> None:
-        """Stop reading."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+    async def poll(self) -> int:
+        """One read of the count."""
+        return await self.refresh()
 
 
 ALERTS = web.AppKey("alerts", Alerts)

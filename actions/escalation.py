@@ -13,34 +13,25 @@ from actions.base import ServiceAction
 from actions.replies import say
 from actions.services import services
 from bot.conversations import metadata
-from bot.conversations.events import since_handoff
-from bot.handoff.escalation import Turn, decide, priority, summary
+from bot.handoff import escalation
+from bot.handoff.escalation import priority, summary, turns_since_handoff
 
 ACTION_LISTEN = "action_listen"
 
 
-def turns_since_handoff(events: list[dict[str, Any]]) -> list[Turn]:
-    """The customer's messages since the session started or the last handoff / resume."""
-    return [
-        Turn(
-            intent=message.intent or "",
-            score=message.sentiment_score or 0.0,
-            label=message.sentiment_label or "neutral",
-            signals=message.signals,
-            text=message.text,
-        )
-        for message in since_handoff(events)
-    ]
-
-
 def identities(tracker: Tracker) -> list[str | None]:
     """What a VIP list may name: the platform id, the @handle, the e-mail."""
-    handle = metadata.screen_name(tracker.latest_message.get("metadata"))
-    return [tracker.sender_id, f"@{handle}" if handle else None, tracker.get_slot("email")]
+    return escalation.identities(
+        tracker.sender_id, tracker.latest_message.get("metadata"), tracker.get_slot("email")
+    )
 
 
 class ActionUpdateSentiment(Action):
-    """Runs on every customer message (the slots' custom mapping): trend, escalation, photo present."""
+    """Runs on every customer message (the slots' custom mapping): trend, escalation, photo present.
+
+    The Rasa server started by this project runs the same mapping in process
+    (`bot/rasa_server/local_actions.py`); this one serves a plain `rasa run`.
+    """
 
     def name(self) -> str:
         return "action_update_sentiment"
@@ -48,15 +39,14 @@ class ActionUpdateSentiment(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
-        config = services().escalation
-        decision = decide(turns_since_handoff(tracker.events), config, vip=config.is_vip(identities(tracker)))
-        return [
-            SlotSet("sentiment_trend", round(decision.trend, 4)),
-            SlotSet("escalate", decision.escalate),
-            SlotSet("escalation_reason", decision.reason),
-            SlotSet("abusive", decision.abusive),
-            SlotSet("has_photo", bool(metadata.image_urls(tracker.latest_message.get("metadata")))),
-        ]
+        slots = escalation.escalation_slots(
+            tracker.events,
+            services().escalation,
+            tracker.sender_id,
+            tracker.latest_message.get("metadata"),
+            tracker.get_slot("email"),
+        )
+        return [SlotSet(name, value) for name, value in slots.items()]
 
 
 class ActionHandoff(ServiceAction):

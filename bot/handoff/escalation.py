@@ -7,12 +7,14 @@ reads the turns from the tracker and writes the decision into slots that rules a
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bot.config_files import CHECK_EVERY_SECONDS, WatchedFile, read_yaml
+from bot.conversations import metadata
+from bot.conversations.events import since_handoff
 from bot.settings import PROJECT_ROOT
 
 ROOT = PROJECT_ROOT
@@ -119,6 +121,49 @@ class Decision:
     def escalate(self) -> bool:
         """Whether to hand over now."""
         return self.reason is not None
+
+
+def turns_since_handoff(events: Iterable[Mapping[str, Any]]) -> list[Turn]:
+    """The customer's messages (Rasa event dicts) since the session started or the last handoff / resume."""
+    return [
+        Turn(
+            intent=message.intent or "",
+            score=message.sentiment_score or 0.0,
+            label=message.sentiment_label or "neutral",
+            signals=message.signals,
+            text=message.text,
+        )
+        for message in since_handoff(events)
+    ]
+
+
+def identities(sender_id: str, latest_metadata: Any, email: str | None) -> list[str | None]:
+    """What a VIP list may name: the platform id, the @handle, the e-mail."""
+    handle = metadata.screen_name(latest_metadata)
+    return [sender_id, f"@{handle}" if handle else None, email]
+
+
+def escalation_slots(
+    events: Iterable[Mapping[str, Any]],
+    config: EscalationConfig,
+    sender_id: str,
+    latest_metadata: Any,
+    email: str | None,
+) -> dict[str, Any]:
+    """The slots every customer message sets (domain.yml's custom mapping of `action_update_sentiment`).
+
+    One function for both places that run that mapping: inside the Rasa server
+    (`bot/rasa_server/local_actions.py`) and the action server (`actions/escalation.py`).
+    """
+    vip = config.is_vip(identities(sender_id, latest_metadata, email))
+    decision = decide(turns_since_handoff(events), config, vip=vip)
+    return {
+        "sentiment_trend": round(decision.trend, 4),
+        "escalate": decision.escalate,
+        "escalation_reason": decision.reason,
+        "abusive": decision.abusive,
+        "has_photo": bool(metadata.image_urls(latest_metadata)),
+    }
 
 
 def frustration_trend(scores: Sequence[float], alpha: float) -> float:

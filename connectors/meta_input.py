@@ -264,10 +264,12 @@ class MetaInput(WebhookChannel):
 
         async def seen_and_typing() -> None:
             count("messages_in", self.platform.name, event.kind)
-            await output.send_action(event.sender_id, "mark_seen")
-            await output.send_action(event.sender_id, "typing_on")
+            output.start_indicators(event.sender_id)  # while the turn runs; the first reply waits
 
-        await self.deliver(self.user_message(event, output), before=seen_and_typing)
+        try:
+            await self.deliver(self.user_message(event, output), before=seen_and_typing)
+        finally:
+            await output.indicators_sent()
 
     async def on_echo(self, event: Echo) -> None:
         """Our own echoes are dropped; a message from anyone else on the Page means a person took over."""

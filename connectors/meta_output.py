@@ -7,6 +7,7 @@ https://developers.facebook.com/docs/messenger-platform/send-messages
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Iterable
@@ -30,6 +31,7 @@ QUICK_REPLY_TITLE = 20
 MAX_ELEMENTS = 10
 ELEMENT_TEXT = 80
 MAX_BUTTONS = 3
+INDICATOR_WAIT = 2.0  # seconds the first reply waits for mark_seen/typing_on before going anyway
 BUTTON_TITLE = 20
 
 
@@ -139,6 +141,7 @@ class MetaOutputChannel(OutputChannel):
         self.client = client
         self.state = state
         self.outbox = Outbox(state.store)  # bot replies of a re-processed event go once
+        self._indicators: asyncio.Task[None] | None = None
 
     @classmethod
     def name(cls) -> str:
@@ -194,6 +197,30 @@ class MetaOutputChannel(OutputChannel):
         except GraphApiError as err:
             logger.info("%s sender action %s to %s failed: %s", self.platform.name, action, recipient_id, err)
 
+    def start_indicators(self, recipient_id: str) -> None:
+        """mark_seen, then typing_on, sent while the turn runs instead of before it.
+
+        Two Graph API round trips (hundreds of milliseconds against Meta) no longer delay the answer;
+        the first reply waits for them (`indicators_sent`), so the bubble never shows after the answer.
+        """
+        self._indicators = asyncio.get_running_loop().create_task(self._send_indicators(recipient_id))
+
+    async def _send_indicators(self, recipient_id: str) -> None:
+        await self.send_action(recipient_id, "mark_seen")
+        await self.send_action(recipient_id, "typing_on")
+
+    async def indicators_sent(self) -> None:
+        """Wait for the sender actions of this turn (at most INDICATOR_WAIT s; then they are dropped)."""
+        task, self._indicators = self._indicators, None
+        if task is None:
+            return
+        done, _ = await asyncio.wait({task}, timeout=INDICATOR_WAIT)
+        if not done:
+            task.cancel()
+            logger.info("%s sender actions slower than %.0f s: dropped", self.platform.name, INDICATOR_WAIT)
+        elif not task.cancelled() and task.exception() is not None:
+            logger.info("%s sender actions failed: %s", self.platform.name, task.exception())
+
     async def send_human_text(self, recipient_id: str, text: str) -> list[str]:
         """An agent's reply: allowed up to 7 days after the customer's last message. Raises on failure."""
         return [
@@ -203,6 +230,7 @@ class MetaOutputChannel(OutputChannel):
 
     async def _send(self, recipient_id: str, message: dict[str, Any]) -> None:
         """A bot message: failures are deferred or logged and counted, the conversation carries on."""
+        await self.indicators_sent()
         send = partial(self._deliver, recipient_id, message, human=False)
         name = self.platform.name
         await send_reply(send, name, name, recipient_id, logger, final=(OutsideWindowError,))

@@ -17,6 +17,7 @@ from typing import Any
 
 from rasa.core.channels.channel import UserMessage
 from rasa.shared.core.events import BotUttered, Event, UserUttered
+from rasa.shared.data import TrainingType
 
 from bot.conversations import metadata
 from connectors.metrics import count
@@ -64,12 +65,12 @@ async def handle_once(
     """
     processor = _ready(agent)
     async with agent.lock_store.lock(message.sender_id):
-        tracker = await processor.tracker_store.retrieve(message.sender_id)
+        tracker = await _session_tracker(processor, message)
         if replayed(tracker, message.message_id, platform):
             return False
         if before is not None:
             await before()
-        await processor.handle_message(message)
+        await run_turn(processor, message, tracker)
         return True
 
 
@@ -77,11 +78,35 @@ async def log_once(agent: Any, message: UserMessage, platform: str) -> bool:
     """Record a customer message without answering it (standby), unless it is recorded already."""
     processor = _ready(agent)
     async with agent.lock_store.lock(message.sender_id):
-        tracker = await processor.tracker_store.retrieve(message.sender_id)
+        tracker = await _session_tracker(processor, message)
         if replayed(tracker, message.message_id, platform):
             return False
-        await processor.log_message(message)
+        await processor._handle_message_with_tracker(message, tracker)
+        await processor.save_tracker(tracker)
         return True
+
+
+async def _session_tracker(processor: Any, message: UserMessage) -> Any:
+    """The conversation, read once per turn, with a new session started if the last one expired.
+
+    Rasa's `handle_message` and `log_message` read the tracker themselves; reading it here for the
+    replay check as well would load (and parse) the whole session twice per message.
+    """
+    return await processor.fetch_tracker_and_update_session(
+        message.sender_id, message.output_channel, message.metadata
+    )
+
+
+async def run_turn(processor: Any, message: UserMessage, tracker: Any) -> None:
+    """Rasa 3.6's `MessageProcessor.handle_message`, step for step, on the tracker already read."""
+    await processor._handle_message_with_tracker(message, tracker)
+    if processor.model_metadata.training_type == TrainingType.NLU:  # an NLU-only model: nothing to do
+        await processor.save_tracker(tracker)
+        return
+    await processor.run_action_extract_slots(message.output_channel, tracker)
+    await processor._run_prediction_loop(message.output_channel, tracker)
+    await processor.run_anonymization_pipeline(tracker)
+    await processor.save_tracker(tracker)
 
 
 async def append_once(

@@ -231,6 +231,9 @@ def main() -> None:
 
     configure_logging_and_warnings(logging.WARNING)  # as `rasa run` does; debug logs would dominate
     configure_structlog(logging.WARNING)
+    from rasa.utils.tensorflow.environment import setup_tf_environment
+
+    setup_tf_environment()  # TensorFlow's thread settings from the environment, as `rasa run` applies them
     if not args.stock:
         local_actions.install()  # as `python -m bot.rasa_server` does
         sessions.install()

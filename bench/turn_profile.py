@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bot.rasa_server import local_actions, sessions
+from bot.rasa_server import local_actions, prediction, sessions
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "current.tar.gz"
@@ -222,7 +222,9 @@ def main() -> None:
     parser.add_argument("--tail", type=int, default=20, help="last turns of it that are measured")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "turn_profile.json")
     parser.add_argument(
-        "--stock", action="store_true", help="Rasa as it comes: every action over HTTP, unbounded sessions"
+        "--stock",
+        action="store_true",
+        help="Rasa as it comes: actions over HTTP, unbounded sessions, every policy every time",
     )
     args = parser.parse_args()
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
@@ -237,6 +239,7 @@ def main() -> None:
     if not args.stock:
         local_actions.install()  # as `python -m bot.rasa_server` does
         sessions.install()
+        prediction.install()
     instrument()
     results = asyncio.run(profile(args.fresh, args.turns, args.tail))
     print(table(results))

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Mapping
 
 from bot.conversations.api_auth import jwt_secret_from_env  # PyJWT: a dependency of Rasa's own (sanic-jwt)
-from bot.rasa_server import action_retry, local_actions, sessions
+from bot.rasa_server import action_retry, local_actions, prediction, sessions
 
 SECRET_OPTIONS = ("--auth-token", "--jwt-secret", "--jwt-private-key")
 
@@ -81,6 +81,7 @@ def main(argv: list[str] | None = None) -> None:
     action_retry.install()
     local_actions.install()
     sessions.install()
+    prediction.install()
     # Rasa's telemetry and crash reports (Sentry) would send data to outside hosts; off unless asked for.
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
     # Only this process's copy of the arguments changes: /proc/<pid>/cmdline keeps what was typed.

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bot.rasa_server import local_actions, prediction, sessions
+from bot.rasa_server import action_validation, local_actions, prediction, sessions
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "current.tar.gz"
@@ -240,6 +240,7 @@ def main() -> None:
         local_actions.install()  # as `python -m bot.rasa_server` does
         sessions.install()
         prediction.install()
+        action_validation.install()
     instrument()
     results = asyncio.run(profile(args.fresh, args.turns, args.tail))
     print(table(results))

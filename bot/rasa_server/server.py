@@ -16,7 +16,7 @@ import sys
 from collections.abc import Mapping
 
 from bot.conversations.api_auth import jwt_secret_from_env  # PyJWT: a dependency of Rasa's own (sanic-jwt)
-from bot.rasa_server import action_retry, local_actions, prediction, sessions
+from bot.rasa_server import action_retry, action_validation, local_actions, prediction, sessions
 
 SECRET_OPTIONS = ("--auth-token", "--jwt-secret", "--jwt-private-key")
 
@@ -79,6 +79,7 @@ def main(argv: list[str] | None = None) -> None:
     arguments = rasa_arguments(list(sys.argv[1:] if argv is None else argv), os.environ)
     harden_jwt_checks()
     action_retry.install()
+    action_validation.install()
     local_actions.install()
     sessions.install()
     prediction.install()

@@ -37,7 +37,8 @@ help:
 	@echo "make train     train the model if its inputs changed"
 	@echo "make validate  check domain, data and stories"
 	@echo "make shell     talk to the bot in the terminal"
-	@echo "make bench     training time, cold start, throughput"
+	@echo "make bench     per-message cost table, Messenger e2e vs stock Rasa (BENCH_ARGS=--only e2e: just it);"
+	@echo "               before it training time, cold start, REST throughput, photos"
 	@echo "make fault     fault harness: kills and platform errors under load; 0 lost/duplicated/out of order"
 	@echo "make bench-ack webhook ack latency at 200/s, Rasa server vs ingress, SQLite and Redis inboxes"
 	@echo "make lint      ruff"
@@ -128,6 +129,8 @@ test-nlu: train
 	$(RASA) test nlu --model $(MODEL) --nlu tests/nlu --out results/nlu
 	$(PY) scripts/nlu_gate.py results/nlu/intent_report.json --min-f1 0.90
 
+# Issue 24's table (bench/run_all.py): ports 5310-5370 (project), 5320/5325 (stock Rasa), 5305-5395
+# (the older figures); the stock models are trained once into var/bench/, server logs go there too.
 bench: install train
 	$(PY) -m bench.run_all $(BENCH_ARGS)
 

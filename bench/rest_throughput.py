@@ -49,13 +49,13 @@ class ThroughputResult:
 
     def summary(self) -> str:
         """One line for humans."""
-        p50, p99 = self.percentile(50) * 1000, self.percentile(99) * 1000
-        mean = statistics.fmean(self.latencies) * 1000
+        p50, p95, p99 = (self.percentile(q) * 1000 for q in (50, 95, 99))
+        mean = statistics.fmean(self.latencies) * 1000 if self.latencies else float("nan")
         return (
             f"{self.conversations} concurrent conversations, {self.messages} messages "
             f"in {self.seconds:.1f} s: "
-            f"{self.per_second:.1f} msg/s, p50 {p50:.0f} ms, p99 {p99:.0f} ms, mean {mean:.0f} ms, "
-            f"errors {self.errors}"
+            f"{self.per_second:.1f} msg/s, p50 {p50:.0f} ms, p95 {p95:.0f} ms, p99 {p99:.0f} ms, "
+            f"mean {mean:.0f} ms, errors {self.errors}"
         )
 
 

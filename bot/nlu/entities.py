@@ -100,6 +100,7 @@ class CatalogEntityExtractor(GraphComponent, EntityExtractorMixin):
             for pattern in patterns
         ]
         self._matcher: Any = None  # built on first use, from the loaded spaCy vocabulary
+        self._skipped: tuple[Any, list[str]] | None = None  # (pipeline, pipes NER does not need)
 
     @classmethod
     def create(
@@ -178,7 +179,7 @@ class CatalogEntityExtractor(GraphComponent, EntityExtractorMixin):
             for entity, regex in self._regexes
             for match in regex.finditer(text)
         ]
-        doc = model.model(text)
+        doc = model.model(text, disable=self._not_for_ner(model.model))
         found += self._phrase_entities(doc, model.model)
         labels = self._config["ner_labels"]
         found += [
@@ -189,6 +190,23 @@ class CatalogEntityExtractor(GraphComponent, EntityExtractorMixin):
         order = {REGEX: 0, PHRASE: 1, NER: 2}
         found.sort(key=lambda e: (order[e.pop("_source")], -(e["end"] - e["start"])))
         return drop_overlaps(found)
+
+    def _not_for_ner(self, nlp: Any) -> list[str]:
+        """The pipes this component does not read: all but NER and the tok2vec it listens to, if any.
+
+        SpacyNLP's doc for the message is built from lower-cased text (NER needs the case), so this
+        component parses the text again; tagging and lemmatising it a second time was four fifths of
+        that cost (bench/PROFILE.md) and changes no entity: the phrases match on the tokens' LOWER.
+        """
+        if self._skipped is None or self._skipped[0] is not nlp:
+            needed = {"ner"} | {
+                name for name, pipe in nlp.pipeline if "ner" in getattr(pipe, "listening_components", ())
+            }
+            self._skipped = (
+                nlp,
+                [] if "ner" not in nlp.pipe_names else [n for n in nlp.pipe_names if n not in needed],
+            )
+        return self._skipped[1]
 
     def _phrase_entities(self, doc: Any, nlp: Any) -> list[dict[str, Any]]:
         from spacy.util import filter_spans

@@ -104,3 +104,16 @@ def test_merge_keeps_learned_entities_that_do_not_overlap():
 )
 def test_plural_forms(phrase, plural):
     assert plural_forms(phrase) == ([plural] if plural else [])
+
+
+def test_parsing_for_ner_alone_finds_what_the_whole_pipeline_finds(extractor, spacy_model):
+    """The component skips tagging and lemmatising; on every training example nothing changes."""
+    importer = TrainingDataImporter.load_from_dict(training_data_paths=[str(ROOT / "data" / "nlu")])
+    texts = [m.get("text") for m in importer.get_nlu_data().training_examples if m.get("text")]
+    assert len(texts) > 500
+    assert extractor._not_for_ner(spacy_model.model) == ["tok2vec", "tagger", "attribute_ruler", "lemmatizer"]
+    skipping = [extractor.extract(text, spacy_model) for text in texts]
+    extractor._skipped = (spacy_model.model, [])  # the whole pipeline, as before
+    whole = [extractor.extract(text, spacy_model) for text in texts]
+    extractor._skipped = None
+    assert skipping == whole

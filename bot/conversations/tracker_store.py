@@ -111,7 +111,24 @@ class EnvTrackerStore:
         from rasa.core.tracker_store import SQLTrackerStore
 
         options = sql_store_kwargs(tracker_database_url(os.environ))
-        return SQLTrackerStore(domain=domain, event_broker=event_broker, **options, **kwargs)
+        store = SQLTrackerStore(domain=domain, event_broker=event_broker, **options, **kwargs)
+        if options["dialect"] == "sqlite":
+            use_wal(store.engine)
+        return store
+
+
+def use_wal(engine: Any) -> None:
+    """SQLite in WAL mode: a commit is one append to the log, and readers never block the writer.
+
+    The desk and monitoring read this file while Rasa writes it. The mode is kept in the file, for
+    every later connection; durable across a crash of any process (synchronous stays FULL, Rasa's
+    default; Python's sqlite3 waits up to 5 s for a lock).
+    """
+    connection = engine.raw_connection()
+    try:
+        connection.cursor().execute("PRAGMA journal_mode=WAL")
+    finally:
+        connection.close()
 
 
 class EnvLockStore:

@@ -169,3 +169,17 @@ def test_module_has_no_service_dependencies():
     """Runtime A imports this module: it must not need SQLAlchemy 2 or our service code."""
     text = Path(rasa_stores.__file__).read_text(encoding="utf-8")
     assert "bot.storage" not in text and "sqlalchemy" not in text.lower()
+
+
+def test_the_sqlite_tracker_store_writes_ahead(tmp_path, monkeypatch):
+    """Rasa's store, built from endpoints.yml's class: its file is in WAL mode (readers never block it)."""
+    import sqlite3
+
+    from rasa.core.tracker_store import SQLTrackerStore
+
+    monkeypatch.setenv("VAR_DIR", str(tmp_path))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    store = EnvTrackerStore()
+    assert isinstance(store, SQLTrackerStore)
+    with sqlite3.connect(tmp_path / "tracker.db") as reader:
+        assert reader.execute("PRAGMA journal_mode").fetchone() == ("wal",)

@@ -29,7 +29,7 @@ BENCH_ARGS ?=
 CHROMIUM ?= /usr/bin/chromium
 APT_GET := $(shell [ "$$(id -u)" = 0 ] && echo apt-get || echo sudo apt-get)
 
-.PHONY: help run test train validate shell bench bench-ack fault lint install browser clean test-unit test-stories test-nlu audit audit-online lock fuzz
+.PHONY: help run test train validate shell bench bench-profile bench-ack fault lint install browser clean test-unit test-stories test-nlu audit audit-online lock fuzz
 
 help:
 	@echo "make run       set everything up and start the assistant (Rasa :5005, actions :5055)"
@@ -40,6 +40,7 @@ help:
 	@echo "make bench     per-message cost table, Messenger e2e vs stock Rasa (BENCH_ARGS=--only e2e: just it);"
 	@echo "               before it training time, cold start, REST throughput, photos"
 	@echo "make fault     fault harness: kills and platform errors under load; 0 lost/duplicated/out of order"
+	@echo "make bench-profile  where a message's time goes in the Rasa server, turn 1 vs turn 200 (PROFILE_ARGS)"
 	@echo "make bench-ack webhook ack latency at 200/s, Rasa server vs ingress, SQLite and Redis inboxes"
 	@echo "make lint      ruff"
 	@echo "make fuzz      the webhook fuzzer, long: FUZZ_BODIES=50000 mutated bodies (FUZZ_SEED to vary)"
@@ -133,6 +134,13 @@ test-nlu: train
 # (the older figures); the stock models are trained once into var/bench/, server logs go there too.
 bench: install train
 	$(PY) -m bench.run_all $(BENCH_ARGS)
+
+# Each NLU component, policy, tracker-store call and action call of a turn, timed inside the Rasa
+# server's code path (bench/turn_profile.py); PROFILE_ARGS=--stock for Rasa as it comes.
+# Ports 5405-5495. Figures: results/turn_profile.json; the write-up: bench/PROFILE.md.
+PROFILE_ARGS ?=
+bench-profile: install train
+	$(PY) -m bench.profile $(PROFILE_ARGS)
 
 # Fault and load harness (issue 13): 2 Rasa replicas on PostgreSQL + Redis while replicas, the action
 # server and the platform fail, then `make run`'s stack SIGKILLed at once; exits 1 on any lost, duplicated

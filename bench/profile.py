@@ -2,7 +2,7 @@
 
 Starts an action server (and an idle stack around it, the embedded defaults in a temporary VAR_DIR,
 ports 5405-5495) and runs the runtime-A profiler against it. `--postgres URL` keeps the
-conversations in PostgreSQL instead of SQLite. Arguments after `--` go to the profiler.
+conversations in PostgreSQL instead of SQLite; every other argument goes to the profiler
 """
 
 from __future__ import annotations

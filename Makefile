@@ -137,7 +137,7 @@ bench: install train
 
 # Each NLU component, policy, tracker-store call and action call of a turn, timed inside the Rasa
 # server's code path (bench/turn_profile.py); PROFILE_ARGS=--stock for Rasa as it comes.
-# Ports 5405-5495. Figures: results/turn_profile.json; the write-up: bench/PROFILE.md.
+# Ports 5605-5695. Figures: results/turn_profile.json; the write-up: bench/PROFILE.md.
 PROFILE_ARGS ?=
 bench-profile: install train
 	$(PY) -m bench.profile $(PROFILE_ARGS)

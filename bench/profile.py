@@ -1,8 +1,8 @@
 """`make bench-profile`: where a message's time goes inside the Rasa server (bench/turn_profile.py).
 
 Starts an action server (and an idle stack around it, the embedded defaults in a temporary VAR_DIR,
-ports 5405-5495) and runs the runtime-A profiler against it. `--postgres URL` keeps the
-conversations in PostgreSQL instead of SQLite; every other argument goes to the profiler
+ports 5605-5695) and runs the runtime-A profiler against it. `--postgres URL` keeps the
+conversations in PostgreSQL instead of SQLite; every other argument goes to the profiler.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as var_dir:
         env: dict[str, str | None] = {"VAR_DIR": var_dir, "DATABASE_URL": args.postgres, "REDIS_URL": None}
         prepare_database(Settings.from_env({k: v for k, v in env.items() if v}))
-        stack = Stack(Ports(5405, 5455, 5480, 5490), env=env, simulator=True, desk=False)
+        stack = Stack(Ports(5605, 5655, 5680, 5690), env=env, simulator=True, desk=False)
         print("starting an action server ...", flush=True)
         stack.start()
         try:

@@ -350,6 +350,7 @@ class Plan:
     long_conversations: int = LONG_CONVERSATIONS
     long_messages: int = LONG_MESSAGES
     long_turns: int = LONG_TURNS
+    seeded: bool = False  # long conversations copied in by Rasa's API (one session) instead of played
 
 
 async def run_project(
@@ -389,22 +390,37 @@ async def turn_1_vs_200(
 ) -> dict[str, ThroughputResult]:
     """The same messages in fresh conversations and in conversations already `long_turns` turns long.
 
-    Both run after the seeding, so the tracker store holds as many events for each: only the length
-    of the conversations differs.
+    The long ones are played (every earlier message sent through Messenger, so they hold what this
+    server keeps of a 200-turn conversation: sessions of SESSION_MAX_MESSAGES), or with `plan.seeded`
+    copied in through Rasa's API as one 200-turn session, what a stock Rasa server would hold. Both
+    sets run after the long ones exist, so the tracker store holds as many events for each.
     """
     n, messages = plan.long_conversations, texts(plan.long_messages)
-    progress(f"seeding {n + 1} conversations with {plan.long_turns} turns each (copies of {source}) ...")
-    long = [new_psid(rng) for _ in range(n + 1)]
-    for psid in long:
-        await asyncio.to_thread(seed_long, stack, source, psid, plan.long_turns)
-    progress("calibrating a seeded conversation ...")
-    replies = await calibrate(stack, messenger, long[0], messages)
+    if plan.seeded:
+        progress(f"seeding {n + 1} conversations with {plan.long_turns} turns each (copies of {source}) ...")
+        long = [new_psid(rng) for _ in range(n + 1)]
+        for psid in long:
+            await asyncio.to_thread(seed_long, stack, source, psid, plan.long_turns)
+        progress("calibrating a seeded conversation ...")
+        replies = await calibrate(stack, messenger, long[0], messages)
+        long = long[1:]
+    else:
+        # Played up to a whole number of scripts, so the measured messages are turn 1's, in order.
+        played = (plan.long_turns - plan.long_messages) // len(SCRIPT) * len(SCRIPT)
+        script = texts(played + plan.long_messages)
+        progress(f"calibrating one conversation of {len(script)} messages ...")
+        calibrated = await calibrate(stack, messenger, new_psid(rng), script)
+        long = [new_psid(rng) for _ in range(n)]
+        progress(f"playing {n} conversations to turn {played} ({n * played} messages) ...")
+        warm_up = await measure(messenger, long, script[:played], calibrated[:played])
+        progress(f"  {warm_up.summary()}")
+        replies = calibrated[played:]
     progress(f"  replies per message: {replies}")
     progress(f"turn 1: {n} fresh conversations x {plan.long_messages} messages ...")
     turn_1 = await measure(messenger, [new_psid(rng) for _ in range(n)], messages, fresh)
     progress(f"  {turn_1.summary()}")
-    progress(f"turn {plan.long_turns}: {n} seeded conversations x {plan.long_messages} messages ...")
-    turn_long = await measure(messenger, long[1:], messages, replies)
+    progress(f"turn {plan.long_turns} (about): {n} long conversations x {plan.long_messages} messages ...")
+    turn_long = await measure(messenger, long, messages, replies)
     progress(f"  {turn_long.summary()}")
     return {"turn 1": turn_1, f"turn {plan.long_turns}": turn_long}
 
@@ -425,12 +441,13 @@ def main() -> None:
     """Start the project's stack, measure, print a line per run."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full-stack", action="store_true", help="also run the desk and monitoring")
+    parser.add_argument("--seeded-long", action="store_true", help="long conversations as one copied session")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as var_dir:
         stack = project_stack(Path(var_dir), graph_api_url(GRAPH_PORT), full=args.full_stack)
         stack.start(progress=lambda line: say(f"  {line}"))
         try:
-            results, send_api = asyncio.run(measure_project(stack, Plan(LEVELS)))
+            results, send_api = asyncio.run(measure_project(stack, Plan(LEVELS, seeded=args.seeded_long)))
         finally:
             stack.stop()
     for name, result in results.items():

@@ -147,7 +147,8 @@ def per_message_cost(args: argparse.Namespace) -> dict[str, ThroughputResult]:
         say(f"starting the project's stack (Rasa {stack.ports.rasa}, actions {stack.ports.actions}) ...")
         stack.start(progress=lambda line: say(f"  {line}"))
         try:
-            project, send_api = asyncio.run(measure_project(stack, Plan(LEVELS), progress=say))
+            plan = Plan(LEVELS, seeded=args.seeded_long)
+            project, send_api = asyncio.run(measure_project(stack, plan, progress=say))
             say(f"  Send API: {sum(len(r) for r in send_api.replies.values())} replies and "
                 f"{sum(send_api.sender_actions.values())} sender actions accepted, "
                 f"{len(send_api.refused)} calls refused")  # fmt: skip
@@ -210,6 +211,11 @@ def main() -> None:
     parser.add_argument("--skip-training", action="store_true", help="skip the (minutes long) training run")
     parser.add_argument("--skip-stock", action="store_true", help="leave out the stock-Rasa references")
     parser.add_argument("--full-stack", action="store_true", help="run the desk and monitoring beside it")
+    parser.add_argument(
+        "--seeded-long",
+        action="store_true",
+        help="200-turn conversations copied in as one session (stock Rasa's)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "bench.json")
     args = parser.parse_args()
     results: dict[str, object] = {"machine": machine()}

@@ -233,6 +233,10 @@ def main() -> None:
 
     configure_logging_and_warnings(logging.WARNING)  # as `rasa run` does; debug logs would dominate
     configure_structlog(logging.WARNING)
+    if not args.stock:
+        from bot.rasa_server.server import environment_defaults
+
+        environment_defaults(os.environ)
     from rasa.utils.tensorflow.environment import setup_tf_environment
 
     setup_tf_environment()  # TensorFlow's thread settings from the environment, as `rasa run` applies them

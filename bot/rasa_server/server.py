@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 
 from bot.conversations.api_auth import jwt_secret_from_env  # PyJWT: a dependency of Rasa's own (sanic-jwt)
 from bot.rasa_server import action_retry, action_validation, local_actions, prediction, sessions
@@ -74,6 +74,17 @@ def harden_jwt_checks() -> None:
     Authentication._decode = _decode  # type: ignore[method-assign]
 
 
+def environment_defaults(env: MutableMapping[str, str]) -> None:
+    """What the server's environment holds unless the operator set it."""
+    # Rasa's telemetry and crash reports (Sentry) would send data to outside hosts; off unless asked for.
+    env.setdefault("RASA_TELEMETRY_ENABLED", "false")
+    # One message's DIET inference is a few small matrix products: TensorFlow's default pools (a thread
+    # per core, spinning between ops) only take the cores the action server and the event loop need.
+    # Rasa applies these at start-up; set them higher to give TensorFlow more (bench/PROFILE.md).
+    env.setdefault("TF_INTRA_OP_PARALLELISM_THREADS", "1")
+    env.setdefault("TF_INTER_OP_PARALLELISM_THREADS", "1")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Check the arguments, then run Rasa's own command-line entry point in this process."""
     arguments = rasa_arguments(list(sys.argv[1:] if argv is None else argv), os.environ)
@@ -83,8 +94,7 @@ def main(argv: list[str] | None = None) -> None:
     local_actions.install()
     sessions.install()
     prediction.install()
-    # Rasa's telemetry and crash reports (Sentry) would send data to outside hosts; off unless asked for.
-    os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+    environment_defaults(os.environ)
     # Only this process's copy of the arguments changes: /proc/<pid>/cmdline keeps what was typed.
     sys.argv = ["rasa", *arguments]
     from rasa.__main__ import main as rasa_main

@@ -1,4 +1,4 @@
-"""The Rasa server's environment defaults: telemetry off, one TensorFlow thread each; the operator's values win."""
+"""The Rasa server's environment defaults (telemetry off, one TensorFlow thread each); set values win."""
 
 from __future__ import annotations
 

@@ -6,7 +6,6 @@ records every call it gets (so "nothing went over HTTP" is observed, not assumed
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 
 import pytest
@@ -29,6 +28,8 @@ from rasa.utils.endpoints import EndpointConfig
 from bot.handoff.escalation import EscalationConfig, escalation_slots
 from bot.rasa_server import local_actions
 from bot.settings import PROJECT_ROOT
+
+from .action_server_stub import CALLS, free_port, start_action_server
 
 DOMAIN = Domain.load(str(PROJECT_ROOT / "domain.yml"))
 
@@ -114,28 +115,12 @@ def test_the_walk_back_stops_at_the_latest_boundary():
     assert kinds == ["resume", "user"]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
-async def action_server() -> AsyncIterator[tuple[str, list[str]]]:
-    """Records the actions Rasa asks for; answers each with no events."""
-    calls: list[str] = []
-
-    async def webhook(request: web.Request) -> web.Response:
-        calls.append((await request.json())["next_action"])
-        return web.json_response({"events": [], "responses": []})
-
-    app = web.Application()
-    app.router.add_post("/webhook", webhook)
-    runner = web.AppRunner(app)
-    await runner.setup()
+async def action_server() -> AsyncIterator[tuple[str, web.AppRunner]]:
+    """A real action server that records the actions Rasa asks for."""
     port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield f"http://127.0.0.1:{port}/webhook", calls
+    runner = await start_action_server(port)
+    yield f"http://127.0.0.1:{port}/webhook", runner
     await runner.cleanup()
 
 
@@ -146,19 +131,19 @@ async def extract_slots(url: str, tracker: DialogueStateTracker) -> list[Event]:
 
 
 async def test_without_install_rasa_asks_the_action_server(action_server):
-    url, calls = action_server
+    url, runner = action_server
     await extract_slots(url, tracker_of(CONVERSATIONS["sustained frustration"]))
-    assert calls == ["action_update_sentiment"]
+    assert runner.app[CALLS] == ["action_update_sentiment"]
 
 
 async def test_installed_the_slots_come_from_the_rasa_server_and_nothing_goes_over_http(
     action_server, monkeypatch
 ):
-    url, calls = action_server
+    url, runner = action_server
     monkeypatch.setattr(ActionExtractSlots, "_run_custom_action", ActionExtractSlots._run_custom_action)
     local_actions.install()
     local_actions.install()  # idempotent: one wrapper, not two
     events = await extract_slots(url, tracker_of(CONVERSATIONS["sustained frustration"]))
     assert slots(events)["escalate"] is True
     assert slots(events)["escalation_reason"] == "sustained_negative"
-    assert calls == []
+    assert runner.app[CALLS] == []

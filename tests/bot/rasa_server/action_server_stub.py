@@ -1,0 +1,42 @@
+"""A minimal action server for the Rasa-side tests: records what Rasa asks for, answers one slot and reply."""
+
+from __future__ import annotations
+
+import socket
+
+from aiohttp import web
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+CALLS = web.AppKey("calls", list)
+
+
+async def start_action_server(port: int, failures: list[int] | None = None) -> web.AppRunner:
+    """A minimal action server: one reply and a slot, after answering `failures` statuses first."""
+    calls: list[str] = []
+    failing = list(failures or [])
+
+    async def webhook(request: web.Request) -> web.Response:
+        body = await request.json()
+        calls.append(body["next_action"])
+        if failing:
+            return web.json_response({"error": "failing"}, status=failing.pop(0))
+        return web.json_response(
+            {
+                "events": [{"event": "slot", "name": "order_state", "value": "shipped"}],
+                "responses": [{"text": "Your order shipped."}],
+            }
+        )
+
+    app = web.Application()
+    app.router.add_post("/webhook", webhook)
+    app[CALLS] = calls
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner

@@ -41,8 +41,12 @@ SCRIPT = (
 )
 
 
+# Stages that are amounts rather than seconds, and how a mean of each is shown.
+AMOUNTS = {"events read": "{:.0f}", "action request size": "{:.1f} kB"}
+
+
 class Stages:
-    """Seconds per stage for the message being handled."""
+    """Seconds per stage (or the amount, for AMOUNTS) for the message being handled."""
 
     def __init__(self) -> None:
         self.current: dict[str, float] = defaultdict(float)
@@ -99,12 +103,13 @@ def instrument() -> None:
     from rasa.engine.graph import GraphNode
 
     GraphNode.__call__ = timed_sync(lambda node: f"graph {node._node_name}", GraphNode.__call__)
-    SQLTrackerStore.retrieve = timed_async(lambda _: "tracker store retrieve", SQLTrackerStore.retrieve)
     original_retrieve = SQLTrackerStore.retrieve
 
     async def retrieve(self: Any, sender_id: str) -> Any:
+        started = time.perf_counter()
         tracker = await original_retrieve(self, sender_id)
-        STAGES.add("events read /count", len(tracker.events) / 1000 if tracker else 0.0)
+        STAGES.add("tracker store retrieve", time.perf_counter() - started)
+        STAGES.add("events read", len(tracker.events) if tracker else 0)
         return tracker
 
     SQLTrackerStore.retrieve = retrieve
@@ -114,7 +119,7 @@ def instrument() -> None:
 
     def call_format(self: Any, tracker: Any, domain: Any) -> dict[str, Any]:
         body = original_format(self, tracker, domain)
-        STAGES.add("action request bytes /1000", len(json.dumps(body)) / 1e6)  # shown as kB
+        STAGES.add("action request size", len(json.dumps(body)) / 1000)  # kB
         return body
 
     RemoteAction._action_call_format = call_format
@@ -152,9 +157,13 @@ class Averages:
         self.calls["total (handle_once)"] += 1
         self.messages += 1
 
+    def mean(self, stage: str) -> float:
+        """Mean per message, in the stage's unit (seconds, or the amount's)."""
+        return self.seconds.get(stage, 0.0) / max(self.messages, 1)
+
     def ms(self, stage: str) -> float:
         """Mean milliseconds per message."""
-        return 1000 * self.seconds.get(stage, 0.0) / max(self.messages, 1)
+        return 1000 * self.mean(stage)
 
     def per_message(self, stage: str) -> float:
         """Mean calls per message."""
@@ -195,7 +204,10 @@ async def profile(fresh: int, turns: int, tail: int) -> dict[str, Averages]:
 def table(results: dict[str, Averages]) -> str:
     """Stages as rows, the two conversation kinds as columns (ms per message, calls per message)."""
     names = list(results)
-    stages = sorted({s for r in results.values() for s in r.seconds}, key=lambda s: -results[names[-1]].ms(s))
+    stages = sorted(
+        {s for r in results.values() for s in r.seconds},
+        key=lambda s: (s not in AMOUNTS, -results[names[-1]].mean(s)),
+    )
     lines = [
         f"| stage | {' | '.join(f'{n}: ms/msg (calls)' for n in names)} |",
         "|---|" + "---|" * len(names),
@@ -204,13 +216,11 @@ def table(results: dict[str, Averages]) -> str:
         cells = []
         for name in names:
             averages = results[name]
-            if stage.endswith("/1000"):
-                cells.append(f"{averages.ms(stage):.1f} kB")
-            elif stage.endswith("/count"):
-                cells.append(f"{averages.ms(stage):.0f}")
+            if stage in AMOUNTS:
+                cells.append(AMOUNTS[stage].format(averages.mean(stage)))
             else:
                 cells.append(f"{averages.ms(stage):.1f} ({averages.per_message(stage):g})")
-        lines.append(f"| {stage.removesuffix(' /1000').removesuffix(' /count')} | {' | '.join(cells)} |")
+        lines.append(f"| {stage} | {' | '.join(cells)} |")
     return "\n".join(lines)
 
 
@@ -249,7 +259,10 @@ def main() -> None:
     results = asyncio.run(profile(args.fresh, args.turns, args.tail))
     print(table(results))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    payload = {name: {stage: round(a.ms(stage), 2) for stage in a.seconds} for name, a in results.items()}
+    payload = {  # ms per message; amounts in their own unit
+        name: {stage: round(a.mean(stage) if stage in AMOUNTS else a.ms(stage), 2) for stage in a.seconds}
+        for name, a in results.items()
+    }
     args.out.write_text(json.dumps(payload, indent=2))
 
 

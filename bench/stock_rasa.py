@@ -22,7 +22,8 @@ import shutil
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import aiohttp
@@ -157,6 +158,16 @@ def serve(service: Service, progress: Progress) -> None:
     progress(f"  {service.name} ready after {time.monotonic() - started:.0f} s")
 
 
+@contextmanager
+def running(service: Service, port: int, progress: Progress) -> Iterator[str]:
+    """The server started and ready, as its URL; stopped afterwards, whatever happened."""
+    serve(service, progress)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        service.stop()
+
+
 async def rest_customer(
     session: aiohttp.ClientSession, url: str, messages: list[str], latencies: list[float]
 ) -> int:
@@ -209,14 +220,9 @@ async def transcript(base_url: str, script: Sequence[str]) -> list[tuple[str, li
 def measure_demo(progress: Progress = say) -> ThroughputResult:
     """(a) stock Rasa's demo bot over REST."""
     model = demo_model(progress)
-    service = rasa_server("stock-demo", model, DEMO_PORT, DEMO_DIR, {})
-    serve(service, progress)
-    try:
-        url = f"http://127.0.0.1:{DEMO_PORT}"
+    with running(rasa_server("stock-demo", model, DEMO_PORT, DEMO_DIR, {}), DEMO_PORT, progress) as url:
         progress(f"stock demo over REST: {CONVERSATIONS} conversations x {MESSAGES} messages ...")
         result = asyncio.run(measure_rest(url, DEMO_SCRIPT))
-    finally:
-        service.stop()
     progress(f"  {result.summary()}")
     return result
 
@@ -232,10 +238,9 @@ def measure_project_on_stock(
     endpoints = yaml.safe_load((ROOT / "endpoints.yml").read_text())
     (folder / "endpoints.yml").write_text(yaml.safe_dump({"action_endpoint": endpoints["action_endpoint"]}))
     env: dict[str, str | None] = {"ACTION_ENDPOINT_URL": action_url, "ACTION_SERVER_TOKEN": action_token}
-    service = rasa_server("stock-project", model, PROJECT_PORT, folder, env)
-    serve(service, progress)
-    try:
-        url = f"http://127.0.0.1:{PROJECT_PORT}"
+    with running(
+        rasa_server("stock-project", model, PROJECT_PORT, folder, env), PROJECT_PORT, progress
+    ) as url:
         lines = asyncio.run(transcript(url, SCRIPT))
         (BENCH_DIR / "stock-project-transcript.txt").write_text(
             "".join(f"> {text}\n" + "".join(f"  < {reply}\n" for reply in replies) for text, replies in lines)
@@ -244,7 +249,5 @@ def measure_project_on_stock(
                  f"(transcript: var/bench/stock-project-transcript.txt)")  # fmt: skip
         progress(f"project on stock Rasa over REST: {CONVERSATIONS} conversations x {MESSAGES} messages ...")
         result = asyncio.run(measure_rest(url, SCRIPT))
-    finally:
-        service.stop()
     progress(f"  {result.summary()}")
     return result

@@ -20,9 +20,10 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from bot.config_files import WatchedFile
+from bot.config_files import ConfigFileError, WatchedFile
 from bot.conversations.events import HANDOFF_ACTION, RESTART_EVENTS
 from bot.handoff.escalation import EscalationConfig, escalation_slots
+from bot.settings import fail_clearly
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +86,10 @@ def install() -> None:
     remote = ActionExtractSlots._run_custom_action
     if getattr(remote, "runs_local_actions", False):
         return
+    try:  # read now: a broken escalation.yml stops start-up, as it stops the action server's
+        escalation_config()
+    except ConfigFileError as err:
+        raise fail_clearly(err, "Rasa server") from None
 
     async def run_custom_action(
         self: Any, custom_action: str, output_channel: Any, nlg: Any, tracker: Any, domain: Any

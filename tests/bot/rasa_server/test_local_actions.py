@@ -25,6 +25,7 @@ from rasa.shared.core.events import (
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
+from bot.config_files import WatchedFile
 from bot.handoff.escalation import EscalationConfig, escalation_slots
 from bot.rasa_server import local_actions
 from bot.settings import PROJECT_ROOT
@@ -147,3 +148,16 @@ async def test_installed_the_slots_come_from_the_rasa_server_and_nothing_goes_ov
     assert slots(events)["escalate"] is True
     assert slots(events)["escalation_reason"] == "sustained_negative"
     assert runner.app[CALLS] == []
+
+
+def test_a_broken_escalation_file_stops_start_up(monkeypatch, tmp_path):
+    broken = tmp_path / "escalation.yml"
+    broken.write_text("trend: [unclosed\n")
+    monkeypatch.setattr(ActionExtractSlots, "_run_custom_action", ActionExtractSlots._run_custom_action)
+    monkeypatch.setattr(local_actions, "_escalation", None)
+    monkeypatch.setattr(
+        local_actions.EscalationConfig, "watch", lambda: WatchedFile(broken, EscalationConfig.load)
+    )
+    with pytest.raises(SystemExit, match=r"Rasa server: configuration error: .*escalation\.yml"):
+        local_actions.install()
+    assert not getattr(ActionExtractSlots._run_custom_action, "runs_local_actions", False)

@@ -24,8 +24,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bot.rasa_server import action_validation, local_actions, prediction, sessions
-
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "current.tar.gz"
 # Answered by rules (utter_* or an action), deterministic; no intent three times in a row (escalation).
@@ -251,10 +249,9 @@ def main() -> None:
 
     setup_tf_environment()  # TensorFlow's thread settings from the environment, as `rasa run` applies them
     if not args.stock:
-        local_actions.install()  # as `python -m bot.rasa_server` does
-        sessions.install()
-        prediction.install()
-        action_validation.install()
+        from bot.rasa_server.server import install_turn_changes
+
+        install_turn_changes()  # as `python -m bot.rasa_server` does
     instrument()
     results = asyncio.run(profile(args.fresh, args.turns, args.tail))
     print(table(results))

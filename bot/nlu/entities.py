@@ -165,21 +165,27 @@ class CatalogEntityExtractor(GraphComponent, EntityExtractorMixin):
 
     def process(self, messages: list[Message], model: SpacyModel) -> list[Message]:
         """Add catalogue, regex and NER entities; they replace overlapping entities from DIET."""
-        for message in messages:
-            text = message.get(TEXT) or ""
-            found = self.extract(text, model)
+        texts = [message.get(TEXT) or "" for message in messages]
+        # One spaCy pass for all (the server parses several messages at once: bot/rasa_server/batch_parse.py).
+        docs = model.model.pipe(texts, disable=self._not_for_ner(model.model))
+        for message, text, doc in zip(messages, texts, docs, strict=True):
+            found = self.extract(text, model, doc)
             merged = merge_entities(message.get(ENTITIES, []), found)
             message.set(ENTITIES, merged, add_to_output=True)
         return messages
 
-    def extract(self, text: str, model: SpacyModel) -> list[dict[str, Any]]:
-        """Entities this component finds in `text`, without overlaps (the more trusted source wins)."""
+    def extract(self, text: str, model: SpacyModel, doc: Any = None) -> list[dict[str, Any]]:
+        """Entities this component finds in `text`, without overlaps (the more trusted source wins).
+
+        `doc`: the text already parsed with `model` for NER, if it was (several messages at once).
+        """
         found = [
             self._entity(entity, match.start(), match.end(), match.group(0), REGEX)
             for entity, regex in self._regexes
             for match in regex.finditer(text)
         ]
-        doc = model.model(text, disable=self._not_for_ner(model.model))
+        if doc is None:
+            doc = model.model(text, disable=self._not_for_ner(model.model))
         found += self._phrase_entities(doc, model.model)
         labels = self._config["ner_labels"]
         found += [

@@ -13,8 +13,10 @@ import importlib.util
 from pathlib import Path
 
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.nlu.constants import DENSE_FEATURIZABLE_ATTRIBUTES, SPACY_DOCS
 from rasa.nlu.utils.spacy_utils import SpacyModel
 from rasa.nlu.utils.spacy_utils import SpacyNLP as RasaSpacyNLP
+from rasa.shared.nlu.training_data.message import Message
 
 
 def resolve_model_path(name: str) -> str:
@@ -39,9 +41,22 @@ def resolve_model_path(name: str) -> str:
     model_from="SpacyNLP",
 )
 class SpacyNLP(RasaSpacyNLP):
-    """SpacyNLP that also loads spaCy pipelines whose package loader is broken."""
+    """SpacyNLP that also loads spaCy pipelines whose package loader is broken, and parses in batches."""
 
     @staticmethod
     def load_model(spacy_model_name: str) -> SpacyModel:
         """Load the pipeline from the package's data directory (see module docstring)."""
         return RasaSpacyNLP.load_model(resolve_model_path(spacy_model_name))
+
+    def process(self, messages: list[Message], model: SpacyModel) -> list[Message]:
+        """Rasa's `process` with one `nlp.pipe` per attribute instead of one `nlp()` call per message.
+
+        The server parses the messages that arrive together in one batch (bot/rasa_server/batch_parse.py);
+        spaCy then runs each pipe once over all of them. The docs are the same.
+        """
+        for attribute in DENSE_FEATURIZABLE_ATTRIBUTES:
+            present = [message for message in messages if message.get(attribute)]
+            texts = [self._preprocess_text(message.get(attribute)) for message in present]
+            for message, doc in zip(present, model.model.pipe(texts), strict=True):
+                message.set(SPACY_DOCS[attribute], doc)
+        return messages

@@ -16,7 +16,16 @@ import sys
 from collections.abc import Mapping, MutableMapping
 
 from bot.conversations.api_auth import jwt_secret_from_env  # PyJWT: a dependency of Rasa's own (sanic-jwt)
-from bot.rasa_server import action_retry, action_validation, local_actions, prediction, sessions
+from bot.rasa_server import (
+    action_retry,
+    action_validation,
+    batch_parse,
+    event_types,
+    local_actions,
+    prediction,
+    sessions,
+    sqlite_pool,
+)
 
 SECRET_OPTIONS = ("--auth-token", "--jwt-secret", "--jwt-private-key")
 
@@ -85,15 +94,23 @@ def environment_defaults(env: MutableMapping[str, str]) -> None:
     env.setdefault("TF_INTER_OP_PARALLELISM_THREADS", "1")
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Check the arguments, then run Rasa's own command-line entry point in this process."""
-    arguments = rasa_arguments(list(sys.argv[1:] if argv is None else argv), os.environ)
-    harden_jwt_checks()
+def install_turn_changes() -> None:
+    """Our changes to how Rasa runs a turn (each module says why; bench/PROFILE.md measures them)."""
     action_retry.install()
     action_validation.install()
     local_actions.install()
     sessions.install()
     prediction.install()
+    batch_parse.install()
+    event_types.install()
+    sqlite_pool.install()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Check the arguments, then run Rasa's own command-line entry point in this process."""
+    arguments = rasa_arguments(list(sys.argv[1:] if argv is None else argv), os.environ)
+    harden_jwt_checks()
+    install_turn_changes()
     environment_defaults(os.environ)
     # Only this process's copy of the arguments changes: /proc/<pid>/cmdline keeps what was typed.
     sys.argv = ["rasa", *arguments]

@@ -24,6 +24,7 @@ from bot.rasa_server import (
     local_actions,
     prediction,
     sessions,
+    sql_events,
     sqlite_pool,
 )
 
@@ -104,6 +105,7 @@ def install_turn_changes() -> None:
     batch_parse.install()
     event_types.install()
     sqlite_pool.install()
+    sql_events.install()
 
 
 def main(argv: list[str] | None = None) -> None:

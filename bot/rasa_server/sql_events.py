@@ -1,0 +1,123 @@
+"""Rasa's SQL tracker store reading and writing its `events` table with plain SQL statements.
+
+Rasa 3.6's SQLTrackerStore goes through SQLAlchemy's ORM: a tracker read builds a new query, turns
+every stored row into an ORM object and reads its `data`; a save builds the same query again to count
+the session's stored events, then adds one ORM object per new event and flushes them through the unit
+of work. At 20 conversations that was a quarter of the Rasa server's event loop, most of it ORM
+book-keeping rather than the database (bench/PROFILE.md). Here the same statements are built once per
+table and executed with SQLAlchemy Core: the same rows are read (the latest session's, or all with
+`retrieve_full_tracker`, ordered by id), the same count decides which events are new, and the same
+columns are written, in one transaction per save, on SQLite and PostgreSQL alike. The event broker
+still gets every new event first, as in Rasa.
+
+`install()` (called by `python -m bot.rasa_server`) replaces `SQLTrackerStore._retrieve` and
+`SQLTrackerStore.save`; tests/bot/rasa_server/test_sql_events.py checks both against Rasa's own.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass
+from typing import Any
+
+SESSION_STARTED = "session_started"
+
+
+@dataclass(frozen=True)
+class Statements:
+    """The statements of one `events` table, built once (SQLAlchemy caches their compiled form)."""
+
+    session: Any  # data of the latest session's events, by id
+    every_session: Any  # data of all events, by id
+    count_session: Any  # how many events the latest session has stored
+    insert: Any
+
+
+def statements_for(table: Any) -> Statements:
+    """Rasa's queries (`SQLTrackerStore._event_query`) over `table`, with `:sender_id` bound later."""
+    import sqlalchemy as sa
+
+    sender = sa.bindparam("sender_id")
+    starts = table.alias("session_starts")  # its own name: never correlated with the outer query's rows
+    session_start = (
+        sa.select(sa.func.max(starts.c.timestamp))
+        .where(starts.c.sender_id == sender, starts.c.type_name == SESSION_STARTED)
+        .scalar_subquery()
+    )
+    # Events since the latest SessionStarted, or all of them when there is none (as Rasa's query).
+    in_session = sa.or_(table.c.timestamp >= session_start, session_start.is_(None))
+    return Statements(
+        session=sa.select(table.c.data).where(table.c.sender_id == sender, in_session).order_by(table.c.id),
+        every_session=sa.select(table.c.data).where(table.c.sender_id == sender).order_by(table.c.id),
+        count_session=sa.select(sa.func.count())
+        .select_from(table)
+        .where(table.c.sender_id == sender, in_session),
+        insert=table.insert(),
+    )
+
+
+def _statements(store: Any) -> Statements:
+    found = getattr(store, "_loom_statements", None)
+    if found is None:
+        found = statements_for(store.SQLEvent.__table__)
+        store._loom_statements = found
+    return found
+
+
+def event_row(sender_id: str, event: Any) -> dict[str, Any]:
+    """The `events` row Rasa's `save` writes for `event`."""
+    data = event.as_dict()
+    return {
+        "sender_id": sender_id,
+        "type_name": event.type_name,
+        "timestamp": data.get("timestamp"),
+        "intent_name": data.get("parse_data", {}).get("intent", {}).get("name"),
+        "action_name": data.get("name"),
+        "data": json.dumps(data),
+    }
+
+
+async def retrieve(store: Any, sender_id: str, fetch_events_from_all_sessions: bool) -> Any:
+    """Rasa's `SQLTrackerStore._retrieve`: the tracker of `sender_id`, or None when it has no events."""
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    sql = _statements(store)
+    statement = sql.every_session if fetch_events_from_all_sessions else sql.session
+    with store.engine.connect() as connection:
+        rows = connection.execute(statement, {"sender_id": sender_id}).scalars().all()
+    events = [json.loads(data) for data in rows]
+    if store.domain and events:
+        return DialogueStateTracker.from_dict(sender_id, events, store.domain.slots)
+    return None
+
+
+async def save(store: Any, tracker: Any) -> None:
+    """Rasa's `SQLTrackerStore.save`: stream the new events, then store those not stored yet."""
+    await store.stream_events(tracker)
+    sql = _statements(store)
+    with store.engine.begin() as connection:
+        stored = connection.execute(sql.count_session, {"sender_id": tracker.sender_id}).scalar_one()
+        rows = [
+            event_row(tracker.sender_id, event) for event in itertools.islice(tracker.events, stored, None)
+        ]
+        if rows:
+            connection.execute(sql.insert, rows)
+
+
+def install() -> None:
+    """Put the Core versions in place of SQLTrackerStore's `_retrieve` and `save` (idempotent)."""
+    from rasa.core.tracker_store import SQLTrackerStore
+
+    if getattr(SQLTrackerStore.save, "plain_sql", False):
+        return
+
+    async def _retrieve(self: Any, sender_id: str, fetch_events_from_all_sessions: bool) -> Any:
+        return await retrieve(self, sender_id, fetch_events_from_all_sessions)
+
+    async def save_tracker(self: Any, tracker: Any) -> None:
+        await save(self, tracker)
+
+    save_tracker.plain_sql = True  # type: ignore[attr-defined]
+    SQLTrackerStore._retrieve = _retrieve
+    SQLTrackerStore.save = save_tracker

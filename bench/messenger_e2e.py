@@ -26,6 +26,7 @@ import time
 import urllib.parse
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,7 @@ LEVELS = {1: 30, 20: 15, 100: 6}
 LONG_TURNS = 200
 LONG_CONVERSATIONS = 20
 LONG_MESSAGES = 15
+REPLICAS_REDIS_DB = 13  # --replicas: emptied before and after (the fault harness uses 12)
 SEED_STEP = 0.01  # seconds between the seeded events' timestamps (the last one just before now)
 
 Progress = Callable[[str], None]
@@ -325,21 +327,32 @@ def seed_long(stack: Stack, source: str, target: str, turns: int = LONG_TURNS) -
 # ---------------------------------------------------------------- the project's stack and runs
 
 
-def project_stack(var_dir: Path, graph_url: str, ports: Ports = PORTS, full: bool = False) -> Stack:
+def project_stack(
+    var_dir: Path,
+    graph_url: str,
+    ports: Ports = PORTS,
+    full: bool = False,
+    shared: tuple[str, str] | None = None,
+    replicas: int = 1,
+) -> Stack:
     """`make run`'s stack on the embedded defaults in `var_dir`, its Messenger replies going to `graph_url`.
 
     `full` also runs the desk and monitoring; they are not on a message's path, so by default they are
     left out (on two cores they would take CPU from the Rasa server that stock Rasa does not pay).
+    `shared`: (DATABASE_URL, REDIS_URL) instead of the embedded stores, which `replicas` above 1 need.
     """
-    prepare_database(Settings.from_env({"VAR_DIR": str(var_dir)}))
+    database_url, redis_url = shared if shared else (None, None)
     env: dict[str, str | None] = {
         **simulator_defaults(ports),  # the simulator's public secrets, which the webhooks are signed with
         "META_GRAPH_API_URL": graph_url,
         "VAR_DIR": str(var_dir),
-        "DATABASE_URL": None,
-        "REDIS_URL": None,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
     }
-    return Stack(ports, env=env, log_dir=LOG_DIR, simulator=False, desk=full, monitoring=full)
+    prepare_database(Settings.from_env({key: value for key, value in env.items() if value is not None}))
+    return Stack(
+        ports, env=env, log_dir=LOG_DIR, simulator=False, desk=full, monitoring=full, rasa_replicas=replicas
+    )
 
 
 @dataclass(frozen=True)
@@ -442,12 +455,35 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full-stack", action="store_true", help="also run the desk and monitoring")
     parser.add_argument("--seeded-long", action="store_true", help="long conversations as one copied session")
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        help="Rasa replicas sharing a fresh PostgreSQL database and Redis (the horizontal path)",
+    )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as var_dir:
-        stack = project_stack(Path(var_dir), graph_api_url(GRAPH_PORT), full=args.full_stack)
+    with tempfile.TemporaryDirectory() as var_dir, ExitStack() as stores:
+        shared = None
+        if args.replicas > 1:
+            from bench import fault_ops
+
+            shared = (
+                stores.enter_context(fault_ops.postgres_database("loom_bench_e2e")),
+                stores.enter_context(fault_ops.redis_database(REPLICAS_REDIS_DB)),
+            )
+        stack = project_stack(
+            Path(var_dir),
+            graph_api_url(GRAPH_PORT),
+            full=args.full_stack,
+            shared=shared,
+            replicas=args.replicas,
+        )
         stack.start(progress=lambda line: say(f"  {line}"))
         try:
-            results, send_api = asyncio.run(measure_project(stack, Plan(LEVELS, seeded=args.seeded_long)))
+            plan = Plan(LEVELS, seeded=args.seeded_long)
+            if args.replicas > 1:  # only what the replicas change: throughput under concurrency
+                plan = Plan({20: LEVELS[20], 100: LEVELS[100]}, long_conversations=0)
+            results, send_api = asyncio.run(measure_project(stack, plan))
         finally:
             stack.stop()
     for name, result in results.items():

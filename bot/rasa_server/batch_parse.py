@@ -40,7 +40,6 @@ class BatchParser:
         self.processor = processor
         self.max_batch = max_batch
         self._pending: list[tuple[Any, asyncio.Future[dict[str, Any]]]] = []
-        self._draining = False
         self._task: asyncio.Task[None] | None = None  # the drain running now, if any
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nlu-batch")
         self.batches = 0
@@ -51,8 +50,7 @@ class BatchParser:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[dict[str, Any]] = loop.create_future()
         self._pending.append((message, future))
-        if not self._draining:
-            self._draining = True
+        if self._task is None:
             self._task = loop.create_task(self._drain())
         return await future
 
@@ -73,10 +71,8 @@ class BatchParser:
                     else:
                         future.set_result(result)
         finally:
-            self._draining = False
-            if self._pending:  # a failure above left messages behind: never strand them
-                self._draining = True
-                self._task = loop.create_task(self._drain())
+            # A failure above may have left messages behind: never strand them.
+            self._task = loop.create_task(self._drain()) if self._pending else None
 
     def _parse_all(self, messages: list[Any]) -> list[dict[str, Any] | BaseException]:
         """All messages in one graph call; message by message if that fails (in the worker thread)."""

@@ -29,6 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from connectors.inbox import PRUNE_EVERY, SEEN_TTL, Entry, InboxUnavailable, NewEntry, shard_of
 
 T = TypeVar("T")
+SQLITE_POOL_SIZE = 2  # transactions run one at a time (SQLite has one writer); a spare for a reader
 POLL_SECONDS = 0.2  # how often a consumer looks for rows stored by another process
 CREATE_ATTEMPTS = 5
 _CREATING = threading.Lock()
@@ -115,8 +116,13 @@ class SqlInbox:
     def _engine(self) -> Engine:
         if self._db is None:
             if self.engine == "sqlite":
+                # Connections kept open (SQLAlchemy 1.4 would open and close one per transaction: the
+                # pragmas again, and a WAL checkpoint at every close, all under the lock below).
                 db = sa.create_engine(
-                    self.engine_url, connect_args={"check_same_thread": False, "timeout": 5.0}
+                    self.engine_url,
+                    poolclass=sa.pool.QueuePool,
+                    pool_size=SQLITE_POOL_SIZE,
+                    connect_args={"check_same_thread": False, "timeout": 5.0},
                 )
                 sa.event.listen(db, "connect", _sqlite_pragmas)
             else:

@@ -293,3 +293,17 @@ async def test_a_reply_the_platform_refused_for_now_is_tried_again_until_it_goes
     await worker.stop()
     assert attempts == ["m1"] * (inbox_worker.ATTEMPTS + 3)
     assert value("inbox_failed", engine.platform) == failed
+
+
+async def test_a_sqlite_inbox_keeps_its_connection_open_between_transactions(tmp_path):
+    inbox = SqlInbox(f"sqlite:///{tmp_path}/inbox.db", FAST.shards)
+    connects: list[object] = []
+    try:
+        sa.event.listen(inbox._engine(), "connect", lambda connection, record: connects.append(connection))
+        for number in range(5):
+            assert await inbox.append("messenger", [entry(f"m{number}")]) == [True]
+        await inbox.ping()
+        assert await inbox.count_pending("messenger") == 5
+        assert len(connects) <= 1  # one connection for every transaction, not one each
+    finally:
+        await inbox.close()

@@ -21,6 +21,8 @@ from bot.rasa_server import (
     action_validation,
     batch_parse,
     event_types,
+    gc_freeze,
+    graph_runner,
     local_actions,
     prediction,
     sessions,
@@ -106,6 +108,8 @@ def install_turn_changes() -> None:
     event_types.install()
     sqlite_pool.install()
     sql_events.install()
+    graph_runner.install()
+    gc_freeze.install()
 
 
 def main(argv: list[str] | None = None) -> None:

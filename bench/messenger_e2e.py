@@ -35,7 +35,7 @@ import aiohttp
 from aiohttp import web
 
 from bench.fault_load import Customer, Webhook, WebhookFactory
-from bench.rest_throughput import SCRIPT, ThroughputResult
+from bench.rest_throughput import SCRIPT, WARM_UP_CONVERSATIONS, WARM_UP_MESSAGES, ThroughputResult
 from bot.devtools.devstack import ROOT, Ports, Stack, simulator_defaults
 from bot.devtools.launcher import prepare_database
 from bot.settings import Settings
@@ -364,6 +364,7 @@ class Plan:
     long_messages: int = LONG_MESSAGES
     long_turns: int = LONG_TURNS
     seeded: bool = False  # long conversations copied in by Rasa's API (one session) instead of played
+    warm_up: bool = True  # the references' unmeasured warm-up load first
 
 
 async def run_project(
@@ -372,7 +373,7 @@ async def run_project(
     """Every project figure, one run after another: `@N` per level, `turn 1` and `turn 200`."""
     rng = random.Random()
     results: dict[str, ThroughputResult] = {}
-    longest = max([*plan.levels.values(), plan.long_messages])
+    longest = max([*plan.levels.values(), plan.long_messages, WARM_UP_MESSAGES])
     timeout = aiohttp.ClientTimeout(total=30)
     async with aiohttp.ClientSession(timeout=timeout) as session:
         messenger = Messenger(session, stack.rasa_url, send_api)
@@ -381,6 +382,12 @@ async def run_project(
         fresh = await calibrate(stack, messenger, source, texts(longest))
         transcript = write_transcript(send_api, source, texts(longest), fresh)
         progress(f"  replies per message: {fresh} (transcript: {transcript.relative_to(ROOT)})")
+        if plan.warm_up:
+            progress(f"warm-up, not measured (as the references): {WARM_UP_CONVERSATIONS} conversations x "
+                     f"{WARM_UP_MESSAGES} messages ...")  # fmt: skip
+            psids = [new_psid(rng) for _ in range(WARM_UP_CONVERSATIONS)]
+            warm_up = await measure(messenger, psids, texts(WARM_UP_MESSAGES), fresh)
+            progress(f"  {warm_up.summary()}")
         for conversations, messages in plan.levels.items():
             progress(f"Messenger e2e: {conversations} conversations x {messages} messages ...")
             result = await measure(messenger, [new_psid(rng) for _ in range(conversations)],

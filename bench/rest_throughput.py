@@ -26,6 +26,11 @@ SCRIPT = [
     "what time does the manchester store open",
     "thanks!",
 ]
+# Every system issue 24 compares gets the same unmeasured warm-up before its figures: this many
+# conversations at once, this many messages each (as the measured 20-conversation run). A server's
+# first minute is slower than its steady state (TensorFlow's kernels, caches, connection pools).
+WARM_UP_CONVERSATIONS = 20
+WARM_UP_MESSAGES = 15
 
 
 @dataclass

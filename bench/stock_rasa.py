@@ -29,7 +29,7 @@ from pathlib import Path
 import aiohttp
 import yaml
 
-from bench.rest_throughput import SCRIPT, ThroughputResult
+from bench.rest_throughput import SCRIPT, WARM_UP_CONVERSATIONS, WARM_UP_MESSAGES, ThroughputResult
 from bot.devtools.devstack import RASA_BIN, ROOT, Service
 
 BENCH_DIR = ROOT / "var" / "bench"
@@ -196,7 +196,10 @@ async def measure_rest(
     texts = [script[i % len(script)] for i in range(messages)]
     latencies: list[float] = []
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as session:
-        await rest_customer(session, url, ["hi"], [])  # warm-up: first-request costs are not measured
+        warm_up = [script[i % len(script)] for i in range(WARM_UP_MESSAGES)]
+        await asyncio.gather(
+            *(rest_customer(session, url, warm_up, []) for _ in range(WARM_UP_CONVERSATIONS))
+        )
         started = time.perf_counter()
         customers = [rest_customer(session, url, texts, latencies) for _ in range(conversations)]
         errors = await asyncio.gather(*customers)

@@ -25,6 +25,7 @@ from bot.rasa_server import (
     graph_runner,
     local_actions,
     prediction,
+    prior_states,
     sessions,
     sql_events,
     sqlite_pool,
@@ -110,6 +111,7 @@ def install_turn_changes() -> None:
     sql_events.install()
     graph_runner.install()
     gc_freeze.install()
+    prior_states.install()
 
 
 def main(argv: list[str] | None = None) -> None:

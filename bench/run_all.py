@@ -19,6 +19,7 @@ import platform
 import subprocess
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 from bench import stock_rasa
@@ -26,6 +27,7 @@ from bench.messenger_e2e import (
     GRAPH_PORT,
     LEVELS,
     LONG_TURNS,
+    REPLICAS_REDIS_DB,
     Plan,
     graph_api_url,
     measure_project,
@@ -121,6 +123,7 @@ def figures(result: ThroughputResult) -> dict[str, float | int]:
 
 
 STOCK_DEMO, PROJECT_ON_STOCK = "stock demo", "project on stock Rasa"
+REPLICAS_DATABASE = "loom_bench_e2e"  # dropped and created afresh for each run
 LABELS = {
     "turn 1": "project turn 1 (Messenger)",
     f"turn {LONG_TURNS}": f"project turn {LONG_TURNS} (Messenger)",
@@ -131,7 +134,35 @@ LABELS = {
 
 def label(key: str) -> str:
     """The table's name for a run (`@N`: the project through Messenger at N conversations)."""
+    if " x" in key:  # "@20 x2": the same on 2 replicas
+        return f"project Messenger e2e, {key.split(' x')[1]} Rasa replicas (PostgreSQL, Redis)"
     return LABELS.get(key, "project Messenger e2e")
+
+
+def on_replicas(replicas: int, full_stack: bool) -> dict[str, ThroughputResult]:
+    """The horizontal path: @20 and @100 on `replicas` Rasa servers sharing PostgreSQL and Redis."""
+    from bench import fault_ops
+
+    with tempfile.TemporaryDirectory() as var_dir, ExitStack() as stores:
+        try:
+            shared = (
+                stores.enter_context(fault_ops.postgres_database(REPLICAS_DATABASE)),
+                stores.enter_context(fault_ops.redis_database(REPLICAS_REDIS_DB)),
+            )
+        except Exception as err:  # a machine without them still gets the rest of the table
+            say(f"replicas left out: PostgreSQL or Redis not reachable ({err.__class__.__name__}: {err})")
+            return {}
+        stack = project_stack(
+            Path(var_dir), graph_api_url(GRAPH_PORT), full=full_stack, shared=shared, replicas=replicas
+        )
+        say(f"starting {replicas} Rasa replicas on PostgreSQL and Redis ...")
+        stack.start(progress=lambda line: say(f"  {line}"))
+        try:
+            plan = Plan({20: LEVELS[20], 100: LEVELS[100]}, long_conversations=0)
+            results, _ = asyncio.run(measure_project(stack, plan, progress=say))
+        finally:
+            stack.stop()
+    return {f"{key} x{replicas}": result for key, result in results.items()}
 
 
 def per_message_cost(args: argparse.Namespace) -> dict[str, ThroughputResult]:
@@ -160,6 +191,8 @@ def per_message_cost(args: argparse.Namespace) -> dict[str, ThroughputResult]:
                 runs[PROJECT_ON_STOCK] = stock_rasa.measure_project_on_stock(action_url, token, say)
         finally:
             stack.stop()
+    if args.replicas > 1:
+        runs.update(on_replicas(args.replicas, args.full_stack))
     say(f"load average after: {load()}")
     references = [key for key in (STOCK_DEMO, PROJECT_ON_STOCK) if key in runs]
     return {key: runs[key] for key in [*(k for k in runs if k not in references), *references]}
@@ -183,6 +216,9 @@ def table(runs: dict[str, ThroughputResult]) -> tuple[str, dict[str, float | Non
         "project@20 / project on stock Rasa": ratio(runs, "@20", PROJECT_ON_STOCK),
         f"turn {LONG_TURNS} / turn 1": ratio(runs, f"turn {LONG_TURNS}", "turn 1"),
     }
+    for key in runs:
+        if key.startswith("@20 x"):
+            ratios[f"project@20, {key.split(' x')[1]} replicas / stock demo"] = ratio(runs, key, STOCK_DEMO)
     lines += [f"| {name} | | | {value}x | | | | |" for name, value in ratios.items() if value is not None]
     return "\n".join(lines), ratios
 
@@ -215,6 +251,12 @@ def main() -> None:
         "--seeded-long",
         action="store_true",
         help="200-turn conversations copied in as one session (stock Rasa's)",
+    )
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        default=2,
+        help="also measure @20 and @100 on this many Rasa replicas on PostgreSQL + Redis (0: leave out)",
     )
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "bench.json")
     args = parser.parse_args()

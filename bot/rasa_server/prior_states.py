@@ -9,7 +9,9 @@ server's busy time (bench/PROFILE.md), and it grows with the session.
 Here the replay is kept, per conversation and kind of states (the policies' flags), together with
 the states read so far. The next call replays only the events added since, when the tracker's
 applied events still begin with the very event objects replayed before (identity, not equality: a
-tracker read anew from the store, an undone turn or a restart starts again from the first event).
+tracker read anew from the database, an undone turn or a restart starts again from the first event;
+the tracker the store kept from the last save has the same objects, so the next turn carries on too,
+bot/rasa_server/sql_events.py).
 The states are Rasa's own, read by Rasa's own functions in the same order; each call gets its own
 copies (callers edit them), with the sharing between states that Rasa's list has (a state after a
 bot action can hold the same user sub-state as the one before it).

@@ -10,6 +10,15 @@ table and executed with SQLAlchemy Core: the same rows are read (the latest sess
 columns are written, in one transaction per save, on SQLite and PostgreSQL alike. The event broker
 still gets every new event first, as in Rasa.
 
+A saved tracker is also kept in memory (`Kept`), for its conversation's next read: reading it back
+meant parsing every event's JSON and replaying the session into a new tracker, a tenth of the
+server's busy time, and the next turn's policies could not carry their states forward
+(bot/rasa_server/prior_states.py) from a tracker made of new objects. A kept tracker is handed out
+once (the reader owns it until it saves it again), and only when one small query shows the
+conversation's rows are still exactly those it was saved with (the same last id, the same number):
+a write by another replica, the desk or any other tracker makes the next read go to the database.
+Only trackers a read would give back alike are kept: one session, as the read selects it.
+
 `install()` (called by `python -m bot.rasa_server`) replaces `SQLTrackerStore._retrieve` and
 `SQLTrackerStore.save`; tests/bot/rasa_server/test_sql_events.py checks both against Rasa's own.
 """
@@ -18,10 +27,13 @@ from __future__ import annotations
 
 import itertools
 import json
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 SESSION_STARTED = "session_started"
+KEPT = 1000  # saved trackers kept for their conversations' next reads (the least recently saved go)
 
 
 @dataclass(frozen=True)
@@ -32,6 +44,7 @@ class Statements:
     every_session: Any  # data of all events, by id
     count_session: Any  # how many events the latest session has stored
     insert: Any
+    rows_now: Any  # the conversation's last row id and number of rows: changes with any write
 
 
 def statements_for(table: Any) -> Statements:
@@ -54,6 +67,7 @@ def statements_for(table: Any) -> Statements:
         .select_from(table)
         .where(table.c.sender_id == sender, in_session),
         insert=table.insert(),
+        rows_now=sa.select(sa.func.max(table.c.id), sa.func.count()).where(table.c.sender_id == sender),
     )
 
 
@@ -78,13 +92,81 @@ def event_row(sender_id: str, event: Any) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class Kept:
+    """A saved tracker, and what its conversation's rows were right after the save."""
+
+    tracker: Any
+    events: int  # len(tracker.events) then: a change without a save means it is not the stored one
+    rows: tuple[int, int]  # (last id, number of rows)
+    domain: Any  # the store's domain then (a new model's slots make a new tracker)
+
+
+class KeptTrackers:
+    """The trackers saved last, by conversation, each handed out at most once."""
+
+    def __init__(self, size: int = KEPT) -> None:
+        self.size = size
+        self._kept: OrderedDict[str, Kept] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def take(self, sender_id: str) -> Kept | None:
+        """The kept tracker of `sender_id`, no longer kept (whoever takes it owns it until its save)."""
+        with self._lock:
+            return self._kept.pop(sender_id, None)
+
+    def keep(self, sender_id: str, kept: Kept) -> None:
+        """Keep `kept` as the conversation's latest save, dropping the least recent beyond `size`."""
+        with self._lock:
+            self._kept.pop(sender_id, None)
+            self._kept[sender_id] = kept
+            while len(self._kept) > self.size:
+                self._kept.popitem(last=False)
+
+
+def _kept(store: Any) -> KeptTrackers:
+    found = store.__dict__.get("_loom_kept")
+    if found is None:
+        found = store._loom_kept = KeptTrackers()
+    return found
+
+
+def reads_back_alike(tracker: Any) -> bool:
+    """Whether reading the tracker's session from the store gives these very events.
+
+    The read takes the rows since the last `session_started` by timestamp: a tracker holding a later
+    session start, or events older than its own start, would be read back differently.
+    """
+    from rasa.shared.core.events import SessionStarted
+
+    events = list(tracker.events)
+    if any(isinstance(event, SessionStarted) for event in events[1:]):
+        return False
+    if events and isinstance(events[0], SessionStarted):
+        return all(event.timestamp >= events[0].timestamp for event in events)
+    return True
+
+
+def _rows_now(connection: Any, sql: Statements, sender_id: str) -> tuple[int, int]:
+    last, number = connection.execute(sql.rows_now, {"sender_id": sender_id}).one()
+    return (last or 0, number)
+
+
 async def retrieve(store: Any, sender_id: str, fetch_events_from_all_sessions: bool) -> Any:
     """Rasa's `SQLTrackerStore._retrieve`: the tracker of `sender_id`, or None when it has no events."""
     from rasa.shared.core.trackers import DialogueStateTracker
 
     sql = _statements(store)
+    kept = None if fetch_events_from_all_sessions else _kept(store).take(sender_id)
     statement = sql.every_session if fetch_events_from_all_sessions else sql.session
     with store.engine.connect() as connection:
+        if (
+            kept is not None
+            and kept.domain is store.domain
+            and len(kept.tracker.events) == kept.events
+            and _rows_now(connection, sql, sender_id) == kept.rows
+        ):
+            return kept.tracker
         rows = connection.execute(statement, {"sender_id": sender_id}).scalars().all()
     events = [json.loads(data) for data in rows]
     if store.domain and events:
@@ -103,6 +185,11 @@ async def save(store: Any, tracker: Any) -> None:
         ]
         if rows:
             connection.execute(sql.insert, rows)
+        now = _rows_now(connection, sql, tracker.sender_id)
+    if stored <= len(tracker.events) and store.domain and reads_back_alike(tracker):
+        _kept(store).keep(tracker.sender_id, Kept(tracker, len(tracker.events), now, store.domain))
+    else:
+        _kept(store).take(tracker.sender_id)
 
 
 def install() -> None:

@@ -113,3 +113,77 @@ async def test_saves_write_rasas_rows_and_stream_every_new_event_once(store):
     assert [row[3] for row in rows(store, "ours")] == [
         e["timestamp"] for e in ours
     ]  # the timestamp column too
+
+
+def one_session(sender: str, turns: int = 2) -> DialogueStateTracker:
+    """A conversation of one session, as a read gives it (from its start) and a turn leaves it."""
+    events = session(0)[1:]
+    for turn in range(1, turns):
+        events += session(turn)[2:]  # further turns of the same session
+    return DialogueStateTracker.from_events(sender, events, DOMAIN.slots)
+
+
+async def test_a_saved_tracker_is_read_back_once_from_memory_then_from_the_database(store):
+    sql_events.install()
+    tracker = one_session("kept")
+    await store.save(tracker)
+    assert await store.retrieve("kept") is tracker  # no JSON, no replay: the very object
+    again = await store.retrieve("kept")  # handed out once: now the database's
+    assert again is not tracker and dicts(again) == dicts(tracker)
+    SQLTrackerStore._retrieve = RASA_RETRIEVE
+    assert dicts(await store.retrieve("kept")) == dicts(tracker)  # what Rasa reads
+
+
+async def test_a_write_from_elsewhere_sends_the_next_read_to_the_database(store):
+    sql_events.install()
+    tracker = one_session("shared")
+    await store.save(tracker)
+    other = await other_store(store)
+    theirs = await other.retrieve("shared")
+    theirs.update(UserUttered("and my refund?", {"name": "refund", "confidence": 0.9}))
+    await other.save(theirs)
+    read = await store.retrieve("shared")
+    assert read is not tracker and dicts(read) == dicts(theirs)
+
+
+async def other_store(store: SQLTrackerStore) -> SQLTrackerStore:
+    """Another replica's store on the same database."""
+    return SQLTrackerStore(domain=DOMAIN, event_broker=None, **sql_store_kwargs(str(store.engine.url)))
+
+
+async def test_a_tracker_changed_after_its_save_is_not_handed_out(store):
+    sql_events.install()
+    tracker = one_session("changed")
+    await store.save(tracker)
+    tracker.update(UserUttered("never saved", {"name": "greet", "confidence": 1.0}))
+    read = await store.retrieve("changed")
+    assert read is not tracker and len(read.events) == len(tracker.events) - 1
+
+
+async def test_trackers_a_read_would_give_back_differently_are_not_kept(store):
+    sql_events.install()
+    two_sessions = DialogueStateTracker.from_events("sessions", session(0) + session(1), DOMAIN.slots)
+    await store.save(two_sessions)
+    read = await store.retrieve("sessions")
+    assert read is not two_sessions
+    assert dicts(read) == dicts(two_sessions)[len(session(0)) + 1 :]  # the last session only, as Rasa reads
+
+    old_model = one_session("models")
+    await store.save(old_model)
+    store.domain = Domain.from_dict(DOMAIN.as_dict())  # a new model's domain: its slots, a new tracker
+    read = await store.retrieve("models")
+    assert read is not old_model and dicts(read) == dicts(old_model)
+    assert sql_events.reads_back_alike(one_session("fine"))
+    assert not sql_events.reads_back_alike(two_sessions)
+    new_conversation = DialogueStateTracker.from_events("new", session(0), DOMAIN.slots)
+    assert not sql_events.reads_back_alike(new_conversation)  # its action_session_start is read no more
+
+
+async def test_the_kept_trackers_are_bounded(store, monkeypatch):
+    sql_events.install()
+    kept = sql_events._kept(store)
+    monkeypatch.setattr(kept, "size", 3)
+    saved = [one_session(f"bounded-{number}", turns=1) for number in range(5)]
+    for tracker in saved:
+        await store.save(tracker)
+    assert [await store.retrieve(t.sender_id) is t for t in saved] == [False, False, True, True, True]

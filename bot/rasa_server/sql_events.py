@@ -17,7 +17,8 @@ server's busy time, and the next turn's policies could not carry their states fo
 once (the reader owns it until it saves it again), and only when one small query shows the
 conversation's rows are still exactly those it was saved with (the same last id, the same number):
 a write by another replica, the desk or any other tracker makes the next read go to the database.
-Only trackers a read would give back alike are kept: one session, as the read selects it.
+Only trackers a read would give back alike are kept: one session, as the read selects it, whose
+stored rows are the ones this store gave it (or none).
 
 `install()` (called by `python -m bot.rasa_server`) replaces `SQLTrackerStore._retrieve` and
 `SQLTrackerStore.save`; tests/bot/rasa_server/test_sql_events.py checks both against Rasa's own.
@@ -170,7 +171,9 @@ async def retrieve(store: Any, sender_id: str, fetch_events_from_all_sessions: b
         rows = connection.execute(statement, {"sender_id": sender_id}).scalars().all()
     events = [json.loads(data) for data in rows]
     if store.domain and events:
-        return DialogueStateTracker.from_dict(sender_id, events, store.domain.slots)
+        tracker = DialogueStateTracker.from_dict(sender_id, events, store.domain.slots)
+        tracker.loom_stored_events = len(events)  # its first events are the session's stored rows
+        return tracker
     return None
 
 
@@ -186,7 +189,11 @@ async def save(store: Any, tracker: Any) -> None:
         if rows:
             connection.execute(sql.insert, rows)
         now = _rows_now(connection, sql, tracker.sender_id)
-    if stored <= len(tracker.events) and store.domain and reads_back_alike(tracker):
+    # Kept only when the stored rows are now exactly its events: nothing was stored, or what was stored
+    # is what this store gave it (a tracker made up elsewhere, e.g. Rasa's replace-events API, is not).
+    from_here = stored == 0 or getattr(tracker, "loom_stored_events", None) == stored
+    if from_here and stored <= len(tracker.events) and store.domain and reads_back_alike(tracker):
+        tracker.loom_stored_events = len(tracker.events)
         _kept(store).keep(tracker.sender_id, Kept(tracker, len(tracker.events), now, store.domain))
     else:
         _kept(store).take(tracker.sender_id)

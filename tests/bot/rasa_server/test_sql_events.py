@@ -187,3 +187,19 @@ async def test_the_kept_trackers_are_bounded(store, monkeypatch):
     for tracker in saved:
         await store.save(tracker)
     assert [await store.retrieve(t.sender_id) is t for t in saved] == [False, False, True, True, True]
+
+
+async def test_a_tracker_made_up_elsewhere_is_not_kept_over_the_stored_rows(store):
+    """Rasa's replace-events API saves a new tracker over stored rows: a read gives the rows, not it."""
+    sql_events.install()
+    await store.save(one_session("replaced", turns=1))
+    stored = dicts(await store.retrieve("replaced"))
+    made_up = DialogueStateTracker.from_events("replaced", session(5)[1:], DOMAIN.slots)
+    made_up.update(UserUttered("and the other one?", {"name": "order_status", "confidence": 0.8}))
+    made_up.update(BotUttered("which one?"))
+    await store.save(made_up)
+    read = await store.retrieve("replaced")
+    assert read is not made_up
+    SQLTrackerStore._retrieve = RASA_RETRIEVE
+    assert dicts(read) == dicts(await store.retrieve("replaced")) != dicts(made_up)
+    assert len(stored) < len(dicts(read))  # Rasa stored the made-up tracker's extra events after the rows

@@ -22,6 +22,7 @@ restart.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -136,8 +137,7 @@ def states_for_tracker_history(
         replay.tracker.update(event)
         replay.events.append(event)
     # Rasa's last state: the tracker after every event. Read on a copy of the progress, not kept.
-    last = Replay(domain, replay.events, replay.tracker, list(replay.states), rule_only_data)
-    last.last_ml_action, last.turn_was_hidden = replay.last_ml_action, replay.turn_was_hidden
+    last = dataclasses.replace(replay, states=list(replay.states))
     _read_state(domain, last, False, *flags)
     with _lock:
         _replays[key] = replay
@@ -150,19 +150,4 @@ def install() -> None:
     """Put `states_for_tracker_history` in place of the Domain method (idempotent)."""
     from rasa.shared.core.domain import Domain
 
-    if getattr(Domain.states_for_tracker_history, "carried_forward", False):
-        return
-
-    def carried_forward(
-        self: Any,
-        tracker: Any,
-        omit_unset_slots: bool = False,
-        ignore_rule_only_turns: bool = False,
-        rule_only_data: dict[str, Any] | None = None,
-    ) -> list[State]:
-        return states_for_tracker_history(
-            self, tracker, omit_unset_slots, ignore_rule_only_turns, rule_only_data
-        )
-
-    carried_forward.carried_forward = True  # type: ignore[attr-defined]
-    Domain.states_for_tracker_history = carried_forward
+    Domain.states_for_tracker_history = states_for_tracker_history  # the domain is its first argument

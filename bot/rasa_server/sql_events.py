@@ -97,8 +97,7 @@ def event_row(sender_id: str, event: Any) -> dict[str, Any]:
 class Kept:
     """A saved tracker, and what its conversation's rows were right after the save."""
 
-    tracker: Any
-    events: int  # len(tracker.events) then: a change without a save means it is not the stored one
+    tracker: Any  # its `loom_stored_events`: how many events were stored (more now: changed since)
     rows: tuple[int, int]  # (last id, number of rows)
     domain: Any  # the store's domain then (a new model's slots make a new tracker)
 
@@ -164,7 +163,7 @@ async def retrieve(store: Any, sender_id: str, fetch_events_from_all_sessions: b
         if (
             kept is not None
             and kept.domain is store.domain
-            and len(kept.tracker.events) == kept.events
+            and len(kept.tracker.events) == kept.tracker.loom_stored_events
             and _rows_now(connection, sql, sender_id) == kept.rows
         ):
             return kept.tracker
@@ -194,7 +193,7 @@ async def save(store: Any, tracker: Any) -> None:
     from_here = stored == 0 or getattr(tracker, "loom_stored_events", None) == stored
     if from_here and stored <= len(tracker.events) and store.domain and reads_back_alike(tracker):
         tracker.loom_stored_events = len(tracker.events)
-        _kept(store).keep(tracker.sender_id, Kept(tracker, len(tracker.events), now, store.domain))
+        _kept(store).keep(tracker.sender_id, Kept(tracker, now, store.domain))
     else:
         _kept(store).take(tracker.sender_id)
 

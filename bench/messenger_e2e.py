@@ -35,7 +35,7 @@ import aiohttp
 from aiohttp import web
 
 from bench.fault_load import Customer, Webhook, WebhookFactory
-from bench.rest_throughput import SCRIPT, WARM_UP_CONVERSATIONS, WARM_UP_MESSAGES, ThroughputResult
+from bench.rest_throughput import SCRIPT, WARM_UP_CONVERSATIONS, WARM_UP_MESSAGES, ThroughputResult, cycled
 from bot.devtools.devstack import ROOT, Ports, Stack, simulator_defaults
 from bot.devtools.launcher import prepare_database
 from bot.settings import Settings
@@ -59,6 +59,7 @@ LEVELS = {1: 30, 20: 15, 100: 6}
 LONG_TURNS = 200
 LONG_CONVERSATIONS = 20
 LONG_MESSAGES = 15
+REPLICAS_DATABASE = "loom_bench_e2e"  # --replicas: dropped and created afresh for each run
 REPLICAS_REDIS_DB = 13  # --replicas: emptied before and after (the fault harness uses 12)
 SEED_STEP = 0.01  # seconds between the seeded events' timestamps (the last one just before now)
 
@@ -73,7 +74,7 @@ def say(line: str) -> None:
 
 def texts(messages: int) -> list[str]:
     """A customer's messages: the REST benchmark's script, from the start, as often as needed."""
-    return [SCRIPT[i % len(SCRIPT)] for i in range(messages)]
+    return cycled(SCRIPT, messages)
 
 
 def new_psid(rng: random.Random) -> str:
@@ -367,6 +368,20 @@ class Plan:
     warm_up: bool = True  # the references' unmeasured warm-up load first
 
 
+# On replicas only what they change is measured: throughput under concurrency.
+REPLICAS_PLAN = Plan({20: LEVELS[20], 100: LEVELS[100]}, long_conversations=0)
+
+
+def shared_stores(stores: ExitStack) -> tuple[str, str]:
+    """A fresh PostgreSQL database and an emptied Redis database for replicas, until `stores` closes."""
+    from bench import fault_ops
+
+    return (
+        stores.enter_context(fault_ops.postgres_database(REPLICAS_DATABASE)),
+        stores.enter_context(fault_ops.redis_database(REPLICAS_REDIS_DB)),
+    )
+
+
 async def run_project(
     stack: Stack, send_api: RecordingSendApi, plan: Plan, progress: Progress = say
 ) -> dict[str, ThroughputResult]:
@@ -470,14 +485,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as var_dir, ExitStack() as stores:
-        shared = None
-        if args.replicas > 1:
-            from bench import fault_ops
-
-            shared = (
-                stores.enter_context(fault_ops.postgres_database("loom_bench_e2e")),
-                stores.enter_context(fault_ops.redis_database(REPLICAS_REDIS_DB)),
-            )
+        shared = shared_stores(stores) if args.replicas > 1 else None
         stack = project_stack(
             Path(var_dir),
             graph_api_url(GRAPH_PORT),
@@ -487,9 +495,7 @@ def main() -> None:
         )
         stack.start(progress=lambda line: say(f"  {line}"))
         try:
-            plan = Plan(LEVELS, seeded=args.seeded_long)
-            if args.replicas > 1:  # only what the replicas change: throughput under concurrency
-                plan = Plan({20: LEVELS[20], 100: LEVELS[100]}, long_conversations=0)
+            plan = REPLICAS_PLAN if args.replicas > 1 else Plan(LEVELS, seeded=args.seeded_long)
             results, send_api = asyncio.run(measure_project(stack, plan))
         finally:
             stack.stop()

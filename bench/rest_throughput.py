@@ -12,6 +12,7 @@ import asyncio
 import statistics
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import aiohttp
@@ -31,6 +32,11 @@ SCRIPT = [
 # first minute is slower than its steady state (TensorFlow's kernels, caches, connection pools).
 WARM_UP_CONVERSATIONS = 20
 WARM_UP_MESSAGES = 15
+
+
+def cycled(script: Sequence[str], messages: int) -> list[str]:
+    """A customer's `messages` messages: `script` from the start, as often as needed."""
+    return [script[i % len(script)] for i in range(messages)]
 
 
 @dataclass

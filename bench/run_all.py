@@ -27,11 +27,12 @@ from bench.messenger_e2e import (
     GRAPH_PORT,
     LEVELS,
     LONG_TURNS,
-    REPLICAS_REDIS_DB,
+    REPLICAS_PLAN,
     Plan,
     graph_api_url,
     measure_project,
     project_stack,
+    shared_stores,
 )
 from bench.photo_search import photo_reply_latency
 from bench.photo_search import run as photo_benchmark
@@ -123,7 +124,6 @@ def figures(result: ThroughputResult) -> dict[str, float | int]:
 
 
 STOCK_DEMO, PROJECT_ON_STOCK = "stock demo", "project on stock Rasa"
-REPLICAS_DATABASE = "loom_bench_e2e"  # dropped and created afresh for each run
 LABELS = {
     "turn 1": "project turn 1 (Messenger)",
     f"turn {LONG_TURNS}": f"project turn {LONG_TURNS} (Messenger)",
@@ -141,14 +141,9 @@ def label(key: str) -> str:
 
 def on_replicas(replicas: int, full_stack: bool) -> dict[str, ThroughputResult]:
     """The horizontal path: @20 and @100 on `replicas` Rasa servers sharing PostgreSQL and Redis."""
-    from bench import fault_ops
-
     with tempfile.TemporaryDirectory() as var_dir, ExitStack() as stores:
         try:
-            shared = (
-                stores.enter_context(fault_ops.postgres_database(REPLICAS_DATABASE)),
-                stores.enter_context(fault_ops.redis_database(REPLICAS_REDIS_DB)),
-            )
+            shared = shared_stores(stores)
         except Exception as err:  # a machine without them still gets the rest of the table
             say(f"replicas left out: PostgreSQL or Redis not reachable ({err.__class__.__name__}: {err})")
             return {}
@@ -158,8 +153,7 @@ def on_replicas(replicas: int, full_stack: bool) -> dict[str, ThroughputResult]:
         say(f"starting {replicas} Rasa replicas on PostgreSQL and Redis ...")
         stack.start(progress=lambda line: say(f"  {line}"))
         try:
-            plan = Plan({20: LEVELS[20], 100: LEVELS[100]}, long_conversations=0)
-            results, _ = asyncio.run(measure_project(stack, plan, progress=say))
+            results, _ = asyncio.run(measure_project(stack, REPLICAS_PLAN, progress=say))
         finally:
             stack.stop()
     return {f"{key} x{replicas}": result for key, result in results.items()}

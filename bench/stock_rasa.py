@@ -29,7 +29,7 @@ from pathlib import Path
 import aiohttp
 import yaml
 
-from bench.rest_throughput import SCRIPT, WARM_UP_CONVERSATIONS, WARM_UP_MESSAGES, ThroughputResult
+from bench.rest_throughput import SCRIPT, WARM_UP_CONVERSATIONS, WARM_UP_MESSAGES, ThroughputResult, cycled
 from bot.devtools.devstack import RASA_BIN, ROOT, Service
 
 BENCH_DIR = ROOT / "var" / "bench"
@@ -193,10 +193,10 @@ async def measure_rest(
 ) -> ThroughputResult:
     """`conversations` customers at once over Rasa's REST channel, `messages` each from `script`."""
     url = f"{base_url}/webhooks/rest/webhook"
-    texts = [script[i % len(script)] for i in range(messages)]
+    texts = cycled(script, messages)
     latencies: list[float] = []
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as session:
-        warm_up = [script[i % len(script)] for i in range(WARM_UP_MESSAGES)]
+        warm_up = cycled(script, WARM_UP_MESSAGES)
         await asyncio.gather(
             *(rest_customer(session, url, warm_up, []) for _ in range(WARM_UP_CONVERSATIONS))
         )

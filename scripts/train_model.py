@@ -19,7 +19,9 @@ from pathlib import Path
 
 import tomllib
 
-INPUTS = ["config.yml", "domain.yml", "data", "bot/nlu"]
+# all-MiniLM-L6-v2 exported to ONNX (scripts/export_encoder.py), where config.yml reads it
+ENCODER = "models/encoder"
+INPUTS = ["config.yml", "domain.yml", "data", "bot/nlu", ENCODER]
 KEEP_CACHED = 10  # models kept in the shared cache (about 30 MB each)
 DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "loom-support-bot" / "models"
 
@@ -81,6 +83,9 @@ def main() -> None:
     root = Path.cwd()
     models = root / "models"
     models.mkdir(exist_ok=True)
+    # The sentence encoder the NLU pipeline reads, exported from runtime B (this interpreter) first.
+    export = [sys.executable, str(root / "scripts" / "export_encoder.py"), str(root / ENCODER)]
+    subprocess.run(export, check=True)
     key = inputs_hash(root)
     model = models / f"model-{key}.tar.gz"
     cached = args.cache / model.name

@@ -8,7 +8,11 @@ sure and wins where the two overlap:
   with a spaCy `PhraseMatcher` on lower-cased tokens (plurals included), so content teams extend it by
   editing YAML;
 - patterns (`order_id`, `email`) from the regexes in the same folder;
-- pretrained spaCy NER labels mapped to our entity names (dates and amounts of money).
+- pretrained spaCy NER labels mapped to our entity names (dates and amounts of money). A DATE span is a
+  `date` entity only when `bot/nlu/dates.py` reads it as a date or a duration: its value is the ISO string
+  ("2026-03-06", "P3W"), and `additional_info` keeps the words, the kind and the grain. The small model
+  tags "order 48213", "weeks" or "black" DATE too; those are dropped. `dates.py` also finds the numeric
+  dates spaCy does not tag ("on 03/12/2026").
 
 Short or numeric sizes ("M", "40") are only taken after a cue ("size M", "in 40") or when written in
 capitals, because "i waited 40 mins" is not a size.
@@ -16,6 +20,7 @@ capitals, because "i waited 40 mins" is not a size.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
@@ -30,9 +35,13 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from rasa.shared.utils.io import dump_obj_as_json_to_file, read_json_file
 
+from bot.nlu.dates import find_dates
+
 PATTERNS_FILE = "catalog_entities.json"
 # Sources in order of trust: where two found entities overlap, the earlier source wins.
 REGEX, PHRASE, NER = "regex", "phrase", "ner"
+# The entity whose NER spans go through bot/nlu/dates.py (`ner_labels` maps spaCy's DATE to it).
+DATE = "date"
 
 
 def plural_forms(phrase: str) -> list[str]:
@@ -58,6 +67,19 @@ def drop_overlaps(entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if not any(overlaps(entity, other) for other in kept):
             kept.append(entity)
     return kept
+
+
+def reference_time(message: Message) -> dt.datetime:
+    """When the message was sent (UTC) if Rasa knows it, else now: dates like "yesterday" count from it.
+
+    As Rasa's DucklingEntityExtractor does, `Message.time` is epoch seconds.
+    """
+    if message.time is not None:
+        try:
+            return dt.datetime.fromtimestamp(float(message.time), tz=dt.timezone.utc)
+        except (TypeError, ValueError, OverflowError, OSError):
+            pass  # not a timestamp: count from now
+    return dt.datetime.now(dt.timezone.utc)
 
 
 def merge_entities(learned: list[dict[str, Any]], found: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -169,15 +191,18 @@ class CatalogEntityExtractor(GraphComponent, EntityExtractorMixin):
         # One spaCy pass for all (the server parses several messages at once: bot/rasa_server/batch_parse.py).
         docs = model.model.pipe(texts, disable=self._not_for_ner(model.model))
         for message, text, doc in zip(messages, texts, docs, strict=True):
-            found = self.extract(text, model, doc)
+            found = self.extract(text, model, doc, reference_time(message))
             merged = merge_entities(message.get(ENTITIES, []), found)
             message.set(ENTITIES, merged, add_to_output=True)
         return messages
 
-    def extract(self, text: str, model: SpacyModel, doc: Any = None) -> list[dict[str, Any]]:
+    def extract(
+        self, text: str, model: SpacyModel, doc: Any = None, reference: dt.datetime | None = None
+    ) -> list[dict[str, Any]]:
         """Entities this component finds in `text`, without overlaps (the more trusted source wins).
 
         `doc`: the text already parsed with `model` for NER, if it was (several messages at once).
+        `reference`: when the message was sent, for relative dates ("yesterday"); now if not given.
         """
         found = [
             self._entity(entity, match.start(), match.end(), match.group(0), REGEX)
@@ -188,14 +213,32 @@ class CatalogEntityExtractor(GraphComponent, EntityExtractorMixin):
             doc = model.model(text, disable=self._not_for_ner(model.model))
         found += self._phrase_entities(doc, model.model)
         labels = self._config["ner_labels"]
+        ents = [ent for ent in doc.ents if ent.label_ in labels and any(ch.isalnum() for ch in ent.text)]
         found += [
             self._entity(labels[ent.label_], ent.start_char, ent.end_char, ent.text, NER)
-            for ent in doc.ents
-            if ent.label_ in labels and any(ch.isalnum() for ch in ent.text)
+            for ent in ents
+            if labels[ent.label_] != DATE
         ]
+        date_spans = [(ent.start_char, ent.end_char) for ent in ents if labels[ent.label_] == DATE]
+        found += self._date_entities(text, date_spans, reference or dt.datetime.now(dt.timezone.utc))
         order = {REGEX: 0, PHRASE: 1, NER: 2}
         found.sort(key=lambda e: (order[e.pop("_source")], -(e["end"] - e["start"])))
         return drop_overlaps(found)
+
+    def _date_entities(
+        self, text: str, spans: list[tuple[int, int]], reference: dt.datetime
+    ) -> list[dict[str, Any]]:
+        """The spans `bot/nlu/dates.py` reads as dates, with its ISO value; the rest is not a date."""
+        entities = []
+        for found in find_dates(text, spans, reference):
+            entity = self._entity(DATE, found.start, found.end, found.date.value, NER)
+            entity["additional_info"] = {
+                "text": found.text,
+                "kind": found.date.kind,
+                "grain": found.date.grain,
+            }
+            entities.append(entity)
+        return entities
 
     def _not_for_ner(self, nlp: Any) -> list[str]:
         """The pipes this component does not read: all but NER and the tok2vec it listens to, if any.

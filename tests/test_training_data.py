@@ -36,11 +36,12 @@ def examples(paths: list[Path]) -> dict[str, list[str]]:
 
 
 TRAINING = examples(sorted((ROOT / "data" / "nlu").glob("*.yml")))
-HELD_OUT = examples([ROOT / "tests" / "nlu" / "test_nlu.yml"])
+HELD_OUT = examples(sorted((ROOT / "tests" / "nlu").glob("*.yml")))
 
 
 def normalise(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
+    """Lower-case words and digits only; an emoji-only message is compared as it is."""
+    return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip() or text.strip()
 
 
 def test_every_intent_has_at_least_25_training_examples():
@@ -58,7 +59,7 @@ def test_held_out_set_covers_every_intent_and_is_never_trained_on():
         text
         for texts in HELD_OUT.values()
         for text in texts
-        if normalise(text) in trained and normalise(text)
+        if normalise(text) in trained
     ]
     assert not leaked
 

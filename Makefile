@@ -29,13 +29,14 @@ BENCH_ARGS ?=
 CHROMIUM ?= /usr/bin/chromium
 APT_GET := $(shell [ "$$(id -u)" = 0 ] && echo apt-get || echo sudo apt-get)
 
-.PHONY: help run test train validate shell bench bench-profile bench-ack fault lint install browser clean test-unit test-stories test-nlu audit audit-online lock fuzz
+.PHONY: help run test train validate shell bench bench-profile bench-ack fault lint install browser clean test-unit test-stories test-nlu nlu-report audit audit-online lock fuzz
 
 help:
 	@echo "make run       set everything up and start the assistant (Rasa :5005, actions :5055)"
 	@echo "make test      set everything up and run every test"
 	@echo "make train     train the model if its inputs changed"
 	@echo "make validate  check domain, data and stories"
+	@echo "make nlu-report  data-quality report for content editors: cross-validated confusions, duplicates, contradictions (NLU_REPORT_ARGS=--no-cv for the quick part)"
 	@echo "make shell     talk to the bot in the terminal"
 	@echo "make bench     per-message cost table, Messenger e2e vs stock Rasa (BENCH_ARGS=--only e2e: just it);"
 	@echo "               before it training time, cold start, REST throughput, photos"
@@ -129,6 +130,13 @@ test-nlu: train
 	@echo "==> NLU quality gate on the held-out set in tests/nlu/"
 	$(RASA) test nlu --model $(MODEL) --nlu tests/nlu --out results/nlu
 	$(PY) scripts/nlu_gate.py results/nlu/intent_report.json --min-f1 0.90
+
+# The data-quality report for content editors (scripts/nlu_quality.py; README, "The data-quality report"):
+# cross-validated confusions (10-15 minutes), near-duplicates, contradictions, thin or uniform intents,
+# held-out leaks. Exits 0 whenever it ran: it is a report. Written to results/nlu_quality/report.md.
+NLU_REPORT_ARGS ?=
+nlu-report: train
+	$(PY_RASA) scripts/nlu_quality.py $(NLU_REPORT_ARGS)
 
 # Issue 24's table (bench/run_all.py): ports 5310-5370 (project), 5320/5325 (stock Rasa), 5305-5395
 # (the older figures); the stock models are trained once into var/bench/, server logs go there too.

@@ -1,0 +1,362 @@
+"""The NLU data-quality report for content editors: which intents get confused, and what to fix in data/nlu.
+
+Runs in runtime A (`make nlu-report`). Two parts:
+
+1. Cross-validation (several minutes): `rasa test nlu --cross-validation` trains one model per fold on
+   the other folds of data/nlu and tests it on the examples it has not seen, so every training example
+   is predicted once by a model that never saw it. Skipped with --no-cv.
+2. Static checks (seconds, bot/nlu/quality.py): near-duplicates, contradictions, intents with too few or
+   too uniform examples, held-out examples copied from training.
+
+Writes results/nlu_quality/report.md (with the confusion matrix PNG beside it) and prints what needs
+attention. The exit code is 0 whatever the data look like (it is a report); 1 only when a part could
+not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from bot.nlu import quality
+from bot.nlu.encoder import EncoderMissing, SentenceEncoder
+
+ROOT = Path(__file__).resolve().parents[1]
+TRAINING = ROOT / "data" / "nlu"
+HELD_OUT = ROOT / "tests" / "nlu"
+ENCODER = ROOT / "models" / "encoder"
+CONFIG = ROOT / "config.yml"
+DEFAULT_OUT = ROOT / "results" / "nlu_quality"
+PLOTS = ("intent_confusion_matrix.png", "intent_histogram.png")
+ATTENTION_F1 = 0.85  # an intent cross-validated below this is listed under "needs attention"
+MAX_ROWS = 60  # per table; the rest are counted, not listed
+
+# Lines of Rasa's output that mark where a cross-validation run is (rasa/nlu/test.py, model_training.py).
+FOLD_STARTS = re.compile(r"Starting to train component")
+FOLD_TRAINED = re.compile(r"Your Rasa model is trained and saved")
+DIET_EPOCHS = re.compile(r"^Epochs:\s+(\d+)%")
+
+
+def nlu_files(folder: Path) -> list[Path]:
+    """The topic files of an NLU folder (lookups, synonyms and regexes live below it and are skipped)."""
+    return sorted(folder.glob("*.yml"))
+
+
+def output_lines(stream: IO[bytes]) -> Iterator[str]:
+    """Lines of a child's output as they come, split at carriage returns too (progress bars use them)."""
+    pending = b""
+    while chunk := stream.read1(4096):  # type: ignore[attr-defined]  # a BufferedReader
+        pending += chunk
+        *lines, pending = re.split(rb"\r\n|\r|\n", pending)
+        for line in lines:
+            yield line.decode("utf-8", "replace")
+    if pending:
+        yield pending.decode("utf-8", "replace")
+
+
+def run_cross_validation(folds: int, out: Path, log: Path, verbose: bool) -> bool:
+    """Run `rasa test nlu --cross-validation`, printing progress; True when it finished."""
+    if out.exists():
+        shutil.rmtree(out)
+    rasa = Path(sys.executable).with_name("rasa")
+    command = [
+        str(rasa), "test", "nlu", "--cross-validation", "--folds", str(folds),
+        "--config", str(CONFIG), "--nlu", str(TRAINING), "--out", str(out),
+    ]  # fmt: skip
+    env = dict(os.environ)
+    for name, value in (
+        ("RASA_TELEMETRY_ENABLED", "false"),
+        ("TF_CPP_MIN_LOG_LEVEL", "2"),
+        ("PYTHONWARNINGS", "ignore::DeprecationWarning"),
+    ):
+        env.setdefault(name, value)
+    print(
+        f"cross-validation: {folds} folds; each trains a model on {folds - 1} of {folds} parts of data/nlu "
+        "and tests it on the rest.\n  This takes several minutes (10-15 on two cores). Rasa's output goes to "
+        f"{log.relative_to(ROOT)}",
+        flush=True,
+    )
+    started = fold_started = time.monotonic()
+    fold, training, shown = 0, False, -1
+    with log.open("w", encoding="utf-8") as sink:
+        # cwd: config.yml names the encoder as a path relative to the project.
+        child = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        for line in output_lines(child.stdout):
+            sink.write(line + "\n")
+            if verbose:
+                print(f"    | {line}", flush=True)
+            if not training and FOLD_STARTS.search(line):
+                fold, training, shown, fold_started = fold + 1, True, -1, time.monotonic()
+                print(f"  training fold {fold} of {folds} ...", flush=True)
+            elif training and (epochs := DIET_EPOCHS.match(line)):
+                quarter = int(epochs.group(1)) // 25
+                if quarter > shown and 0 < quarter < 4:
+                    print(f"    fold {fold}: DIET {quarter * 25}% of its epochs", flush=True)
+                shown = max(shown, quarter)
+            elif FOLD_TRAINED.search(line):
+                training = False
+                took = (time.monotonic() - fold_started) / 60
+                per_fold = (time.monotonic() - started) / 60 / fold
+                left = f", about {per_fold * (folds - fold):.0f} min to go" if fold < folds else ""
+                print(f"  fold {fold} of {folds} trained in {took:.1f} min; testing it{left}", flush=True)
+        code = child.wait()
+    if code != 0 or not (out / "intent_report.json").exists():
+        tail = log.read_text(encoding="utf-8").splitlines()[-15:]
+        print(f"cross-validation FAILED (exit code {code}); the end of its output:", *tail, sep="\n    ")
+        return False
+    print(f"  cross-validation done in {(time.monotonic() - started) / 60:.1f} min", flush=True)
+    return True
+
+
+def stale_note(cv_dir: Path) -> str:
+    """Why an earlier cross-validation is shown, and whether the data changed since."""
+    report = cv_dir / "intent_report.json"
+    when = dt.datetime.fromtimestamp(report.stat().st_mtime)
+    changed = any(p.stat().st_mtime > report.stat().st_mtime for p in nlu_files(TRAINING))
+    note = f"Not rerun (--no-cv): these figures are from the cross-validation of {when:%Y-%m-%d %H:%M}"
+    return note + (", and data/nlu has changed since." if changed else "; data/nlu has not changed since.")
+
+
+# ---- the report --------------------------------------------------------------------------------------
+
+
+def quote(text: str) -> str:
+    """An example as a code span: shown exactly, `*` and `_` not read as emphasis, `|` kept in its cell."""
+    return "`" + text.replace("`", "'").replace("|", "\\|").replace("\n", " ") + "`"
+
+
+def table(headers: list[str], rows: list[list[str]]) -> list[str]:
+    """A Markdown table, cut at MAX_ROWS with a line saying how many were left out."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows[:MAX_ROWS]]
+    if len(rows) > MAX_ROWS:
+        lines.append(f"\n... and {len(rows) - MAX_ROWS} more.")
+    return [*lines, ""]
+
+
+def shape_reasons(shape: quality.IntentShape, limits: quality.Thresholds) -> str:
+    """Why an intent is flagged, in words."""
+    reasons = []
+    if shape.too_few:
+        reasons.append(f"too few: {shape.count} examples, {limits.min_examples} wanted")
+    if shape.similarity >= limits.uniform_similarity:
+        reasons.append(f"too uniform: any two examples are {shape.similarity:.2f} alike on average")
+    if shape.opening_share >= limits.uniform_opening:
+        reasons.append(f"too uniform: {shape.opening_share:.0%} open with the same words")
+    return "; ".join(reasons)
+
+
+def attention(findings: quality.Findings, cv: quality.CrossValidation | None) -> list[str]:
+    """One line per kind of problem, with what to do about it."""
+    lines = []
+    if cv is not None:
+        weak = [s for s in cv.intents if s.f1 < ATTENTION_F1]
+        if weak:
+            listed = ", ".join(f"{s.intent} {s.f1:.2f}" for s in weak)
+            lines.append(f"{len(weak)} intents cross-validate below F1 {ATTENTION_F1}: {listed}")
+        top = "; ".join(f"{a} read as {b} {n}x" for a, b, n in cv.top_confusions(3))
+        if top:
+            lines.append(f"top confusions: {top} (add contrasting examples, or merge the intents)")
+    if findings.contradictions:
+        count = len(findings.contradictions)
+        lines.append(f"{count} contradictions: one text, two intents (decide which label is right)")
+    if findings.duplicates:
+        count = len(findings.duplicates)
+        lines.append(f"{count} near-duplicate pairs (delete one of each: it adds nothing)")
+    few = [s for s in findings.shapes if s.too_few]
+    if few:
+        listed = ", ".join(f"{s.intent} ({s.count})" for s in few)
+        lines.append(f"{len(few)} intents with too few examples: {listed} (write more, varied ones)")
+    uniform = [s.intent for s in findings.shapes if s.too_uniform]
+    if uniform:
+        lines.append(f"{len(uniform)} intents with too uniform examples: {', '.join(uniform)}")
+    if findings.leaks:
+        lines.append(
+            f"{len(findings.leaks)} held-out examples are near-copies of training examples "
+            "(the held-out score is not honest until they are rewritten)"
+        )
+    return lines
+
+
+def confusion_section(cv: quality.CrossValidation | None, note: str, folds: int) -> list[str]:
+    """Section 1: the cross-validated scores and confusions."""
+    lines = ["## 1. Which intents get confused (cross-validation)", ""]
+    if cv is None:
+        return [*lines, "Not run (`--no-cv`). Run `make nlu-report` without it for this part.", ""]
+    if note:
+        lines += [f"**{note}**", ""]
+    examples = sum(s.support for s in cv.intents)
+    lines += [
+        f"Macro F1 **{cv.macro_f1:.3f}** (the mean of the intents' F1, each counts the same), accuracy "
+        f"{cv.accuracy:.3f}, over {examples} training examples in {len(cv.intents)} intents, each predicted "
+        f"by a model that did not see it ({folds} folds, drawn at random: figures move by a point or two "
+        "between runs).",
+        "",
+    ]
+    top = cv.top_confusions(5)
+    if top:
+        lines += ["Most frequent confusions:", ""]
+        lines += [f"- **{a}** read as **{b}**: {n} {'time' if n == 1 else 'times'}" for a, b, n in top]
+        lines.append("")
+    lines += [
+        "![Intent confusion matrix](intent_confusion_matrix.png)",
+        "",
+        "In the matrix each row is the intent an example is labelled with, each column what the model "
+        "said; the diagonal are the right answers, every other number is a confusion.",
+        "",
+    ]
+    rows = []
+    for s in cv.intents:
+        read_as = ", ".join(f"{other} ({n})" for other, n in s.confused_with) or "-"
+        worst = "<br>".join(f"{quote(m.text)} → {m.predicted} ({m.confidence:.2f})" for m in s.worst) or "-"
+        rows.append([s.intent, f"{s.f1:.2f}", str(s.support), read_as, worst])
+    headers = ["intent", "F1", "examples", "read as (times)", "most confident mistakes"]
+    return lines + table(headers, rows)
+
+
+def pair_rows(pairs: list[quality.Pair]) -> list[list[str]]:
+    """Table rows of pairs: how alike, then both examples with their intents and files."""
+    return [
+        [
+            "same words" if p.same_text else f"{p.similarity:.2f}",
+            f"{quote(p.first.text)} ({p.first.intent}, {p.first.source})",
+            f"{quote(p.second.text)} ({p.second.intent}, {p.second.source})",
+        ]
+        for p in pairs
+    ]
+
+
+def render(
+    findings: quality.Findings, cv: quality.CrossValidation | None, cv_note: str, command: str, folds: int
+) -> str:
+    """The whole report as Markdown."""
+    limits = quality.Thresholds()
+    needs = attention(findings, cv)
+    lines = [
+        "# NLU data-quality report",
+        "",
+        f"Made {dt.datetime.now():%Y-%m-%d %H:%M} by `{command}`. How to read it: README.md, "
+        '"For content editors", "The data-quality report".',
+        "",
+        "## What needs attention",
+        "",
+        *([f"- {line}" for line in needs] or ["Nothing."]),
+        "",
+        *confusion_section(cv, cv_note, folds),
+        "## 2. Contradictions: the same text under two intents",
+        "",
+        f"Identical after normalising, or similarity at least {limits.contradiction}. Decide which intent "
+        "the text belongs to and remove or reword the other.",
+        "",
+        *(table(["alike", "example", "contradicted by"], pair_rows(findings.contradictions))
+          if findings.contradictions else ["None.", ""]),
+        "## 3. Near-duplicates within an intent",
+        "",
+        f"Identical after normalising, or similarity at least {limits.duplicate}. Delete one of each pair: "
+        "it teaches the model nothing new.",
+        "",
+        *(table(["alike", "example", "near-copy"], pair_rows(findings.duplicates))
+          if findings.duplicates else ["None.", ""]),
+        "## 4. Intents with too few or too uniform examples",
+        "",
+        f"Too few: under {limits.min_examples} examples. Too uniform: any two examples at least "
+        f"{limits.uniform_similarity} alike on average, or at least {limits.uniform_opening:.0%} opening "
+        "with the same two words. Write more examples that say it differently.",
+        "",
+    ]  # fmt: skip
+    flagged = findings.flagged_shapes
+    shape_rows = [
+        [s.intent, str(s.count), f"{s.similarity:.2f}", f"{quote(s.opening)} ({s.opening_share:.0%})",
+         shape_reasons(s, limits)]
+        for s in flagged
+    ]  # fmt: skip
+    headers = ["intent", "examples", "alike on average", "most common opening", "why"]
+    lines += table(headers, shape_rows) if flagged else ["None.", ""]
+    lines += [
+        "## 5. Held-out examples copied from training (leakage)",
+        "",
+        f"A held-out example (tests/nlu/) identical after normalising to a training example, or similarity "
+        f"at least {limits.leakage}. Rewrite the held-out one: until then the held-out score measures "
+        "memory, not understanding. A leak into another intent is listed first: it is a contradiction too.",
+        "",
+    ]
+    lines += (
+        table(["alike", "held-out example", "training example"], pair_rows(findings.leaks))
+        if findings.leaks
+        else ["None.", ""]
+    )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    """Run the parts, write the report, print what needs attention."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--folds", type=int, default=3, help="cross-validation folds (default 3)")
+    parser.add_argument("--no-cv", action="store_true", help="only the quick part")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="report folder")
+    parser.add_argument("--verbose", action="store_true", help="show Rasa's own output while it trains")
+    args = parser.parse_args()
+    out: Path = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    cv_dir = out / "cross_validation"
+    failed = False
+
+    print(f"NLU data-quality report -> {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
+    started = time.monotonic()
+    training = quality.load_examples(nlu_files(TRAINING))
+    held_out = quality.load_examples(nlu_files(HELD_OUT))
+    print(f"checking {len(training)} training and {len(held_out)} held-out examples ...", flush=True)
+    try:
+        encoder = SentenceEncoder(ENCODER)
+    except EncoderMissing as err:
+        print(f"nlu report: {err}")
+        return 1
+    findings = quality.check(training, held_out, encoder.encode)
+    print(f"  done in {time.monotonic() - started:.0f} s", flush=True)
+
+    cv_note = ""
+    if not args.no_cv:
+        failed = not run_cross_validation(args.folds, cv_dir, out / "cross_validation.log", args.verbose)
+    elif (cv_dir / "intent_report.json").exists():
+        cv_note = stale_note(cv_dir)
+    cv = quality.read_cross_validation(cv_dir) if (cv_dir / "intent_report.json").exists() else None
+    for name in PLOTS:
+        target = out / name
+        target.unlink(missing_ok=True)
+        if cv is not None and (cv_dir / name).exists():
+            shutil.copy2(cv_dir / name, target)
+
+    command = "make nlu-report" + (" NLU_REPORT_ARGS=--no-cv" if args.no_cv else "")
+    report = out / "report.md"
+    report.write_text(render(findings, cv, cv_note, command, args.folds), encoding="utf-8")
+
+    print("\nSummary")
+    if cv is not None:
+        scores = f"macro F1 {cv.macro_f1:.3f}, accuracy {cv.accuracy:.3f}"
+        print(f"  cross-validated {scores} ({len(cv.intents)} intents)")
+        if cv_note:
+            print(f"  ({cv_note})")
+    else:
+        print("  no cross-validation figures (run without --no-cv for them)")
+    needs = attention(findings, cv)
+    if needs:
+        print("  needs attention:")
+        for line in needs:
+            print(f"    ! {line}")
+    else:
+        print(f"  nothing needs attention (no intent below F1 {ATTENTION_F1}, nothing duplicated or leaked)")
+    print(f"  report: {report.relative_to(ROOT) if report.is_relative_to(ROOT) else report}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -27,6 +27,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from nlu_quality_report import ATTENTION_F1, attention, render
+
 from bot.nlu import quality
 from bot.nlu.encoder import EncoderMissing, SentenceEncoder
 
@@ -37,8 +39,6 @@ ENCODER = ROOT / "models" / "encoder"
 CONFIG = ROOT / "config.yml"
 DEFAULT_OUT = ROOT / "results" / "nlu_quality"
 PLOTS = ("intent_confusion_matrix.png", "intent_histogram.png")
-ATTENTION_F1 = 0.85  # an intent cross-validated below this is listed under "needs attention"
-MAX_ROWS = 60  # per table; the rest are counted, not listed
 
 # Lines of Rasa's output that mark where a cross-validation run is (rasa/nlu/test.py, model_training.py).
 FOLD_STARTS = re.compile(r"Starting to train component")
@@ -87,7 +87,7 @@ def run_cross_validation(folds: int, out: Path, log: Path, verbose: bool) -> boo
     )
     started = fold_started = time.monotonic()
     fold, training, shown = 0, False, -1
-    with log.open("w", encoding="utf-8") as sink:
+    with log.open("w", encoding="utf-8", buffering=1) as sink:  # line by line, for `tail -f`
         # cwd: config.yml names the encoder as a path relative to the project.
         child = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         for line in output_lines(child.stdout):
@@ -124,177 +124,6 @@ def stale_note(cv_dir: Path) -> str:
     changed = any(p.stat().st_mtime > report.stat().st_mtime for p in nlu_files(TRAINING))
     note = f"Not rerun (--no-cv): these figures are from the cross-validation of {when:%Y-%m-%d %H:%M}"
     return note + (", and data/nlu has changed since." if changed else "; data/nlu has not changed since.")
-
-
-# ---- the report --------------------------------------------------------------------------------------
-
-
-def quote(text: str) -> str:
-    """An example as a code span: shown exactly, `*` and `_` not read as emphasis, `|` kept in its cell."""
-    return "`" + text.replace("`", "'").replace("|", "\\|").replace("\n", " ") + "`"
-
-
-def table(headers: list[str], rows: list[list[str]]) -> list[str]:
-    """A Markdown table, cut at MAX_ROWS with a line saying how many were left out."""
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows[:MAX_ROWS]]
-    if len(rows) > MAX_ROWS:
-        lines.append(f"\n... and {len(rows) - MAX_ROWS} more.")
-    return [*lines, ""]
-
-
-def shape_reasons(shape: quality.IntentShape, limits: quality.Thresholds) -> str:
-    """Why an intent is flagged, in words."""
-    reasons = []
-    if shape.too_few:
-        reasons.append(f"too few: {shape.count} examples, {limits.min_examples} wanted")
-    if shape.similarity >= limits.uniform_similarity:
-        reasons.append(f"too uniform: any two examples are {shape.similarity:.2f} alike on average")
-    if shape.opening_share >= limits.uniform_opening:
-        reasons.append(f"too uniform: {shape.opening_share:.0%} open with the same words")
-    return "; ".join(reasons)
-
-
-def attention(findings: quality.Findings, cv: quality.CrossValidation | None) -> list[str]:
-    """One line per kind of problem, with what to do about it."""
-    lines = []
-    if cv is not None:
-        weak = [s for s in cv.intents if s.f1 < ATTENTION_F1]
-        if weak:
-            listed = ", ".join(f"{s.intent} {s.f1:.2f}" for s in weak)
-            lines.append(f"{len(weak)} intents cross-validate below F1 {ATTENTION_F1}: {listed}")
-        top = "; ".join(f"{a} read as {b} {n}x" for a, b, n in cv.top_confusions(3))
-        if top:
-            lines.append(f"top confusions: {top} (add contrasting examples, or merge the intents)")
-    if findings.contradictions:
-        count = len(findings.contradictions)
-        lines.append(f"{count} contradictions: one text, two intents (decide which label is right)")
-    if findings.duplicates:
-        count = len(findings.duplicates)
-        lines.append(f"{count} near-duplicate pairs (delete one of each: it adds nothing)")
-    few = [s for s in findings.shapes if s.too_few]
-    if few:
-        listed = ", ".join(f"{s.intent} ({s.count})" for s in few)
-        lines.append(f"{len(few)} intents with too few examples: {listed} (write more, varied ones)")
-    uniform = [s.intent for s in findings.shapes if s.too_uniform]
-    if uniform:
-        lines.append(f"{len(uniform)} intents with too uniform examples: {', '.join(uniform)}")
-    if findings.leaks:
-        lines.append(
-            f"{len(findings.leaks)} held-out examples are near-copies of training examples "
-            "(the held-out score is not honest until they are rewritten)"
-        )
-    return lines
-
-
-def confusion_section(cv: quality.CrossValidation | None, note: str, folds: int) -> list[str]:
-    """Section 1: the cross-validated scores and confusions."""
-    lines = ["## 1. Which intents get confused (cross-validation)", ""]
-    if cv is None:
-        return [*lines, "Not run (`--no-cv`). Run `make nlu-report` without it for this part.", ""]
-    if note:
-        lines += [f"**{note}**", ""]
-    examples = sum(s.support for s in cv.intents)
-    lines += [
-        f"Macro F1 **{cv.macro_f1:.3f}** (the mean of the intents' F1, each counts the same), accuracy "
-        f"{cv.accuracy:.3f}, over {examples} training examples in {len(cv.intents)} intents, each predicted "
-        f"by a model that did not see it ({folds} folds, drawn at random: figures move by a point or two "
-        "between runs).",
-        "",
-    ]
-    top = cv.top_confusions(5)
-    if top:
-        lines += ["Most frequent confusions:", ""]
-        lines += [f"- **{a}** read as **{b}**: {n} {'time' if n == 1 else 'times'}" for a, b, n in top]
-        lines.append("")
-    lines += [
-        "![Intent confusion matrix](intent_confusion_matrix.png)",
-        "",
-        "In the matrix each row is the intent an example is labelled with, each column what the model "
-        "said; the diagonal are the right answers, every other number is a confusion.",
-        "",
-    ]
-    rows = []
-    for s in cv.intents:
-        read_as = ", ".join(f"{other} ({n})" for other, n in s.confused_with) or "-"
-        worst = "<br>".join(f"{quote(m.text)} → {m.predicted} ({m.confidence:.2f})" for m in s.worst) or "-"
-        rows.append([s.intent, f"{s.f1:.2f}", str(s.support), read_as, worst])
-    headers = ["intent", "F1", "examples", "read as (times)", "most confident mistakes"]
-    return lines + table(headers, rows)
-
-
-def pair_rows(pairs: list[quality.Pair]) -> list[list[str]]:
-    """Table rows of pairs: how alike, then both examples with their intents and files."""
-    return [
-        [
-            "same words" if p.same_text else f"{p.similarity:.2f}",
-            f"{quote(p.first.text)} ({p.first.intent}, {p.first.source})",
-            f"{quote(p.second.text)} ({p.second.intent}, {p.second.source})",
-        ]
-        for p in pairs
-    ]
-
-
-def render(
-    findings: quality.Findings, cv: quality.CrossValidation | None, cv_note: str, command: str, folds: int
-) -> str:
-    """The whole report as Markdown."""
-    limits = quality.Thresholds()
-    needs = attention(findings, cv)
-    lines = [
-        "# NLU data-quality report",
-        "",
-        f"Made {dt.datetime.now():%Y-%m-%d %H:%M} by `{command}`. How to read it: README.md, "
-        '"For content editors", "The data-quality report".',
-        "",
-        "## What needs attention",
-        "",
-        *([f"- {line}" for line in needs] or ["Nothing."]),
-        "",
-        *confusion_section(cv, cv_note, folds),
-        "## 2. Contradictions: the same text under two intents",
-        "",
-        f"Identical after normalising, or similarity at least {limits.contradiction}. Decide which intent "
-        "the text belongs to and remove or reword the other.",
-        "",
-        *(table(["alike", "example", "contradicted by"], pair_rows(findings.contradictions))
-          if findings.contradictions else ["None.", ""]),
-        "## 3. Near-duplicates within an intent",
-        "",
-        f"Identical after normalising, or similarity at least {limits.duplicate}. Delete one of each pair: "
-        "it teaches the model nothing new.",
-        "",
-        *(table(["alike", "example", "near-copy"], pair_rows(findings.duplicates))
-          if findings.duplicates else ["None.", ""]),
-        "## 4. Intents with too few or too uniform examples",
-        "",
-        f"Too few: under {limits.min_examples} examples. Too uniform: any two examples at least "
-        f"{limits.uniform_similarity} alike on average, or at least {limits.uniform_opening:.0%} opening "
-        "with the same two words. Write more examples that say it differently.",
-        "",
-    ]  # fmt: skip
-    flagged = findings.flagged_shapes
-    shape_rows = [
-        [s.intent, str(s.count), f"{s.similarity:.2f}", f"{quote(s.opening)} ({s.opening_share:.0%})",
-         shape_reasons(s, limits)]
-        for s in flagged
-    ]  # fmt: skip
-    headers = ["intent", "examples", "alike on average", "most common opening", "why"]
-    lines += table(headers, shape_rows) if flagged else ["None.", ""]
-    lines += [
-        "## 5. Held-out examples copied from training (leakage)",
-        "",
-        f"A held-out example (tests/nlu/) identical after normalising to a training example, or similarity "
-        f"at least {limits.leakage}. Rewrite the held-out one: until then the held-out score measures "
-        "memory, not understanding. A leak into another intent is listed first: it is a contradiction too.",
-        "",
-    ]
-    lines += (
-        table(["alike", "held-out example", "training example"], pair_rows(findings.leaks))
-        if findings.leaks
-        else ["None.", ""]
-    )
-    return "\n".join(lines)
 
 
 def main() -> int:

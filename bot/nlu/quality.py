@@ -95,6 +95,42 @@ class IntentShape:
 
 
 @dataclass(frozen=True)
+class Closeness:
+    """How close examples are to their nearest training example, and how often it has their intent.
+
+    Cross-validation predicts a training example from the others; the held-out gate predicts a held-out
+    example from all of them. When held-out examples sit much closer to training than training examples
+    sit to each other, the gate scores higher than messages written afresh would.
+    """
+
+    training: float  # mean cosine of a training example to its nearest other training example
+    held_out: float  # mean cosine of a held-out example to its nearest training example
+    training_same_intent: float  # share whose nearest other training example has the same intent
+    held_out_same_intent: float  # share whose nearest training example has the same intent
+
+
+def closeness(
+    training: Sequence[Example],
+    train_vectors: np.ndarray,
+    held_out: Sequence[Example],
+    held_vectors: np.ndarray,
+) -> Closeness:
+    """Nearest-neighbour figures of both sets against the training set (see `Closeness`)."""
+    if len(training) < 2 or not held_out:
+        return Closeness(0.0, 0.0, 0.0, 0.0)
+    intents = np.array([e.intent for e in training])
+    within = train_vectors @ train_vectors.T
+    np.fill_diagonal(within, -np.inf)  # leave the example itself out
+    across = held_vectors @ train_vectors.T
+    return Closeness(
+        training=float(within.max(axis=1).mean()),
+        held_out=float(across.max(axis=1).mean()),
+        training_same_intent=float((intents[within.argmax(axis=1)] == intents).mean()),
+        held_out_same_intent=float((intents[across.argmax(axis=1)] == [e.intent for e in held_out]).mean()),
+    )
+
+
+@dataclass(frozen=True)
 class Findings:
     """Everything the static checks found, each list sorted worst first."""
 
@@ -102,6 +138,7 @@ class Findings:
     contradictions: list[Pair]
     leaks: list[Pair]
     shapes: list[IntentShape]  # every intent, worst first; `too_few` / `too_uniform` mark the flagged
+    closeness: Closeness
 
     @property
     def flagged_shapes(self) -> list[IntentShape]:
@@ -235,7 +272,9 @@ def check(
     leaks = _pairs(*across, limits.leakage, keep=lambda a, b: True, same_set=False)
     # A held-out example copied into another intent is worse than one copied into its own.
     leaks.sort(key=lambda p: (p.first.intent != p.second.intent, *p.severity), reverse=True)
-    return Findings(duplicates, contradictions, leaks, intent_shapes(training, train_vectors, limits))
+    shapes = intent_shapes(training, train_vectors, limits)
+    near = closeness(training, train_vectors, held_out, held_vectors)
+    return Findings(duplicates, contradictions, leaks, shapes, near)
 
 
 # ---- what `rasa test nlu --cross-validation` wrote ---------------------------------------------------
@@ -276,10 +315,24 @@ class CrossValidation:
 
     def top_confusions(self, n: int = 3) -> list[tuple[str, str, int]]:
         """(intent, read as, times), the most frequent first."""
+        counts = self._directed()
+        return [(a, b, k) for (a, b), k in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:n]]
+
+    def confused_pairs(self, n: int = 3) -> list[tuple[str, str, int, int]]:
+        """(a, b, a read as b, b read as a) for the pairs mixed up most often, either way."""
+        counts = self._directed()
+        pairs = {tuple(sorted(key)) for key in counts}
+        rows = []
+        for a, b in pairs:
+            forth, back = counts.get((a, b), 0), counts.get((b, a), 0)
+            rows.append((a, b, forth, back) if forth >= back else (b, a, back, forth))
+        return sorted(rows, key=lambda r: (-(r[2] + r[3]), r[0], r[1]))[:n]
+
+    def _directed(self) -> dict[tuple[str, str], int]:
         counts = Counter((e.intent, e.predicted) for e in self.errors)
         if not counts:  # no errors file: Rasa's own top confusions per intent
             counts = Counter({(s.intent, other): k for s in self.intents for other, k in s.confused_with})
-        return [(a, b, k) for (a, b), k in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:n]]
+        return counts
 
 
 def read_cross_validation(folder: Path, worst_per_intent: int = 3) -> CrossValidation:

@@ -127,6 +127,13 @@ def test_a_held_out_near_copy_is_a_leak_and_one_into_another_intent_comes_first(
     assert all(p.same_text for p in leaks)
 
 
+def test_a_held_out_set_of_paraphrases_is_closer_to_training_than_training_is_to_itself(tmp_path, encode):
+    held_out = {"order_status": ["where's my order??", "has my parcel shipped", "any update on my delivery"]}
+    near = run(tmp_path, encode, {"order_status": VARIED_ORDER_STATUS}, held_out).closeness
+    assert near.held_out > near.training + 0.1
+    assert near.held_out_same_intent == near.training_same_intent == 1.0
+
+
 def test_clean_data_has_no_findings(tmp_path, encode):
     found = run(tmp_path, encode, {"order_status": VARIED_ORDER_STATUS}, {"order_status": ["parcel lost??"]},
                 min_examples=5)  # fmt: skip
@@ -174,6 +181,9 @@ def test_rasas_cross_validation_output_becomes_a_table_worst_intent_first(tmp_pa
     ]  # fmt: skip
     assert cv.intents[2].confused_with == [] and cv.intents[2].worst == []
     assert cv.top_confusions(2) == [("cancel_order", "order_status", 2), ("order_status", "cancel_order", 2)]
+    assert cv.confused_pairs() == [
+        ("cancel_order", "order_status", 2, 2), ("order_status", "verify_order", 1, 0),
+    ]  # fmt: skip
 
 
 def test_without_the_errors_file_rasas_own_top_confusions_are_used(tmp_path):

@@ -81,7 +81,7 @@ def run_cross_validation(folds: int, out: Path, log: Path, verbose: bool) -> boo
         env.setdefault(name, value)
     print(
         f"cross-validation: {folds} folds; each trains a model on {folds - 1} of {folds} parts of data/nlu "
-        "and tests it on the rest.\n  This takes several minutes (10-15 on two cores). Rasa's output goes to "
+        "and tests it on the rest.\n  This takes several minutes (10-20 on two cores). Rasa's output goes to "
         f"{log.relative_to(ROOT)}",
         flush=True,
     )

@@ -128,7 +128,7 @@ def confusion_section(cv: quality.CrossValidation | None, note: str, folds: int)
         read_as = ", ".join(f"{other} ({n})" for other, n in s.confused_with[:READ_AS]) or "-"
         if len(s.confused_with) > READ_AS:
             rest = s.confused_with[READ_AS:]
-            read_as += f", {len(rest)} others ({sum(n for _, n in rest)})"
+            read_as += f", {len(rest)} other intents ({sum(n for _, n in rest)} times)"
         worst = "<br>".join(f"{quote(m.text)} → {m.predicted} ({m.confidence:.2f})" for m in s.worst) or "-"
         rows.append([s.intent, f"{s.f1:.2f}", str(s.support), read_as, worst])
     headers = ["intent", "F1", "examples", "read as (times)", "most confident mistakes"]

@@ -29,7 +29,7 @@ BENCH_ARGS ?=
 CHROMIUM ?= /usr/bin/chromium
 APT_GET := $(shell [ "$$(id -u)" = 0 ] && echo apt-get || echo sudo apt-get)
 
-.PHONY: help run test train validate shell bench bench-profile bench-ack fault lint install browser clean test-unit test-stories test-nlu nlu-report audit audit-online lock fuzz
+.PHONY: help run test train validate shell bench bench-profile bench-nlu bench-ack fault lint install browser clean test-unit test-stories test-nlu nlu-report audit audit-online lock fuzz
 
 help:
 	@echo "make run       set everything up and start the assistant (Rasa :5005, actions :5055)"
@@ -42,6 +42,7 @@ help:
 	@echo "               before it training time, cold start, REST throughput, photos"
 	@echo "make fault     fault harness: kills and platform errors under load; 0 lost/duplicated/out of order"
 	@echo "make bench-profile  where a message's time goes in the Rasa server, turn 1 vs turn 200 (PROFILE_ARGS)"
+	@echo "make bench-nlu understanding alone: ms per message and per NLU component (NLU_BASELINE=model to compare)"
 	@echo "make bench-ack webhook ack latency at 200/s, Rasa server vs ingress, SQLite and Redis inboxes"
 	@echo "make lint      ruff"
 	@echo "make fuzz      the webhook fuzzer, long: FUZZ_BODIES=50000 mutated bodies (FUZZ_SEED to vary)"
@@ -157,6 +158,13 @@ bench-profile: install train
 FAULT_ARGS ?=
 fault: install train
 	$(PY) -m bench.fault_harness $(FAULT_ARGS)
+
+# Understanding alone (bench/parse_latency.py): every held-out message through the NLU pipeline, one at a
+# time and in batches of 8, per component; NLU_BASELINE=path/to/model.tar.gz measures a second model in
+# the same run. Figures: results/parse_latency.json.
+NLU_BASELINE ?=
+bench-nlu: install train
+	$(PY_RASA) -m bench.parse_latency $(if $(NLU_BASELINE),--baseline $(NLU_BASELINE))
 
 # Webhook acknowledgement latency at a fixed rate (ACK_ARGS, e.g. --rate 200 --seconds 20 --engine redis),
 # straight at a Rasa server and through connectors.ingress; ports 5950-5974, database loom_ack_bench,

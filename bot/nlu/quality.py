@@ -191,8 +191,8 @@ def _comparable(a: str, b: str) -> bool:
 def embed(encode: Encode, texts: Sequence[str]) -> np.ndarray:
     """Unit vectors of `texts`, one text per call to `encode`.
 
-    The int8 encoder quantises activations per batch, so a text's vector shifts with its batch-mates
-    (one sentence came out at cosine 0.98 with itself); alone it is always the same vector.
+    One text per call, so a vector never depends on the others (an int8 encoder once made it depend
+    on its batch-mates; the float one does not, but the checks need not care which is exported).
     """
     if not texts:
         return np.zeros((0, 0), dtype=np.float32)

@@ -192,3 +192,12 @@ def test_without_the_errors_file_rasas_own_top_confusions_are_used(tmp_path):
     assert cv.intents[0].confused_with == [("cancel_order", 2), ("verify_order", 1)]
     assert cv.intents[0].worst == [] and cv.errors == []
     assert cv.top_confusions(1) == [("cancel_order", "order_status", 2)]
+
+
+def test_the_projects_held_out_sets_hold_no_near_copy_of_training_and_training_no_contradiction(encode):
+    """The NLU gate in `make test` is honest only while this holds (the report's sections 2 and 5)."""
+    training = quality.load_examples(sorted((ROOT / "data" / "nlu").glob("*.yml")))
+    held_out = quality.load_examples(sorted((ROOT / "tests" / "nlu").glob("*.yml")))
+    findings = quality.check(training, held_out, encode)
+    assert [(p.first.text, p.second.text) for p in findings.leaks] == []
+    assert [(p.first.text, p.second.text) for p in findings.contradictions] == []

@@ -130,7 +130,7 @@ test-stories: train
 test-nlu: train
 	@echo "==> NLU quality gate on the held-out set in tests/nlu/"
 	$(RASA) test nlu --model $(MODEL) --nlu tests/nlu --out results/nlu
-	$(PY) scripts/nlu_gate.py results/nlu/intent_report.json --min-f1 0.90
+	$(PY) scripts/nlu_gate.py results/nlu/intent_report.json --min-f1 0.93
 
 # The data-quality report for content editors (scripts/nlu_quality.py; README, "The data-quality report"):
 # cross-validated confusions (10-15 minutes), near-duplicates, contradictions, thin or uniform intents,

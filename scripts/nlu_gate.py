@@ -18,7 +18,7 @@ def main() -> None:
     """Print the report; exit 1 when macro F1 is below --min-f1."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("report", type=Path, help="intent_report.json written by `rasa test nlu`")
-    parser.add_argument("--min-f1", type=float, default=0.90)
+    parser.add_argument("--min-f1", type=float, default=0.93)
     args = parser.parse_args()
     if not args.report.exists():
         sys.exit(f"nlu gate: {args.report} not found (did `rasa test nlu` run?)")

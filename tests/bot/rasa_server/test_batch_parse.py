@@ -41,18 +41,23 @@ def texts() -> list[str]:
 
 
 def comparable(parse_data: dict) -> dict:
-    """Everything the parse says, confidences rounded (a batch pads its tensors: float noise only)."""
+    """Everything the parse says; confidences within 5e-3.
 
-    def rounded(value):
+    TensorFlow's kernels for a padded batch round differently from those for one example: DIET's
+    entity confidences moved by up to 2e-3 (on an uncertain CRF tag, 0.674 against 0.672), never a
+    name, a value, a position or an intent.
+    """
+
+    def tolerant(value):
         if isinstance(value, float):
-            return round(value, 4)
+            return pytest.approx(value, abs=5e-3)
         if isinstance(value, dict):
-            return {key: rounded(item) for key, item in value.items()}
+            return {key: tolerant(item) for key, item in value.items()}
         if isinstance(value, list):
-            return [rounded(item) for item in value]
+            return [tolerant(item) for item in value]
         return value
 
-    return rounded(parse_data)
+    return tolerant(parse_data)
 
 
 def one_by_one(processor: MessageProcessor, texts: list[str]) -> list[dict]:
@@ -78,7 +83,7 @@ def test_batches_of_every_nlu_example_parse_as_rasa_parses_them_one_by_one(proce
     for start in range(0, len(texts), 16):
         chunk = texts[start : start + 16]
         got += batch_parse.parse_with_graph(processor, [UserMessage(t, sender_id=f"b{start}") for t in chunk])
-    assert [comparable(p) for p in got] == [comparable(p) for p in expected]
+    assert got == [comparable(p) for p in expected]
     assert sum(inferences) == len(texts) and max(inferences) == 16  # DIET ran once per batch
     assert len({p["intent"]["name"] for p in got}) > 20  # a real model, not one answer for all
 
@@ -108,7 +113,7 @@ def test_messages_asked_for_together_are_parsed_together_in_the_worker_thread(pr
     finally:
         del processor.batch_parser
         parser.close()
-    assert [comparable(p) for p in got] == expected
+    assert got == expected
     assert parser.messages == len(sample)
     assert parser.batches < len(sample) / 2  # they waited together, not one graph call each
     assert threads and all(name.startswith("nlu-batch") for name in threads)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -60,7 +61,9 @@ def measure(model: Path, texts: list[str]) -> dict[str, Any]:
         single.append((time.perf_counter() - started) * 1000)
         for stage, seconds in STAGES.take()[0].items():
             if stage.startswith("graph run_"):
-                components[stage.removeprefix("graph run_")] += seconds * 1000
+                # "graph run_bot.nlu.entities.CatalogEntityExtractor9" -> "CatalogEntityExtractor"
+                name = re.sub(r"\d+$", "", stage.removeprefix("graph run_")).rsplit(".", 1)[-1]
+                components[name] += seconds * 1000
 
     started = time.perf_counter()
     for start in range(0, len(texts), BATCH):

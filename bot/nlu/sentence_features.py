@@ -80,8 +80,12 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
 
     @classmethod
     def fingerprint_addon(cls, config: dict[str, Any]) -> str | None:
-        """The encoder's files: a new export retrains what depends on these features."""
-        return encoder_digest(config[ENCODER])
+        """The encoder's files: a new export retrains what depends on these features.
+
+        Rasa also asks with the config of a node it restored from its cache ({"output": ...}), which
+        names no encoder: then there is nothing to add.
+        """
+        return encoder_digest(config[ENCODER]) if ENCODER in config else None
 
     @staticmethod
     def required_packages() -> list[str]:

@@ -140,3 +140,7 @@ def test_ngram_weights_are_scikit_learns_tfidf():
         got[indices] = values
         assert np.allclose(got, expected, atol=1e-6)
     assert len(char_analyzer(1, 4)("ab")) > 0
+
+
+def test_the_fingerprint_of_a_node_restored_from_rasas_cache_is_not_an_error():
+    assert SentenceEmbeddingFeaturizer.fingerprint_addon({"output": object()}) is None

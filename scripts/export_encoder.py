@@ -73,27 +73,16 @@ def export(target: Path) -> None:
     from sentence_transformers import SentenceTransformer
 
     expected = SentenceTransformer(str(source), device="cpu").encode(CHECK_TEXTS, normalize_embeddings=True)
-    cosine = (run(target / "model.onnx", target / "tokenizer.json") * expected).sum(1).min()
+    cosine = (run(target) * expected).sum(1).min()
     if cosine < SAME_COSINE:
         sys.exit(f"export_encoder: the ONNX graph differs from sentence-transformers (cosine {cosine:.5f})")
 
 
-def run(model: Path, tokenizer_file: Path):
-    """The graph's vectors for CHECK_TEXTS."""
-    import numpy as np
-    import onnxruntime
-    from tokenizers import Tokenizer
+def run(target: Path):
+    """The vectors for CHECK_TEXTS, computed the way the pipeline computes them (bot.nlu.encoder)."""
+    from bot.nlu.encoder import SentenceEncoder
 
-    tokenizer = Tokenizer.from_file(str(tokenizer_file))
-    tokenizer.enable_padding()
-    encodings = tokenizer.encode_batch(CHECK_TEXTS)
-    session = onnxruntime.InferenceSession(str(model), providers=["CPUExecutionProvider"])
-    feed = {
-        "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
-        "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
-        "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
-    }
-    return session.run(None, feed)[0]
+    return SentenceEncoder(target).encode(CHECK_TEXTS)
 
 
 def main() -> None:

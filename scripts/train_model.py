@@ -21,7 +21,8 @@ import tomllib
 
 # all-MiniLM-L6-v2 exported to ONNX (scripts/export_encoder.py), where config.yml reads it
 ENCODER = "models/encoder"
-INPUTS = ["config.yml", "domain.yml", "data", "bot/nlu", ENCODER]
+# bot/sentiment: `rasa train` fits the learned sentiment model with that code (bot/sentiment/training.py)
+INPUTS = ["config.yml", "domain.yml", "data", "bot/nlu", "bot/sentiment", ENCODER]
 KEEP_CACHED = 10  # models kept in the shared cache (about 30 MB each)
 DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "loom-support-bot" / "models"
 

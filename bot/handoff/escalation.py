@@ -207,7 +207,7 @@ def decide(turns: Sequence[Turn], config: EscalationConfig, vip: bool = False) -
         reason = "sustained_negative"
     elif last.intent not in NOT_QUESTIONS and _in_a_row(turns, last.intent) >= config.same_question_times:
         reason = "repeated_question"
-    elif vip and last.score <= config.vip_score:
+    elif vip and last.label == "negative" and last.score <= config.vip_score:
         reason = "vip_negative"
     return Decision(trend, reason=reason)
 

@@ -8,8 +8,9 @@ twice, even by two replicas reading at once.
 Only the replica whose insert made the row screens it for moderation.
 
 DMs carry their intent and sentiment in Rasa's parse data. Mentions are not conversations (nobody
-answers them), so they are scored here with the same sentiment scorer as the Rasa component, and their
-intent comes from Rasa's `/model/parse` when Rasa answers (without it, they are recorded without one).
+answers them): their intent and sentiment come from Rasa's `/model/parse` (the learned sentiment model),
+and when Rasa does not answer they are recorded without an intent and scored here with the lexicon
+scorer the model is built on.
 """
 
 from __future__ import annotations
@@ -95,9 +96,17 @@ def from_event(event_id: int, sender_id: str, event: dict[str, Any]) -> Record |
     )
 
 
-def from_mention(mention: Mention, scorer: SentimentScorer, intent: str | None) -> Record:
-    """The record of a stored X mention, scored here."""
-    sentiment = scorer.score(mention.text)
+def from_mention(mention: Mention, scorer: SentimentScorer, parsed: dict[str, Any] | None) -> Record:
+    """The record of a stored X mention, with Rasa's parse of it (None: Rasa did not answer)."""
+    parsed = parsed or {}
+    name = (parsed.get("intent") or {}).get("name")
+    intent = str(name)[:80] if name else None
+    rasa_sentiment = parsed.get("sentiment") or {}
+    if rasa_sentiment.get("label") in LABELS and isinstance(rasa_sentiment.get("score"), (int, float)):
+        label, score = rasa_sentiment["label"], float(rasa_sentiment["score"])
+    else:  # Rasa away, or a model without the sentiment component
+        sentiment = scorer.score(mention.text)
+        label, score = sentiment.label, sentiment.score
     at = mention.posted_at if mention.posted_at.tzinfo else mention.posted_at.replace(tzinfo=dt.timezone.utc)
     handle = mention.author_handle or mention.author_name or mention.author_id
     return Record(
@@ -110,8 +119,8 @@ def from_mention(mention: Mention, scorer: SentimentScorer, intent: str | None) 
         link=mention.url or None,
         text=mention.text,
         intent=intent,
-        sentiment_label=sentiment.label,
-        sentiment_score=sentiment.score,
+        sentiment_label=label,
+        sentiment_score=score,
         at=at,
     )
 
@@ -232,17 +241,15 @@ class Recorder:
             return list(await session.scalars(query))
 
     async def _record_mentions(self, mentions: list[Mention]) -> int:
-        records = [from_mention(m, self._scorer, await self._intent(m.text)) for m in mentions]
+        records = [from_mention(m, self._scorer, await self._parse(m.text)) for m in mentions]
         return len(await self.record(records))
 
-    async def _intent(self, text: str) -> str | None:
+    async def _parse(self, text: str) -> dict[str, Any] | None:
         try:
-            parsed = await self._rasa.parse(text)
+            return await self._rasa.parse(text)
         except DeliveryError as err:
-            logger.info("mention recorded without an intent: %s", err)
+            logger.info("mention recorded without an intent, scored by the lexicon: %s", err)
             return None
-        name = (parsed.get("intent") or {}).get("name")
-        return str(name)[:80] if name else None
 
     async def catch_up(self) -> int:
         """Record everything new from both sources; how many messages were recorded."""

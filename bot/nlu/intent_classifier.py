@@ -215,14 +215,10 @@ class SentenceIntentClassifier(IntentClassifier, GraphComponent):
 
 def sentence_vector(message: Message) -> np.ndarray:
     """The message's sentence embedding from SentenceEmbeddingFeaturizer."""
-    features = [
-        f
-        for f in message.features
-        if f.attribute == TEXT and f.origin == SentenceEmbeddingFeaturizer.__name__ and f.is_dense()
-    ]
-    if not features:
+    _, sentence = message.get_dense_features(TEXT, [SentenceEmbeddingFeaturizer.__name__])
+    if sentence is None:
         raise ValueError("SentenceIntentClassifier needs SentenceEmbeddingFeaturizer before it (config.yml)")
-    return np.asarray(features[0].features, dtype=np.float32).reshape(-1)
+    return np.asarray(sentence.features, dtype=np.float32).reshape(-1)
 
 
 def ranked(probabilities: np.ndarray) -> list[tuple[int, float]]:

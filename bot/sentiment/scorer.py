@@ -198,6 +198,10 @@ class SentimentScorer:
 
     def score(self, text: str) -> Sentiment:
         """The sentiment of one message."""
+        return self.analyse(text)[0]
+
+    def analyse(self, text: str) -> tuple[Sentiment, dict[str, float]]:
+        """The sentiment of one message and VADER's scores behind it (the learned model's features)."""
         text = text or ""
         lowered = text.lower()
         vader = self._vader.polarity_scores(text)
@@ -225,7 +229,7 @@ class SentimentScorer:
             raw *= REQUEST_DAMPING
         score = normalise(raw + domain)
         label = label_for(score)
-        return Sentiment(label, score, self._confidence(score, label), tuple(sorted(signals)))
+        return Sentiment(label, score, self._confidence(score, label), tuple(sorted(signals))), vader
 
     def _domain(self, lowered: str) -> tuple[float, set[str]]:
         """Sum of domain phrase valences (negated positive phrases flip, as in VADER)."""

@@ -91,6 +91,12 @@ def test_vip_customers_escalate_on_their_first_negative_message():
     assert decide([turn], CONFIG, vip=True).reason == "vip_negative"
 
 
+def test_a_vip_message_the_model_calls_neutral_is_not_a_complaint():
+    """The learned model's score is p(positive) - p(negative): a neutral message can sit below -0.05."""
+    leaning = Turn("order_status", -0.2, "neutral")
+    assert decide([leaning], CONFIG, vip=True).reason is None
+
+
 def test_priority_and_summary():
     assert priority("high_stakes_safety", -0.8, vip=False) > priority("customer_request", 0.0, vip=False)
     assert priority("customer_request", 0.0, vip=True) > priority("customer_request", 0.0, vip=False)

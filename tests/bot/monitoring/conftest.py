@@ -33,6 +33,7 @@ class FakeRasa:
     def __init__(self) -> None:
         self.events: list[tuple[str, Any]] = []
         self.intents: dict[str, str] = {}
+        self.sentiments: dict[str, dict[str, Any]] = {}  # word in the text -> the parse's sentiment
         self.url = ""
 
     def app(self) -> web.Application:
@@ -61,7 +62,11 @@ class FakeRasa:
         self._authorised(request)
         text = (await request.json())["text"]
         intent = next((name for word, name in self.intents.items() if word in text.lower()), "nlu_fallback")
-        return web.json_response({"text": text, "intent": {"name": intent, "confidence": 0.9}})
+        parsed: dict[str, Any] = {"text": text, "intent": {"name": intent, "confidence": 0.9}}
+        sentiment = next((s for word, s in self.sentiments.items() if word in text.lower()), None)
+        if sentiment is not None:
+            parsed["sentiment"] = sentiment
+        return web.json_response(parsed)
 
     def sent_to(self, conversation_id: str) -> list[Any]:
         """The event lists (or single events) posted to one conversation, in order."""

@@ -168,6 +168,18 @@ async def test_mentions_are_scored_here_and_get_rasas_intent(database, rasa, fak
     assert await recorder(database, rasa).catch_up() == 0
 
 
+async def test_a_mention_takes_the_sentiment_rasa_gives_it(database, rasa, fake_rasa):
+    """Rasa's learned model reads a complaint told as a story, which the lexicon scores neutral."""
+    text = "@loomandco the wedding is tomorrow and the dress is sitting in your warehouse"
+    assert SCORER.score(text).label != "negative"
+    learned = {"label": "negative", "score": -0.81, "confidence": 0.88, "signals": ["sarcasm"]}
+    fake_rasa.sentiments = {"wedding": learned}
+    await add_mention(database, 4, text)
+    assert await recorder(database, rasa).catch_up() == 1
+    [message] = await logged(database)
+    assert (message.sentiment_label, message.sentiment_score) == ("negative", -0.81)
+
+
 async def test_mentions_are_recorded_without_an_intent_when_rasa_is_away(database, down_rasa):
     await add_mention(database, 3, "@loomandco you idiots lost my parcel")
     reader = recorder(database, down_rasa)

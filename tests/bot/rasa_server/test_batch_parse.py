@@ -41,20 +41,21 @@ def texts() -> list[str]:
 
 
 def comparable(parse_data: dict) -> dict:
-    """Everything the parse says; confidences within 5e-3.
+    """Everything the parse says; DIET's entity confidences within 0.02, every other number within 1e-5.
 
-    TensorFlow's kernels for a padded batch round differently from those for one example: DIET's
-    entity confidences moved by up to 2e-3 (on an uncertain CRF tag, 0.674 against 0.672), never a
-    name, a value, a position or an intent.
+    TensorFlow's kernels for a padded batch round differently from those for one example, and DIET's
+    CRF turns that into entity confidences that move by up to 0.011 (one of 348 entities in the NLU
+    data, "4 out of 5" at 0.514 against 0.525; the others under 5e-3), never an entity's name, value
+    or position. The intent (numpy, over the sentence embedding) and the sentiment move by under 1e-6.
     """
 
-    def tolerant(value):
+    def tolerant(value, key=""):
         if isinstance(value, float):
-            return pytest.approx(value, abs=5e-3)
+            return pytest.approx(value, abs=0.02 if key == "confidence_entity" else 1e-5)
         if isinstance(value, dict):
-            return {key: tolerant(item) for key, item in value.items()}
+            return {name: tolerant(item, name) for name, item in value.items()}
         if isinstance(value, list):
-            return [tolerant(item) for item in value]
+            return [tolerant(item, key) for item in value]
         return value
 
     return tolerant(parse_data)

@@ -12,6 +12,7 @@ from bot.action_server.settings import ActionServerSettings
 from bot.catalog.availability import CatalogService
 from bot.catalog.encoders import image_encoder_for
 from bot.catalog.fetch import FetchPolicy, media_policy_for
+from bot.catalog.photo_config import PhotoConfig
 from bot.catalog.product_search import ProductSearch
 from bot.catalog.vector_search import CatalogSearch
 from bot.config_files import WatchedFile
@@ -48,7 +49,12 @@ def services() -> Services:
     """The process-wide services; the action server builds them on the first action call."""
     settings = ActionServerSettings.from_env().settings
     database = Database(settings.database_url)
-    vectors = CatalogSearch(settings.catalog_dir, images=functools.partial(image_encoder_for, settings))
+    photos = PhotoConfig.watch()
+    vectors = CatalogSearch(
+        settings.catalog_dir,
+        images=functools.partial(image_encoder_for, settings),
+        config=lambda: photos.value,
+    )
     return Services(
         settings=settings,
         database=database,

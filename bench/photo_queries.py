@@ -13,7 +13,7 @@ import random
 from collections.abc import Callable
 
 import numpy as np
-from PIL import Image, ImageEnhance, ImageFilter, ImageOps
+from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageOps
 
 Augmentation = Callable[[Image.Image, random.Random], Image.Image]
 
@@ -122,6 +122,41 @@ def combined(image: Image.Image, rng: random.Random) -> Image.Image:
 AUGMENTATIONS: dict[str, Augmentation] = {**SINGLE, "combined": combined}
 
 
+def busy_background(image: Image.Image, rng: random.Random) -> Image.Image:
+    """The product at 45-70 % of the frame among 30 random coloured boxes, recompressed at quality 25-40."""
+    width, height = image.size
+    canvas = Image.new("RGB", (width, height), _random_color(rng))
+    draw = ImageDraw.Draw(canvas)
+    for _ in range(30):
+        left, top = rng.randrange(width), rng.randrange(height)
+        box = (left, top, left + rng.randrange(10, width // 3), top + rng.randrange(10, height // 3))
+        draw.rectangle(box, fill=_random_color(rng))
+    scale = rng.uniform(0.45, 0.70)
+    product = _rgb(image).resize((max(1, round(width * scale)), max(1, round(height * scale))))
+    canvas.paste(product, (rng.randint(0, width - product.width), rng.randint(0, height - product.height)))
+    buffer = io.BytesIO()
+    canvas.save(buffer, "JPEG", quality=rng.randint(25, 40))
+    buffer.seek(0)
+    with Image.open(buffer) as decoded:
+        return decoded.convert("RGB")
+
+
+# The three ways customers' photos differ from catalogue shots that issue 22 measures, each a stack.
+CUSTOMER_PHOTOS: dict[str, Augmentation] = {
+    "cropped and mirrored": lambda image, rng: flip(random_crop(image, rng), rng),
+    "tilted, relit and blurred": lambda image, rng: blur(lighting(rotation(image, rng), rng), rng),
+    "small on a busy background, low JPEG quality": busy_background,
+}
+
+
+def customer_photos(image: Image.Image, seed: int) -> list[tuple[str, Image.Image]]:
+    """One photo of each kind in CUSTOMER_PHOTOS, the same for a seed."""
+    return [
+        (name, change(image, random.Random(seed * 1_000_003 + index)))
+        for index, (name, change) in enumerate(CUSTOMER_PHOTOS.items())
+    ]
+
+
 def queries(image: Image.Image, seed: int, per_image: int) -> list[tuple[str, Image.Image]]:
     """`per_image` (augmentation name, query photo) pairs for one catalogue photo, the same for a seed.
 
@@ -135,3 +170,51 @@ def queries(image: Image.Image, seed: int, per_image: int) -> list[tuple[str, Im
         (name, AUGMENTATIONS[name](image, random.Random(seed * 1_000_003 + index)))
         for index, name in enumerate(names[i % len(names)] for i in range(per_image))
     ]
+
+
+# Photographs that ship with packages the project installs and that no demo product is made from:
+# things the shop does not sell (motorcycle_right.png is left out: it shows motorcycle_left's scene).
+UNSOLD_FILES = (
+    ("skimage", "data/cell.png"),
+    ("skimage", "data/color.png"),
+    ("skimage", "data/horse.png"),
+    ("skimage", "data/ihc.png"),
+    ("skimage", "data/logo.png"),
+    ("skimage", "data/microaneurysms.png"),
+    ("skimage", "data/phantom.png"),
+    ("skimage", "data/chessboard_RGB.png"),
+    ("matplotlib", "mpl-data/sample_data/Minduka_Present_Blue_Pack.png"),
+    ("matplotlib", "mpl-data/sample_data/logo2.png"),
+)
+
+
+def unsold_photos() -> list[tuple[str, Image.Image]]:
+    """(name, photo) of things not sold: the package photos above, and look-alikes.
+
+    Look-alikes are the regions of the demo catalogue's base photos that no product shows: the same
+    scene or texture as a product, a different object (bot/catalog/demo_images.py keeps regions apart).
+    """
+    from bot.catalog.demo_images import (
+        REGIONS_PER_PHOTO,
+        SOURCES,
+        _package_dir,
+        assign,
+        load_base,
+        region_of,
+        regions,
+    )
+    from bot.storage.seed import load_yaml
+
+    photos = []
+    for package, path in UNSOLD_FILES:
+        with Image.open(_package_dir(package) / path) as image:
+            photos.append((path.rsplit("/", 1)[-1], image.convert("RGB")))
+    bases = assign([product["sku"] for product in load_yaml("catalog.yml")["products"]])
+    used = {(base, region_of(base, sku)) for sku, base in bases.items()}
+    for source in SOURCES:
+        for number in range(REGIONS_PER_PHOTO):
+            if (source.name, number) not in used:
+                box = regions(source.name)[number]
+                region = load_base(source.name).crop(box).resize((512, 512), Image.Resampling.LANCZOS)
+                photos.append((f"{source.name} region {number} (look-alike)", region))
+    return photos

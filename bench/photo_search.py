@@ -1,177 +1,346 @@
-"""Photo search benchmark: recall on realistic photo queries, search latency at scale, build speed.
+"""Photo search benchmark: recall, confidence levels, unsold items and latency, through the real search.
 
-Queries are the demo catalogue's photos changed the way customers' photos differ from product shots
-(crops, rotation, scale, lighting, blur, JPEG, background, flips; bench/photo_queries.py). Latency is
-measured at 1k, 10k and 100k catalogue vectors (the real ones padded with synthetic vectors near them),
-for exact search and HNSW, with HNSW's recall against exact search. Prints numbers; asserts nothing.
+The demo shop is seeded into a scratch SQLite database and indexed by `bot catalog index`'s own code
+(photos.yml's views and local features). Queries are every catalogue photo changed in the three ways
+customers' photos differ from catalogue shots (bench/photo_queries.py `CUSTOMER_PHOTOS`), searched with
+`CatalogSearch.by_image` and judged by `verdict`, as the photo action does. Photos of things the shop
+does not sell (package sample photos and unused regions of the catalogue's own base photos), changed the
+same ways, measure confident false matches.
+
+`--calibrate` fits photos.yml's confidence weights on a separate draw of queries (other seeds) and
+prints them with the lowest "show one product" level whose precision is at least 0.99 there; the
+evaluation never sees those queries. Latency is per photo (embedding, neighbour search, verification)
+on the demo index and on indexes padded to 1k and 100k products. Prints numbers; asserts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import statistics
+import math
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from bench.photo_queries import queries
+from bench.photo_queries import CUSTOMER_PHOTOS, customer_photos, unsold_photos
 from bench.stats import percentile
-from bot.catalog.demo_images import write_catalog_images
-from bot.catalog.encoders import EfficientNetLiteEncoder, normalise_rows
-from bot.catalog.vector_index import ExactIndex, HnswIndex
-from bot.catalog.vector_search import group_by_product, verdict
-from bot.storage.seed import load_yaml
+from bot.catalog.encoders import EfficientNetLiteEncoder, normalise_rows, text_encoder
+from bot.catalog.images import ImageStore
+from bot.catalog.indexing import build, write_manifest
+from bot.catalog.local_features import StoredFeatures
+from bot.catalog.photo_config import Confidence, PhotoConfig
+from bot.catalog.vector_index import ExactIndex, StoredVectors
+from bot.catalog.vector_search import CatalogSearch, Match, verdict
+from bot.storage import migrate
+from bot.storage.db import create_sync_engine
+from bot.storage.models import ProductImage
+from bot.storage.seed import seed
 
 ROOT = Path(__file__).resolve().parent.parent
-SCALES = (1_000, 10_000, 100_000)
+EVALUATION_SEED, CALIBRATION_SEED = 0, 10_000
+PRECISION_GOAL = 0.99  # calibration picks the lowest show_one level with at least this precision
 
 
-def catalogue(encoder: EfficientNetLiteEncoder) -> tuple[list[Image.Image], np.ndarray, np.ndarray, float]:
-    """Demo photos, their vectors, their product numbers, and embedding throughput (images/s)."""
-    products = load_yaml("catalog.yml")["products"]
+@dataclass(frozen=True)
+class Query:
+    """A changed photo, what it shows (None: something not sold) and how it was changed."""
+
+    kind: str
+    truth: int | None
+    photo: Image.Image
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What search made of a query: verified candidates and the embedding's own ranking without views."""
+
+    query: Query
+    matches: list[Match]
+    plain_ranking: list[int]
+    seconds: float
+
+
+@contextmanager
+def demo_shop(encoder: EfficientNetLiteEncoder, config: PhotoConfig) -> Iterator[tuple[CatalogSearch, list]]:
+    """The seeded, indexed demo shop: its search and its catalogue photos as (product id, photo)."""
     with tempfile.TemporaryDirectory() as scratch:
-        written = write_catalog_images(products, Path(scratch))
-        images, keys = [], []
-        for number, product in enumerate(products):
-            for path in written[product["sku"]]:
-                with Image.open(path) as image:
-                    images.append(image.convert("RGB"))
-                keys.append(number)
-    started = time.perf_counter()
-    vectors = np.concatenate([encoder.encode_images(images[i : i + 16]) for i in range(0, len(images), 16)])
-    rate = len(images) / (time.perf_counter() - started)
-    return images, vectors, np.asarray(keys), rate
+        url = f"sqlite:///{scratch}/shop.db"
+        migrate.upgrade(url)
+        engine = create_sync_engine(url)
+        catalog_dir = Path(scratch) / "catalog"
+        seed(engine, catalog_dir=catalog_dir)
+        texts = text_encoder()
+        started = time.perf_counter()
+        report = build(engine, catalog_dir, encoder, texts, config=config)
+        print(f"index: {report} in {time.perf_counter() - started:.1f} s")
+        store = ImageStore(catalog_dir / "images")
+        with Session(engine) as session:
+            rows = session.scalars(select(ProductImage).order_by(ProductImage.id)).all()
+            photos = [(row.product_id, store.open(row.path)) for row in rows]
+        engine.dispose()
+        yield CatalogSearch(catalog_dir, lambda: encoder, lambda: texts, lambda: config), photos
 
 
-def recall(
-    encoder: EfficientNetLiteEncoder, images: list[Image.Image], vectors: np.ndarray, keys: np.ndarray
-) -> dict:
-    """recall@1 / @5 by augmentation, and how often verdicts are confident and right."""
-    index = ExactIndex(vectors, keys)
-    by_kind: dict[str, list[tuple[bool, bool]]] = {}
-    confident = confident_right = 0
-    for number, image in enumerate(images):
-        for name, query in queries(image, seed=number, per_image=4):
-            matches = group_by_product(
-                [(h.key, h.score) for h in index.search(encoder.encode_images([query])[0], 50)], 5
-            )
-            top1 = bool(matches) and matches[0].product_id == keys[number]
-            top5 = any(m.product_id == keys[number] for m in matches)
-            by_kind.setdefault(name, []).append((top1, top5))
-            judged = verdict(matches)
-            if judged.kind == "confident":
-                confident += 1
-                confident_right += judged.matches[0].product_id == keys[number]
-    everything = [r for rows in by_kind.values() for r in rows]
+def make_queries(photos: list[tuple[int, Image.Image]], seed: int, per_photo: int) -> list[Query]:
+    """Each catalogue photo changed each customer way `per_photo` times, and the unsold photos likewise."""
+    queries = [
+        Query(kind, product_id, changed)
+        for number, (product_id, photo) in enumerate(photos)
+        for repeat in range(per_photo)
+        for kind, changed in customer_photos(photo, seed + number * 31 + repeat)
+    ]
+    unsold = [
+        Query(f"unsold: {kind}", None, changed)
+        for number, (_, photo) in enumerate(unsold_photos())
+        for repeat in range(per_photo)
+        for kind, changed in customer_photos(photo, seed + 50_000 + number * 31 + repeat)
+    ]
+    return queries + unsold
+
+
+def answer(search: CatalogSearch, queries: list[Query], config: PhotoConfig) -> list[Answer]:
+    """Search every query, timing each, with the plain-embedding ranking for comparison."""
+    loaded = search.index()
+    assert loaded is not None
+    plain = [i for i, source in enumerate(loaded.image_sources) if "#" not in source]
+    stored = StoredVectors.load(search.index_dir, "image", int(loaded.manifest["image_dim"]))
+    baseline = ExactIndex(stored.vectors[plain], stored.keys[plain])
+    answers = []
+    for query in queries:
+        started = time.perf_counter()
+        matches = search.by_image(query.photo, 10, config)
+        seconds = time.perf_counter() - started
+        vector = search.image_encoder().encode_images([query.photo])[0]
+        ranking = list(dict.fromkeys(h.key for h in baseline.search(vector, 50)))
+        answers.append(Answer(query, matches, ranking, seconds))
+    return answers
+
+
+def share(values: list[bool]) -> float:
+    return round(sum(values) / len(values), 4) if values else float("nan")
+
+
+def summary(answers: list[Answer], config: PhotoConfig) -> dict:
+    """Recall, the three levels' precision and shares, by kind of change, and the unsold photos' fate."""
+    sold = [a for a in answers if a.query.truth is not None]
+    unsold = [a for a in answers if a.query.truth is None]
+    judged = {id(a): verdict(a.matches, config) for a in answers}
+
+    def recall(group: list[Answer]) -> dict:
+        return {
+            "queries": len(group),
+            "plain_embedding_recall_at_1": share([a.plain_ranking[:1] == [a.query.truth] for a in group]),
+            "plain_embedding_recall_at_5": share([a.query.truth in a.plain_ranking[:5] for a in group]),
+            "recall_at_1": share(
+                [bool(a.matches) and a.matches[0].product_id == a.query.truth for a in group]
+            ),
+            "recall_at_5": share([a.query.truth in [m.product_id for m in a.matches[:5]] for a in group]),
+        }
+
+    def levels(group: list[Answer]) -> dict:
+        one = [a for a in group if judged[id(a)].kind == "confident"]
+        several = [a for a in group if judged[id(a)].kind == "several"]
+        return {
+            "one_product_share": share([judged[id(a)].kind == "confident" for a in group]),
+            "one_product_precision": share(
+                [judged[id(a)].matches[0].product_id == a.query.truth for a in one]
+            ),
+            "several_share": share([judged[id(a)].kind == "several" for a in group]),
+            "several_holding_it": share(
+                [a.query.truth in [m.product_id for m in judged[id(a)].matches] for a in several]
+            ),
+            "none_share": share([judged[id(a)].kind == "none" for a in group]),
+        }
+
+    by_kind = {
+        kind: {**recall(group), **levels(group)}
+        for kind in CUSTOMER_PHOTOS
+        if (group := [a for a in sold if a.query.kind == kind])
+    }
+    kinds = [judged[id(a)].kind for a in unsold]
     return {
-        "queries": len(everything),
-        "recall_at_1": round(float(sum(a for a, _ in everything)) / len(everything), 4),
-        "recall_at_5": round(sum(b for _, b in everything) / len(everything), 4),
-        "by_augmentation": {
-            k: round(float(sum(a for a, _ in v)) / len(v), 3) for k, v in sorted(by_kind.items())
+        "sold": {**recall(sold), **levels(sold)},
+        "by_kind": by_kind,
+        "unsold": {
+            "queries": len(unsold),
+            "one_product": kinds.count("confident"),
+            "several": kinds.count("several"),
+            "none": kinds.count("none"),
+            "confident_false_match_rate": share([k == "confident" for k in kinds]),
         },
-        "confident_share": round(confident / len(everything), 3),
-        "confident_precision": round(float(confident_right) / max(confident, 1), 4),
+        "latency_ms": {
+            "p50": round(percentile([a.seconds for a in answers], 50) * 1000, 1),
+            "p95": round(percentile([a.seconds for a in answers], 95) * 1000, 1),
+        },
     }
 
 
-def strangers(encoder: EfficientNetLiteEncoder, vectors: np.ndarray, keys: np.ndarray) -> dict:
-    """Photos of things we do not sell (noise, flat colours): how often the bot would claim a match."""
-    rng = np.random.default_rng(7)
-    photos = [Image.fromarray(rng.integers(0, 255, (256, 256, 3), dtype=np.uint8)) for _ in range(10)]
-    photos += [
-        Image.new("RGB", (256, 256), tuple(int(c) for c in rng.integers(0, 255, 3))) for _ in range(10)
+def calibrate(answers: list[Answer], config: PhotoConfig) -> tuple[Confidence, float]:
+    """Logistic weights for (cosine, ln(1 + inliers)) over every candidate, then the show_one level."""
+    from sklearn.linear_model import LogisticRegression
+
+    rows = [
+        (m.score, math.log1p(m.inliers), m.product_id == a.query.truth) for a in answers for m in a.matches
     ]
-    index = ExactIndex(vectors, keys)
-    kinds = [
-        verdict(group_by_product([(h.key, h.score) for h in index.search(v, 50)], 5)).kind
-        for v in encoder.encode_images(photos)
+    features = np.asarray([(cosine, inliers) for cosine, inliers, _ in rows])
+    labels = np.asarray([label for _, _, label in rows])
+    model = LogisticRegression(C=10.0, max_iter=1000).fit(features, labels)
+    weights = Confidence(
+        bias=round(float(model.intercept_[0]), 3),
+        cosine=round(float(model.coef_[0][0]), 3),
+        inliers=round(float(model.coef_[0][1]), 3),
+    )
+    rescored = [
+        replace(a, matches=[replace(m, confidence=weights.of(m.score, m.inliers)) for m in a.matches])
+        for a in answers
     ]
-    return {
-        "photos": len(photos),
-        "none": kinds.count("none"),
-        "several": kinds.count("several"),
-        "confident": kinds.count("confident"),
-    }
+    for level in np.arange(0.50, 1.0, 0.01):
+        trial = replace(config, confidence=weights, show_one=float(level))
+        shown = [(a, verdict(a.matches, trial)) for a in rescored]
+        one = [
+            judged.matches[0].product_id == a.query.truth for a, judged in shown if judged.kind == "confident"
+        ]
+        if one and sum(one) / len(one) >= PRECISION_GOAL:
+            return weights, round(float(level), 2)
+    return weights, 0.99
 
 
-def padded(vectors: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
-    """The real vectors plus synthetic ones near random real ones, `size` rows in all."""
-    extra = size - len(vectors)
-    base = vectors[rng.integers(0, len(vectors), extra)]
-    noise = rng.normal(scale=0.04, size=base.shape).astype(np.float32)
-    return np.concatenate([vectors, normalise_rows(base + noise)])
+def padded_index(search: CatalogSearch, products: int, folder: Path, rng: np.random.Generator) -> None:
+    """An index of `products` products: the demo's rows, plus synthetic products near random demo ones.
+
+    A synthetic product gets the rows (photo and views) of a random demo photo, each vector moved a
+    little, and points at that photo's local features, so verifying it costs what a real one costs.
+    """
+    loaded = search.index()
+    assert loaded is not None
+    stored = StoredVectors.load(search.index_dir, "image", int(loaded.manifest["image_dim"]))
+    by_photo: dict[str, list[int]] = {}
+    for row, source in enumerate(stored.sources):
+        by_photo.setdefault(source.split("#", 1)[0], []).append(row)
+    photos = list(by_photo.values())
+    extra = max(0, products - len(set(stored.keys.tolist())))
+    picked = [photos[i] for i in rng.integers(0, len(photos), extra)]
+    rows = np.asarray([row for group in picked for row in group], dtype=np.int64)
+    noise = rng.normal(scale=0.04, size=(len(rows), stored.vectors.shape[1])).astype(np.float32)
+    vectors = np.concatenate([stored.vectors, normalise_rows(stored.vectors[rows] + noise)])
+    first_key = int(stored.keys.max()) + 1
+    keys = np.concatenate(
+        [stored.keys, np.repeat(np.arange(first_key, first_key + extra), [len(g) for g in picked])]
+    )
+    sources = stored.sources + [stored.sources[r] for r in rows]
+    StoredVectors(vectors, keys, sources).save(folder, "image")
+    StoredVectors.load(search.index_dir, "text", int(loaded.manifest["text_dim"])).save(folder, "text")
+    StoredFeatures.load(search.index_dir, "local").save(folder, "local")
+    encoder = search.image_encoder()
+    texts = search.text_encoder()
+    write_manifest(
+        folder, encoder, texts, StoredVectors(vectors, keys, sources), StoredVectors.load(folder, "text", 384)
+    )
 
 
-def latency(vectors: np.ndarray, query_vectors: np.ndarray) -> list[dict]:
-    """p50/p99 search latency for exact and HNSW at each scale, HNSW recall@5 against exact, build time."""
+def latency_at_scale(
+    search: CatalogSearch, queries: list[Query], config: PhotoConfig, scales: tuple[int, ...]
+) -> list[dict]:
+    """Per-photo search time (embedding, neighbours, verification) on indexes of `scales` products."""
     rng = np.random.default_rng(3)
     rows = []
-    for size in SCALES:
-        data = padded(vectors, size, rng)
-        keys = np.arange(size)
-        exact = ExactIndex(data, keys)
-        started = time.perf_counter()
-        hnsw = HnswIndex(data, keys)
-        build = time.perf_counter() - started
-        timings: dict[str, list[float]] = {"exact": [], "hnsw": []}
-        overlap = []
-        for query in query_vectors:
-            for name, index in (("exact", exact), ("hnsw", hnsw)):
+    for products in scales:
+        with tempfile.TemporaryDirectory() as scratch:
+            folder = Path(scratch) / "catalog"
+            started = time.perf_counter()
+            padded_index(search, products, folder / "index", rng)
+            padded = CatalogSearch(folder, search.image_encoder, search.text_encoder, lambda: config)
+            loaded = padded.index()
+            built = time.perf_counter() - started
+            assert loaded is not None
+            timings = []
+            for query in queries:
                 started = time.perf_counter()
-                hits = index.search(query, 5)
-                timings[name].append((time.perf_counter() - started) * 1000)
-                if name == "exact":
-                    truth = {h.key for h in hits}
-                else:
-                    overlap.append(len(truth & {h.key for h in hits}) / 5)
-        rows.append(
-            {
-                "vectors": size,
-                "exact_p50_ms": round(percentile(timings["exact"], 50), 3),
-                "exact_p99_ms": round(percentile(timings["exact"], 99), 3),
-                "hnsw_p50_ms": round(percentile(timings["hnsw"], 50), 3),
-                "hnsw_p99_ms": round(percentile(timings["hnsw"], 99), 3),
-                "hnsw_recall_at_5": round(statistics.fmean(overlap), 4),
-                "hnsw_build_s": round(build, 2),
-            }
-        )
+                padded.by_image(query.photo, 10, config)
+                timings.append(time.perf_counter() - started)
+            rows.append(
+                {
+                    "products": products,
+                    "vectors": loaded.image_rows,
+                    "search": loaded.images.kind,
+                    "build_s": round(built, 1),
+                    "p50_ms": round(percentile(timings, 50) * 1000, 1),
+                    "p95_ms": round(percentile(timings, 95) * 1000, 1),
+                }
+            )
+            print(
+                f"  {products:>7} products ({loaded.image_rows} vectors, {loaded.images.kind}, "
+                f"ready in {built:.0f} s): p50 {rows[-1]['p50_ms']} ms, p95 {rows[-1]['p95_ms']} ms per photo"
+            )
     return rows
 
 
-def run(out: Path = ROOT / "results" / "photo_bench.json") -> dict:
-    """The whole offline benchmark; prints a summary and writes JSON."""
+def print_summary(title: str, results: dict) -> None:
+    sold, unsold = results["sold"], results["unsold"]
+    print(f"{title}: {sold['queries']} photos of products, {unsold['queries']} of things not sold")
+    print(
+        f"  recall@1 {sold['recall_at_1']:.3f}, recall@5 {sold['recall_at_5']:.3f} "
+        f"(embedding alone, catalogue photos only: {sold['plain_embedding_recall_at_1']:.3f} / "
+        f"{sold['plain_embedding_recall_at_5']:.3f})"
+    )
+    for kind, row in results["by_kind"].items():
+        print(
+            f"    {kind}: recall@1 {row['recall_at_1']:.3f} (was {row['plain_embedding_recall_at_1']:.3f}), "
+            f"recall@5 {row['recall_at_5']:.3f} (was {row['plain_embedding_recall_at_5']:.3f})"
+        )
+    print(
+        f"  one product: {sold['one_product_share']:.0%} of photos, "
+        f"{sold['one_product_precision']:.1%} right; "
+        f"'one of these?': {sold['several_share']:.0%}, holding it {sold['several_holding_it']:.1%}; "
+        f"'could not find it': {sold['none_share']:.0%}"
+    )
+    print(
+        f"  not sold: {unsold['one_product']} one product, {unsold['several']} 'one of these?', "
+        f"{unsold['none']} 'could not find it' "
+        f"(confident false matches {unsold['confident_false_match_rate']:.1%})"
+    )
+    print(f"  search per photo: p50 {results['latency_ms']['p50']} ms, p95 {results['latency_ms']['p95']} ms")
+
+
+def run(
+    out: Path = ROOT / "results" / "photo_bench.json",
+    calibrate_only: bool = False,
+    per_photo: int = 2,
+    scales: tuple[int, ...] = (1_000, 100_000),
+) -> dict:
+    """The whole benchmark; prints a summary and writes JSON."""
+    config = PhotoConfig.load()
     encoder = EfficientNetLiteEncoder()
-    images, vectors, keys, rate = catalogue(encoder)
-    results: dict = {"catalogue_images": len(images), "embedding_images_per_s": round(rate, 1)}
-    results["recall"] = recall(encoder, images, vectors, keys)
-    results["strangers"] = strangers(encoder, vectors, keys)
-    sample = [q for i, image in enumerate(images[:40]) for _, q in queries(image, seed=100 + i, per_image=1)]
-    results["latency"] = latency(vectors, encoder.encode_images(sample))
-    r = results["recall"]
-    print(f"catalogue: {len(images)} photos, embedding {rate:.0f} images/s")
-    print(f"photo queries: {r['queries']}, recall@1 {r['recall_at_1']:.3f}, recall@5 {r['recall_at_5']:.3f}")
-    print(f"  by augmentation (recall@1): {r['by_augmentation']}")
-    print(f"  confident answers: {r['confident_share']:.0%} of queries, {r['confident_precision']:.1%} right")
-    print(f"unrelated photos: {results['strangers']}")
-    for row in results["latency"]:
-        exact = f"exact p50 {row['exact_p50_ms']} ms p99 {row['exact_p99_ms']} ms"
-        hnsw = f"HNSW p50 {row['hnsw_p50_ms']} ms p99 {row['hnsw_p99_ms']} ms"
-        hnsw += f", recall@5 {row['hnsw_recall_at_5']}, build {row['hnsw_build_s']} s"
-        print(f"  {row['vectors']:>7} vectors: {exact} | {hnsw}")
+    results: dict = {}
+    with demo_shop(encoder, config) as (search, photos):
+        if calibrate_only:
+            answers = answer(search, make_queries(photos, CALIBRATION_SEED, 1), config)
+            weights, level = calibrate(answers, config)
+            print("photos.yml, fitted on the calibration draw:")
+            print(
+                f"  confidence: {{bias: {weights.bias}, cosine: {weights.cosine}, "
+                f"inliers: {weights.inliers}}}"
+            )
+            print(f"  show_one: {level}   # lowest level with precision >= {PRECISION_GOAL} on this draw")
+            return {"confidence": weights.__dict__, "show_one": level}
+        queries = make_queries(photos, EVALUATION_SEED, per_photo)
+        results = summary(answer(search, queries, config), config)
+        print_summary("photo search (photos.yml as committed)", results)
+        if scales:
+            print("latency at scale (per photo, one thread of work):")
+            sample = [q for q in queries if q.truth is not None][::9][:40]
+            results["scale"] = latency_at_scale(search, sample, config, scales)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
     return results
-
-
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "results" / "photo_bench.json")
-    run(parser.parse_args().out)
 
 
 def photo_reply_latency(simulator_url: str, count: int = 20) -> dict:
@@ -183,6 +352,10 @@ def photo_reply_latency(simulator_url: str, count: int = 20) -> dict:
     import uuid
 
     import requests
+
+    from bench.photo_queries import queries
+    from bot.catalog.demo_images import write_catalog_images
+    from bot.storage.seed import load_yaml
 
     products = load_yaml("catalog.yml")["products"]
     timings = []
@@ -221,3 +394,17 @@ def photo_reply_latency(simulator_url: str, count: int = 20) -> dict:
         "p95_s": round(percentile(timings, 95), 3),
         "max_s": round(max(timings), 3),
     }
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "results" / "photo_bench.json")
+    parser.add_argument(
+        "--calibrate", action="store_true", help="fit photos.yml's weights and level, and stop"
+    )
+    parser.add_argument("--per-photo", type=int, default=2, help="queries of each kind per catalogue photo")
+    parser.add_argument(
+        "--scales", default="1000,100000", help="products in the padded indexes ('' for none)"
+    )
+    args = parser.parse_args()
+    run(args.out, args.calibrate, args.per_photo, tuple(int(s) for s in args.scales.split(",") if s))

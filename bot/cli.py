@@ -119,10 +119,13 @@ def _catalog_search(settings: Settings, args: argparse.Namespace) -> None:
             results = await search.photo(image, limit=args.limit)
         else:
             results = await search.text(args.text, limit=args.limit)
-        return [
-            {"product_id": r.product.id, "title": r.product.title, "score": round(r.score, 4)}
-            for r in results
-        ]
+        lines = []
+        for r in results:
+            line = {"product_id": r.product.id, "title": r.product.title, "score": round(r.score, 4)}
+            if r.confidence is not None:  # a photo: its verification and how sure search is
+                line.update(inliers=r.inliers, confidence=round(r.confidence, 4))
+            lines.append(line)
+        return lines
 
     for line in _with_database(settings, run):
         print(json.dumps(line))

@@ -56,12 +56,7 @@ def test_every_intent_has_at_least_25_training_examples():
 def test_held_out_set_covers_every_intent_and_is_never_trained_on():
     assert set(HELD_OUT) == set(INTENTS)
     trained = {normalise(text) for texts in TRAINING.values() for text in texts}
-    leaked = [
-        text
-        for texts in HELD_OUT.values()
-        for text in texts
-        if normalise(text) in trained
-    ]
+    leaked = [text for texts in HELD_OUT.values() for text in texts if normalise(text) in trained]
     assert not leaked
 
 

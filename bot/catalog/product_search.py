@@ -16,10 +16,12 @@ from bot.storage.db import Database
 
 @dataclass(frozen=True)
 class ProductResult:
-    """A product and how well it matched."""
+    """A product and how well it matched (photos: also its verification and calibrated confidence)."""
 
     product: ProductInfo
     score: float
+    inliers: int = 0
+    confidence: float | None = None
 
 
 class ProductSearch:
@@ -31,7 +33,11 @@ class ProductSearch:
 
     async def _results(self, matches: list[Match]) -> list[ProductResult]:
         products = {p.id: p for p in await self.catalog.products()}
-        return [ProductResult(products[m.product_id], m.score) for m in matches if m.product_id in products]
+        return [
+            ProductResult(products[m.product_id], m.score, m.inliers, m.confidence if m.photos else None)
+            for m in matches
+            if m.product_id in products
+        ]
 
     async def photo(self, image: Image.Image, limit: int = 5) -> list[ProductResult]:
         """Products that look like the photo (the model runs in a worker thread)."""
@@ -40,8 +46,9 @@ class ProductSearch:
 
     async def photo_verdict(self, image: Image.Image) -> tuple[str, list[ProductResult]]:
         """("confident" | "several" | "none", the products to show)."""
-        matches = await asyncio.to_thread(self.vectors.by_image, image, 10)
-        judged = verdict(matches)
+        config = self.vectors.config()  # photos.yml as it is now, read here (not in the worker thread)
+        matches = await asyncio.to_thread(self.vectors.by_image, image, 10, config)
+        judged = verdict(matches, config)
         return judged.kind, await self._results(list(judged.matches))
 
     async def text(self, query: str, limit: int = 5) -> list[ProductResult]:

@@ -22,10 +22,11 @@ HNSW_EF_SEARCH = 256
 
 @dataclass(frozen=True)
 class Hit:
-    """A neighbour: its row's key (e.g. product id) and cosine similarity."""
+    """A neighbour: its row's key (e.g. product id), cosine similarity, and row number in the index."""
 
     key: int
     score: float
+    row: int
 
 
 class VectorIndex(Protocol):
@@ -54,7 +55,7 @@ class ExactIndex:
         k = min(k, len(scores))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top])]
-        return [Hit(int(self.keys[i]), float(scores[i])) for i in top]
+        return [Hit(int(self.keys[i]), float(scores[i]), int(i)) for i in top]
 
 
 class HnswIndex:
@@ -78,7 +79,9 @@ class HnswIndex:
             return []
         k = min(k, len(self.keys))
         rows, distances = self._index.knn_query(query.astype(np.float32).reshape(1, -1), k=k)
-        return [Hit(int(self.keys[r]), float(1.0 - d)) for r, d in zip(rows[0], distances[0], strict=True)]
+        return [
+            Hit(int(self.keys[r]), float(1.0 - d), int(r)) for r, d in zip(rows[0], distances[0], strict=True)
+        ]
 
 
 def build_index(vectors: np.ndarray, keys: np.ndarray, kind: str = "auto") -> VectorIndex:

@@ -1,36 +1,49 @@
 """Product search by photo and by text, over the index that `bot catalog index` writes.
 
 The service loads the index on first use and again whenever the manifest changes (a new build), so
-indexing never needs a restart. A photo's nearest image rows are grouped by product (best image
-counts); a text query is embedded with MiniLM and filtered by colour, size and stock.
+indexing never needs a restart.
+
+A photo is found in two steps, the way instance-retrieval systems do it. The global embedding proposes
+candidates: the nearest image rows (every catalogue photo and its extra views), grouped by product, best
+row counting. Then each candidate's catalogue photos are matched with the photo's local features
+(and its mirror image's) and verified geometrically (`bot/catalog/local_features.py`). The embedding
+similarity and the inlier count give each candidate a calibrated confidence (photos.yml); candidates
+are ranked by it, and it decides between one product, "is it one of these?" and "could not find it".
+
+A text query is embedded with MiniLM and filtered by colour, size and stock.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PIL import Image
 
+from bot.catalog import local_features
 from bot.catalog.encoders import ImageEncoder, TextEncoder, image_encoder, text_encoder
-from bot.catalog.indexing import MANIFEST, read_manifest
+from bot.catalog.indexing import FEATURES, MANIFEST, read_manifest
+from bot.catalog.local_features import Features, StoredFeatures
+from bot.catalog.photo_config import PhotoConfig
 from bot.catalog.vector_index import StoredVectors, VectorIndex, build_index
+from bot.catalog.views import photo_of
 
-# Cosine similarity of EfficientNet-Lite0 features (calibrated in bench/photo_search.py).
-CONFIDENT = 0.72
-POSSIBLE = 0.62
-CLEAR_MARGIN = 0.08
-NEIGHBOURS = 50
+NEIGHBOURS = 100  # image rows the embedding search returns, grouped into candidate products
+PHOTOS_VERIFIED = 3  # of a candidate's catalogue photos, the closest this many are verified
+MAX_CARDS = 5
 
 
 @dataclass(frozen=True)
 class Match:
-    """A product and how similar it is to the query (cosine, higher is closer)."""
+    """A product, how similar its best photo is (cosine), its verification and the confidence from both."""
 
     product_id: int
     score: float
+    inliers: int = 0
+    confidence: float = 0.0
+    photos: tuple[str, ...] = ()  # its catalogue photos (sha256), closest first
 
 
 @dataclass(frozen=True)
@@ -41,38 +54,53 @@ class PhotoVerdict:
     matches: tuple[Match, ...]
 
 
-def verdict(
-    matches: Sequence[Match], confident: float = CONFIDENT, possible: float = POSSIBLE
-) -> PhotoVerdict:
-    """One clear match, a few close ones, or nothing close enough."""
-    close = tuple(m for m in matches if m.score >= possible)[:5]
-    if not close:
+def verdict(matches: Sequence[Match], config: PhotoConfig | None = None) -> PhotoVerdict:
+    """One product the photo surely shows, a few it may show, or nothing likely (by calibrated confidence)."""
+    config = config or PhotoConfig()
+    ranked = sorted(matches, key=lambda m: -m.confidence)
+    if not ranked or ranked[0].confidence < config.show_several:
         return PhotoVerdict("none", ())
-    best = close[0]
-    runner_up = close[1].score if len(close) > 1 else 0.0
-    if best.score >= confident and best.score - runner_up >= CLEAR_MARGIN:
-        return PhotoVerdict("confident", (best,))
-    return PhotoVerdict("several", close)
+    runner_up = ranked[1].confidence if len(ranked) > 1 else 0.0
+    if ranked[0].confidence >= config.show_one and runner_up < config.runner_up_below:
+        return PhotoVerdict("confident", (ranked[0],))
+    return PhotoVerdict("several", tuple(ranked[:MAX_CARDS]))
 
 
-def group_by_product(hits: Sequence[tuple[int, float]], limit: int) -> list[Match]:
-    """Best score per product, best first."""
+def candidates(hits: Sequence[tuple[int, str, float]], limit: int) -> list[Match]:
+    """(product id, row source, cosine) rows grouped into products, best first, with their photos in order."""
     best: dict[int, float] = {}
-    for key, score in hits:
-        best[key] = max(score, best.get(key, -1.0))
-    return [Match(k, s) for k, s in sorted(best.items(), key=lambda item: -item[1])[:limit]]
+    photos: dict[int, dict[str, None]] = {}
+    for key, source, score in sorted(hits, key=lambda hit: -hit[2]):
+        best.setdefault(key, score)
+        photos.setdefault(key, {})[photo_of(source)] = None
+    ranked = sorted(best, key=lambda key: -best[key])[:limit]
+    return [Match(key, best[key], photos=tuple(photos[key])) for key in ranked]
 
 
 class LoadedIndex:
-    """One version of the on-disk index, in memory."""
+    """One version of the on-disk index, in memory (local features memory-mapped)."""
 
     def __init__(self, folder: Path, manifest: dict) -> None:
         self.manifest = manifest
         images = StoredVectors.load(folder, "image", int(manifest.get("image_dim", 1280)))
         texts = StoredVectors.load(folder, "text", int(manifest.get("text_dim", 384)))
         self.images: VectorIndex = build_index(images.vectors, images.keys)
+        self.image_sources = images.sources
         self.texts: VectorIndex = build_index(texts.vectors, texts.keys, kind="exact")
         self.image_rows = len(images.keys)
+        self.features = StoredFeatures.load(folder, FEATURES)
+        self._feature_sets: dict[str, list[int]] = {}  # photo sha256 -> its feature sets (photo, views)
+        for number, source in enumerate(self.features.sources):
+            self._feature_sets.setdefault(photo_of(source), []).append(number)
+
+    def features_of(self, photo: str) -> list[Features]:
+        """A catalogue photo's local features, and those of its feature views."""
+        return [self.features.get(n) for n in self._feature_sets.get(photo, [])]
+
+    def verify(self, query: tuple[Features, Features], match: Match) -> int:
+        """The best inlier count of the photo (or its mirror image) against the product's closest photos."""
+        sets = [f for photo in match.photos[:PHOTOS_VERIFIED] for f in self.features_of(photo)]
+        return local_features.best_inliers(query, sets)
 
 
 class CatalogSearch:
@@ -83,8 +111,10 @@ class CatalogSearch:
         catalog_dir: Path,
         images: Callable[[], ImageEncoder] = image_encoder,
         texts: Callable[[], TextEncoder] = text_encoder,
+        config: Callable[[], PhotoConfig] = PhotoConfig,
     ) -> None:
         self.index_dir = catalog_dir / "index"
+        self.config = config  # photos.yml as it is now (the action server passes its watched file)
         self._make_image_encoder = images
         self._make_text_encoder = texts
         self._image_encoder: ImageEncoder | None = None
@@ -117,14 +147,25 @@ class CatalogSearch:
             self._text_encoder = self._make_text_encoder()
         return self._text_encoder
 
-    def by_image(self, image: Image.Image, limit: int = 5) -> list[Match]:
-        """Products whose photos look most like `image`."""
+    def by_image(self, image: Image.Image, limit: int = 5, config: PhotoConfig | None = None) -> list[Match]:
+        """Products most likely shown in `image`, most likely first (embedding, then verification)."""
         loaded = self.index()
         if loaded is None or loaded.image_rows == 0:
             return []
-        query = self.image_encoder().encode_images([image])[0]
-        hits = loaded.images.search(query, NEIGHBOURS)
-        return group_by_product([(h.key, h.score) for h in hits], limit)
+        config = config or self.config()
+        vector = self.image_encoder().encode_images([image])[0]
+        hits = loaded.images.search(vector, NEIGHBOURS)
+        proposed = candidates(
+            [(h.key, loaded.image_sources[h.row], h.score) for h in hits], config.candidates
+        )
+        query = local_features.extract_both(image)
+        verified = []
+        for match in proposed:
+            inliers = loaded.verify(query, match)
+            verified.append(
+                replace(match, inliers=inliers, confidence=config.confidence.of(match.score, inliers))
+            )
+        return sorted(verified, key=lambda m: (-m.confidence, -m.score))[:limit]
 
     def by_text(self, query: str, limit: int = 5, allowed: set[int] | None = None) -> list[Match]:
         """Products whose text is closest to `query`, optionally only among `allowed` product ids."""

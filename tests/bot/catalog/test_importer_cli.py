@@ -50,7 +50,9 @@ def test_import_index_and_search(tmp_path):
 
     index = bot(env, "catalog", "index")
     assert index.returncode == 0, index.stderr
-    assert "2 products; images: 2 embedded" in index.stdout
+    # Each photo and its 5 views (photos.yml) are embedded; local features of each photo and its blur.
+    assert "2 products; image views: 12 embedded" in index.stdout
+    assert "local features: 4 extracted" in index.stdout
     assert "up to date" in bot(env, "catalog", "index").stdout
 
     by_text = [
@@ -59,3 +61,4 @@ def test_import_index_and_search(tmp_path):
     assert by_text[0]["title"] == "Red Silk Scarf" and set(by_text[0]) == {"product_id", "title", "score"}
     by_image = bot(env, "catalog", "search", "--image", str(tmp_path / "blue.jpg"), "--limit", "1").stdout
     assert json.loads(by_image)["title"] == "Blue Canvas Tote"
+    assert {"inliers", "confidence"} <= set(json.loads(by_image))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from bot.catalog.photo_config import PhotoConfig
 from bot.catalog.vector_index import ExactIndex, HnswIndex, StoredVectors, build_index
-from bot.catalog.vector_search import Match, group_by_product, verdict
+from bot.catalog.vector_search import Match, candidates, verdict
 
 
 def unit_rows(n: int, dim: int, seed: int = 0) -> np.ndarray:
@@ -47,9 +48,21 @@ def test_stored_vectors_round_trip(tmp_path):
     assert StoredVectors.load(tmp_path / "none", "image", 8).vectors.shape == (0, 8)
 
 
-def test_grouping_and_verdicts():
-    assert group_by_product([(1, 0.7), (2, 0.9), (1, 0.95)], 5) == [Match(1, 0.95), Match(2, 0.9)]
-    assert verdict([Match(1, 0.92), Match(2, 0.70)]).kind == "confident"
-    assert verdict([Match(1, 0.92), Match(2, 0.91)]).kind == "several"
-    assert verdict([Match(1, 0.70)]).kind == "several"
-    assert verdict([Match(1, 0.30)]).kind == "none"
+def test_rows_are_grouped_into_candidate_products_with_their_photos_closest_first():
+    hits = [(1, "a#blur", 0.7), (2, "b", 0.9), (1, "c", 0.95), (1, "a", 0.6), (3, "d", 0.1)]
+    assert candidates(hits, 2) == [Match(1, 0.95, photos=("c", "a")), Match(2, 0.9, photos=("b",))]
+
+
+def test_verdicts_follow_the_calibrated_confidence_and_the_levels():
+    config = PhotoConfig(show_one=0.87, runner_up_below=0.5, show_several=0.3)
+
+    def kind(*confidences: float) -> str:
+        return verdict([Match(n, 0.5, confidence=c) for n, c in enumerate(confidences)], config).kind
+
+    assert kind(0.95, 0.2) == "confident"
+    assert kind(0.95, 0.6) == "several"  # two products both likely: the customer chooses
+    assert kind(0.6) == "several"
+    assert kind(0.29, 0.1) == "none" and kind() == "none"
+    # Ranked by confidence, not by the embedding's order: the verified product comes first.
+    shown = verdict([Match(1, 0.9, confidence=0.4), Match(2, 0.6, confidence=0.95)], config)
+    assert shown.kind == "confident" and shown.matches[0].product_id == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -17,7 +18,8 @@ from actions.replies import say
 from actions.services import services
 from bot.catalog.availability import ProductInfo, availability_reply
 from bot.catalog.fetch import ImageFetchError, fetch_image
-from bot.catalog.lookup_log import record_photo_lookup
+from bot.catalog.logos import Sighting
+from bot.catalog.lookup_log import record_logo_sightings, record_photo_lookup
 from bot.catalog.product_search import ProductResult
 from bot.conversations import metadata
 from bot.shop.formatting import join_words
@@ -64,6 +66,37 @@ async def remember(tracker: Tracker, outcome: str, results: list[ProductResult] 
         logger.exception("could not record the photo lookup of conversation %s", tracker.sender_id)
 
 
+async def logos_in(tracker: Tracker, image: Any, url: str) -> list[Sighting]:
+    """The brand logos in the photo, stored with the message's sentiment; a failure never stops the reply."""
+    try:
+        sightings = await asyncio.to_thread(services().logos.detector().detect, image)
+    except Exception:  # logo detection is an extra: the customer still gets an answer
+        logger.exception("logo detection failed for conversation %s", tracker.sender_id)
+        return []
+    if sightings:
+        sentiment = tracker.latest_message.get("sentiment") or {}
+        score = sentiment.get("score")
+        try:
+            await record_logo_sightings(
+                services().database,
+                tracker.sender_id,
+                tracker.get_latest_input_channel() or "unknown",
+                url,
+                sightings,
+                (sentiment.get("label"), float(score) if isinstance(score, (int, float)) else None),
+            )
+        except Exception:
+            logger.exception("could not record the logos seen by conversation %s", tracker.sender_id)
+    return sightings
+
+
+def is_positive(tracker: Tracker) -> bool:
+    """Whether the message praises (its intent, or its sentiment)."""
+    latest = tracker.latest_message
+    intent = (latest.get("intent") or {}).get("name")
+    return intent == "compliment" or (latest.get("sentiment") or {}).get("label") == "positive"
+
+
 class ActionPhotoLookup(ServiceAction):
     """Recognise the product in the customer's photo."""
 
@@ -89,24 +122,35 @@ class ActionPhotoLookup(ServiceAction):
             await remember(tracker, "bad_image")
             say(dispatcher, "photo_unreadable")
             return []
+        ours = [s.name for s in await logos_in(tracker, image, str(urls[0])) if s.ours]
         kind, results = await services().search.photo_verdict(image)
         await remember(tracker, kind, results)
+        thank = bool(ours) and services().photos.thank_for_our_logo and is_positive(tracker)
         if kind == "none":
-            say(dispatcher, "photo_no_match")
+            if ours:  # it is ours, only the item is unclear: never "it may be from another brand"
+                say(dispatcher, "photo_our_logo_no_match")
+            else:
+                say(dispatcher, "photo_no_match")
+            if thank:
+                say(dispatcher, "photo_logo_thanks", brand=ours[0])
             return [SlotSet("matched_products", [])]
         ids = [str(r.product.id) for r in results]
         if kind == "several":
             say(dispatcher, "photo_several")
             dispatcher.utter_message(elements=[card(r.product) for r in results[:MAX_CARDS]])
+            if thank:
+                say(dispatcher, "photo_logo_thanks", brand=ours[0])
             return [SlotSet("matched_products", ids)]
         product = results[0].product
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         color, size = latest_entity(tracker, "color"), latest_entity(tracker, "size")
         if intent == "compliment":
-            say(dispatcher, "photo_compliment", title=product.title)
+            say(dispatcher, "photo_compliment", title=product.title)  # already a thank-you
         elif color or size:
             say(dispatcher, availability_reply(product, color, size))
         else:
             say(dispatcher, "photo_match", title=product.title)
             dispatcher.utter_message(elements=[card(product)])
+            if thank:
+                say(dispatcher, "photo_logo_thanks", brand=ours[0])
         return [SlotSet("product", product.title.lower()), SlotSet("matched_products", ids)]

@@ -12,6 +12,7 @@ from bot.action_server.settings import ActionServerSettings
 from bot.catalog.availability import CatalogService
 from bot.catalog.encoders import image_encoder_for
 from bot.catalog.fetch import FetchPolicy, media_policy_for
+from bot.catalog.logos import ConfiguredLogos
 from bot.catalog.photo_config import PhotoConfig
 from bot.catalog.product_search import ProductSearch
 from bot.catalog.vector_search import CatalogSearch
@@ -37,6 +38,13 @@ class Services:
     escalation_file: WatchedFile[EscalationConfig]
     search: ProductSearch
     photo_policy: FetchPolicy
+    photos_file: WatchedFile[PhotoConfig]
+    logos: ConfiguredLogos
+
+    @property
+    def photos(self) -> PhotoConfig:
+        """photos.yml as editors left it (re-read when it changed)."""
+        return self.photos_file.value
 
     @property
     def escalation(self) -> EscalationConfig:
@@ -65,4 +73,6 @@ def services() -> Services:
         escalation_file=EscalationConfig.watch(),
         search=ProductSearch(settings, database, vectors),
         photo_policy=media_policy_for(settings),
+        photos_file=photos,
+        logos=ConfiguredLogos(lambda: photos.value),
     )

@@ -23,6 +23,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from bench import stock_rasa
+from bench.logo_detection import run as logo_benchmark
 from bench.messenger_e2e import (
     GRAPH_PORT,
     LEVELS,
@@ -109,6 +110,8 @@ def older_figures(args: argparse.Namespace, results: dict[str, object]) -> None:
     sentiment_benchmark()
     say("\nphoto search (bench/photo_search.py):")
     photo_benchmark()
+    say("\nlogo detection (bench/logo_detection.py):")
+    logo_benchmark()
 
 
 def figures(result: ThroughputResult) -> dict[str, float | int]:

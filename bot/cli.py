@@ -131,6 +131,17 @@ def _catalog_search(settings: Settings, args: argparse.Namespace) -> None:
         print(json.dumps(line))
 
 
+def _catalog_logo_photo(_: Settings, args: argparse.Namespace) -> None:
+    import random
+
+    from bot.catalog.demo_images import load_base
+    from bot.catalog.demo_logo import draw_logo, logo_in_scene
+
+    scene = load_base(("coffee", "chelsea", "rocket", "astronaut")[args.seed % 4])
+    logo_in_scene(draw_logo(), scene, random.Random(args.seed)).save(args.out, "JPEG", quality=85)
+    print(f"wrote {args.out}: the demo logo in a photo; send it with the simulator's 📷 button")
+
+
 def _agents_add(settings: Settings, args: argparse.Namespace) -> None:
     import getpass
 
@@ -230,6 +241,12 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("--text", help='e.g. "blue linen shirt size M"')
     search.add_argument("--limit", type=int, default=5)
     search.set_defaults(handler=_catalog_search)
+    logo = catalog_commands.add_parser(
+        "logo-photo", help="write a photo showing the demo brand's logo (to send in the simulator)"
+    )
+    logo.add_argument("out", type=Path, help="the JPEG to write, e.g. /tmp/logo.jpg")
+    logo.add_argument("--seed", type=int, default=1, help="another seed: another scene and angle")
+    logo.set_defaults(handler=_catalog_logo_photo)
 
     agents = commands.add_parser("agents", help="desk accounts for agents and supervisors")
     agents_commands = agents.add_subparsers(dest="agents_command", required=True)

@@ -45,17 +45,21 @@ class Features:
 EMPTY = Features(np.zeros((0, 2), np.float32), np.zeros((0, 128), np.uint8))
 
 
-def extract(image: Image.Image) -> Features:
-    """SIFT keypoints of a photo (none for a blank one)."""
+def extract(
+    image: Image.Image, side: int = SIDE, keypoints: int = KEYPOINTS, equalise: bool = True
+) -> Features:
+    """SIFT keypoints of a photo scaled to `side` px (none for a blank one), the `keypoints` strongest."""
     grey = np.asarray(image.convert("L"))
-    scale = SIDE / max(grey.shape)
+    scale = side / max(grey.shape)
     interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    grey = cv2.equalizeHist(cv2.resize(grey, None, fx=scale, fy=scale, interpolation=interpolation))
+    grey = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=interpolation)
+    if equalise:
+        grey = cv2.equalizeHist(grey)
     # A detector per call (cheap): OpenCV does not promise one is safe to share between threads.
-    keypoints, descriptors = cv2.SIFT_create(nfeatures=KEYPOINTS).detectAndCompute(grey, None)
-    if descriptors is None or len(keypoints) == 0:
+    found, descriptors = cv2.SIFT_create(nfeatures=keypoints).detectAndCompute(grey, None)
+    if descriptors is None or len(found) == 0:
         return EMPTY
-    points = np.asarray([k.pt for k in keypoints], dtype=np.float32)
+    points = np.asarray([k.pt for k in found], dtype=np.float32)
     return Features(points, np.clip(descriptors, 0, 255).astype(np.uint8))
 
 
@@ -70,10 +74,10 @@ def root_sift(descriptors: np.ndarray) -> np.ndarray:
     return np.sqrt(values / np.maximum(values.sum(axis=1, keepdims=True), 1e-7))
 
 
-def inliers(query: Features, candidate: Features) -> int:
-    """How many keypoints of `query` one similarity transform maps onto `candidate` (0: no evidence)."""
+def matched_points(query: Features, candidate: Features) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of distinctive one-to-one matches: (points in `query`, the same points in `candidate`)."""
     if len(query) < 2 or len(candidate) < 2:
-        return 0
+        return EMPTY.points, EMPTY.points
     pairs = cv2.BFMatcher(cv2.NORM_L2).knnMatch(
         root_sift(query.descriptors), root_sift(candidate.descriptors), k=2
     )
@@ -83,11 +87,18 @@ def inliers(query: Features, candidate: Features) -> int:
             match = pair[0]
             if match.trainIdx not in best or match.distance < best[match.trainIdx].distance:
                 best[match.trainIdx] = match
-    if len(best) < 3:
-        return 0
     matches = list(best.values())
-    source = query.points[[m.queryIdx for m in matches]]
-    target = candidate.points[[m.trainIdx for m in matches]]
+    return (
+        query.points[[m.queryIdx for m in matches]].reshape(-1, 2),
+        candidate.points[[m.trainIdx for m in matches]].reshape(-1, 2),
+    )
+
+
+def inliers(query: Features, candidate: Features) -> int:
+    """How many keypoints of `query` one similarity transform maps onto `candidate` (0: no evidence)."""
+    source, target = matched_points(query, candidate)
+    if len(source) < 3:
+        return 0
     transform, mask = cv2.estimateAffinePartial2D(
         source, target, method=cv2.RANSAC, ransacReprojThreshold=REPROJECTION_PX
     )

@@ -39,6 +39,15 @@ class Confidence:
 
 
 @dataclass(frozen=True)
+class LogoEntry:
+    """A logo to look for in photos: its image is "demo" (the demo brand's, drawn) or a file by photos.yml."""
+
+    name: str
+    image: str
+    ours: bool = True
+
+
+@dataclass(frozen=True)
 class PhotoConfig:
     """photos.yml, parsed."""
 
@@ -49,6 +58,9 @@ class PhotoConfig:
     show_one: float = 0.87  # one product card from here ...
     runner_up_below: float = 0.5  # ... when the second product is less likely than this
     show_several: float = 0.3  # "is it one of these?" from here; below it, "could not find it"
+    logos: tuple[LogoEntry, ...] = (LogoEntry("Loom & Co", "demo"),)
+    logo_min_inliers: int = 15  # keypoints one view of the logo must explain (bench/logo_detection.py)
+    thank_for_our_logo: bool = True  # a positive message with a photo showing our logo gets a thank-you
 
     @classmethod
     def load(cls, path: Path = CONFIG_FILE) -> PhotoConfig:
@@ -61,6 +73,8 @@ class PhotoConfig:
         search = data.get("search") or {}
         levels = data.get("levels") or {}
         weights = search.get("confidence") or {}
+        logos = data.get("logos") or {}
+        brands = logos.get("brands", None)
         config = cls(
             views=tuple(index.get("views", default.views)),
             feature_views=tuple(index.get("feature_views", default.feature_views)),
@@ -73,6 +87,9 @@ class PhotoConfig:
             show_one=float(levels.get("show_one", default.show_one)),
             runner_up_below=float(levels.get("runner_up_below", default.runner_up_below)),
             show_several=float(levels.get("show_several", default.show_several)),
+            logos=default.logos if brands is None else tuple(_logo(entry) for entry in brands),
+            logo_min_inliers=int(logos.get("min_inliers", default.logo_min_inliers)),
+            thank_for_our_logo=bool(logos.get("thank_for_our_logo", default.thank_for_our_logo)),
         )
         config.check()
         return config
@@ -89,8 +106,27 @@ class PhotoConfig:
                 raise ValueError(f"levels.{name} is a probability (0-1), not {getattr(self, name)}")
         if self.show_several > self.show_one:
             raise ValueError("levels.show_several must not be above levels.show_one")
+        if self.logo_min_inliers < 6:
+            raise ValueError(
+                f"logos.min_inliers below 6 finds logos in any photo, not {self.logo_min_inliers}"
+            )
+        for logo in self.logos:
+            if logo.image != "demo" and not (CONFIG_FILE.parent / logo.image).is_file():
+                raise ValueError(f"logo {logo.name!r}: no file {logo.image!r} next to photos.yml")
+
+    @property
+    def logo_names(self) -> tuple[tuple[str, str, bool], ...]:
+        """What identifies the configured logos (a detector is rebuilt when this changes)."""
+        return tuple((logo.name, logo.image, logo.ours) for logo in self.logos)
 
     @classmethod
     def watch(cls, path: Path = CONFIG_FILE, every: float = CHECK_EVERY_SECONDS) -> WatchedFile[PhotoConfig]:
         """photos.yml, re-read when edited (a broken file at start-up: ConfigFileError)."""
         return WatchedFile(path, cls.load, every)
+
+
+def _logo(entry: Any) -> LogoEntry:
+    """One `logos.brands` item: {name, image, ours}."""
+    if not isinstance(entry, dict) or not entry.get("name") or not entry.get("image"):
+        raise ValueError(f"a logo needs a name and an image, not {entry!r}")
+    return LogoEntry(str(entry["name"]), str(entry["image"]), bool(entry.get("ours", True)))

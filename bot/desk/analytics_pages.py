@@ -101,6 +101,12 @@ CHARTS: dict[str, Chart] = {
         analytics.photo_hits,
         charts.photo_chart,
     ),
+    "logos": Chart(
+        "Photos showing a logo",
+        "Customer photos in which a logo from photos.yml was seen, by the mood of the message with them.",
+        analytics.logo_photos,
+        charts.logo_chart,
+    ),
 }
 
 
@@ -165,12 +171,13 @@ async def analytics_page(request: web.Request) -> web.Response:
             summary=None,
         )
     db = _database(request)
-    volume, contained, handoffs, photos, ratings = await asyncio.gather(
+    volume, contained, handoffs, photos, ratings, logos = await asyncio.gather(
         analytics.volume(db, period),
         analytics.containment(db, period),
         analytics.handoffs(db, period),
         analytics.photo_hits(db, period),
         analytics.csat(db, period),
+        analytics.logo_photos(db, period),
     )
     summary = {
         "messages": volume.total,
@@ -180,6 +187,7 @@ async def analytics_page(request: web.Request) -> web.Response:
         "photos": photos.total,
         "photo_hit_rate": photos.rate,
         "csat": ratings.human,
+        "our_logo_photos": logos.ours(),
     }
     return render(
         request,

@@ -23,6 +23,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.catalog.fetch import ImageFetchError, media_policy
+from bot.catalog.lookup_log import logos_by_photo
 from bot.conversations.rasa_api import DeliveryError
 from bot.desk import analytics_pages, canned, monitoring_pages
 from bot.desk import metrics as desk_metrics
@@ -220,6 +221,7 @@ async def _view(request: web.Request) -> dict[str, Any]:
         "agents": agents,
         "client_id": uuid.uuid4().hex,
         "media": media,
+        "logos": await logos_by_photo(desk.db, view.ticket.conversation_id),
     }
 
 

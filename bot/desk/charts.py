@@ -27,6 +27,7 @@ from bot.monitoring.analytics import (
     Containment,
     Csat,
     Handoffs,
+    LogoPhotos,
     PhotoHits,
     Ranking,
     Sentiment,
@@ -269,6 +270,26 @@ def csat_chart(data: Csat) -> Figure:
     figure, axes = _hbars(names, values, notes, colors, "mean rating, 1–5 (ratings in brackets)")
     axes.set_xlim(0, 6)
     axes.set_xticks([0, 1, 2, 3, 4, 5])
+    return figure
+
+
+def logo_chart(data: LogoPhotos) -> Figure:
+    """Photos showing each logo, split by the mood of the message that carried them."""
+    if not data.counts:
+        return empty("No photos showing a known logo in this range")
+    header, rows = data.table()
+    figure, axes = _figure(max(1.6, 0.7 + 0.32 * len(rows)))
+    positions = list(range(len(rows)))[::-1]
+    left = [0] * len(rows)
+    colors = {**SENTIMENT_COLORS, "unknown": MUTED}
+    for index, mood in enumerate(header[3:]):
+        values = [row[3 + index] for row in rows]
+        axes.barh(positions, values, left=left, color=colors[mood], height=0.62, label=mood)
+        left = [a + b for a, b in zip(left, values, strict=True)]
+    axes.set_yticks(positions, [label(f"{logo} ({whose})") for logo, whose, *_ in rows])
+    axes.grid(axis="y", visible=False)
+    axes.set_xlabel("photos", color=MUTED)
+    axes.legend(frameon=False, loc="upper left", bbox_to_anchor=(0, 1.2), ncols=4)
     return figure
 
 

@@ -421,6 +421,23 @@ class PhotoLookup(Base):
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
+class LogoSighting(Base):
+    """A brand logo seen in a customer's photo (bot/catalog/logos.py), with the message's sentiment."""
+
+    __tablename__ = "logo_sightings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(128), index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    photo_url: Mapped[str] = mapped_column(Text)  # as the customer's message carried it (the desk shows it)
+    logo: Mapped[str] = mapped_column(String(100))
+    ours: Mapped[bool] = mapped_column()
+    inliers: Mapped[int] = mapped_column()
+    sentiment_label: Mapped[str | None] = mapped_column(String(10))
+    sentiment_score: Mapped[float | None] = mapped_column()
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
 class OrderCheckFailure(Base):
     """A failed (or in-flight) second-factor attempt on an order, rate-limited in bot/shop/order_access.py.
 

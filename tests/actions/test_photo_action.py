@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import random
 import uuid
 from collections.abc import AsyncIterator
 
@@ -18,13 +19,15 @@ from sqlalchemy import select
 from actions import photos as photo_actions
 from actions.photos import ActionPhotoLookup
 from actions.services import services
+from bench.logo_photos import busy, logo_photo
 from bench.photo_queries import queries
+from bot.catalog.demo_logo import draw_logo
 from bot.catalog.encoders import EfficientNetLiteEncoder, text_encoder
 from bot.catalog.images import ImageStore
 from bot.catalog.indexing import build
 from bot.storage import migrate
 from bot.storage.db import create_sync_engine
-from bot.storage.models import PhotoLookup, Product
+from bot.storage.models import LogoSighting, PhotoLookup, Product
 from bot.storage.seed import seed
 
 
@@ -58,7 +61,14 @@ async def photos(catalogue, postgres_url, monkeypatch) -> AsyncIterator[str]:
     """A local 'CDN' serving the photos; the action may fetch from it."""
     var, tote = catalogue
     noise = Image.fromarray(np.random.default_rng(1).integers(0, 255, (256, 256, 3), dtype=np.uint8))
-    files = {"/tote.jpg": jpeg(tote), "/noise.jpg": jpeg(noise), "/broken.jpg": b"\xff\xd8\xffnot a jpeg"}
+    rng = random.Random(5)
+    logo = logo_photo(draw_logo(), busy((800, 600), rng), rng)  # our logo on a busy scene, no product
+    files = {
+        "/tote.jpg": jpeg(tote),
+        "/noise.jpg": jpeg(noise),
+        "/logo.jpg": jpeg(logo),
+        "/broken.jpg": b"\xff\xd8\xffnot a jpeg",
+    }
 
     async def serve(request: web.Request) -> web.Response:
         return web.Response(body=files[request.path], content_type="image/jpeg")
@@ -80,12 +90,19 @@ async def photos(catalogue, postgres_url, monkeypatch) -> AsyncIterator[str]:
     await runner.cleanup()
 
 
-def tracker(urls: list[str], intent: str = "share_photo", sender: str = "photo-user", **metadata) -> Tracker:
+def tracker(
+    urls: list[str],
+    intent: str = "share_photo",
+    sender: str = "photo-user",
+    sentiment: dict | None = None,
+    **metadata,
+) -> Tracker:
     latest = {
         "text": "",
         "intent": {"name": intent},
         "entities": [],
         "metadata": {"image_urls": urls, **metadata},
+        "sentiment": sentiment or {"label": "neutral", "score": 0.0},
     }
     events = [{"event": "user", "text": "", "input_channel": "instagram", "parse_data": latest}]
     return Tracker(sender, {}, latest, events, False, None, {}, "action_listen")
@@ -102,6 +119,37 @@ async def run(t: Tracker):
     dispatcher = CollectingDispatcher()
     events = await ActionPhotoLookup().run(dispatcher, t, {})
     return dispatcher.messages, {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+
+
+async def sightings(sender: str) -> list[LogoSighting]:
+    """The logos seen in one conversation's photos."""
+    async with services().database.sessions() as session:
+        return list(await session.scalars(select(LogoSighting).where(LogoSighting.conversation_id == sender)))
+
+
+async def test_a_photo_showing_our_logo_is_recorded_and_answered_as_ours(photos):
+    sender = f"logo-{uuid.uuid4().hex[:8]}"
+    praise = {"label": "positive", "score": 0.7}
+    messages, slots = await run(tracker([f"{photos}/logo.jpg"], sender=sender, sentiment=praise))
+    assert "I can see our logo" in messages[0]["text"]  # not "it may be from another brand"
+    assert messages[0]["buttons"][0]["payload"] == "/request_human"
+    assert "Thanks so much for sharing your Loom & Co" in messages[1]["text"] and len(messages) == 2
+    [seen] = await sightings(sender)
+    assert (seen.logo, seen.ours, seen.channel, seen.photo_url) == (
+        "Loom & Co",
+        True,
+        "instagram",
+        f"{photos}/logo.jpg",
+    )
+    assert (seen.sentiment_label, seen.sentiment_score) == ("positive", 0.7) and seen.inliers >= 15
+    assert [x.outcome for x in await lookups(sender)] == ["none"] and slots == {"matched_products": []}
+    # Without praise, no thank-you; a product photo without the logo records no sighting.
+    calm = f"calm-{uuid.uuid4().hex[:8]}"
+    messages, _ = await run(tracker([f"{photos}/logo.jpg"], sender=calm))
+    assert len(messages) == 1 and "I can see our logo" in messages[0]["text"]
+    tote = f"tote-{uuid.uuid4().hex[:8]}"
+    await run(tracker([f"{photos}/tote.jpg"], sender=tote, sentiment=praise))
+    assert await sightings(tote) == [] and len(await lookups(tote)) == 1
 
 
 async def test_a_customers_photo_finds_the_product(photos):

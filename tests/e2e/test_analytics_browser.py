@@ -23,7 +23,7 @@ from bot.desk.config import Lockout
 from bot.devtools.devstack import Stack
 from bot.settings import Settings
 from bot.storage.db import Database
-from bot.storage.models import Agent, AgentMessage, HandoffTicket, LoggedMessage, PhotoLookup
+from bot.storage.models import Agent, AgentMessage, HandoffTicket, LoggedMessage, LogoSighting, PhotoLookup
 
 from ..bot.monitoring.test_analytics import generate
 from ..bot.monitoring.test_analytics_pages import DATA_COLORS
@@ -78,6 +78,7 @@ def generated_week(stack: Stack) -> Iterator[None]:
                 (HandoffTicket, HandoffTicket.conversation_id),
                 (LoggedMessage, LoggedMessage.source),
                 (PhotoLookup, PhotoLookup.conversation_id),
+                (LogoSighting, LogoSighting.conversation_id),
                 (Agent, Agent.username),
             ):
                 await session.execute(delete(table).where(column.startswith(tag)))
@@ -140,6 +141,7 @@ def test_a_supervisor_sees_every_chart_drawn(default_stack):
                 "Contained by the bot": "80%",
                 "Handoffs": "15",
                 "Photo hit rate": "80% of 10",
+                "Photos showing our logo": "3",
                 "CSAT (people)": "4.00 of 4",
             }
             images = page.locator("figure.chart img")

@@ -42,14 +42,18 @@ from bot.monitoring.analytics.periods import (
     within,
 )
 from bot.monitoring.analytics.photos import (
+    LOGO_MOODS,
     PHOTO_HITS,
+    LogoPhotos,
     PhotoHits,
+    logo_photos,
     photo_hits,
 )
 
 __all__ = [
     "DEFAULT_DAYS",
     "HOURLY_UP_TO_DAYS",
+    "LOGO_MOODS",
     "MAX_DAYS",
     "OUTSIDE_DESK",
     "PHOTO_HITS",
@@ -60,6 +64,7 @@ __all__ = [
     "Csat",
     "DateRange",
     "Handoffs",
+    "LogoPhotos",
     "PhotoHits",
     "RangeError",
     "Ranking",
@@ -73,6 +78,7 @@ __all__ = [
     "csat",
     "first_response",
     "handoffs",
+    "logo_photos",
     "percentile",
     "photo_hits",
     "record_photo_lookup",

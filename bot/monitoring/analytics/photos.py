@@ -1,4 +1,7 @@
-"""Customer photos looked up in the catalogue: outcomes and hit rate (recorded: bot/catalog/lookup_log.py)."""
+"""Customer photos: catalogue lookups by outcome and hit rate, and photos showing brand logos by sentiment.
+
+Both are recorded by the photo action (bot/catalog/lookup_log.py).
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from bot.monitoring.analytics.periods import (
     within,
 )
 from bot.storage.db import Database
-from bot.storage.models import PhotoLookup
+from bot.storage.models import LogoSighting, PhotoLookup
 
 PHOTO_HITS = ("confident", "several")  # the customer was shown the product (or a short list with it)
 
@@ -57,3 +60,53 @@ async def photo_hits(db: Database, period: DateRange) -> PhotoHits:
             .group_by(PhotoLookup.outcome)
         )
         return PhotoHits(dict(rows.all()))
+
+
+LOGO_MOODS = ("positive", "neutral", "negative", "unknown")
+
+
+@dataclass(frozen=True)
+class LogoPhotos:
+    """Customer photos in the range showing each logo, by the sentiment of the message that carried them."""
+
+    counts: dict[tuple[str, bool], dict[str, int]]  # (logo, ours) -> mood -> photos
+
+    def ours(self) -> int:
+        """Photos showing one of our own logos."""
+        return sum(sum(moods.values()) for (_, ours), moods in self.counts.items() if ours)
+
+    def table(self) -> Table:
+        """One row per logo: photos in all, then per mood."""
+        rows = [
+            [
+                logo,
+                "ours" if ours else "other brand",
+                sum(moods.values()),
+                *(moods.get(m, 0) for m in LOGO_MOODS),
+            ]
+            for (logo, ours), moods in sorted(
+                self.counts.items(), key=lambda item: (not item[0][1], item[0][0])
+            )
+        ]
+        return ["logo", "whose", "photos", *LOGO_MOODS], rows
+
+
+async def logo_photos(db: Database, period: DateRange) -> LogoPhotos:
+    """Photos showing a logo (each photo of a conversation once per logo), by the message's sentiment."""
+    async with db.sessions() as session:
+        rows = await session.execute(
+            select(
+                LogoSighting.logo,
+                LogoSighting.ours,
+                LogoSighting.sentiment_label,
+                func.count(func.distinct(LogoSighting.conversation_id + " " + LogoSighting.photo_url)),
+            )
+            .where(within(LogoSighting.at, period))
+            .group_by(LogoSighting.logo, LogoSighting.ours, LogoSighting.sentiment_label)
+        )
+        counts: dict[tuple[str, bool], dict[str, int]] = {}
+        for logo, ours, label, count in rows.all():
+            mood = label if label in LOGO_MOODS else "unknown"
+            moods = counts.setdefault((logo, bool(ours)), {})
+            moods[mood] = moods.get(mood, 0) + count
+        return LogoPhotos(counts)

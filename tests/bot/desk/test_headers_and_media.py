@@ -15,6 +15,8 @@ from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
 from PIL import Image
 
+from bot.catalog.logos import Sighting
+from bot.catalog.lookup_log import record_logo_sightings
 from bot.desk.app import CSP, create_app
 from bot.desk.config import DeskConfig
 
@@ -231,3 +233,27 @@ def test_the_client_address_comes_from_trusted_proxies_only(peer, forwarded, tru
 def test_a_mistyped_trusted_proxy_stops_the_desk_at_start():
     with pytest.raises(ValueError, match="DESK_TRUSTED_PROXIES"):
         DeskConfig.from_env({"DESK_TRUSTED_PROXIES": "10.0.0.0/8, nginx"})
+
+
+async def test_a_logo_seen_in_a_photo_is_flagged_beside_it(server, cdn, open_ticket, store_event, database):
+    _, base = cdn
+    ticket_id = await conversation_with_media(store_event, open_ticket, base)
+    seen = [Sighting("Loom & Co", True, 42), Sighting("<b>North</b> Knit", False, 20)]
+    await record_logo_sightings(
+        database, "psid-media", "messenger", f"{base}/photo.png", seen, ("positive", 0.5)
+    )
+    await record_logo_sightings(database, "psid-other", "messenger", f"{base}/lying.png", seen[:1])
+    client = await client_for(server, "ada")
+    try:
+        html = await (await client.get(f"/tickets/{ticket_id}")).text()
+    finally:
+        await client.close()
+    flags = re.findall(r'<span class="logo-seen( ours)?">([^<]*)</span>', html)
+    assert flags == [
+        (" ours", "shows our logo: Loom &amp; Co"),
+        ("", "shows the &lt;b&gt;North&lt;/b&gt; Knit logo"),
+    ]
+    photo = html.index(f'src="/media/{ticket_id}/0"')
+    assert (
+        photo < html.index("shows our logo") < html.index(f'src="/media/{ticket_id}/1"')
+    )  # beside its photo

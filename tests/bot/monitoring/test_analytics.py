@@ -15,7 +15,7 @@ from bot.desk.analytics_pages import csv_text
 from bot.monitoring import analytics
 from bot.monitoring.analytics import DateRange, RangeError, percentile
 from bot.storage.db import Database
-from bot.storage.models import AgentMessage, HandoffTicket, LoggedMessage, PhotoLookup
+from bot.storage.models import AgentMessage, HandoffTicket, LoggedMessage, LogoSighting, PhotoLookup
 
 UTC = dt.timezone.utc
 WEEK = DateRange(dt.date(2026, 3, 1), dt.date(2026, 3, 7))
@@ -37,6 +37,24 @@ def ticket(conversation: str, created: dt.datetime, reason: str = "customer_requ
     values = {"status": "resolved", **values}
     return HandoffTicket(
         conversation_id=conversation, channel="messenger", reason=reason, created_at=created, **values
+    )
+
+
+def logo_seen(
+    conversation: str, url: str, logo: str, ours: bool, mood: str, when: dt.datetime
+) -> LogoSighting:
+    """A logo sighting as the photo action records it."""
+    score = {"positive": 0.6, "negative": -0.6}.get(mood, 0.0)
+    return LogoSighting(
+        conversation_id=conversation,
+        channel="instagram",
+        photo_url=url,
+        logo=logo,
+        ours=ours,
+        inliers=40,
+        sentiment_label=mood,
+        sentiment_score=score,
+        at=when,
     )
 
 
@@ -96,6 +114,20 @@ async def generate(db: Database, staff: dict[str, Any], tag: str = "") -> dict[s
     for n, outcome in enumerate(outcomes):
         rows.append(PhotoLookup(conversation_id=f"p{n}", channel="messenger", outcome=outcome, at=at(7)))
     rows.append(PhotoLookup(conversation_id="old", channel="messenger", outcome="none", at=at(0)))
+    # Logos seen: our logo in 3 photos (2 with positive messages, one negative; one photo's sighting
+    # recorded twice counts once), a competitor's in one, and our logo in one photo before the week.
+    for n, (url, logo, ours, mood) in enumerate(
+        [
+            ("https://cdn.example/1.jpg", "Loom & Co", True, "positive"),
+            ("https://cdn.example/1.jpg", "Loom & Co", True, "positive"),
+            ("https://cdn.example/2.jpg", "Loom & Co", True, "positive"),
+            ("https://cdn.example/3.jpg", "Loom & Co", True, "negative"),
+            ("https://cdn.example/3.jpg", "North Knit", False, "negative"),
+        ]
+    ):
+        conversation = "l0" if url.endswith("1.jpg") else f"l{n}"
+        rows.append(logo_seen(conversation, url, logo, ours, mood, at(6)))
+    rows.append(logo_seen("l9", "https://cdn.example/9.jpg", "Loom & Co", True, "positive", at(0)))
     for row in [*rows, *tickets.values()]:
         if isinstance(row, LoggedMessage):
             row.source = tag + row.source
@@ -212,11 +244,20 @@ async def test_photo_hit_rate(week):
     assert photos.table()[1][0] == ["confident", 5, 0.5]
 
 
+async def test_photos_showing_a_logo_by_mood(week):
+    logos = await analytics.logo_photos(week, WEEK)
+    assert logos.ours() == 3
+    header, rows = logos.table()
+    assert header == ["logo", "whose", "photos", "positive", "neutral", "negative", "unknown"]
+    assert rows == [["Loom & Co", "ours", 3, 2, 0, 1, 0], ["North Knit", "other brand", 1, 0, 0, 1, 0]]
+
+
 async def test_an_empty_range_has_no_rates(week):
     quiet = DateRange(dt.date(2025, 1, 1), dt.date(2025, 1, 31))
     assert (await analytics.containment(week, quiet)).rate is None
     assert (await analytics.photo_hits(week, quiet)).rate is None
     assert (await analytics.volume(week, quiet)).total == 0
+    assert (await analytics.logo_photos(week, quiet)).counts == {}
     assert (await analytics.first_response(week, quiet)).agents == []
 
 

@@ -122,8 +122,11 @@ class ActionPhotoLookup(ServiceAction):
             await remember(tracker, "bad_image")
             say(dispatcher, "photo_unreadable")
             return []
-        ours = [s.name for s in await logos_in(tracker, image, str(urls[0])) if s.ours]
-        kind, results = await services().search.photo_verdict(image)
+        # Logos and products are looked for at once (each in a worker thread; both release the GIL).
+        seen, (kind, results) = await asyncio.gather(
+            logos_in(tracker, image, str(urls[0])), services().search.photo_verdict(image)
+        )
+        ours = [s.name for s in seen if s.ours]
         await remember(tracker, kind, results)
         thank = bool(ours) and services().photos.thank_for_our_logo and is_positive(tracker)
         if kind == "none":

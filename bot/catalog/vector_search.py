@@ -111,7 +111,7 @@ class CatalogSearch:
         catalog_dir: Path,
         images: Callable[[], ImageEncoder] = image_encoder,
         texts: Callable[[], TextEncoder] = text_encoder,
-        config: Callable[[], PhotoConfig] = PhotoConfig,
+        config: Callable[[], PhotoConfig] = PhotoConfig.load,
     ) -> None:
         self.index_dir = catalog_dir / "index"
         self.config = config  # photos.yml as it is now (the action server passes its watched file)

@@ -6,6 +6,7 @@ request as Meta does) delivers webhooks to the running Rasa server and records w
 
 from __future__ import annotations
 
+import asyncio
 import io
 import random
 import tempfile
@@ -17,10 +18,16 @@ from typing import Any
 import aiohttp
 import pytest
 from PIL import Image
+from sqlalchemy import select
 
+from bench.logo_photos import busy
 from bench.photo_queries import AUGMENTATIONS
 from bot.catalog.demo_images import write_catalog_images
+from bot.catalog.demo_logo import draw_logo, logo_in_scene
 from bot.devtools.devstack import Stack
+from bot.settings import Settings
+from bot.storage.db import Database
+from bot.storage.models import LogoSighting
 from bot.storage.seed import load_yaml
 from connectors.security import hub_signature
 
@@ -287,3 +294,34 @@ def test_thread_control_taken_and_passed_back(default_stack):
     assert tracker(default_stack, user)["paused"] is False
     customer_says(default_stack, "messenger", user, text="hi again")
     assert len(wait_for_replies(default_stack, "messenger", user, 1)) == 1
+
+
+def logos_seen(stack: Stack, conversation_id: str) -> list[tuple[str, bool, str | None]]:
+    """The logo sightings the photo action stored for a conversation, from the stack's database."""
+
+    async def read() -> list[tuple[str, bool, str | None]]:
+        database = Database(Settings.from_env({k: v for k, v in stack.env.items() if v}).database_url)
+        try:
+            async with database.sessions() as session:
+                rows = await session.execute(
+                    select(LogoSighting.logo, LogoSighting.ours, LogoSighting.channel).where(
+                        LogoSighting.conversation_id == conversation_id
+                    )
+                )
+                return [tuple(row) for row in rows.all()]
+        finally:
+            await database.close()
+
+    return asyncio.run(read())
+
+
+def test_a_photo_showing_our_logo_is_answered_as_ours_and_recorded(stack):
+    user = new_user()
+    rng = random.Random(11)
+    buffer = io.BytesIO()
+    logo_in_scene(draw_logo(), busy((800, 600), rng), rng).save(buffer, "JPEG", quality=85)
+    upload = sim(stack, "POST", "/_sim/media", files={"file": ("logo.jpg", buffer.getvalue(), "image/jpeg")})
+    customer_says(stack, "messenger", user, image_urls=[upload["url"]])
+    [reply] = wait_for_replies(stack, "messenger", user, 1)
+    assert "I can see our logo" in reply["body"]["message"]["text"]
+    assert logos_seen(stack, user) == [("Loom & Co", True, "messenger")]

@@ -32,6 +32,9 @@ def test_confidence_grows_with_similarity_and_with_verification():
         ("levels: {show_one: 0.4, show_several: 0.6}", "show_several must not be above"),
         ("levels: {show_one: high}", "could not convert"),
         ("- a list", "expected a mapping"),
+        ("logos: {brands: [{name: Acme}]}", "a logo needs a name and an image"),
+        ("logos: {brands: [{name: Acme, image: acme-logo-missing.png}]}", "no file 'acme-logo-missing.png'"),
+        ("logos: {min_inliers: 3}", "logos.min_inliers below 6"),
     ],
 )
 def test_bad_edits_are_refused_with_the_reason(tmp_path, text, reason):
@@ -43,3 +46,9 @@ def test_bad_edits_are_refused_with_the_reason(tmp_path, text, reason):
 
 def test_a_missing_file_keeps_the_defaults(tmp_path):
     assert PhotoConfig.load(tmp_path / "photos.yml") == PhotoConfig()
+
+
+def test_no_logos_at_all_is_allowed(tmp_path):
+    path = tmp_path / "photos.yml"
+    path.write_text("logos: {brands: []}")
+    assert PhotoConfig.load(path).logos == ()

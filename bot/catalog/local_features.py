@@ -119,7 +119,7 @@ def best_inliers(query: tuple[Features, Features], candidates: list[Features]) -
 class StoredFeatures:
     """Many photos' features in two arrays, found by source (e.g. "<sha256>" or "<sha256>#blur")."""
 
-    points: np.ndarray  # all keypoints, float32 (N×2)
+    points: np.ndarray  # all keypoints, float32 (N×2), memory-mapped when loaded
     descriptors: np.ndarray  # uint8 (N×128), memory-mapped when loaded
     sources: list[str]
     starts: list[int]  # sources[i]'s keypoints are rows starts[i] .. starts[i+1] (or N)
@@ -153,7 +153,7 @@ class StoredFeatures:
         """The features of the `number`-th source."""
         start = self.starts[number]
         end = self.starts[number + 1] if number + 1 < len(self.starts) else len(self.points)
-        return Features(self.points[start:end], np.asarray(self.descriptors[start:end]))
+        return Features(np.asarray(self.points[start:end]), np.asarray(self.descriptors[start:end]))
 
     def save(self, folder: Path, name: str) -> None:
         """`<name>.points.npy`, `<name>.descriptors.npy` and `<name>.json`, each written then renamed."""
@@ -172,6 +172,6 @@ class StoredFeatures:
         if not (folder / f"{name}.json").exists():
             return cls.empty()
         meta = json.loads((folder / f"{name}.json").read_text())
-        points = np.load(folder / f"{name}.points.npy")
+        points = np.load(folder / f"{name}.points.npy", mmap_mode="r")
         descriptors = np.load(folder / f"{name}.descriptors.npy", mmap_mode="r")
         return cls(points, descriptors, list(meta["sources"]), list(meta["starts"]))

@@ -8,12 +8,13 @@ driven by the `random.Random` passed in, so a seed gives the same queries on eve
 
 from __future__ import annotations
 
-import io
 import random
 from collections.abc import Callable
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageOps
+
+from bot.catalog.demo_logo import recompressed
 
 Augmentation = Callable[[Image.Image, random.Random], Image.Image]
 
@@ -68,11 +69,7 @@ def blur(image: Image.Image, rng: random.Random) -> Image.Image:
 
 def jpeg(image: Image.Image, rng: random.Random) -> Image.Image:
     """Recompressed at quality 20-40, as messaging platforms and screenshots of screenshots do."""
-    buffer = io.BytesIO()
-    _rgb(image).save(buffer, "JPEG", quality=rng.randint(20, 40))
-    buffer.seek(0)
-    with Image.open(buffer) as decoded:
-        return decoded.convert("RGB")
+    return recompressed(_rgb(image), rng.randint(20, 40))
 
 
 def background(image: Image.Image, rng: random.Random) -> Image.Image:
@@ -122,23 +119,25 @@ def combined(image: Image.Image, rng: random.Random) -> Image.Image:
 AUGMENTATIONS: dict[str, Augmentation] = {**SINGLE, "combined": combined}
 
 
+def boxes(size: tuple[int, int], count: int, largest: tuple[int, int], rng: random.Random) -> Image.Image:
+    """A busy scene: `count` random coloured boxes, each at most `largest` (w, h), on a random colour."""
+    canvas = Image.new("RGB", size, _random_color(rng))
+    draw = ImageDraw.Draw(canvas)
+    for _ in range(count):
+        left, top = rng.randrange(size[0]), rng.randrange(size[1])
+        box = (left, top, left + rng.randrange(10, largest[0]), top + rng.randrange(10, largest[1]))
+        draw.rectangle(box, fill=_random_color(rng))
+    return canvas
+
+
 def busy_background(image: Image.Image, rng: random.Random) -> Image.Image:
     """The product at 45-70 % of the frame among 30 random coloured boxes, recompressed at quality 25-40."""
     width, height = image.size
-    canvas = Image.new("RGB", (width, height), _random_color(rng))
-    draw = ImageDraw.Draw(canvas)
-    for _ in range(30):
-        left, top = rng.randrange(width), rng.randrange(height)
-        box = (left, top, left + rng.randrange(10, width // 3), top + rng.randrange(10, height // 3))
-        draw.rectangle(box, fill=_random_color(rng))
+    canvas = boxes((width, height), 30, (width // 3, height // 3), rng)
     scale = rng.uniform(0.45, 0.70)
     product = _rgb(image).resize((max(1, round(width * scale)), max(1, round(height * scale))))
     canvas.paste(product, (rng.randint(0, width - product.width), rng.randint(0, height - product.height)))
-    buffer = io.BytesIO()
-    canvas.save(buffer, "JPEG", quality=rng.randint(25, 40))
-    buffer.seek(0)
-    with Image.open(buffer) as decoded:
-        return decoded.convert("RGB")
+    return recompressed(canvas, rng.randint(25, 40))
 
 
 # The three ways customers' photos differ from catalogue shots that issue 22 measures, each a stack.

@@ -34,11 +34,12 @@ from bench.photo_queries import CUSTOMER_PHOTOS, customer_photos, unsold_photos
 from bench.stats import percentile
 from bot.catalog.encoders import EfficientNetLiteEncoder, normalise_rows, text_encoder
 from bot.catalog.images import ImageStore
-from bot.catalog.indexing import build, write_manifest
+from bot.catalog.indexing import FEATURES, build, write_manifest
 from bot.catalog.local_features import StoredFeatures
 from bot.catalog.photo_config import Confidence, PhotoConfig
 from bot.catalog.vector_index import ExactIndex, StoredVectors
 from bot.catalog.vector_search import CatalogSearch, Match, verdict
+from bot.catalog.views import photo_of
 from bot.storage import migrate
 from bot.storage.db import create_sync_engine
 from bot.storage.models import ProductImage
@@ -224,7 +225,7 @@ def padded_index(search: CatalogSearch, products: int, folder: Path, rng: np.ran
     stored = StoredVectors.load(search.index_dir, "image", int(loaded.manifest["image_dim"]))
     by_photo: dict[str, list[int]] = {}
     for row, source in enumerate(stored.sources):
-        by_photo.setdefault(source.split("#", 1)[0], []).append(row)
+        by_photo.setdefault(photo_of(source), []).append(row)
     photos = list(by_photo.values())
     extra = max(0, products - len(set(stored.keys.tolist())))
     picked = [photos[i] for i in rng.integers(0, len(photos), extra)]
@@ -235,15 +236,12 @@ def padded_index(search: CatalogSearch, products: int, folder: Path, rng: np.ran
     keys = np.concatenate(
         [stored.keys, np.repeat(np.arange(first_key, first_key + extra), [len(g) for g in picked])]
     )
-    sources = stored.sources + [stored.sources[r] for r in rows]
-    StoredVectors(vectors, keys, sources).save(folder, "image")
-    StoredVectors.load(search.index_dir, "text", int(loaded.manifest["text_dim"])).save(folder, "text")
-    StoredFeatures.load(search.index_dir, "local").save(folder, "local")
-    encoder = search.image_encoder()
-    texts = search.text_encoder()
-    write_manifest(
-        folder, encoder, texts, StoredVectors(vectors, keys, sources), StoredVectors.load(folder, "text", 384)
-    )
+    images = StoredVectors(vectors, keys, stored.sources + [stored.sources[r] for r in rows])
+    texts = StoredVectors.load(search.index_dir, "text", int(loaded.manifest["text_dim"]))
+    images.save(folder, "image")
+    texts.save(folder, "text")
+    StoredFeatures.load(search.index_dir, FEATURES).save(folder, FEATURES)
+    write_manifest(folder, search.image_encoder(), search.text_encoder(), images, texts)
 
 
 def latency_at_scale(

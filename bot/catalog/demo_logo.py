@@ -63,6 +63,21 @@ def _colour(rng: random.Random) -> tuple[int, int, int]:
     return (rng.randrange(256), rng.randrange(256), rng.randrange(256))
 
 
+def scene_photo(background: Image.Image) -> Image.Image:
+    """The background as a photo of the scene: RGB, 800 px wide."""
+    height = max(1, round(800 * background.height / background.width))
+    return background.convert("RGB").resize((800, height))
+
+
+def recompressed(image: Image.Image, quality: int) -> Image.Image:
+    """The image after a JPEG round trip at `quality`, as platforms recompress what customers send."""
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=quality)
+    buffer.seek(0)
+    with Image.open(buffer) as decoded:
+        return decoded.convert("RGB")
+
+
 def _warp(logo: Image.Image, rng: random.Random, width: int) -> tuple[Image.Image, Image.Image]:
     """The logo scaled, turned and slanted, and its mask, on a transparent canvas `width` px wide."""
     scale = rng.uniform(0.18, 0.45) * width / logo.width
@@ -84,7 +99,7 @@ def _warp(logo: Image.Image, rng: random.Random, width: int) -> tuple[Image.Imag
 
 def logo_in_scene(logo: Image.Image, background: Image.Image, rng: random.Random) -> Image.Image:
     """`logo` in a photo of `background` (resized to 800 px wide), changed as described above."""
-    scene = background.convert("RGB").resize((800, max(1, round(800 * background.height / background.width))))
+    scene = scene_photo(background)
     pixels, mask = _warp(ImageEnhance.Brightness(logo).enhance(rng.uniform(0.7, 1.2)), rng, scene.width)
     fit = min(1.0, 0.9 * scene.width / pixels.width, 0.9 * scene.height / pixels.height)
     if fit < 1.0:  # a wide, low scene: the logo as large as fits
@@ -98,8 +113,4 @@ def logo_in_scene(logo: Image.Image, background: Image.Image, rng: random.Random
         w, h = round(pixels.width * share**0.5), round(pixels.height * share**0.5)
         x, y = left + rng.randint(0, pixels.width - w), top + rng.randint(0, pixels.height - h)
         ImageDraw.Draw(scene).rectangle((x, y, x + w, y + h), fill=_colour(rng))
-    buffer = io.BytesIO()
-    scene.save(buffer, "JPEG", quality=rng.randint(45, 75))
-    buffer.seek(0)
-    with Image.open(buffer) as decoded:
-        return decoded.convert("RGB")
+    return recompressed(scene, rng.randint(45, 75))

@@ -25,9 +25,8 @@ from PIL import Image, ImageOps
 SIDE = 320  # features are computed on the photo scaled to this longer side
 KEYPOINTS = 500  # at most this many per photo (the strongest)
 RATIO = 0.8  # Lowe's ratio test: the best match must be clearly better than the second best
-REPROJECTION_PX = (
-    6.0  # RANSAC: an inlier lands within this many pixels (at SIDE) of where the transform puts it
-)
+# RANSAC: an inlier lands within this many pixels (at SIDE) of where the transform puts it.
+REPROJECTION_PX = 6.0
 SCALE_RANGE = (0.1, 10.0)  # a plausible change of size between two photos of one object
 
 

@@ -167,6 +167,15 @@ def sentiment_chart(data: Sentiment) -> Figure:
     return figure
 
 
+def _bar_rows(labels: Sequence[str]) -> tuple[Figure, Axes, list[int]]:
+    """A figure with one labelled row per label for horizontal bars, first on top, and the rows' positions."""
+    figure, axes = _figure(max(1.6, 0.7 + 0.32 * len(labels)))
+    positions = list(range(len(labels)))[::-1]
+    axes.set_yticks(positions, [label(text) for text in labels])
+    axes.grid(axis="y", visible=False)
+    return figure, axes, positions
+
+
 def _hbars(
     labels: Sequence[str],
     values: Sequence[float],
@@ -175,11 +184,8 @@ def _hbars(
     xlabel: str = "",
 ) -> tuple[Figure, Axes]:
     """Horizontal bars, first label on top, each bar annotated."""
-    figure, axes = _figure(max(1.6, 0.7 + 0.32 * len(labels)))
-    positions = list(range(len(labels)))[::-1]
+    figure, axes, positions = _bar_rows(labels)
     axes.barh(positions, values, color=colors, height=0.62)
-    axes.set_yticks(positions, [label(text) for text in labels])
-    axes.grid(axis="y", visible=False)
     top = max(values, default=0) or 1
     for y, value, note in zip(positions, values, notes, strict=True):
         axes.text(value + top * 0.01, y, note, va="center", color=INK, fontsize=8)
@@ -278,16 +284,13 @@ def logo_chart(data: LogoPhotos) -> Figure:
     if not data.counts:
         return empty("No photos showing a known logo in this range")
     header, rows = data.table()
-    figure, axes = _figure(max(1.6, 0.7 + 0.32 * len(rows)))
-    positions = list(range(len(rows)))[::-1]
+    figure, axes, positions = _bar_rows([f"{logo} ({whose})" for logo, whose, *_ in rows])
     left = [0] * len(rows)
     colors = {**SENTIMENT_COLORS, "unknown": MUTED}
     for index, mood in enumerate(header[3:]):
         values = [row[3 + index] for row in rows]
         axes.barh(positions, values, left=left, color=colors[mood], height=0.62, label=mood)
         left = [a + b for a, b in zip(left, values, strict=True)]
-    axes.set_yticks(positions, [label(f"{logo} ({whose})") for logo, whose, *_ in rows])
-    axes.grid(axis="y", visible=False)
     axes.set_xlabel("photos", color=MUTED)
     axes.legend(frameon=False, loc="upper left", bbox_to_anchor=(0, 1.2), ncols=4)
     return figure

@@ -1,4 +1,4 @@
-"""Client of Meta's Send API (Messenger and Instagram), with retries and clear errors.
+"""Client of Meta's Send API (Messenger and Instagram) and comment edges, with retries and clear errors.
 
 https://developers.facebook.com/docs/messenger-platform/reference/send-api
 Retries with exponential backoff and jitter on 429, 5xx, timeouts and Graph's transient error codes;
@@ -11,7 +11,7 @@ from typing import Any
 
 import aiohttp
 
-from connectors.metrics import count
+from connectors.metrics import count, measured_send
 from connectors.outbox import Outbox
 from connectors.platform_client import PlatformClient, PlatformError, Session
 
@@ -19,6 +19,7 @@ DEFAULT_GRAPH_API_URL = "https://graph.facebook.com/v21.0"
 # https://developers.facebook.com/docs/graph-api/guides/error-handling
 TRANSIENT_CODES = {1, 2, 4, 17, 32, 341, 613, 1200}
 WINDOW_SUBCODE = 2018278
+ALREADY_REPLIED = 10900  # a private reply was sent to this comment before
 EXPLANATIONS = {
     190: "the access token is invalid or expired: check META_PAGE_ACCESS_TOKEN / INSTAGRAM_ACCESS_TOKEN",
     10: "the app lacks permission, or the message is outside the allowed messaging window",
@@ -49,6 +50,11 @@ class GraphApiError(PlatformError):
         return super().retryable or self.code in TRANSIENT_CODES
 
     @property
+    def already_replied(self) -> bool:
+        """A second private reply to one comment: Meta allows one."""
+        return self.code == ALREADY_REPLIED
+
+    @property
     def outside_window(self) -> bool:
         """Meta's 24-hour (or 7-day human agent) window has closed for this person."""
         return self.subcode == WINDOW_SUBCODE
@@ -75,7 +81,8 @@ class GraphApiClient(PlatformClient):
         self, base_url: str, access_token: str, platform: str, session: Session, **settings: Any
     ) -> None:
         super().__init__(platform, session, **settings)
-        self.url = f"{base_url.rstrip('/')}/me/messages"
+        self.base_url = base_url.rstrip("/")
+        self.url = f"{self.base_url}/me/messages"
         self._token = access_token
 
     async def send_message(
@@ -105,13 +112,46 @@ class GraphApiClient(PlatformClient):
         """
         await self._post({"recipient": {"id": recipient_id}, "sender_action": action})
 
+    async def reply_to_comment(self, comment_id: str, text: str) -> str:
+        """A public reply under a comment; returns the new comment's id.
+
+        Facebook: `POST /{comment-id}/comments`; Instagram: `POST /{ig-comment-id}/replies`.
+        """
+        edge = "replies" if self.platform == "instagram" else "comments"
+        with measured_send(self.platform):
+            answer = await self._post_form(f"{comment_id}/{edge}", {"message": text})
+        return str(answer.get("id", ""))
+
+    async def private_reply(self, comment_id: str, text: str) -> str:
+        """Meta's private reply to a comment: one message to its author's inbox (once per comment)."""
+        body = {"recipient": {"comment_id": comment_id}, "message": {"text": text}}
+        with measured_send(self.platform):
+            answer = await self._post(body)
+        return str(answer.get("message_id", ""))
+
+    async def set_comment_hidden(self, comment_id: str, hidden: bool) -> None:
+        """Hide a comment from everyone but its author and their friends, or show it again."""
+        key = "hide" if self.platform == "instagram" else "is_hidden"
+        await self._post_form(comment_id, {key: "true" if hidden else "false"})
+
     async def _post(self, body: dict[str, Any]) -> dict[str, Any]:
-        """POST with retries; the parsed answer, or GraphApiError."""
+        """POST to the Send API with retries; the parsed answer, or GraphApiError."""
+        recipient = body["recipient"].get("id") or f"comment {body['recipient'].get('comment_id')}"
         return await self._with_retries(
             "POST",
             self.url,
             lambda: {"json": body, "params": {"access_token": self._token}},
-            f"{self.platform} send to {body['recipient']['id']}",
+            f"{self.platform} send to {recipient}",
+            lambda err: count("graph_api_errors", self.platform, str(err.code or err.status)),
+        )
+
+    async def _post_form(self, path: str, fields: dict[str, str]) -> dict[str, Any]:
+        """POST form fields to a node or edge (`/{id}`, `/{id}/comments`) with retries."""
+        return await self._with_retries(
+            "POST",
+            f"{self.base_url}/{path}",
+            lambda: {"data": fields, "params": {"access_token": self._token}},
+            f"{self.platform} POST /{path}",
             lambda err: count("graph_api_errors", self.platform, str(err.code or err.status)),
         )
 

@@ -12,4 +12,7 @@ class InstagramInput(MetaInput):
     platform = INSTAGRAM
     webhook_object = "instagram"
     token_key = "access_token"
+    public_channel = "instagram"
+    comment_limit = 2200
+    comment_field = "comments"
     token_env = "INSTAGRAM_ACCESS_TOKEN"

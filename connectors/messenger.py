@@ -12,4 +12,7 @@ class MessengerInput(MetaInput):
     platform = MESSENGER
     webhook_object = "page"
     token_key = "page_access_token"
+    public_channel = "facebook"
+    comment_limit = 8000
+    comment_field = "feed"
     token_env = "META_PAGE_ACCESS_TOKEN"

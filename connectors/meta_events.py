@@ -50,6 +50,28 @@ class CustomerMessage(MetaEvent):
 
 
 @dataclass(frozen=True)
+class Comment(MetaEvent):
+    """A comment under one of our posts (Facebook `feed`, Instagram `comments`): public, not a chat.
+
+    sender = the commenter, recipient = our account (the Page or the Instagram account).
+    `parent_id` is the comment it answers, None for a comment on the post itself.
+    """
+
+    comment_id: str = ""
+    post_id: str = ""
+    parent_id: str | None = None
+    text: str = ""
+    photo_url: str | None = None
+    author_name: str = ""
+    permalink: str = ""
+
+    @property
+    def dedupe_key(self) -> str:
+        """The comment id: Meta's redeliveries and edits of it are one item."""
+        return f"comment:{self.comment_id}"
+
+
+@dataclass(frozen=True)
 class Echo(MetaEvent):
     """A message the Page sent (ours, or a person in Meta's inbox, or another app). sender = Page."""
 
@@ -201,6 +223,70 @@ def parse_handover(platform: str, item: Mapping[str, Any]) -> MetaEvent:
     )
 
 
+def parse_feed(platform: str, account_id: str, at: int, value: Mapping[str, Any]) -> MetaEvent:
+    """A Page `feed` change: a new comment is kept; posts, likes, edits and removals are not answered."""
+    author = value.get("from") or {}
+    base = {"platform": platform, "sender_id": str(author.get("id") or ""), "recipient_id": account_id}
+    item, verb = value.get("item"), value.get("verb")
+    if item != "comment" or verb != "add" or not value.get("comment_id"):
+        return Ignored(**base, timestamp=at, raw=value, kind=f"feed_{item}_{verb}")
+    if base["sender_id"] in ("", account_id):  # our own reply, or the Page commenting as itself
+        return Ignored(**base, timestamp=at, raw=value, kind="own_comment")
+    post_id = str(value.get("post_id") or "")
+    parent = value.get("parent_id")
+    created = value.get("created_time")
+    return Comment(
+        **base,
+        timestamp=int(created) * 1000 if created else at,
+        raw=value,
+        comment_id=str(value["comment_id"]),
+        post_id=post_id,
+        parent_id=str(parent) if parent and parent != post_id else None,
+        text=str(value.get("message") or ""),
+        photo_url=value.get("photo") or None,
+        author_name=str(author.get("name") or ""),
+        permalink=str((value.get("post") or {}).get("permalink_url") or ""),
+    )
+
+
+def parse_instagram_comment(platform: str, account_id: str, at: int, value: Mapping[str, Any]) -> MetaEvent:
+    """An Instagram `comments` change: a comment (or a reply) under one of our media."""
+    author = value.get("from") or {}
+    base = {"platform": platform, "sender_id": str(author.get("id") or ""), "recipient_id": account_id}
+    if base["sender_id"] == account_id:
+        return Ignored(**base, timestamp=at, raw=value, kind="own_comment")
+    parent = value.get("parent_id")
+    return Comment(
+        **base,
+        timestamp=at,
+        raw=value,
+        comment_id=str(value["id"]),
+        post_id=str((value.get("media") or {}).get("id") or ""),
+        parent_id=str(parent) if parent else None,
+        text=str(value.get("text") or ""),
+        author_name=str(author.get("username") or ""),
+    )
+
+
+CHANGE_PARSERS: dict[str, Callable[[str, str, int, Mapping[str, Any]], MetaEvent]] = {
+    "feed": parse_feed,
+    "comments": parse_instagram_comment,
+}
+
+
+def parse_change(platform: str, account_id: str, at: int, change: Mapping[str, Any]) -> MetaEvent:
+    """One `changes[]` item (a Page's or Instagram account's public activity) to one event."""
+    field_name = str(change.get("field"))
+    value = change.get("value")
+    if not isinstance(value, Mapping):
+        raise MalformedWebhook(f"change {field_name!r} without a value object")
+    parser = CHANGE_PARSERS.get(field_name)
+    if parser is not None:
+        return parser(platform, account_id, at, value)
+    base = {"platform": platform, "sender_id": "", "recipient_id": account_id, "timestamp": at, "raw": value}
+    return Unsupported(**base, kind=f"change_{field_name}")
+
+
 HANDOVER_KEYS = ("pass_thread_control", "take_thread_control", "request_thread_control")
 PARSERS: dict[str, Callable[[str, Mapping[str, Any]], MetaEvent]] = {
     "message": parse_message,
@@ -236,6 +322,15 @@ def _events(platform: str, entries: list[Any]) -> Iterator[MetaEvent]:
     for entry in entries:
         if not isinstance(entry, Mapping):
             raise MalformedWebhook("entry item is not an object")
+        changes = entry.get("changes", [])
+        if not isinstance(changes, list):
+            raise MalformedWebhook("changes must be a list")
+        for change in changes:
+            if not isinstance(change, Mapping):
+                raise MalformedWebhook("changes item is not an object")
+            at = int(entry.get("time") or 0)
+            at = at * 1000 if at < 10**11 else at  # Meta sends seconds in `changes` entries, ms elsewhere
+            yield parse_change(platform, str(entry.get("id") or ""), at, change)
         for key in ("messaging", "standby"):
             items = entry.get(key, [])
             if not isinstance(items, list):

@@ -11,6 +11,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any, ClassVar
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
@@ -24,7 +25,9 @@ from connectors.agent_reply import AgentSendError, desk_token_from_env
 from connectors.graph_api import DEFAULT_GRAPH_API_URL, GraphApiClient, GraphApiError
 from connectors.inbox import Entry, Inbox, NewEntry
 from connectors.limits import BodyRefused, decode_body
+from connectors.mentions import COMMENT, PublicItem, StoredItem
 from connectors.meta_events import (
+    Comment,
     CustomerMessage,
     Echo,
     Handover,
@@ -38,6 +41,7 @@ from connectors.meta_events import (
 from connectors.meta_output import MetaOutputChannel, OutsideWindowError, Platform
 from connectors.meta_schema import validate_body
 from connectors.metrics import count
+from connectors.public_actions import HIDE, PRIVATE_REPLY, REPLY, PublicActionRefused
 from connectors.security import constant_time_equal, verify_hub_signature
 from connectors.settings import ConnectorSettings
 from connectors.state import ConnectorState, store_from_env
@@ -47,6 +51,10 @@ from connectors.webhook_channel import ACK_FIRST, WebhookChannel
 logger = logging.getLogger(__name__)
 
 HUB_CHALLENGE = re.compile(r"[A-Za-z0-9_.\-]{1,128}")  # Meta's hub.challenge is a number; allow a little more
+
+
+def _moment(timestamp_ms: int) -> datetime | None:
+    return datetime.fromtimestamp(timestamp_ms / 1000, timezone.utc) if timestamp_ms else None
 
 
 class ConnectorConfigError(ValueError):
@@ -98,6 +106,9 @@ class MetaInput(WebhookChannel):
     webhook_object: ClassVar[str]  # the `object` field Meta sends: "page" or "instagram"
     token_key: ClassVar[str]
     token_env: ClassVar[str]
+    public_channel: ClassVar[str]  # the `mentions.channel` of its comments: "facebook" or "instagram"
+    comment_field: ClassVar[str]  # the `changes[].field` of comments: "feed" or "comments"
+    comment_limit: ClassVar[int]  # characters in a comment: 8,000 on Facebook, 2,200 on Instagram
 
     def __init__(
         self,
@@ -142,6 +153,27 @@ class MetaInput(WebhookChannel):
                 raise OutsideWindowError(str(err)) from err
             raise AgentSendError(str(err)) from err
         return mids[0]
+
+    async def public_action(self, action: str, item_id: str, item: StoredItem, text: str) -> str:
+        """Reply under a comment, reply privately (once per comment, Meta's rule), hide or show it."""
+        if item.kind != COMMENT:
+            raise PublicActionRefused(f"{self.public_channel} can only act on comments, not a {item.kind}")
+        if action == REPLY:
+            if len(text) > self.comment_limit:
+                limit = f"a {self.public_channel} comment holds {self.comment_limit} characters"
+                raise PublicActionRefused(limit)
+            return await self.client.reply_to_comment(item_id, text)
+        if action == PRIVATE_REPLY:
+            if len(text) > self.platform.text_limit:
+                raise PublicActionRefused(f"a private reply holds {self.platform.text_limit} characters")
+            try:
+                return await self.client.private_reply(item_id, text)
+            except GraphApiError as err:
+                if err.already_replied:
+                    raise PublicActionRefused("this comment had its private reply (Meta allows one)") from err
+                raise
+        await self.client.set_comment_hidden(item_id, action == HIDE)
+        return ""
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """The webhook routes."""
@@ -210,9 +242,15 @@ class MetaInput(WebhookChannel):
                 count("webhook_events", self.platform.name, type(event).__name__)
                 self.note_unhandled(event)
                 continue
-            conversation = event.customer_id if isinstance(event, Echo) else event.sender_id
-            key = "standby" if isinstance(event, Standby) else "messaging"
-            body = {"object": self.webhook_object, "entry": [{key: [dict(event.raw)]}]}
+            if isinstance(event, Comment):  # one post's comments in order; apart from every chat
+                conversation = f"post:{event.post_id}"
+                change = {"field": self.comment_field, "value": dict(event.raw)}
+                entry = {"id": event.recipient_id, "time": event.timestamp, "changes": [change]}
+                body: dict[str, Any] = {"object": self.webhook_object, "entry": [entry]}
+            else:
+                conversation = event.customer_id if isinstance(event, Echo) else event.sender_id
+                key = "standby" if isinstance(event, Standby) else "messaging"
+                body = {"object": self.webhook_object, "entry": [{key: [dict(event.raw)]}]}
             items.append((type(event).__name__, NewEntry(event.dedupe_key, conversation, json.dumps(body))))
         return items
 
@@ -236,6 +274,8 @@ class MetaInput(WebhookChannel):
         """Do what one event asks for."""
         if isinstance(event, CustomerMessage):
             await self.answer(event)
+        elif isinstance(event, Comment):
+            await self.store_public(self.public_item(event))
         elif isinstance(event, Echo):
             await self.on_echo(event)
         elif isinstance(event, Standby):
@@ -244,6 +284,25 @@ class MetaInput(WebhookChannel):
             await self.on_handover(event)
         elif isinstance(event, (Ignored, Unsupported)):
             self.note_unhandled(event)
+
+    def public_item(self, event: Comment) -> PublicItem:
+        """A comment as the engagement queue and monitoring keep it."""
+        return PublicItem(
+            channel=self.public_channel,
+            kind=COMMENT,
+            external_id=event.comment_id,
+            account_id=event.recipient_id,
+            author_id=event.sender_id,
+            author_handle=event.author_name if self.public_channel == "instagram" else "",
+            author_name=event.author_name,
+            text=event.text,
+            url=event.permalink,
+            in_reply_to=event.parent_id,
+            post_id=event.post_id,
+            media_urls=(event.photo_url,) if event.photo_url else (),
+            posted_at=_moment(event.timestamp),
+            raw=dict(event.raw),
+        )
 
     def user_message(self, event: CustomerMessage, output: Any) -> UserMessage:
         """The Rasa message for a customer event, with what the text cannot carry in metadata."""

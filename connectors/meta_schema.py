@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Optional
 
-from pydantic import StrictBool, ValidationError
+from pydantic import Field, StrictBool, ValidationError
 
 from connectors.meta_events import MalformedWebhook
 from connectors.schema_base import Checked, Model, MsTimestamp, PlatformId, Text, cleaned, problems
@@ -114,6 +114,68 @@ class Item(Model):
     request_thread_control: Optional[ThreadControl]
 
 
+class Author(Model):
+    """`from` of a comment: Facebook gives a name, Instagram a username."""
+
+    id: PlatformId
+    name: Optional[Text]
+    username: Optional[Text]
+
+
+class PostRef(Model):
+    """`post` (Facebook) or `media` (Instagram): what a comment is under."""
+
+    id: PlatformId
+    permalink_url: Optional[Text]
+    media_product_type: Optional[Text]
+
+
+class FeedChange(Model):
+    """`changes[].value` of a Page `feed` change: comments (and posts, likes, ... which we ignore).
+
+    https://developers.facebook.com/docs/graph-api/webhooks/reference/page/#feed
+    """
+
+    item: Text
+    verb: Text
+    comment_id: Optional[PlatformId]
+    post_id: Optional[PlatformId]
+    parent_id: Optional[PlatformId]
+    message: Optional[Text]
+    photo: Optional[Text]
+    created_time: Optional[MsTimestamp]  # seconds, despite the type's name (same bounds)
+    post: Optional[PostRef]
+    # `from` is a Python keyword: declared with an alias
+    author: Optional[Author] = Field(None, alias="from")
+
+
+class InstagramComment(Model):
+    """`changes[].value` of an Instagram `comments` change.
+
+    https://developers.facebook.com/docs/instagram-platform/webhooks/examples
+    """
+
+    id: PlatformId
+    text: Optional[Text]
+    parent_id: Optional[PlatformId]
+    media: PostRef
+    author: Author = Field(..., alias="from")
+
+
+class InstagramMention(Model):
+    """`changes[].value` of an Instagram `mentions` change: only ids; the rest is fetched."""
+
+    media_id: PlatformId
+    comment_id: Optional[PlatformId]
+
+
+CHANGE_VALUES: dict[str, type[Model]] = {
+    "feed": FeedChange,
+    "comments": InstagramComment,
+    "mentions": InstagramMention,
+}
+
+
 def validate_body(body: Any, expected_object: str) -> Checked:
     """The body with malformed entries and items left out; `MalformedWebhook` if it is not an envelope."""
     if not isinstance(body, Mapping) or body.get("object") != expected_object:
@@ -126,7 +188,9 @@ def validate_body(body: Any, expected_object: str) -> Checked:
         if not isinstance(entry, Mapping):
             checked.rejected.append(f"entry[{e}] is not an object")
             continue
-        kept = {k: v for k, v in entry.items() if k not in ("messaging", "standby")}
+        kept = {k: v for k, v in entry.items() if k not in ("messaging", "standby", "changes")}
+        if "changes" in entry:
+            kept["changes"] = _changes(entry, f"entry[{e}]", checked)
         for key in ("messaging", "standby"):
             if key not in entry:
                 continue
@@ -139,6 +203,35 @@ def validate_body(body: Any, expected_object: str) -> Checked:
             ]
         checked.body["entry"].append(kept)
     return checked
+
+
+def _changes(entry: Mapping[str, Any], where: str, checked: Checked) -> list[dict[str, Any]]:
+    """The well-formed `changes[]` of an entry; an entry with changes must name our account (`id`)."""
+    changes = entry["changes"]
+    if not isinstance(changes, list):
+        checked.rejected.append(f"{where}.changes is not a list")
+        return []
+    try:
+        PlatformId.validate(entry.get("id"))
+    except (TypeError, ValueError) as err:
+        checked.rejected.append(f"{where}.id: {err}")
+        return []
+    kept = []
+    for i, change in enumerate(changes):
+        if not isinstance(change, Mapping) or not isinstance(change.get("field"), str):
+            checked.rejected.append(f"{where}.changes[{i}] is not a change with a field")
+            continue
+        model = CHANGE_VALUES.get(change["field"])
+        if model is None:  # a field we do not subscribe to: kept, and the parser logs it as unsupported
+            kept.append(dict(change))
+            continue
+        try:
+            value = model.parse_obj(change.get("value"))
+        except ValidationError as err:
+            checked.rejected.append(f"{where}.changes[{i}].value: {problems(err)}")
+            continue
+        kept.append({"field": change["field"], "value": value.dict(exclude_none=True, by_alias=True)})
+    return kept
 
 
 def _item(raw: Any, where: str, checked: Checked) -> dict[str, Any] | None:

@@ -26,12 +26,13 @@ from bot.conversations.metadata import X_OAUTH1, customer_metadata
 from connectors.agent_reply import AgentSendError, desk_token_from_env
 from connectors.inbox import Entry, Inbox, NewEntry
 from connectors.limits import BodyRefused, decode_body
-from connectors.mentions import MentionStore
+from connectors.mentions import MENTION, MentionStore, PublicItem, StoredItem
 from connectors.meta_input import ConnectorConfigError
 from connectors.meta_output import split_text
 from connectors.metrics import count
 from connectors.outbox import Outbox
 from connectors.platform_client import send_reply
+from connectors.public_actions import HIDE, PRIVATE_REPLY, REPLY, PublicActionRefused
 from connectors.security import verify_x_signature, x_signature
 from connectors.settings import ConnectorSettings
 from connectors.state import ConnectorState, store_from_env
@@ -58,6 +59,7 @@ from connectors.x_schema import validate_body
 logger = logging.getLogger(__name__)
 
 PLATFORM = "twitter"
+TWEET_LIMIT = 280
 IMAGE_FETCH_TIMEOUT = 10.0
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")  # what X takes as DM images
 CRC_TOKEN = re.compile(r"[A-Za-z0-9_\-+/]{8,128}={0,2}")  # X's crc_token: base64 of random bytes
@@ -238,6 +240,8 @@ class TwitterInput(WebhookChannel):
         self.mentions = mentions
         self.client = client or XApiClient(config.api_url, config.credentials, self._session)
 
+    public_channel = PLATFORM
+
     @classmethod
     def name(cls) -> str:
         """The route name: /webhooks/twitter/webhook."""
@@ -264,6 +268,19 @@ class TwitterInput(WebhookChannel):
         except XApiError as err:
             raise AgentSendError(str(err)) from err
 
+    async def public_action(self, action: str, item_id: str, item: StoredItem, text: str) -> str:
+        """Reply to a mention in public (a tweet) or in private (a DM to its author); hide or show a reply."""
+        if action == REPLY:
+            if len(text) > TWEET_LIMIT:
+                raise PublicActionRefused(f"a reply tweet holds {TWEET_LIMIT} characters")
+            return await self.client.reply_to_tweet(item_id, text)
+        if action == PRIVATE_REPLY:
+            if len(text) > DM_TEXT_LIMIT:
+                raise PublicActionRefused(f"an X DM holds {DM_TEXT_LIMIT} characters")
+            return await self.client.send_dm(item.author_id, text=text)
+        await self.client.hide_reply(item_id, action == HIDE)
+        return ""
+
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """The webhook routes."""
         hook = self.routes(on_new_message)
@@ -278,12 +295,6 @@ class TwitterInput(WebhookChannel):
                 return await self.receive(request, on_new_message)
 
         return hook
-
-    async def close(self) -> None:
-        """Also release the mentions database."""
-        await super().close()
-        if self.mentions is not None:
-            self.mentions.close()
 
     def crc(self, token: str | None) -> HTTPResponse:
         """X's challenge-response check: prove we hold the consumer secret.
@@ -392,14 +403,22 @@ class TwitterInput(WebhookChannel):
         await self.deliver(message, before=counted)
 
     async def store_mention(self, mention: Mention) -> None:
-        """Keep a mention for monitoring (author, text, time, link)."""
-        if self.mentions is None:
-            self.mentions = MentionStore()
-        stored = await self.mentions.save(PLATFORM, mention)
-        count("mentions_stored" if stored else "mentions_duplicate", PLATFORM)
-        logger.info(
-            "X mention %s by @%s %s",
-            mention.id,
-            mention.author_screen_name,
-            "stored" if stored else "already stored",
+        """Keep a mention for monitoring and the engagement queue (author, reach, text, photos, link)."""
+        await self.store_public(
+            PublicItem(
+                channel=PLATFORM,
+                kind=MENTION,
+                external_id=mention.id,
+                account_id=mention.for_user_id,
+                author_id=mention.author_id,
+                author_handle=mention.author_screen_name,
+                author_name=mention.author_name,
+                author_followers=mention.followers,
+                text=mention.text,
+                url=mention.url,
+                in_reply_to=mention.in_reply_to,
+                media_urls=mention.media_urls,
+                posted_at=mention.created_at,
+                raw=dict(mention.raw),
+            )
         )

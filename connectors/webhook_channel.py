@@ -25,8 +25,10 @@ from connectors.agent_reply import handle_agent_reply
 from connectors.inbox import Entry, Inbox, InboxSettings, InboxUnavailable, NewEntry, inbox_from_env
 from connectors.inbox_worker import InboxWorker
 from connectors.limits import WebhookLimits
+from connectors.mentions import MentionStore, PublicItem, StoredItem
 from connectors.metrics import CHALLENGE, WEBHOOK_SECONDS, count, exposition, refusal
 from connectors.outbox import turn
+from connectors.public_actions import handle_public_action
 from connectors.settings import ConnectorSettings
 from connectors.state import ConnectorState
 from connectors.turns import handle_once
@@ -149,6 +151,7 @@ class WebhookChannel(InputChannel):
     """Base of the Meta and X channels: webhooks in through the inbox, one turn per message."""
 
     state: ConnectorState  # set by each channel
+    public_channel: str = ""  # `mentions.channel` of the public items this channel receives
     # Route tests run a channel beside an Agent without a model and pass their own message handler.
     model_required: bool = True
     # False in a webhook ingress process (`connectors.ingress`): store and acknowledge, never answer.
@@ -165,6 +168,7 @@ class WebhookChannel(InputChannel):
         )
         self._app: Sanic | None = None
         self._on_new_message: Callable[[UserMessage], Awaitable[Any]] | None = None
+        self.mentions: MentionStore | None = None  # public items (comments, mentions); opened on first use
 
     def attach(self, app: Sanic, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
         """Remember the server and Rasa's message handler, and start the inbox worker."""
@@ -279,12 +283,37 @@ class WebhookChannel(InputChannel):
             self._http = aiohttp.ClientSession()
         return self._http
 
+    async def public_action(self, action: str, item_id: str, item: StoredItem, text: str) -> str:
+        """Do one public action (connectors/public_actions.py) on an item this channel received.
+
+        Returns the platform's id of what was made (a reply), "" for hide/unhide. Raises
+        `PublicActionRefused` when the platform's rules forbid it, `PlatformError` when it failed.
+        """
+        raise NotImplementedError
+
+    async def store_public(self, item: PublicItem) -> None:
+        """Keep a public item (a comment, a mention) for monitoring and the engagement queue, once."""
+        if self.mentions is None:
+            self.mentions = MentionStore()
+        stored = await self.mentions.save(item)
+        count("mentions_stored" if stored else "mentions_duplicate", item.channel)
+        logger.info(
+            "%s %s %s by %s %s",
+            item.channel,
+            item.kind,
+            item.external_id,
+            item.author_handle or item.author_name or item.author_id,
+            "stored" if stored else "already stored",
+        )
+
     async def close(self) -> None:
         """Finish or hand back in-flight work, then release connections (server shutdown)."""
         await self.worker.stop()
         await self.inbox.close()
         if self._http is not None:
             await self._http.close()
+        if self.mentions is not None:
+            self.mentions.close()
 
     def routes(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """Health and agent reply routes, start and shutdown hooks; each channel adds its webhook."""
@@ -298,6 +327,10 @@ class WebhookChannel(InputChannel):
         @hook.route("/agent_reply", methods=["POST"])
         async def agent_reply(request: Request) -> HTTPResponse:
             return await handle_agent_reply(self, request)
+
+        @hook.route("/public_action", methods=["POST"])
+        async def public_action(request: Request) -> HTTPResponse:
+            return await handle_public_action(self, request)
 
         @hook.listener("after_server_start")
         async def start(app: Sanic, *_: Any) -> None:

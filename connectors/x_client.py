@@ -1,8 +1,9 @@
-"""Client of X's API for DMs, behind a small interface because X's API changes often.
+"""Client of X's API for DMs and public replies, behind a small interface because X's API changes often.
 
 `XClient` is all the channel uses; `XApiClient` implements it with the v2 endpoints and OAuth 1.0a
-user context: `POST /2/dm_conversations/with/:participant_id/messages`, `POST /2/media/upload`, and
-signed GETs of DM media. Retries: on 429 it waits until `x-rate-limit-reset` (capped), on 5xx and
+user context: `POST /2/dm_conversations/with/:participant_id/messages`, `POST /2/media/upload`,
+signed GETs of DM media, `POST /2/tweets` (replies) and `PUT /2/tweets/:id/hidden`.
+Retries: on 429 it waits until `x-rate-limit-reset` (capped), on 5xx and
 network errors it backs off with jitter; other 4xx are final.
 """
 
@@ -15,7 +16,7 @@ from typing import Any, Protocol
 
 import aiohttp
 
-from connectors.metrics import count
+from connectors.metrics import count, measured_send
 from connectors.outbox import Outbox
 from connectors.platform_client import PlatformClient, PlatformError, Session
 from connectors.x_oauth import OAuth1Credentials, authorization_header
@@ -47,6 +48,12 @@ class XClient(Protocol):
 
     async def fetch_media(self, url: str) -> tuple[bytes, str]:
         """Download DM media (needs our credentials); returns bytes and content type."""
+
+    async def reply_to_tweet(self, tweet_id: str, text: str) -> str:
+        """A public reply from our account; returns the new tweet's id."""
+
+    async def hide_reply(self, tweet_id: str, hidden: bool) -> None:
+        """Hide (or show again) a reply to one of our tweets."""
 
 
 class XApiClient(PlatformClient):
@@ -87,6 +94,17 @@ class XApiClient(PlatformClient):
             lambda: self._request("POST", url, json=body),
             lambda answer: str((answer.get("data") or {}).get("dm_event_id", "")),
         )
+
+    async def reply_to_tweet(self, tweet_id: str, text: str) -> str:
+        """`POST /2/tweets` with `reply.in_reply_to_tweet_id`."""
+        body = {"text": text, "reply": {"in_reply_to_tweet_id": tweet_id}}
+        with measured_send(self.platform):
+            answer = await self._request("POST", f"{self.base_url}/2/tweets", json=body)
+        return str((answer.get("data") or {}).get("id", ""))
+
+    async def hide_reply(self, tweet_id: str, hidden: bool) -> None:
+        """`PUT /2/tweets/:id/hidden` (only replies to our own tweets can be hidden)."""
+        await self._request("PUT", f"{self.base_url}/2/tweets/{tweet_id}/hidden", json={"hidden": hidden})
 
     async def upload_image(self, data: bytes, content_type: str) -> str:
         """`POST /2/media/upload` (multipart, category dm_image)."""

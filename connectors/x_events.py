@@ -58,6 +58,8 @@ class Mention(XEvent):
     created_at: datetime | None = None
     url: str = ""
     in_reply_to: str | None = None
+    media_urls: tuple[str, ...] = ()  # photos; X serves them to our signed requests
+    followers: int | None = None
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,21 @@ def _created_at(value: Any) -> datetime | None:
         return None
 
 
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _tweet_photos(tweet: Mapping[str, Any]) -> tuple[str, ...]:
+    """The photos of a tweet (`extended_entities` lists them all; `entities` only the first)."""
+    media = (tweet.get("extended_entities") or tweet.get("entities") or {}).get("media") or []
+    return tuple(
+        str(m.get("media_url_https") or m.get("media_url"))
+        for m in media
+        if isinstance(m, Mapping) and m.get("type") == "photo"
+        if m.get("media_url_https") or m.get("media_url")
+    )
+
+
 def parse_tweets(for_user_id: str, body: Mapping[str, Any]) -> Iterator[XEvent]:
     """`tweet_create_events`: mentions of us by others; our own tweets and the rest are ignored."""
     for tweet in body["tweet_create_events"]:
@@ -157,6 +174,8 @@ def parse_tweets(for_user_id: str, body: Mapping[str, Any]) -> Iterator[XEvent]:
                 created_at=_created_at(tweet.get("created_at")),
                 url=f"https://x.com/{screen_name or 'i'}/status/{tweet_id}",
                 in_reply_to=tweet.get("in_reply_to_status_id_str"),
+                media_urls=_tweet_photos(tweet),
+                followers=_count(user.get("followers_count")),
             )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Optional
 
-from pydantic import BaseModel, ValidationError, root_validator
+from pydantic import BaseModel, StrictInt, ValidationError, root_validator
 
 from connectors.schema_base import Checked, Model, MsTimestamp, PlatformId, Text, cleaned, problems
 from connectors.x_events import MalformedWebhook
@@ -26,6 +26,7 @@ class User(Model):
     id_str: Optional[PlatformId]
     name: Optional[Text]
     screen_name: Optional[Text]
+    followers_count: Optional[StrictInt]
 
 
 class Media(Model):
@@ -95,9 +96,10 @@ class UserMention(Model):
 
 
 class Entities(Model):
-    """`entities` of a tweet."""
+    """`entities` (or `extended_entities`) of a tweet."""
 
     user_mentions: Optional[list[UserMention]]
+    media: Optional[list[Media]]
 
 
 class ExtendedTweet(Model):
@@ -113,6 +115,7 @@ class Tweet(Model):
     id_str: Optional[PlatformId]
     user: User
     entities: Optional[Entities]
+    extended_entities: Optional[Entities]
     extended_tweet: Optional[ExtendedTweet]
     full_text: Optional[Text]
     text: Optional[Text]

@@ -190,10 +190,12 @@ class Store(Base):
 
 
 class Mention(Base):
-    """A public post that mentions the brand (monitored, not a conversation).
+    """A public item about the brand: an X mention, or a comment under the brand's Facebook or Instagram posts.
 
     Written by the channels in the Rasa process with plain SQL (see connectors/mentions.py), so
-    the columns stay simple; `raw` keeps the platform's JSON.
+    the columns stay simple; `raw` keeps the platform's JSON. `kind` is "mention" or "comment";
+    `account_id` is our account it came to (the Page, the Instagram account, our X user), which the
+    public replies go out from; `author_followers` is the author's reach where the platform says it (X).
     """
 
     __tablename__ = "mentions"
@@ -211,6 +213,11 @@ class Mention(Base):
     posted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     raw: Mapped[str] = mapped_column(Text, default="{}")
+    kind: Mapped[str] = mapped_column(String(20), default="mention", server_default="mention")
+    post_id: Mapped[str | None] = mapped_column(String(64))
+    account_id: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    author_followers: Mapped[int | None] = mapped_column()
+    media_urls: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")  # JSON list
 
 
 class HandoffTicket(Base):
@@ -464,3 +471,41 @@ class ServiceLease(Base):
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     holder: Mapped[str] = mapped_column(String(200), default="")
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class EngagementItem(Base):
+    """A public item as the engagement queue sees it (bot/engagement): what it is, what to answer, what happened.
+
+    One row per `mentions` row, made once by the engagement worker. `decision` is what the policy
+    (engagement.yml) chose: "auto" (the bot answers publicly on its own), "queue" (an agent decides) or
+    "record" (kept for monitoring only). `status`: open → sending → sent, or dismissed; `hidden` is the
+    moderation state on the platform, changed only through hide/unhide (audited).
+    """
+
+    __tablename__ = "engagement_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mention_id: Mapped[int] = mapped_column(ForeignKey("mentions.id"), unique=True)
+    channel: Mapped[str] = mapped_column(String(20), index=True)
+    category: Mapped[str] = mapped_column(String(20), index=True)
+    intent: Mapped[str | None] = mapped_column(String(80))
+    sentiment_label: Mapped[str] = mapped_column(String(10), default="neutral")
+    sentiment_score: Mapped[float] = mapped_column(default=0.0)
+    product_id: Mapped[int | None] = mapped_column()
+    product_title: Mapped[str | None] = mapped_column(String(200))
+    product_confidence: Mapped[float | None] = mapped_column()
+    logos: Mapped[str] = mapped_column(String(300), default="")  # names of the logos seen, comma-separated
+    urgency: Mapped[int] = mapped_column(default=0, index=True)
+    reach: Mapped[int] = mapped_column(default=0)
+    rule: Mapped[str] = mapped_column(String(80), default="")  # the policy rule that decided
+    decision: Mapped[str] = mapped_column(String(10), index=True)
+    suggestion: Mapped[str] = mapped_column(Text, default="")
+    suggestion_kind: Mapped[str] = mapped_column(String(10), default="public")  # public | private
+    status: Mapped[str] = mapped_column(String(10), default="open", index=True)
+    hidden: Mapped[bool] = mapped_column(default=False)
+    reply_text: Mapped[str | None] = mapped_column(Text)
+    reply_kind: Mapped[str | None] = mapped_column(String(10))
+    reply_id: Mapped[str | None] = mapped_column(String(128))
+    replied_by: Mapped[str | None] = mapped_column(String(80))  # an agent's username, or "bot"
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

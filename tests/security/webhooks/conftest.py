@@ -26,12 +26,12 @@ from sanic import Sanic
 from connectors.inbox import inbox_from_env
 from connectors.instagram import InstagramInput
 from connectors.messenger import MessengerInput
+from connectors.mentions import PublicItem
 from connectors.meta_input import MetaConfig
 from connectors.security import hub_signature, x_signature
 from connectors.state import ConnectorState, MemoryStore
 from connectors.twitter import TwitterInput, XConfig
 from connectors.webhook_channel import WebhookChannel
-from connectors.x_events import Mention
 from connectors.x_oauth import OAuth1Credentials
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
@@ -97,12 +97,12 @@ def signature_header(platform: str, raw: bytes) -> dict[str, str]:
 class RecordingMentions:
     """Stands in for the mentions table."""
 
-    saved: list[Mention] = field(default_factory=list)
+    saved: list[PublicItem] = field(default_factory=list)
 
-    async def save(self, platform: str, mention: Mention) -> bool:
+    async def save(self, item: PublicItem) -> bool:
         """Record; new if its id was not saved before."""
-        new = all(m.id != mention.id for m in self.saved)
-        self.saved.append(mention)
+        new = all(m.external_id != item.external_id for m in self.saved)
+        self.saved.append(item)
         return new
 
     def close(self) -> None:
@@ -189,6 +189,8 @@ async def serve(
             inbox=inbox_from_env(env),
         ),
     }
+    for channel in channels.values():  # comments and mentions alike
+        channel.mentions = mentions  # type: ignore[assignment]
     received: list[UserMessage] = []
 
     async def on_new_message(message: UserMessage) -> None:

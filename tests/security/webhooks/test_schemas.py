@@ -161,7 +161,7 @@ async def test_x_tweets_of_the_wrong_shape_are_left_out(server, case):
     body["tweet_create_events"].append(good)  # the rest of the body goes on
     assert (await server.post_json("twitter", body))[0] == 200
     await server.settle()
-    assert [m.id for m in server.mentions.saved] == [good["id_str"]]
+    assert [m.external_id for m in server.mentions.saved] == [good["id_str"]]
 
 
 @pytest.mark.parametrize("body", [{"for_user_id": ["1"]}, {"for_user_id": "1", "tweet_create_events": 5}])

@@ -10,12 +10,10 @@ from dataclasses import dataclass
 
 from bot.action_server.settings import ActionServerSettings
 from bot.catalog.availability import CatalogService
-from bot.catalog.encoders import image_encoder_for
 from bot.catalog.fetch import FetchPolicy, media_policy_for
 from bot.catalog.logos import ConfiguredLogos
 from bot.catalog.photo_config import PhotoConfig
-from bot.catalog.product_search import ProductSearch
-from bot.catalog.vector_search import CatalogSearch
+from bot.catalog.product_search import ProductSearch, product_search_for
 from bot.config_files import WatchedFile
 from bot.handoff.escalation import EscalationConfig
 from bot.handoff.tickets import HandoffService
@@ -58,11 +56,6 @@ def services() -> Services:
     settings = ActionServerSettings.from_env().settings
     database = Database(settings.database_url)
     photos = PhotoConfig.watch()
-    vectors = CatalogSearch(
-        settings.catalog_dir,
-        images=functools.partial(image_encoder_for, settings),
-        config=lambda: photos.value,
-    )
     return Services(
         settings=settings,
         database=database,
@@ -71,7 +64,7 @@ def services() -> Services:
         stores=StoreService(database),
         handoff=HandoffService(database),
         escalation_file=EscalationConfig.watch(),
-        search=ProductSearch(settings, database, vectors),
+        search=product_search_for(settings, database, lambda: photos.value),
         photo_policy=media_policy_for(settings),
         photos_file=photos,
         logos=ConfiguredLogos(lambda: photos.value),

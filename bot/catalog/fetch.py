@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
@@ -138,15 +138,23 @@ async def _read_bounded(response: aiohttp.ClientResponse, max_bytes: int) -> byt
 
 
 async def fetch_image(
-    session: aiohttp.ClientSession, url: str, policy: FetchPolicy
+    session: aiohttp.ClientSession,
+    url: str,
+    policy: FetchPolicy,
+    sign: Callable[[str], Mapping[str, str]] | None = None,
 ) -> tuple[Image.Image, bytes]:
-    """Download and decode one image within the policy; ImageFetchError otherwise."""
+    """Download and decode one image within the policy; ImageFetchError otherwise.
+
+    `sign` gives the headers a URL needs (X serves its media only to requests signed by our account);
+    it is asked again for each redirect, so a signature never travels to another URL.
+    """
     for _ in range(MAX_REDIRECTS + 1):
         if not policy.allows(url):
             raise ImageFetchError(f"host not allowed: {url[:200]!r}")
         try:
             timeout = aiohttp.ClientTimeout(total=policy.timeout)
-            async with session.get(url, allow_redirects=False, timeout=timeout) as response:
+            headers = dict(sign(url)) if sign is not None else None
+            async with session.get(url, allow_redirects=False, timeout=timeout, headers=headers) as response:
                 if response.status in (301, 302, 303, 307, 308) and response.headers.get("Location"):
                     url = urljoin(url, response.headers["Location"])
                     continue

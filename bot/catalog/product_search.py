@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from PIL import Image
 
 from bot.catalog.availability import CatalogService, ProductInfo
+from bot.catalog.encoders import image_encoder_for
 from bot.catalog.filters import parse_filters
+from bot.catalog.photo_config import PhotoConfig
 from bot.catalog.vector_search import CatalogSearch, Match, verdict
 from bot.settings import Settings
 from bot.storage.db import Database
@@ -22,6 +26,16 @@ class ProductResult:
     score: float
     inliers: int = 0
     confidence: float | None = None
+
+
+def product_search_for(
+    settings: Settings, database: Database, photos: Callable[[], PhotoConfig]
+) -> ProductSearch:
+    """The search a service uses: the settings' encoders and index, photos.yml's thresholds as of now."""
+    vectors = CatalogSearch(
+        settings.catalog_dir, images=functools.partial(image_encoder_for, settings), config=photos
+    )
+    return ProductSearch(settings, database, vectors)
 
 
 class ProductSearch:

@@ -20,6 +20,8 @@ logger = logging.getLogger(__name__)
 TIMEOUT = aiohttp.ClientTimeout(total=30)
 REPLY_TIMEOUT = aiohttp.ClientTimeout(total=150)  # the connector waits out the platform's 429s and retries
 REPLY_CHANNELS = ("messenger", "instagram", "twitter")
+# The route (connector) that received a public item of each `mentions.channel`.
+PUBLIC_ROUTES = {"facebook": "messenger", "instagram": "instagram", "twitter": "twitter"}
 PARSE_TIMEOUT = aiohttp.ClientTimeout(total=10)
 
 
@@ -77,6 +79,33 @@ class RasaClient:
         detail = answer.get("detail") if isinstance(answer, dict) else answer
         logger.warning("agent reply refused (%s): %s", response.status, answer)
         raise DeliveryError(f"not delivered ({response.status} {error or ''}): {detail or ''}".strip())
+
+    async def public_action(
+        self, channel: str, action: str, item_id: str, text: str, client_id: str, actor: str
+    ) -> str:
+        """Reply to, privately reply to, hide or show a public item, through the connector that received it.
+
+        Returns the platform's id of what was made ("" for hide/unhide); raises DeliveryError saying why not.
+        Idempotent on `client_id`: a retry after a lost answer gets the first result, nothing twice.
+        """
+        route = PUBLIC_ROUTES.get(channel)
+        if route is None:
+            raise DeliveryError(f"no public actions on the {channel!r} channel")
+        body = {"action": action, "item_id": item_id, "text": text, "client_id": client_id, "actor": actor}
+        url = f"{self._base}/webhooks/{route}/public_action"
+        headers = {"Authorization": f"Bearer {self._desk_token}"}
+        try:
+            async with self._http().post(url, json=body, headers=headers, timeout=REPLY_TIMEOUT) as response:
+                answer = await response.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as err:
+            raise DeliveryError(f"the assistant's server did not answer ({err.__class__.__name__})") from err
+        if response.status == 200 and isinstance(answer, dict):
+            return str(answer.get("id") or "")
+        detail = answer.get("detail") if isinstance(answer, dict) else answer
+        logger.warning(
+            "public %s on %s %s refused (%s): %s", action, channel, item_id, response.status, answer
+        )
+        raise DeliveryError(f"not done ({response.status}): {detail or ''}".strip())
 
     async def _api(self, path: str, body: Any) -> None:
         url = f"{self._base}{path}"

@@ -25,7 +25,7 @@ from aiohttp import web
 from bot.catalog.fetch import ImageFetchError, media_policy
 from bot.catalog.lookup_log import logos_by_photo
 from bot.conversations.rasa_api import DeliveryError
-from bot.desk import analytics_pages, canned, monitoring_pages
+from bot.desk import analytics_pages, canned, engagement_pages, monitoring_pages
 from bot.desk import metrics as desk_metrics
 from bot.desk.accounts import SignInError
 from bot.desk.config import DeskConfig, Network
@@ -416,5 +416,6 @@ def create_app(
     app.router.add_get("/stream", stream)
     app.router.add_get("/audit", audit_page)
     analytics_pages.register(app)
+    engagement_pages.register(app)
     app.router.add_static("/static/", HERE / "static")
     return app

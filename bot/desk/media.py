@@ -15,7 +15,7 @@ import io
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 import aiohttp
 from PIL import Image
@@ -59,15 +59,18 @@ class MediaProxy:
         self._cache: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
         self._cached_bytes = 0
 
-    async def get(self, url: str) -> bytes:
-        """The re-encoded image at `url`; ImageFetchError when it is not allowed or not an image."""
+    async def get(self, url: str, sign: Callable[[str], Mapping[str, str]] | None = None) -> bytes:
+        """The re-encoded image at `url`; ImageFetchError when it is not allowed or not an image.
+
+        `sign`: the headers the URL needs (X's media are served only to our signed requests).
+        """
         hit = self._cache.get(url)
         if hit is not None and hit[0] > time.monotonic():
             self._cache.move_to_end(url)
             return hit[1]
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession()
-        image, _ = await fetch_image(self._session, url, self.policy)
+        image, _ = await fetch_image(self._session, url, self.policy, sign)
         body = await asyncio.to_thread(reencode, image)
         self._remember(url, body)
         return body

@@ -1,4 +1,4 @@
-"""Recording every customer message into `message_log`: DMs from Rasa's tracker store, X mentions.
+"""Recording every customer message into `message_log`: DMs from Rasa's tracker store, public items.
 
 Two tails (bot/conversations/tail.py) follow their tables by id, each from a position kept in
 `monitor_cursors`, so a restart resumes where it stopped. Every read also looks RESCAN ids behind the
@@ -7,8 +7,8 @@ cursor (PostgreSQL can commit ids out of order), and a message's `source` ("even
 twice, even by two replicas reading at once.
 Only the replica whose insert made the row screens it for moderation.
 
-DMs carry their intent and sentiment in Rasa's parse data. Mentions are not conversations (nobody
-answers them): their intent and sentiment come from Rasa's `/model/parse` (the learned sentiment model),
+DMs carry their intent and sentiment in Rasa's parse data. Public items (X mentions, comments under
+our Facebook and Instagram posts) are not conversations (bot/engagement answers them): their intent and sentiment come from Rasa's `/model/parse` (the learned sentiment model),
 and when Rasa does not answer they are recorded without an intent and scored here with the lexicon
 scorer the model is built on.
 """
@@ -111,7 +111,7 @@ def from_mention(mention: Mention, scorer: SentimentScorer, parsed: dict[str, An
     handle = mention.author_handle or mention.author_name or mention.author_id
     return Record(
         source=f"{MENTION_SOURCE}{mention.id}",
-        kind=MENTION,
+        kind=mention.kind or MENTION,  # "mention", or "comment" (under our Facebook and Instagram posts)
         channel=mention.channel[:20],
         conversation_id=None,
         author=f"@{handle}"[:200] if mention.author_handle else handle[:200],

@@ -1,7 +1,8 @@
 """One round of monitoring: record new messages, look for spikes now and then.
 
 The monitoring service (bot/monitoring/service.py) calls `tick` every `interval_seconds` while it holds
-the lease; every `spikes.every_seconds` a round also looks for spikes (bot/monitoring/alerts.py). An
+the lease; every `spikes.every_seconds` a round also looks for spikes (bot/monitoring/alerts.py), per
+channel, overall and per tracked keyword (monitoring.yml's `brand:`). An
 error is logged and the next round tries again: the cursors make sure nothing is lost meanwhile.
 """
 
@@ -11,6 +12,7 @@ import datetime as dt
 import logging
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.conversations.rasa_api import RasaClient
 from bot.live_bus import Bus
@@ -21,6 +23,9 @@ from bot.monitoring.moderation import Moderation
 from bot.monitoring.webhook import WebhookClient
 from bot.sentiment.scorer import Lexicon, SentimentScorer
 from bot.storage.db import Database
+
+if TYPE_CHECKING:
+    from bot.engagement.worker import EngagementWorker
 
 logger = logging.getLogger(__name__)
 LEXICON = ROOT / "data" / "sentiment" / "lexicon.yml"
@@ -38,14 +43,16 @@ class Monitor:
         rasa: RasaClient,
         desk_url: str = "",
         lexicon: Path = LEXICON,
+        engagement: EngagementWorker | None = None,
     ) -> None:
         self.config = config
         self.moderation = Moderation(database, config.moderation, rasa)
         scorer = SentimentScorer(Lexicon.load(lexicon))
         self.recorder = Recorder(database, trackers, scorer, rasa, self.moderation)
         self.webhook = WebhookClient(config.webhook) if config.webhook.enabled else None
-        self.alerts = Alerts(database, config.spikes, bus, self.webhook, desk_url)
+        self.alerts = Alerts(database, config.spikes, bus, self.webhook, desk_url, config.brand)
         self._last_spike_check = float("-inf")
+        self.engagement = engagement  # public items filed and answered (bot/engagement), after recording
 
     async def tick(self, now: dt.datetime | None = None) -> int:
         """One round: record, maybe look for spikes; how many messages were recorded."""
@@ -54,6 +61,11 @@ class Monitor:
             recorded = await self.recorder.catch_up()
         except Exception as err:  # the database or Rasa's table may be briefly away: next round
             logger.warning("monitoring could not record new messages: %s", err, exc_info=True)
+        if self.engagement is not None:
+            try:
+                await self.engagement.catch_up()
+            except Exception as err:  # Rasa may be briefly away: the cursor keeps the place
+                logger.warning("engagement could not file new public items: %s", err, exc_info=True)
         if time.monotonic() - self._last_spike_check >= self.config.spikes.every_seconds:
             self._last_spike_check = time.monotonic()
             try:

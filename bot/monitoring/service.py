@@ -27,10 +27,11 @@ from bot.config_files import WatchedFile
 from bot.conversations.api_auth import jwt_secret_from_env
 from bot.conversations.rasa_api import RasaClient
 from bot.conversations.tracker_store import tracker_database_url
+from bot.engagement.worker import engagement_worker
 from bot.live_bus import Bus
 from bot.metrics import CHALLENGE, LATENCY_BUCKETS, PREFIX, exposition, metrics_token_from_env, new_registry
 from bot.metrics import refusal as metrics_refusal
-from bot.monitoring.config import MonitoringConfig
+from bot.monitoring.config import ModerationSettings, MonitoringConfig
 from bot.monitoring.lease import Lease, make_lease
 from bot.monitoring.monitor import Monitor
 from bot.readiness import Readiness, dependencies
@@ -67,6 +68,7 @@ class ServiceConfig:
     tracker_database_url: str
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_token: str = ""  # RASA_JWT_SECRET: pause/resume on mutes, /model/parse for mentions
+    desk_api_token: str = ""  # DESK_API_TOKEN: the connectors' public_action route (engagement answers)
     desk_url: str = "http://127.0.0.1:5090"  # links in alert webhooks
     host: str = "127.0.0.1"
     port: int = 5095
@@ -90,6 +92,7 @@ class ServiceConfig:
             tracker_database_url=tracker_database_url(env),  # the choice Rasa's own store makes
             rasa_url=env.get("RASA_URL", "http://127.0.0.1:5005").rstrip("/"),
             rasa_token=jwt_secret_from_env(env) or "",
+            desk_api_token=env.get("DESK_API_TOKEN", ""),
             desk_url=env.get("DESK_PUBLIC_URL") or f"http://127.0.0.1:{env.get('DESK_PORT', '5090')}",
             host=env.get("MONITORING_HOST", "127.0.0.1"),
             port=port_setting(env, "MONITORING_PORT", 5095),
@@ -108,7 +111,9 @@ class MonitoringService:
         same = config.tracker_database_url == config.settings.database_url
         self.trackers = self.database if same else Database(config.tracker_database_url)
         self.bus = Bus(config.settings.redis_url)
-        self.rasa = RasaClient(config.rasa_url, config.rasa_token, "")  # never sends agent replies
+        # Never sends agent replies; the desk token is for the engagement worker's public answers.
+        self.rasa = RasaClient(config.rasa_url, config.rasa_token, config.desk_api_token)
+        self.engagement = engagement_worker(config.settings, self.database, self.rasa, self._moderation)
         self.monitor = self._monitor(config.monitoring)
         self.lease = lease or make_lease(
             config.settings.redis_url, self.database, config.lease_name, config.lease_seconds
@@ -121,8 +126,18 @@ class MonitoringService:
 
     def _monitor(self, settings: MonitoringConfig) -> Monitor:
         return Monitor(
-            settings, self.database, self.trackers, self.bus, self.rasa, desk_url=self.config.desk_url
+            settings,
+            self.database,
+            self.trackers,
+            self.bus,
+            self.rasa,
+            desk_url=self.config.desk_url,
+            engagement=self.engagement,
         )
+
+    def _moderation(self) -> ModerationSettings:
+        """monitoring.yml's moderation settings as of this round (engagement flags abuse the same way)."""
+        return self.monitor.config.moderation
 
     async def _latest_settings(self) -> None:
         """Monitoring.yml changed: the next round runs with the new settings (cursors are in the database)."""
@@ -190,6 +205,7 @@ class MonitoringService:
             "in Redis" if self.config.settings.redis_url else "in the database",
             self.config.lease_seconds,
         )
+        self.engagement.warm()  # the photo models load while the lease is asked for
         try:
             await asyncio.gather(self._keep_lease(), self._rounds())
         finally:

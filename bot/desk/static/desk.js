@@ -31,8 +31,21 @@ function wireCanned(root) {
   }
 }
 
+function keepDrafts(container, html) {
+  // Pages with many reply boxes (engagement): each draft goes back to the box of the same item.
+  const drafts = new Map();
+  for (const area of container.querySelectorAll("textarea[data-draft]")) drafts.set(area.dataset.draft, area.value);
+  const focused = document.activeElement && document.activeElement.dataset && document.activeElement.dataset.draft;
+  container.innerHTML = html;
+  for (const area of container.querySelectorAll("textarea[data-draft]")) {
+    if (drafts.has(area.dataset.draft)) area.value = drafts.get(area.dataset.draft);
+    if (focused && area.dataset.draft === focused) area.focus();
+  }
+}
+
 function keepDraft(container, html) {
   // Keep what the agent is typing when the fragment is replaced.
+  if (container.querySelector("textarea[data-draft]")) { keepDrafts(container, html); return; }
   const area = container.querySelector("textarea[name=text]");
   const note = container.querySelector("textarea[name=body]");
   const draft = area ? area.value : null;

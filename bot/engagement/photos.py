@@ -1,0 +1,111 @@
+"""The product and the logos in a public item's photo: the same index, thresholds and detector as in DMs.
+
+Loaded on first use (the image model takes seconds and memory: a service that never sees a photo never
+loads it) and warmed in the background when the worker starts. Photos are fetched under the same policy as
+DM photos (bot/catalog/fetch.py: allowed hosts, size, time, type); X's are signed with our credentials.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import aiohttp
+
+from bot.catalog.fetch import ImageFetchError, fetch_image, media_policy_for
+from bot.catalog.logos import ConfiguredLogos
+from bot.catalog.photo_config import PhotoConfig
+from bot.catalog.product_search import ProductSearch, product_search_for
+from bot.engagement.classify import ProductSeen
+from bot.settings import Settings
+from bot.storage.db import Database
+from connectors.x_oauth import OAuth1Credentials, authorization_header
+
+logger = logging.getLogger(__name__)
+X_ENV = ("X_CONSUMER_KEY", "X_CONSUMER_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET")
+
+
+@dataclass(frozen=True)
+class PhotoFindings:
+    """What one photo showed: the product (None: no match good enough to name) and our logos."""
+
+    product: ProductSeen | None = None
+    logos: tuple[str, ...] = ()
+    unreadable: str = ""  # why the photo could not be used, if it could not
+
+
+def x_credentials(env: Mapping[str, str] | None = None) -> OAuth1Credentials | None:
+    """Our X account's credentials from the environment (the Rasa server's), None when X is not set up."""
+    env = os.environ if env is None else env
+    values = [env.get(name, "") for name in X_ENV]
+    return OAuth1Credentials(*values) if all(values) else None
+
+
+def x_signer(credentials: OAuth1Credentials | None) -> Callable[[str], Mapping[str, str]] | None:
+    """Headers for a GET of X media, signed with our account (None without credentials)."""
+    if credentials is None:
+        return None
+    return lambda url: {"Authorization": authorization_header(credentials, "GET", url)}
+
+
+class PhotoLookup:
+    """Fetch, then look for the product and the logos at once (each in a worker thread)."""
+
+    def __init__(self, settings: Settings, database: Database, x: OAuth1Credentials | None = None) -> None:
+        self._settings = settings
+        self._database = database
+        self._photos = PhotoConfig.watch()
+        self._logos = ConfiguredLogos(lambda: self._photos.value)
+        self._policy = media_policy_for(settings)
+        self._x = x
+        self._search: ProductSearch | None = None
+        self._warming: asyncio.Task[None] | None = None
+
+    def _product_search(self) -> ProductSearch:
+        if self._search is None:
+            self._search = product_search_for(self._settings, self._database, lambda: self._photos.value)
+        return self._search
+
+    def warm(self) -> None:
+        """Load the models in the background, so the first photo comment is answered as fast as the rest."""
+        if self._warming is None:
+            self._warming = asyncio.create_task(asyncio.to_thread(self._load))
+
+    def _load(self) -> None:
+        try:
+            vectors = self._product_search().vectors
+            if vectors.index() is None:  # no catalogue index (yet): nothing to search, nothing to load
+                return
+            vectors.image_encoder()
+            self._logos.detector()
+        except Exception:  # a missing index shows itself at the first photo, with its own message
+            logger.warning("photo lookup could not be warmed", exc_info=True)
+
+    async def look(self, channel: str, url: str) -> PhotoFindings:
+        """The findings for one photo; one that cannot be fetched or read is `unreadable`, never raised."""
+        try:
+            async with aiohttp.ClientSession() as session:
+                sign = x_signer(self._x) if channel == "twitter" else None
+                image, _ = await fetch_image(session, url, self._policy, sign)
+        except ImageFetchError as err:
+            logger.info("public photo %s not usable: %s", url[:200], err)
+            return PhotoFindings(unreadable=str(err))
+        search = self._product_search()
+        (kind, results), sightings = await asyncio.gather(
+            search.photo_verdict(image), asyncio.to_thread(self._logos.detector().detect, image)
+        )
+        logos = tuple(s.name for s in sightings if s.ours)
+        if kind == "none" or not results:
+            return PhotoFindings(logos=logos)
+        best = results[0]
+        product = ProductSeen(
+            best.product.id,
+            best.product.title,
+            best.product.price,
+            best.product.url,
+            best.confidence if best.confidence is not None else best.score,
+        )
+        return PhotoFindings(product, logos)

@@ -1,4 +1,4 @@
-"""The simulator's aiohttp app: fake Send API, fake X API, control API, media and the customer page."""
+"""The simulator's aiohttp app: fake Send API, fake public Graph and X APIs, control API, media, the page."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 from aiohttp import ClientSession, web
 
-from bot.simulator import control, media, x_api, x_control
+from bot.simulator import background, control, graph_public, media, public_control, x_api, x_control, x_public
 from bot.simulator.config import SimulatorConfig
 from bot.simulator.keys import CONFIG_KEY, SESSION_KEY, STATE_KEY
 from bot.simulator.send_api import ROUTE as SEND_API_ROUTE
@@ -34,11 +34,16 @@ def create_app(config: SimulatorConfig, state: SimState | None = None) -> web.Ap
     app = web.Application()
     app[CONFIG_KEY] = config
     app[STATE_KEY] = state or SimState()
+    app[STATE_KEY].public.seed(config.page_id, config.ig_id, config.x_user_id, config.x_screen_name)
     app.cleanup_ctx.append(_client_session)
+    app.cleanup_ctx.append(background.background_tasks)  # after the session's: deliveries stop first
     app.router.add_post(SEND_API_ROUTE, send_message)
-    x_api.add_routes(app)  # after the session's cleanup context: echoes stop before it closes
+    graph_public.add_routes(app)
+    x_api.add_routes(app)
+    x_public.add_routes(app)
     control.add_routes(app)
     x_control.add_routes(app)
+    public_control.add_routes(app)
     app.router.add_post("/_sim/media", media.upload_media)
     app.router.add_get("/_sim/media/{media_id}", media.get_media)
     app.router.add_get("/", index)

@@ -116,10 +116,16 @@ X_IMAGE_CATEGORIES = ("tweet_image", "dm_image", "tweet_gif", "dm_gif")
 X_DM_CATEGORIES = ("dm_image", "dm_gif")
 X_MEDIA_CATEGORIES = (*X_IMAGE_CATEGORIES, "tweet_video", "dm_video", "amplify_video", "subtitles")
 X_MEDIA_EXPIRES_SECONDS = 24 * 3600
-# Rate limits, per user and 15-minute window: 200 DM sends (POST /2/dm_conversations/...); the media
-# figure is the simulator's choice.
+# Rate limits, per user and 15-minute window: 200 DM sends (POST /2/dm_conversations/...), 200 tweets
+# (POST /2/tweets), 50 hide-reply calls (PUT /2/tweets/:id/hidden); the media figures are the simulator's.
 X_RATE_WINDOW_SECONDS = 15 * 60
-X_RATE_LIMITS = {"message": 200, "media_upload": 500, "media_download": 900}
+X_RATE_LIMITS = {
+    "message": 200,
+    "media_upload": 500,
+    "media_download": 900,
+    "public_reply": 200,
+    "hide": 50,
+}
 X_DEFAULT_RESET_IN = 2.0
 # The brand's display name and the app that "sent" our DMs (shown in echoes' `apps` map).
 X_BRAND_NAME = "Loom & Co."
@@ -138,3 +144,27 @@ X_DISPLAY_URL_MAX = 31
 X_PROBLEM_INVALID_REQUEST = "https://api.twitter.com/2/problems/invalid-request"
 X_INVALID_REQUEST_DETAIL = "One or more parameters to your request was invalid."
 X_ECHOES_KEPT = 100
+
+# ---- Public engagement: brand posts, comments, mentions ---------------------------------------------
+# The control API and /_sim/public name the Page's side "facebook" (its Messenger side is "messenger").
+FACEBOOK = "facebook"
+PUBLIC_PLATFORMS = (FACEBOOK, INSTAGRAM, TWITTER)
+# The Graph token's platform (as /_sim/fail and /_sim/sends name it) for each public platform.
+TOKEN_PLATFORM = {FACEBOOK: MESSENGER, INSTAGRAM: INSTAGRAM, TWITTER: TWITTER}
+PUBLIC_NAME = {MESSENGER: FACEBOOK, INSTAGRAM: INSTAGRAM, TWITTER: TWITTER}
+PAGE_NAME = "Loom & Co."
+IG_USERNAME = "loomandco"
+# Longest comment text: 8000 characters on Facebook, 2200 on Instagram (as the apps enforce them).
+COMMENT_TEXT_LIMIT = {FACEBOOK: 8000, INSTAGRAM: 2200}
+# Private replies: https://developers.facebook.com/docs/messenger-platform/discovery/private-replies
+# (one message per comment, within 7 days of the comment) and the Page messages edge's errors.
+PRIVATE_REPLY_WINDOW_SECONDS = 7 * 24 * 3600
+CODE_ALREADY_REPLIED = 10900
+MSG_ALREADY_REPLIED = "(#10900) Activity already replied to"
+CODE_CANNOT_REPLY = 10903
+MSG_CANNOT_REPLY = "(#10903) This user cant reply to this activity"
+SUBCODE_NO_MATCHING_USER = 2018001
+# https://docs.x.com/x-api/posts/manage-tweets: 280 weighted characters (links count 23).
+X_TWEET_TEXT_MAX = 280
+X_REPLY_NOT_VISIBLE = "You attempted to reply to a Tweet that is deleted or not visible to you."
+PUBLIC_ACTIONS_KEPT = 10_000

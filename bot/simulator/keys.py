@@ -13,5 +13,6 @@ CONFIG_KEY = web.AppKey("config", SimulatorConfig)
 STATE_KEY = web.AppKey("state", SimState)
 # Opened at start-up and closed at shutdown (see app.py), used to deliver webhooks to our connectors.
 SESSION_KEY = web.AppKey("session", ClientSession)
-# Echo deliveries of the fake X still running, cancelled at shutdown before the session closes.
-X_TASKS_KEY = web.AppKey("x_tasks", set[asyncio.Task[None]])
+# Webhook deliveries still running after an answer (X echoes, our own comments), cancelled at shutdown
+# before the session closes (see background.py).
+TASKS_KEY = web.AppKey("tasks", set[asyncio.Task[None]])

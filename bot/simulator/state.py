@@ -1,6 +1,7 @@
 """What the fake remembers between requests: recorded sends, injected failures, inbound times, media.
 
-The fake X's own memory (nonces, media ids, customers) is `SimState.x` (see x_state.py).
+The fake X's own memory (nonces, media ids, customers) is `SimState.x` (see x_state.py); posts,
+comments, mentions and the record of public API calls are `SimState.public` (see public_state.py).
 
 All in memory and owned by one app (one event loop), so no locks: every mutation is synchronous.
 """
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.simulator.const import MEDIA_STORE_MAX_BYTES, SENDS_KEPT, X_DEFAULT_RESET_IN
+from bot.simulator.public_state import PublicState
 from bot.simulator.x_state import XState
 
 Clock = Callable[[], float]
@@ -56,7 +58,8 @@ class FailureRule:
     """The next `remaining` matching calls fail with `status` (None: only delayed) after `delay` seconds.
 
     `recipient`, `platform` and `kind` ("message" or "sender_action"; on X also "media_upload" and
-    "media_download") narrow what matches; None matches all. `reset_in` sets X's x-rate-limit-reset.
+    "media_download"; "public_reply" and "hide" for the public APIs, whose recipient is the target
+    comment or tweet) narrow what matches; None matches all. `reset_in` sets X's x-rate-limit-reset.
     """
 
     remaining: int
@@ -101,6 +104,7 @@ class SimState:
         self._media: OrderedDict[str, Media] = OrderedDict()
         self._media_bytes = 0
         self.x = XState(lambda: self.clock())
+        self.public = PublicState(lambda: self.clock())
 
     # Recorded sends
     def start_record(

@@ -3,6 +3,9 @@
 Reference: https://developers.facebook.com/docs/messenger-platform/reference/send-api/ (Messenger) and
 https://developers.facebook.com/docs/messenger-platform/instagram/features/send-message (Instagram).
 Instagram's examples omit `messaging_type`, so it defaults to RESPONSE there; Messenger requires it.
+A private reply (https://developers.facebook.com/docs/messenger-platform/discovery/private-replies)
+names the comment instead of the person, `recipient: {"comment_id"}`, and Meta's examples omit
+`messaging_type` there too, so it defaults to RESPONSE on both platforms.
 """
 
 from __future__ import annotations
@@ -32,15 +35,22 @@ from bot.simulator.const import (
 )
 from bot.simulator.graph_errors import GraphError, invalid_parameter
 
+# The ways a Send API call can name its recipient; the simulator takes `id` and `comment_id`.
+RECIPIENT_KEYS = ("id", "comment_id", "post_id", "user_ref", "phone_number", "notification_messages_token")
+
 
 @dataclass(frozen=True)
 class SendRequest:
-    """What an accepted request asks for: a message (with its messaging type) or a sender action."""
+    """What an accepted request asks for: a message (with its messaging type) or a sender action.
 
-    recipient_id: str
+    A private reply has `comment_id` and no `recipient_id` (the comment's author, found later).
+    """
+
+    recipient_id: str | None
     sender_action: str | None = None
     messaging_type: str | None = None
     tag: str | None = None
+    comment_id: str | None = None
 
 
 def recipient_of(body: Any) -> str | None:
@@ -50,6 +60,22 @@ def recipient_of(body: Any) -> str | None:
         if isinstance(rid, str | int) and not isinstance(rid, bool):
             return str(rid)
     return None
+
+
+def comment_of(body: Any) -> str | None:
+    """The comment a private reply answers (`recipient.comment_id`), if the body names one."""
+    if isinstance(body, Mapping) and isinstance(body.get("recipient"), Mapping):
+        comment_id = body["recipient"].get("comment_id")
+        if isinstance(comment_id, str | int) and not isinstance(comment_id, bool):
+            return str(comment_id)
+    return None
+
+
+def text_of(body: Any) -> str | None:
+    """The message text of a body, if it has one (recorded with private replies)."""
+    message = body.get("message") if isinstance(body, Mapping) else None
+    text = message.get("text") if isinstance(message, Mapping) else None
+    return text if isinstance(text, str) else None
 
 
 def kind_of(body: Any) -> str | None:
@@ -65,18 +91,33 @@ def validate_send(body: Any, platform: str) -> SendRequest:
     """Check a decoded JSON body for `platform`; raises `GraphError` (code 100) on the first problem."""
     if not isinstance(body, Mapping):
         raise invalid_parameter("The request body must be a JSON object")
-    recipient_id = recipient_of(body)
-    if recipient_id is None or recipient_id == "":
-        raise invalid_parameter("The parameter recipient is required")
+    recipient_id, comment_id = _recipient(body.get("recipient"))
     has_message = "message" in body
     has_action = "sender_action" in body
     if has_message == has_action:
         raise invalid_parameter("Exactly one of message or sender_action must be set")
     if has_action:
+        if recipient_id is None:
+            raise invalid_parameter("sender_action needs recipient[id]; a comment cannot be typed at")
         return _sender_action(body, recipient_id)
-    messaging_type, tag = _messaging_type(body, platform)
+    messaging_type, tag = _messaging_type(body, platform, private_reply=comment_id is not None)
     _message(body["message"], platform)
-    return SendRequest(recipient_id=recipient_id, messaging_type=messaging_type, tag=tag)
+    return SendRequest(recipient_id, messaging_type=messaging_type, tag=tag, comment_id=comment_id)
+
+
+def _recipient(recipient: Any) -> tuple[str | None, str | None]:
+    """(id, comment_id) of a recipient that names exactly one of them."""
+    if not isinstance(recipient, Mapping) or not recipient:
+        raise invalid_parameter("The parameter recipient is required")
+    named = [key for key in RECIPIENT_KEYS if key in recipient]
+    if len(named) != 1 or set(recipient) != set(named):
+        raise invalid_parameter(f"param recipient must have exactly one of {', '.join(RECIPIENT_KEYS)}")
+    if named[0] not in ("id", "comment_id"):
+        raise invalid_parameter(f"recipient[{named[0]}] is not supported by the simulator (id or comment_id)")
+    value = recipient[named[0]]
+    if not isinstance(value, str | int) or isinstance(value, bool) or str(value) == "":
+        raise invalid_parameter("The parameter recipient is required")
+    return (str(value), None) if named[0] == "id" else (None, str(value))
 
 
 def _sender_action(body: Mapping[str, Any], recipient_id: str) -> SendRequest:
@@ -89,9 +130,11 @@ def _sender_action(body: Mapping[str, Any], recipient_id: str) -> SendRequest:
     return SendRequest(recipient_id=recipient_id, sender_action=action)
 
 
-def _messaging_type(body: Mapping[str, Any], platform: str) -> tuple[str, str | None]:
+def _messaging_type(
+    body: Mapping[str, Any], platform: str, private_reply: bool = False
+) -> tuple[str, str | None]:
     messaging_type = body.get("messaging_type")
-    if messaging_type is None and platform == INSTAGRAM:
+    if messaging_type is None and (platform == INSTAGRAM or private_reply):
         messaging_type = "RESPONSE"
     if messaging_type not in MESSAGING_TYPES:
         raise invalid_parameter(f"param messaging_type must be one of {{{', '.join(MESSAGING_TYPES)}}}")
@@ -238,4 +281,4 @@ def _is_url(value: Any) -> bool:
     return isinstance(value, str) and value.startswith(("http://", "https://")) and len(value) > 8
 
 
-__all__ = ["GraphError", "SendRequest", "kind_of", "recipient_of", "validate_send"]
+__all__ = ["GraphError", "SendRequest", "comment_of", "kind_of", "recipient_of", "text_of", "validate_send"]

@@ -249,3 +249,11 @@ async def verify(
             return {"status": response.status, "body": text, "ok": ok}
     except (aiohttp.ClientError, asyncio.TimeoutError) as err:
         return {"status": None, "body": None, "ok": False, "error": f"could not reach {url}: {err!r}"}
+
+
+async def deliver_meta(
+    session: aiohttp.ClientSession, url: str, body: Any, secret: str, timeout: float
+) -> Delivery:
+    """Serialise `body` like Meta, sign it with the app secret and post it to our connector."""
+    raw = encode(body)
+    return await deliver(session, url, raw, signature_headers(raw, secret), timeout)

@@ -1,4 +1,4 @@
-"""The fake X API under `/x`: DM sends, media uploads and DM media downloads, checked like X.
+"""The fake X API under `/x`: DM sends, media uploads, DM and tweet photo downloads, checked like X.
 
 Order of checks: OAuth 1.0a signature (401), injected failure (`/_sim/fail`), request shape (400).
 Every call is recorded in `/_sim/sends` with platform "twitter", accepted or not. After a DM is
@@ -10,15 +10,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import Awaitable
 from typing import Any
 from urllib.parse import parse_qsl
 
 from aiohttp import BodyPartReader, web
 
+from bot.simulator.background import spawn
 from bot.simulator.const import TWITTER, X_API_PREFIX, X_MEDIA_EXPIRES_SECONDS, X_MEDIA_MAX_BYTES
 from bot.simulator.errors import sim_error
-from bot.simulator.keys import CONFIG_KEY, SESSION_KEY, STATE_KEY, X_TASKS_KEY
+from bot.simulator.keys import CONFIG_KEY, SESSION_KEY, STATE_KEY
 from bot.simulator.media import ALIASES, image_size, sniff_image_type
 from bot.simulator.state import SendRecord
 from bot.simulator.webhooks import deliver, encode
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 DM_ROUTE = X_API_PREFIX + "/2/dm_conversations/with/{participant_id}/messages"
 UPLOAD_ROUTE = X_API_PREFIX + "/2/media/upload"
 TON_ROUTE = X_API_PREFIX + "/1.1/ton/data/dm/{event_id}/{media_id}/{name}"
+TWEET_MEDIA_ROUTE = X_API_PREFIX + "/pbs/media/{tweet_id}/{media_id}/{name}"
 _NOT_JSON = object()
 
 
@@ -132,10 +134,7 @@ async def send_dm(request: web.Request) -> web.Response:
     status, answer, headers, dm = await _answer(record, _send_dm(request, body, participant_id), 201)
     if isinstance(dm, DmRequest) and request.app[STATE_KEY].x.echoes_enabled:
         event_id = answer["data"]["dm_event_id"]
-        task = asyncio.create_task(_echo(request.app, dm, event_id, public_base(request)))
-        tasks = request.app[X_TASKS_KEY]
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
+        spawn(request.app, _echo(request.app, dm, event_id, public_base(request)))
     return web.json_response(answer, status=status, headers=headers)
 
 
@@ -251,26 +250,45 @@ async def _read_form(request: web.Request, recorded: dict[str, Any]) -> tuple[di
     return fields, data
 
 
-# ---- GET /x/1.1/ton/data/dm/{event_id}/{media_id}/{name} -------------------------------------------
+# ---- GET /x/1.1/ton/data/dm/{event_id}/{media_id}/{name} and /x/pbs/media/{tweet_id}/... -----------
 
 
 async def dm_media(request: web.Request) -> web.Response:
     """Serve a DM's photo to a signed request, like ton.twitter.com."""
+    return await _serve_photo(request, request.match_info["event_id"])
+
+
+async def tweet_media(request: web.Request) -> web.Response:
+    """Serve a customer tweet's photo, to signed requests only (like DM photos)."""
+    return await _serve_photo(request, tweet_photo_key(request.match_info["tweet_id"]))
+
+
+def tweet_photo_key(tweet_id: str) -> str:
+    """The key a tweet's photo is published under (kept apart from DM event ids)."""
+    return "tweet-" + tweet_id
+
+
+def tweet_photo_url(base: str, tweet_id: str, media: XMedia, name: str) -> str:
+    """Where a customer tweet's photo is served (needs OAuth, like DM photos)."""
+    return f"{base}{X_API_PREFIX}/pbs/media/{tweet_id}/{media.media_id}/{name}"
+
+
+async def _serve_photo(request: web.Request, key: str) -> web.Response:
     state = request.app[STATE_KEY]
     record = state.start_record(TWITTER, None, None, request.path)
-    status, answer, headers, media = await _answer(record, _ton(request), 200)
+    status, answer, headers, media = await _answer(record, _ton(request, key), 200)
     if media is None:
         return web.json_response(answer, status=status, headers=headers)
     headers.update({"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"})
     return web.Response(body=media.data, content_type=media.content_type, headers=headers)
 
 
-async def _ton(request: web.Request) -> tuple[dict[str, Any], dict[str, str], Any]:
+async def _ton(request: web.Request, key: str) -> tuple[dict[str, Any], dict[str, str], Any]:
     await authorize(request)
     headers = await check_injected(request, None, "media_download")
     state = request.app[STATE_KEY]
     info = request.match_info
-    media = state.x.ton_media(info["event_id"], info["media_id"], info["name"])
+    media = state.x.ton_media(key, info["media_id"], info["name"])
     stored = state.get_media(media.store_id) if media is not None else None
     if stored is None:
         raise problem(404, "Sorry, that page does not exist")
@@ -287,20 +305,10 @@ async def sim_media(request: web.Request) -> web.Response:
     return web.Response(body=stored.data, content_type=stored.content_type)
 
 
-async def background_tasks(app: web.Application) -> AsyncIterator[None]:
-    """Keep echo deliveries referenced while they run; cancel the stragglers at shutdown."""
-    tasks: set[asyncio.Task[None]] = set()
-    app[X_TASKS_KEY] = tasks
-    yield
-    for task in list(tasks):
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-
-
 def add_routes(app: web.Application) -> None:
-    """Register the fake X API (registered before the Graph routes' catch-alls would matter)."""
-    app.cleanup_ctx.append(background_tasks)
+    """Register the fake X API's DM and media routes."""
     app.router.add_post(DM_ROUTE, send_dm)
     app.router.add_post(UPLOAD_ROUTE, upload_media)
     app.router.add_get(TON_ROUTE, dm_media)
+    app.router.add_get(TWEET_MEDIA_ROUTE, tweet_media)
     app.router.add_get("/_sim/x/media/{media_id}", sim_media)

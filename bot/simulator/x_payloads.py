@@ -255,26 +255,97 @@ def _truncate(tweet_id: str, wrapped: Wrapped) -> tuple[str, dict[str, Any]]:
     return f"{prefix}… {short}", kept
 
 
-def tweet(tweet_id: str, now: float, author: XUser, text: str, lookup: Lookup) -> dict[str, Any]:
-    """A v1.1 tweet as `tweet_create_events` carries it.
+@dataclass(frozen=True)
+class ReplyTo:
+    """The tweet a reply answers, and its author."""
 
-    A tweet that starts with a mention is, for X, addressed to that user (`in_reply_to_user_id`).
-    """
-    wrapped = wrap_text(text, lookup)
+    tweet_id: str
+    user: XUser
+
+
+@dataclass(frozen=True)
+class TweetPhoto:
+    """A tweet's photo and where it is served (an OAuth-protected URL of the simulator)."""
+
+    media: XMedia
+    url: str
+
+
+def tweet_media_object(
+    photo: TweetPhoto, tweet_id: str, author: XUser, short: str, start: int
+) -> dict[str, Any]:
+    """The `entities.media` / `extended_entities.media` item of a tweet's photo, linked by `short`."""
+    media = photo.media
+    return {
+        "id": int(media.media_id),
+        "id_str": media.media_id,
+        "indices": [start, start + len(short)],
+        "media_url": photo.url,
+        "media_url_https": photo.url,
+        "url": short,
+        "display_url": "pic.twitter.com/" + short.removeprefix(X_TCO_PREFIX),
+        "expanded_url": f"https://twitter.com/{author.screen_name}/status/{tweet_id}/photo/1",
+        "type": "photo",
+        "sizes": media_sizes(media.width, media.height),
+    }
+
+
+def _in_reply_to(reply_to: ReplyTo | None, wrapped: Wrapped) -> dict[str, Any]:
+    """The `in_reply_to_*` fields: the answered tweet, else the user a leading mention addresses."""
+    if reply_to is not None:
+        user = reply_to.user
+        return {
+            "in_reply_to_status_id": int(reply_to.tweet_id),
+            "in_reply_to_status_id_str": reply_to.tweet_id,
+            "in_reply_to_user_id": int(user.id),
+            "in_reply_to_user_id_str": user.id,
+            "in_reply_to_screen_name": user.screen_name,
+        }
     mentions = wrapped.entities["user_mentions"]
     addressed = mentions[0] if mentions and mentions[0]["indices"][0] == 0 else None
-    body: dict[str, Any] = {
-        "created_at": created_at(now),
-        "id": int(tweet_id),
-        "id_str": tweet_id,
-        "text": wrapped.text,
-        "source": X_TWEET_SOURCE,
-        "truncated": False,
+    return {
         "in_reply_to_status_id": None,
         "in_reply_to_status_id_str": None,
         "in_reply_to_user_id": addressed["id"] if addressed else None,
         "in_reply_to_user_id_str": addressed["id_str"] if addressed else None,
         "in_reply_to_screen_name": addressed["screen_name"] if addressed else None,
+    }
+
+
+def tweet(
+    tweet_id: str,
+    now: float,
+    author: XUser,
+    text: str,
+    lookup: Lookup,
+    reply_to: ReplyTo | None = None,
+    photo: TweetPhoto | None = None,
+    display_start: int = 0,
+) -> dict[str, Any]:
+    """A v1.1 tweet as `tweet_create_events` carries it.
+
+    A tweet that starts with a mention is, for X, addressed to that user (`in_reply_to_user_id`);
+    a reply names the answered tweet. A photo's t.co link is appended to the text and described in
+    `entities.media` and `extended_entities`; `display_start` skips a reply's leading mentions in
+    `display_text_range`, which replies and tweets with photos carry.
+    """
+    wrapped = wrap_text(text, lookup)
+    shown = [display_start, len(wrapped.text)]
+    full_text = wrapped.text
+    media: list[dict[str, Any]] = []
+    if photo is not None:
+        short = tco()
+        start = len(full_text) + 1 if full_text else 0
+        full_text = f"{full_text} {short}" if full_text else short
+        media.append(tweet_media_object(photo, tweet_id, author, short, start))
+    body: dict[str, Any] = {
+        "created_at": created_at(now),
+        "id": int(tweet_id),
+        "id_str": tweet_id,
+        "text": full_text,
+        "source": X_TWEET_SOURCE,
+        "truncated": False,
+        **_in_reply_to(reply_to, wrapped),
         "user": tweet_user(author),
         "geo": None,
         "coordinates": None,
@@ -292,14 +363,22 @@ def tweet(tweet_id: str, now: float, author: XUser, text: str, lookup: Lookup) -
         "lang": "en",
         "timestamp_ms": str(int(now * 1000)),
     }
-    if len(wrapped.text) > X_LEGACY_TEXT_MAX:
-        body["text"], body["entities"] = _truncate(tweet_id, wrapped)
+    if len(full_text) > X_LEGACY_TEXT_MAX:
+        body["text"], body["entities"] = _truncate(tweet_id, Wrapped(full_text, wrapped.entities))
         body["truncated"] = True
-        body["extended_tweet"] = {
-            "full_text": wrapped.text,
-            "display_text_range": [0, len(wrapped.text)],
-            "entities": wrapped.entities,
+        extended: dict[str, Any] = {
+            "full_text": full_text,
+            "display_text_range": shown,
+            "entities": {**wrapped.entities, **({"media": media} if media else {})},
         }
+        if media:
+            extended["extended_entities"] = {"media": media}
+        body["extended_tweet"] = extended
+    elif media or reply_to is not None:
+        body["display_text_range"] = shown
+        if media:
+            body["entities"] = {**wrapped.entities, "media": media}
+            body["extended_entities"] = {"media": media}
     return body
 
 

@@ -56,6 +56,7 @@ class XUser:
     name: str
     screen_name: str
     created_ms: int
+    followers_count: int = 12
 
     def account(self) -> dict[str, Any]:
         """The user object of Account Activity's `users` map."""
@@ -66,7 +67,7 @@ class XUser:
             "screen_name": self.screen_name,
             "protected": False,
             "verified": False,
-            "followers_count": 12,
+            "followers_count": self.followers_count,
             "friends_count": 34,
             "statuses_count": 56,
             "profile_image_url": X_DEFAULT_AVATAR.replace("https://", "http://"),
@@ -114,7 +115,7 @@ class XState:
         return self._media.get(media_id)
 
     def add_ton(self, event_id: str, media: XMedia) -> str:
-        """Publish `media` as attached to DM `event_id`; returns the file name used in its ton URL."""
+        """Publish `media` under DM `event_id` (or a tweet's photo key); returns the file name in its URL."""
         extension = {"image/png": "png", "image/gif": "gif", "image/webp": "webp"}.get(
             media.content_type, "jpg"
         )

@@ -3,6 +3,8 @@
 DMs: https://docs.x.com/x-api/direct-messages/manage/integrate (text and/or one attachment; the media
 must be the sender's own upload, less than 24 hours old). Media: https://docs.x.com/x-api/media/
 quickstart/best-practices (media_category is required on v2; dm_image/dm_gif for DMs; images 5 MB).
+Replies (`POST /2/tweets`): https://docs.x.com/x-api/posts/manage-tweets/introduction, 280 characters
+counted as https://developer.x.com/en/docs/counting-characters says. Hiding: `PUT /2/tweets/:id/hidden`.
 """
 
 from __future__ import annotations
@@ -18,11 +20,17 @@ from bot.simulator.const import (
     X_DM_TEXT_MAX,
     X_IMAGE_CATEGORIES,
     X_MEDIA_CATEGORIES,
+    X_TWEET_TEXT_MAX,
 )
 from bot.simulator.x_errors import invalid_request
 from bot.simulator.x_state import XMedia, XState
 
 _ID = re.compile(r"[0-9]{1,19}")
+_URL = re.compile(r"https?://[^\s<>\"]+", re.IGNORECASE)
+# twitter-text v3: these code point ranges weigh 1, all others 2; every link weighs 23 (a t.co link).
+_LIGHT_RANGES = ((0, 4351), (8192, 8205), (8208, 8223), (8242, 8247))
+_LINK_WEIGHT = 23
+_REPLY_KEYS = ("in_reply_to_tweet_id", "exclude_reply_user_ids")
 
 
 @dataclass(frozen=True)
@@ -120,3 +128,81 @@ def check_upload(category: str | None, declared_type: str | None, actual_type: s
             {"media_category": [category]},
         )
     return category, actual_type
+
+
+@dataclass(frozen=True)
+class ReplyRequest:
+    """An accepted reply: its text and the tweet it answers."""
+
+    text: str
+    in_reply_to: str
+
+
+def tweet_length(text: str) -> int:
+    """The length X counts: links weigh 23, most Latin and punctuation 1, the rest (CJK, emoji) 2.
+
+    Emoji sequences joined by U+200D count per code point here; twitter-text counts each as 2.
+    """
+    length = 0
+    position = 0
+    for match in _URL.finditer(text):
+        length += _weight(text[position : match.start()]) + _LINK_WEIGHT
+        position = match.end()
+    return length + _weight(text[position:])
+
+
+def _weight(text: str) -> int:
+    return sum(1 if any(low <= ord(c) <= high for low, high in _LIGHT_RANGES) else 2 for c in text)
+
+
+def validate_reply(body: Any) -> ReplyRequest:
+    """Check a decoded JSON body of `POST /2/tweets`; the simulator takes text replies only."""
+    if not isinstance(body, Mapping):
+        raise invalid_request("The request body must be a JSON object")
+    unsupported = sorted(set(body) - {"text", "reply"})
+    if unsupported:
+        raise invalid_request(
+            f"The simulator takes `text` and `reply` only, not {', '.join(unsupported)}",
+            {name: [] for name in unsupported},
+        )
+    text = body.get("text")
+    if not isinstance(text, str):
+        raise invalid_request("`text` must be a string", {"text": [repr(text)]})
+    length = tweet_length(text)
+    if not 1 <= length <= X_TWEET_TEXT_MAX:
+        raise invalid_request(
+            f"`text` must be between 1 and {X_TWEET_TEXT_MAX} characters long as X counts them "
+            f"(it is {length})",
+            {"text": [text[:80]]},
+        )
+    reply = body.get("reply")
+    if reply is None:
+        raise invalid_request(
+            "The simulator takes replies only: give reply.in_reply_to_tweet_id", {"reply": []}
+        )
+    if not isinstance(reply, Mapping) or "in_reply_to_tweet_id" not in reply:
+        raise invalid_request(
+            "$.reply.in_reply_to_tweet_id: is missing but it is required", {"$.reply": [repr(reply)]}
+        )
+    extra = sorted(set(reply) - set(_REPLY_KEYS))
+    if extra:
+        raise invalid_request(f"Unknown `reply` fields: {', '.join(extra)}", {"reply": extra})
+    target = reply["in_reply_to_tweet_id"]
+    if not isinstance(target, str) or not _ID.fullmatch(target):
+        raise invalid_request(
+            f"The `in_reply_to_tweet_id` value [{target}] is not valid",
+            {"in_reply_to_tweet_id": [repr(target)]},
+        )
+    return ReplyRequest(text, target)
+
+
+def validate_hidden(body: Any, tweet_id: str) -> bool:
+    """Check `PUT /2/tweets/:id/hidden`: a tweet id and `{"hidden": true|false}`; the wanted state."""
+    if not _ID.fullmatch(tweet_id):
+        raise invalid_request(f"The `id` path parameter value [{tweet_id}] is not valid", {"id": [tweet_id]})
+    if not isinstance(body, Mapping) or not isinstance(body.get("hidden"), bool):
+        raise invalid_request("`hidden` (true or false) is required", {"hidden": []})
+    if set(body) != {"hidden"}:
+        extra = sorted(set(body) - {"hidden"})
+        raise invalid_request(f"Unknown fields: {', '.join(extra)}", {name: [] for name in extra})
+    return body["hidden"]

@@ -18,11 +18,15 @@ function randomDigits(count) {
 }
 
 function randomUserId() {
-  // X user ids are digits only; Meta's page-scoped ids are opaque strings.
-  return platform() === "twitter" ? `3${randomDigits(17)}` : `sim-${randomDigits(8)}`;
+  // X user ids and Instagram-scoped ids are digits; Messenger's page-scoped ids are opaque strings.
+  if (platform() === "twitter") return `3${randomDigits(17)}`;
+  return platform() === "instagram" ? `6${randomDigits(15)}` : `sim-${randomDigits(8)}`;
 }
 
+function needsDigits() { return platform() !== "messenger"; }
+
 function platform() { return $("platform").value; }
+function publicView() { return document.body.dataset.view === "public"; }
 function isX() { return platform() === "twitter"; }
 function userId() { return $("user-id").value.trim(); }
 function key() { return `${platform()}:${userId()}`; }
@@ -158,7 +162,9 @@ function renderBotMessage(record) {
   if (typeof message.text === "string") row.append(el("div", "bubble", message.text));
   if (message.attachment) row.append(attachmentNode(message.attachment));
   const tag = record.body.tag ? ` · ${record.body.tag}` : "";
-  row.append(el("div", "meta", `${record.body.messaging_type || ""}${tag}`));
+  const recipient = record.body.recipient || {};
+  const kind = recipient.comment_id ? "private reply to a comment" : record.body.messaging_type || "";
+  row.append(el("div", "meta", `${kind}${tag}`));
   return row;
 }
 
@@ -273,18 +279,25 @@ async function sendCustomer(fields, shownText, imageUrl) {
   render();
 }
 
-async function uploadPhoto(file) {
-  if (!file) return;
+async function uploadImage(file) {
+  // Stores the image in the simulator (its stand-in for the platform's CDN); its URL, or null.
+  if (!file) return null;
   const form = new FormData();
   form.append("file", file, file.name);
   try {
     const response = await fetch("/_sim/media", { method: "POST", body: form });
     const data = await response.json();
-    if (!response.ok) { showNotice(`Upload refused: ${data.error || response.status}`); return; }
-    await sendCustomer({ image_urls: [data.url] }, null, data.url);
+    if (!response.ok) { showNotice(`Upload refused: ${data.error || response.status}`); return null; }
+    return data.url;
   } catch (err) {
     showNotice(`Upload failed: ${err}`);
+    return null;
   }
+}
+
+async function uploadPhoto(file) {
+  const url = await uploadImage(file);
+  if (url) await sendCustomer({ image_urls: [url] }, null, url);
 }
 
 async function poll() {
@@ -361,10 +374,11 @@ async function loadBrandHandle() {
 }
 
 function switchConversation() {
-  document.body.className = platform();
-  if (isX() && !/^[0-9]+$/.test(userId())) $("user-id").value = randomUserId();
+  document.body.classList.remove("messenger", "instagram", "twitter");
+  document.body.classList.add(platform());
+  if (needsDigits() && !/^[0-9]+$/.test(userId())) $("user-id").value = randomUserId();
   $("sticker").hidden = platform() !== "messenger";
-  $("mention").hidden = !isX();
+  $("mention").hidden = !isX() || publicView();
   $("text").maxLength = { messenger: 2000, instagram: 1000, twitter: 10000 }[platform()];
   setTyping(false);
   showNotice("");

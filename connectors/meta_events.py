@@ -30,7 +30,8 @@ class MetaEvent(InboundEvent):
     @property
     def dedupe_key(self) -> str:
         """Identity of the event across redeliveries (the message id where there is one)."""
-        mid = self.raw.get("message", {}).get("mid") or self.raw.get("postback", {}).get("mid")
+        parts = [self.raw.get(key) for key in ("message", "postback")]  # a feed change's `message` is text
+        mid = next((part["mid"] for part in parts if isinstance(part, Mapping) and part.get("mid")), None)
         return mid or f"{type(self).__name__}:{self.sender_id}:{self.timestamp}"
 
 

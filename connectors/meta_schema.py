@@ -216,6 +216,12 @@ def _changes(entry: Mapping[str, Any], where: str, checked: Checked) -> list[dic
     except (TypeError, ValueError) as err:
         checked.rejected.append(f"{where}.id: {err}")
         return []
+    try:
+        if entry.get("time") is not None:
+            MsTimestamp.validate(entry["time"])
+    except (TypeError, ValueError) as err:
+        checked.rejected.append(f"{where}.time: {err}")
+        return []
     kept = []
     for i, change in enumerate(changes):
         if not isinstance(change, Mapping) or not isinstance(change.get("field"), str):

@@ -76,8 +76,15 @@ COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
         ("platform",),
     ),
     "human_takeovers": ("Conversations taken over by a person outside the bot (Meta inbox)", ("platform",)),
-    "mentions_stored": ("Public mentions stored for monitoring", ("platform",)),
-    "mentions_duplicate": ("Public mentions already stored", ("platform",)),
+    "mentions_stored": (
+        "Public items (comments, mentions) stored for monitoring and engagement",
+        ("platform",),
+    ),
+    "mentions_duplicate": ("Public items already stored (redeliveries)", ("platform",)),
+    "public_actions": (
+        "Public actions (reply, private_reply, hide, unhide, replayed, or the refusal's error)",
+        ("platform", "result"),
+    ),
     "inbox_retries": ("Inbox entries whose handling failed and is retried", ("platform",)),
     "inbox_failed": ("Inbox entries given up after every retry (logged with the event)", ("platform",)),
     "turns_replayed": (

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from connectors.meta_events import (
+    Comment,
     CustomerMessage,
     Echo,
     Handover,
@@ -63,6 +64,15 @@ EXPECTED = {
     ("instagram", "read__seen"): (Ignored, "read", None),
     ("instagram", "reaction__like"): (Ignored, "reaction", None),
     ("instagram", "referral__ig_me_link"): (Ignored, "referral", None),
+    # Public activity on our posts (`changes[]`): tests/connectors/test_public_items.py has the details.
+    ("messenger", "feed__comment_with_photo"): (Comment, None, "Where can I buy this?"),
+    ("messenger", "feed__reply_to_comment"): (Comment, None, "same question, is it in stock?"),
+    ("messenger", "feed__own_comment"): (Ignored, "own_comment", None),
+    ("messenger", "feed__comment_edited"): (Ignored, "feed_comment_edited", None),
+    ("messenger", "feed__reaction"): (Ignored, "feed_reaction_add", None),
+    ("instagram", "comments__comment"): (Comment, None, "Love this! Is it available in navy?"),
+    ("instagram", "comments__reply"): (Comment, None, "+1 for navy"),
+    ("instagram", "mentions__caption"): (Unsupported, "change_mentions", None),
 }  # fmt: skip
 
 

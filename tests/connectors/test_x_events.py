@@ -32,6 +32,7 @@ EXPECTED = {
     "direct_message__quick_reply_response": DirectMessage,
     "direct_message__numbered_option": DirectMessage,
     "tweet_create__mention": Mention,
+    "tweet_create__mention_with_photo": Mention,
     "tweet_create__mention_by_ourselves": Ignored,
     "tweet_create__without_mention": Ignored,
     "direct_message_indicate_typing__basic": Ignored,

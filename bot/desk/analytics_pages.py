@@ -2,6 +2,10 @@
 
 `GET /analytics?from=YYYY-MM-DD&to=YYYY-MM-DD` (UTC days, default the last 7), the charts as
 `/analytics/chart/<name>.svg` and their data as `/analytics/export/<name>.csv` with the same range.
+
+The brand-tracking charts read monitoring.yml's `brand:` as it is now (re-read when editors change it)
+and share one keyword scan of the range (bot/monitoring/analytics/brand.py): a page's charts and CSVs
+asked for within SCAN_SECONDS reuse it, and charts asked for at once wait for the same scan.
 """
 
 from __future__ import annotations
@@ -11,17 +15,20 @@ import csv
 import datetime as dt
 import io
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from bot.desk import charts
+from bot.config_files import WatchedFile
+from bot.desk import brand_charts, charts
 from bot.desk.ownership import SUPERVISOR
 from bot.desk.web import AGENT, DESK, render
 from bot.monitoring import analytics
-from bot.monitoring.analytics import DateRange, RangeError
+from bot.monitoring.analytics import BrandScan, DateRange, RangeError
+from bot.monitoring.config import BrandSettings, MonitoringConfig
 from bot.storage.db import Database
 from bot.storage.models import utcnow
 
@@ -34,16 +41,43 @@ logger = logging.getLogger(__name__)
 SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'"
 # A cell a spreadsheet would read as a formula (OWASP "CSV injection"); such text gets a leading quote.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+SCAN_SECONDS = 60.0  # as long as a browser keeps a chart (Cache-Control: max-age=60)
+SCANS_KEPT = 8
 
 
 @dataclass(frozen=True)
 class Chart:
-    """One chart: what it shows, how its data is fetched, how it is drawn."""
+    """One chart: what it shows, how its data is fetched (or taken from the keyword scan), how it is drawn."""
 
     title: str
     about: str
-    fetch: Callable[[Database, DateRange], Awaitable[Any]]
+    fetch: Callable[[Database, DateRange], Awaitable[Any]] | None
     draw: Callable[[Any], Figure]
+    from_scan: Callable[[BrandScan], Any] | None = None
+
+
+class BrandScans:
+    """Recent keyword scans by range and keyword list, so a page's brand charts cost one scan."""
+
+    def __init__(self, keep_seconds: float = SCAN_SECONDS, clock: Callable[[], float] = time.monotonic):
+        self.keep_seconds = keep_seconds
+        self._clock = clock
+        self._scans: dict[tuple[str, DateRange, BrandSettings], tuple[float, asyncio.Future[BrandScan]]] = {}
+        self.made = 0
+
+    async def get(self, db: Database, period: DateRange, brand: BrandSettings) -> BrandScan:
+        """The range's scan: a recent one, the one under way, or a new one."""
+        key, now = (db.url, period, brand), self._clock()
+        known = self._scans.get(key)
+        failed = known is not None and known[1].done() and (known[1].cancelled() or known[1].exception())
+        if known is None or failed or now - known[0] > self.keep_seconds:
+            scan = asyncio.ensure_future(analytics.scan(db, period, brand))
+            self._scans[key] = known = (now, scan)
+            self.made += 1
+            for stale in sorted(self._scans, key=lambda k: self._scans[k][0])[:-SCANS_KEPT]:
+                del self._scans[stale]
+        # Shielded: a browser that goes away cancels its own wait, not the scan other charts wait for.
+        return await asyncio.shield(known[1])
 
 
 CHARTS: dict[str, Chart] = {
@@ -107,7 +141,31 @@ CHARTS: dict[str, Chart] = {
         analytics.logo_photos,
         charts.logo_chart,
     ),
+    "brand": Chart(
+        "Brand mentions",
+        "Public posts naming each keyword of monitoring.yml's brand: list, per group; a post naming "
+        "two products counts for both, and once in its group's total.",
+        None,
+        brand_charts.mentions_chart,
+        from_scan=lambda scan: scan.mentions,
+    ),
+    "brand_sentiment": Chart(
+        "Sentiment per keyword",
+        "How the posts naming each keyword felt: shares of negative, neutral and positive, their number "
+        "and mean score.",
+        None,
+        brand_charts.mood_chart,
+        from_scan=lambda scan: scan.sentiment,
+    ),
+    "activity": Chart(
+        "When the audience is active",
+        "Public mentions and comments per weekday and hour of the day (UTC), the count in each cell.",
+        analytics.active_hours,
+        brand_charts.activity_chart,
+    ),
 }
+MONITORING_FILE = web.AppKey("monitoring_file", WatchedFile)
+BRAND_SCANS = web.AppKey("brand_scans", BrandScans)
 
 
 def _supervisor(request: web.Request) -> None:
@@ -132,6 +190,15 @@ def _chart(request: web.Request) -> tuple[str, Chart]:
 
 def _database(request: web.Request) -> Database:
     return request.app[DESK].db
+
+
+async def _data(request: web.Request, chart: Chart, period: DateRange) -> Any:
+    """What a chart draws: its query's answer, or its part of the range's keyword scan."""
+    if chart.from_scan is not None:
+        brand = request.app[MONITORING_FILE].value.brand  # monitoring.yml as editors left it
+        return chart.from_scan(await request.app[BRAND_SCANS].get(_database(request), period, brand))
+    assert chart.fetch is not None
+    return await chart.fetch(_database(request), period)
 
 
 def csv_cell(value: Any) -> Any:
@@ -212,7 +279,7 @@ async def chart_svg(request: web.Request) -> web.Response:
     _supervisor(request)
     period = _period(request)
     _, chart = _chart(request)
-    data = await chart.fetch(_database(request), period)
+    data = await _data(request, chart, period)
     svg = await asyncio.to_thread(charts.render, lambda: chart.draw(data))
     return web.Response(
         text=svg,
@@ -226,7 +293,7 @@ async def export_csv(request: web.Request) -> web.Response:
     _supervisor(request)
     period = _period(request)
     name, chart = _chart(request)
-    data = await chart.fetch(_database(request), period)
+    data = await _data(request, chart, period)
     filename = f"loom-{name}-{period.first.isoformat()}-to-{period.last.isoformat()}.csv"
     return web.Response(
         text=csv_text(*data.table()),
@@ -235,8 +302,10 @@ async def export_csv(request: web.Request) -> web.Response:
     )
 
 
-def register(app: web.Application) -> None:
-    """Add the analytics routes to the desk."""
+def register(app: web.Application, monitoring_file: WatchedFile[MonitoringConfig] | None = None) -> None:
+    """Add the analytics routes to the desk (brand tracking reads monitoring.yml, or MONITORING_CONFIG's)."""
+    app[MONITORING_FILE] = monitoring_file or MonitoringConfig.watch()
+    app[BRAND_SCANS] = BrandScans()
     app.router.add_get("/analytics", analytics_page)
     app.router.add_get(r"/analytics/chart/{name:[a-z_]+}.svg", chart_svg)
     app.router.add_get(r"/analytics/export/{name:[a-z_]+}.csv", export_csv)

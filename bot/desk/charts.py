@@ -2,7 +2,9 @@
 
 Text from data (intents, agents' names, reasons) is drawn as SVG `<text>`, which matplotlib escapes;
 mathtext is off, so a `$` in a name is just a dollar sign. matplotlib's settings are process-wide, so
-drawing happens under a lock (charts are drawn in worker threads, off the event loop).
+drawing happens under a lock (charts are drawn in worker threads, off the event loop). A TitledFigure
+also gets SVG `<title>`s (escaped here): one for the document, one per element it names by gid, which
+screen readers and hover tooltips show. The brand-tracking charts are in bot/desk/brand_charts.py.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ import io
 import math
 import textwrap
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+from xml.sax.saxutils import escape
 
 import matplotlib
 
@@ -60,12 +64,33 @@ LABEL_WIDTH, LABEL_LINES = 22, 2
 _drawing = threading.Lock()
 
 
+class TitledFigure(Figure):
+    """A figure whose SVG gets a `<title>` for the document and for each element named by its gid."""
+
+    def __init__(self, title: str, titles: Mapping[str, str], **options: Any) -> None:
+        super().__init__(**options)
+        self.svg_title = title
+        self.svg_titles = dict(titles)
+
+
+def titled(svg: str, title: str, titles: Mapping[str, str]) -> str:
+    """`svg` with an escaped `<title>` first in the document and in each group whose id is in `titles`."""
+    opening = svg.index(">", svg.index("<svg ")) + 1
+    svg = f"{svg[:opening]}\n <title>{escape(title)}</title>{svg[opening:]}"
+    for gid, text in titles.items():
+        group = f'<g id="{escape(gid)}">'
+        svg = svg.replace(group, f"{group}<title>{escape(text)}</title>", 1)
+    return svg
+
+
 def render(draw: Callable[[], Figure]) -> str:
     """Draw a figure with the house style and return it as an SVG document."""
     with _drawing, matplotlib.rc_context(STYLE):
         figure = draw()
         buffer = io.StringIO()
         figure.savefig(buffer, format="svg", metadata={"Date": None}, bbox_inches="tight")
+    if isinstance(figure, TitledFigure):
+        return titled(buffer.getvalue(), figure.svg_title, figure.svg_titles)
     return buffer.getvalue()
 
 

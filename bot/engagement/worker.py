@@ -16,10 +16,11 @@ from typing import Any
 
 from sqlalchemy import Table, select
 
+from bot.catalog.availability import CatalogService
 from bot.conversations.rasa_api import DeliveryError, RasaClient
 from bot.conversations.tail import Tail
 from bot.engagement.actions import BOT, PUBLIC, EngagementActions, EngagementError
-from bot.engagement.classify import Understood, category, needs_answer, suggestion, urgency
+from bot.engagement.classify import ProductSeen, Understood, category, needs_answer, suggestion, urgency
 from bot.engagement.photos import PhotoFindings, PhotoLookup, x_credentials
 from bot.engagement.policy import AUTO, PRODUCT_PHOTO, QUEUE, EngagementConfig
 from bot.monitoring.config import ModerationSettings
@@ -93,6 +94,7 @@ class EngagementWorker:
         self._config = config
         self._moderation = moderation
         self.actions = EngagementActions(database, rasa)
+        self._catalog = CatalogService(database)
         self._tail: Tail[Mention] = Tail(
             self._read,
             StoredCursor(database, CURSOR),
@@ -148,11 +150,18 @@ class EngagementWorker:
         else:  # a model without the sentiment component
             scored = self._scorer.score(mention.text)
             label, score = scored.label, scored.score
-        entities = {e.get("entity") for e in parsed.get("entities") or [] if isinstance(e, dict)}
+        entities = {
+            str(e.get("entity")): str(e.get("value"))
+            for e in parsed.get("entities") or []
+            if isinstance(e, dict)
+        }
         settings = self._moderation()
         flags = reasons(mention.text, intent, settings, Terms(settings.block_list))
         urls = media_urls(mention)
         findings = await self._photos.look(mention.channel, urls[0]) if urls else None
+        product = findings.product if findings else None
+        if product is None and entities.get("product"):
+            product = await self._named_product(entities["product"])
         item = Understood(
             text=mention.text,
             author=greeting_name(mention),
@@ -160,12 +169,19 @@ class EngagementWorker:
             sentiment_label=label,
             sentiment_score=score,
             order_mentioned="order_id" in entities,
-            product=findings.product if findings else None,
+            product=product,
             logos=findings.logos if findings else (),
             followers=mention.author_followers,
             flags=tuple(flags),
         )
         return item, findings
+
+    async def _named_product(self, name: str) -> ProductSeen | None:
+        """The one catalogue product the text names ("love my linen shirt"), for a thank-you naming it."""
+        found = await self._catalog.find(name)
+        if len(found) != 1:
+            return None
+        return ProductSeen(found[0].id, found[0].title, found[0].price, found[0].url)
 
     async def file(self, mention: Mention) -> int:
         """File one item (1), or nothing when another reader already did (0); then act as its policy says."""

@@ -8,8 +8,10 @@ tests/connectors/test_public_actions.py, and the whole path in tests/e2e/test_en
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,7 @@ from bot.monitoring.monitor import LEXICON
 from bot.sentiment.scorer import Lexicon, SentimentScorer
 from bot.settings import Settings
 from bot.storage.db import Database
-from bot.storage.models import Mention
+from bot.storage.models import Mention, Product
 
 from ..desk.conftest import (  # noqa: F401  (fixtures are found by name)
     PASSWORD,
@@ -49,6 +51,14 @@ class RasaWithChannels(FakeRasa):
         self.actions: list[dict[str, Any]] = []
         self.done: dict[str, dict[str, Any]] = {}
         self.failing = 0  # answer this many calls with a 502 first
+        self.entities: dict[str, tuple[str, str]] = {}  # word in the text -> (entity, value) parsed
+
+    async def _parse(self, request: web.Request) -> web.Response:
+        answer = await super()._parse(request)
+        parsed = json.loads(answer.body)  # type: ignore[arg-type]
+        text = parsed["text"].lower()
+        found = [{"entity": e, "value": v} for word, (e, v) in self.entities.items() if word in text]
+        return web.json_response({**parsed, "entities": found})
 
     def app(self) -> web.Application:
         app = super().app()
@@ -101,6 +111,21 @@ def worker_for(db: Database, fake: RasaWithChannels, tmp_path: Path, policies: s
         lambda: config,
         lambda: ModerationSettings(block_list=("idiot*",)),
     )
+
+
+async def add_product(db: Database, title: str, price: str = "45.00") -> Product:
+    """A catalogue product, as the seed makes them."""
+    slug = title.lower().replace(" ", "-")
+    product = Product(
+        sku=slug.upper()[:40],
+        title=title,
+        category="tops",
+        price=Decimal(price),
+        url=f"https://loomandco.example/products/{slug}",
+    )
+    async with db.sessions() as session, session.begin():
+        session.add(product)
+    return product
 
 
 async def add_mention(db: Database, text: str, channel: str = "facebook", **fields: Any) -> Mention:

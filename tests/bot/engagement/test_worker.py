@@ -12,7 +12,7 @@ from bot.engagement.actions import EngagementActions, EngagementError
 from bot.engagement.queue import ANSWERED, HIDDEN, RECORDED, TO_ANSWER, EngagementQueue
 from bot.storage.models import AuditEntry, EngagementItem
 
-from .conftest import add_mention, worker_for
+from .conftest import add_mention, add_product, worker_for
 
 
 async def items(database) -> list[EngagementItem]:
@@ -37,6 +37,19 @@ async def test_a_question_waits_for_an_agent_with_a_suggestion(database, channel
     assert channels.actions == []  # nothing goes out before an agent decides
     [row] = await EngagementQueue(database).rows(TO_ANSWER)
     assert row.item.id == item.id and row.mention.text == "Do you ship to Norway?"
+
+
+async def test_praise_naming_a_product_is_thanked_by_its_name(database, channels, tmp_path) -> None:
+    await add_product(database, "Linen Shirt")
+    await add_product(database, "Alpaca Wool Jumper")
+    channels.entities = {"linen shirt": ("product", "linen shirt")}
+    await add_mention(database, "I love my new linen shirt!", channel="instagram", author_handle="mia")
+
+    await worker_for(database, channels, tmp_path).catch_up()
+
+    [item] = await items(database)
+    assert (item.category, item.product_title, item.product_confidence) == ("praise", "Linen Shirt", None)
+    assert item.suggestion == "Thank you so much, @mia! We're so glad you love the Linen Shirt."
 
 
 async def test_each_item_is_filed_once_however_often_it_is_read(database, channels, tmp_path) -> None:

@@ -23,6 +23,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from bench import stock_rasa
+from bench.brand_tracking import run as brand_tracking_benchmark
 from bench.logo_detection import run as logo_benchmark
 from bench.messenger_e2e import (
     GRAPH_PORT,
@@ -112,6 +113,8 @@ def older_figures(args: argparse.Namespace, results: dict[str, object]) -> None:
     photo_benchmark()
     say("\nlogo detection (bench/logo_detection.py):")
     logo_benchmark()
+    say("\nbrand tracking (bench/brand_tracking.py, SQLite):")
+    results["brand_tracking"] = brand_tracking_benchmark(out=ROOT / "results" / "brand_tracking_bench.json")
 
 
 def figures(result: ThroughputResult) -> dict[str, float | int]:

@@ -3,7 +3,7 @@
 This runs in the Rasa process (runtime A, SQLAlchemy 1.4), so it writes with one plain SQL statement
 that both PostgreSQL and SQLite understand; the table belongs to the service schema
 (bot/storage/models.py, created by `bot db upgrade`). A redelivered item is stored once. Monitoring
-records them (bot/monitoring/ingest.py); the engagement queue answers them (bot/engagement).
+records them (bot/monitoring/ingest.py); the engagement queue answers them (bot/monitoring/engagement).
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.conversations.metadata import X_OAUTH1, customer_metadata
+from bot.x_oauth import OAuth1Credentials
 from connectors.agent_reply import AgentSendError, desk_token_from_env
 from connectors.inbox import Entry, Inbox, NewEntry
 from connectors.limits import BodyRefused, decode_body
@@ -53,7 +54,6 @@ from connectors.x_events import (
     XEvent,
     parse_webhook,
 )
-from connectors.x_oauth import OAuth1Credentials
 from connectors.x_schema import validate_body
 
 logger = logging.getLogger(__name__)

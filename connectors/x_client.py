@@ -16,10 +16,10 @@ from typing import Any, Protocol
 
 import aiohttp
 
+from bot.x_oauth import OAuth1Credentials, authorization_header
 from connectors.metrics import count, measured_send
 from connectors.outbox import Outbox
 from connectors.platform_client import PlatformClient, PlatformError, Session
-from connectors.x_oauth import OAuth1Credentials, authorization_header
 
 DEFAULT_X_API_URL = "https://api.x.com"
 DM_TEXT_LIMIT = 10_000

@@ -36,7 +36,15 @@ DOMAIN = {
     "bot.nlu",
     "bot.storage",
 }
-SHARED = {"bot.settings", "bot.config_files", "bot.live_bus", "bot.metrics", "bot.bearer", "bot.readiness"}
+SHARED = {
+    "bot.settings",
+    "bot.config_files",
+    "bot.live_bus",
+    "bot.metrics",
+    "bot.bearer",
+    "bot.readiness",
+    "bot.x_oauth",
+}
 UNITS = SERVICES | TOOLS | DOMAIN | SHARED
 
 # Which services may use which: the desk renders monitoring's pages, and actions (loaded by the action
@@ -56,6 +64,7 @@ RASA_SIDE = {
     "bot.config_files",
     "bot.metrics",
     "bot.bearer",
+    "bot.x_oauth",
 }
 # Single modules of other units that runtime A may load: escalation's pure decision (the Rasa server
 # computes the escalation slots itself, bot/rasa_server/local_actions.py); tickets stay runtime B.

@@ -2,9 +2,10 @@
 
 Agents and supervisors answer items (the suggested reply, edited) in public or in private; supervisors
 also hide and show items on the platform. The filing, the suggestions and the bot's own answers are the
-engagement worker's (bot/engagement/worker.py, in the monitoring service); every action here goes through
-bot/engagement/actions.py, which sends through the connector that received the item, once. The list is
-read from the database every POLL_SECONDS; a change nudges this replica's open pages (as alerts do).
+engagement worker's (bot/monitoring/engagement/worker.py, in the monitoring service); every action
+here goes through bot/monitoring/engagement/actions.py, which sends through the connector that
+received the item, once. The list is read from the database every POLL_SECONDS; a change nudges this
+replica's open pages (as alerts do).
 Photos reach the browser only through `/engagement/media/...`, the desk's bounded proxy.
 """
 
@@ -20,10 +21,10 @@ from bot.conversations.rasa_api import DeliveryError
 from bot.desk.live import Poller
 from bot.desk.monitoring_pages import supervisors
 from bot.desk.web import AGENT, DESK, MEDIA, redirect, render
-from bot.engagement.actions import PRIVATE, PUBLIC, EngagementActions, EngagementError
-from bot.engagement.photos import x_credentials, x_signer
-from bot.engagement.queue import TO_ANSWER, VIEWS, EngagementQueue
 from bot.live_bus import Bus
+from bot.monitoring.engagement.actions import PRIVATE, PUBLIC, EngagementActions, EngagementError
+from bot.monitoring.engagement.photos import x_credentials, x_signer
+from bot.monitoring.engagement.queue import TO_ANSWER, VIEWS, EngagementQueue
 
 logger = logging.getLogger(__name__)
 POLL_SECONDS = 2.0

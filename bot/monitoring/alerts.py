@@ -8,12 +8,19 @@ to every desk page, and, when a webhook is configured, a signed POST (bot/monito
 outcome is kept on the alert. A scope alerts at most once per cooldown, also if two workers ever overlap:
 its row in `monitor_cursors` ("spike:<scope>", the POSIX time of its last alert) is moved by one
 conditional UPDATE in the transaction that stores the alert, and only one replica can win it.
+
+Tracked keywords (monitoring.yml's `brand:`) are scopes as well. Which keywords a message names is
+worked out once per message (its first SEARCHED_CHARS characters) and remembered while the message is
+in the windows looked at, so a check reads and matches only the messages recorded since the last one.
+A keyword alert's scope is the keyword in quotes (“Loom & Co”, cut to fit the column), its cooldown
+row is named by a hash of the keyword, and the webhook's JSON names the keyword and its group.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -22,8 +29,9 @@ from sqlalchemy import case, func, select, update
 
 from bot.live_bus import Bus
 from bot.monitoring import spikes
-from bot.monitoring.config import SpikeSettings
-from bot.monitoring.const import ALERT_MESSAGES_IN_WEBHOOK, SPIKE_LEASE
+from bot.monitoring.config import BrandSettings, SpikeSettings
+from bot.monitoring.const import ALERT_MESSAGES_IN_WEBHOOK, SEARCHED_CHARS, SPIKE_LEASE
+from bot.monitoring.keywords import KeywordTracker, tracker
 from bot.monitoring.sql import insert_ignore
 from bot.monitoring.webhook import DISABLED, PENDING, WebhookClient
 from bot.storage import audit
@@ -46,8 +54,29 @@ class AlertView:
     acknowledged_by: str | None
 
 
+SCOPE_CHARS = 20  # alerts.scope
+TEXT_BATCH = 1000  # message texts read per query when keywords are matched
+
+
 def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+def shown_scope(scope: str) -> str:
+    """What an alert's scope column holds: the channel or "all", or the keyword in quotes, cut to fit."""
+    keyword = spikes.keyword_of(scope)
+    if keyword is None:
+        return scope[:SCOPE_CHARS]
+    quoted = f"“{keyword}”"
+    return quoted if len(quoted) <= SCOPE_CHARS else f"“{keyword[: SCOPE_CHARS - 3].rstrip()}…”"
+
+
+def lease_name(scope: str) -> str:
+    """The cursor row that holds a scope's last alert time; a keyword's is named by its hash (any length)."""
+    keyword = spikes.keyword_of(scope)
+    if keyword is None:
+        return f"{SPIKE_LEASE}{scope}"[:40]
+    return f"{SPIKE_LEASE}kw:{hashlib.sha256(keyword.encode()).hexdigest()[:24]}"
 
 
 class Alerts:
@@ -60,6 +89,7 @@ class Alerts:
         bus: Bus,
         webhook: WebhookClient | None = None,
         desk_url: str = "",
+        brand: BrandSettings | None = None,
     ) -> None:
         self._db = database
         self.settings = settings
@@ -67,35 +97,72 @@ class Alerts:
         self._webhook = webhook
         self._desk_url = desk_url.rstrip("/")
         self._deliveries: set[asyncio.Task[None]] = set()
+        alerting = brand is not None and bool(brand.keywords) and brand.spike_alerts
+        self.brand: KeywordTracker | None = tracker(brand) if brand is not None and alerting else None
+        self._named: dict[int, frozenset[str]] = {}  # message id -> the keywords it names
 
     async def observations(self, now: dt.datetime) -> tuple[list[spikes.Observation], dt.datetime | None]:
         """The recorded messages of the recent window and its baseline, and when history begins."""
         start = now - self.settings.window * (self.settings.baseline_windows + 1)
         query = select(
-            LoggedMessage.id, LoggedMessage.channel, LoggedMessage.at, LoggedMessage.sentiment_label
+            LoggedMessage.id,
+            LoggedMessage.kind,
+            LoggedMessage.channel,
+            LoggedMessage.at,
+            LoggedMessage.sentiment_label,
         ).where(LoggedMessage.at > start, LoggedMessage.at <= now)
         async with self._db.sessions() as session:
             rows = (await session.execute(query)).all()
             first = await session.scalar(select(func.min(LoggedMessage.at)))
+        named = await self._keywords([r.id for r in rows if self.brand and r.kind in self.brand.kinds])
         found = [
-            spikes.Observation(r.id, r.channel, _aware(r.at), r.sentiment_label == "negative") for r in rows
+            spikes.Observation(
+                r.id, r.channel, _aware(r.at), r.sentiment_label == "negative", named.get(r.id, frozenset())
+            )
+            for r in rows
         ]
         return found, _aware(first) if first is not None else None
+
+    async def _keywords(self, ids: list[int]) -> dict[int, frozenset[str]]:
+        """The keywords each of these messages names: remembered, or read and matched now."""
+        if self.brand is None:
+            return {}
+        known = {i: self._named[i] for i in ids if i in self._named}
+        new = [i for i in ids if i not in known]
+        for offset in range(0, len(new), TEXT_BATCH):
+            chunk = new[offset : offset + TEXT_BATCH]
+            query = select(LoggedMessage.id, func.substr(LoggedMessage.text, 1, SEARCHED_CHARS)).where(
+                LoggedMessage.id.in_(chunk)
+            )
+            async with self._db.sessions() as session:
+                rows = (await session.execute(query)).all()
+            matched = await asyncio.to_thread(self.brand.match_all, [text or "" for _, text in rows])
+            known.update((i, frozenset(names)) for (i, _), names in zip(rows, matched, strict=True))
+        self._named = known  # messages that left the windows are forgotten
+        return known
 
     async def check(self, now: dt.datetime | None = None) -> list[Alert]:
         """Alert on every scope that spikes now and may alert again; the alerts made."""
         now = now or utcnow()
         observations, since = await self.observations(now)
+        keywords = [k.name for k in self.brand.keywords] if self.brand else []
+        volume = bool(self.brand and self.brand.settings.volume_alerts)
         made = []
-        for verdict in spikes.evaluate_all(observations, now, self.settings, since):
+        for verdict in spikes.evaluate_all(observations, now, self.settings, since, keywords, volume):
             if verdict.spike:
                 alert = await self._raise(verdict, now)
                 if alert is not None:
                     made.append(alert)
         return made
 
+    def _reason(self, verdict: spikes.Verdict) -> str:
+        keyword = spikes.keyword_of(verdict.scope)
+        if keyword is None or self.brand is None:
+            return verdict.reason
+        return f"Mentions of “{keyword}” ({self.brand.group_of.get(keyword, '?')}): {verdict.reason}"
+
     async def _raise(self, verdict: spikes.Verdict, now: dt.datetime) -> Alert | None:
-        lease = f"{SPIKE_LEASE}{verdict.scope}"[:40]
+        lease = lease_name(verdict.scope)
         stamp = int(now.timestamp())
         cooled = stamp - int(self.settings.cooldown.total_seconds())
         async with self._db.sessions() as session, session.begin():
@@ -110,14 +177,14 @@ class Alerts:
             if won.rowcount != 1:
                 return None  # this scope alerted within the cooldown (here or on another replica)
             alert = Alert(
-                scope=verdict.scope,
+                scope=shown_scope(verdict.scope),
                 window_start=verdict.window_start,
                 window_end=verdict.window_end,
                 negative_count=verdict.negative,
                 total_count=verdict.total,
                 baseline_count=verdict.baseline.mean,
                 baseline_share=verdict.baseline.share,
-                reason=verdict.reason,
+                reason=self._reason(verdict),
                 webhook_status=PENDING if self._webhook else DISABLED,
                 created_at=now,
             )
@@ -126,23 +193,29 @@ class Alerts:
             kept = verdict.message_ids[-self.settings.max_messages :]
             session.add_all(AlertMessage(alert_id=alert.id, message_id=m) for m in kept)
             audit.record(session, "monitoring", "alert_raised", alert=alert.id, scope=verdict.scope)
-        logger.warning("spike alert #%s on %s: %s", alert.id, verdict.scope, verdict.reason)
+        logger.warning("spike alert #%s on %s: %s", alert.id, verdict.scope, alert.reason)
         await self._bus.publish({"kind": "alert"})
         await self._bus.publish({"kind": "queue"})
         if self._webhook is not None:
-            payload = await self.payload(alert.id)
+            payload = await self.payload(alert.id, spikes.keyword_of(verdict.scope), verdict.volume)
             task = asyncio.create_task(self._deliver(alert.id, payload))
             self._deliveries.add(task)
             task.add_done_callback(self._deliveries.discard)
         return alert
 
-    async def payload(self, alert_id: int) -> dict[str, Any]:
-        """What the webhook receives about an alert."""
+    async def payload(
+        self, alert_id: int, keyword: str | None = None, volume: bool = False
+    ) -> dict[str, Any]:
+        """What the webhook receives about an alert (`keyword`: the tracked keyword of a keyword alert)."""
         view = await self.get(alert_id)
         alert = view.alert
+        group = self.brand.group_of.get(keyword) if self.brand and keyword else None
         return {
             "id": alert.id,
             "scope": alert.scope,
+            "keyword": keyword,
+            "keyword_group": group,
+            "by_volume": volume,
             "window_start": alert.window_start.isoformat(),
             "window_end": alert.window_end.isoformat(),
             "negative_count": alert.negative_count,

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.config_files import CHECK_EVERY_SECONDS, WatchedFile, read_yaml
+from bot.monitoring.const import DM, GROUPS, MAX_KEYWORDS, PUBLIC_KINDS
+from bot.monitoring.terms import pattern, usable
 from bot.settings import PROJECT_ROOT
 from bot.settings import ConfigError as SettingsError
 
@@ -90,6 +92,30 @@ class ModerationSettings:
 
 
 @dataclass(frozen=True)
+class Keyword:
+    """A tracked name: what charts and alerts call it, its group, and the words or @handles meaning it."""
+
+    name: str
+    group: str  # own | products | competitors
+    terms: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class BrandSettings:
+    """Brand tracking: the keywords, which messages count as mentions, and whether keywords alert."""
+
+    keywords: tuple[Keyword, ...] = ()
+    include_dms: bool = False
+    spike_alerts: bool = True  # each keyword is checked for negative spikes as a channel is ...
+    volume_alerts: bool = True  # ... and for mentions far above usual, whatever their mood
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """The message kinds that count as mentions: the public ones, and DMs when asked."""
+        return (*PUBLIC_KINDS, DM) if self.include_dms else PUBLIC_KINDS
+
+
+@dataclass(frozen=True)
 class MonitoringConfig:
     """Everything monitoring needs."""
 
@@ -97,6 +123,7 @@ class MonitoringConfig:
     spikes: SpikeSettings = field(default_factory=SpikeSettings)
     webhook: WebhookSettings = field(default_factory=WebhookSettings)
     moderation: ModerationSettings = field(default_factory=ModerationSettings)
+    brand: BrandSettings = field(default_factory=BrandSettings)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], env: Mapping[str, str] | None = None) -> MonitoringConfig:
@@ -113,12 +140,15 @@ class MonitoringConfig:
         if webhook.attempts < 1:
             raise ConfigError("webhook.attempts must be at least 1")
         moderation = _moderation(data.pop("moderation", None) or {})
+        brand = _brand(data.pop("brand", None) or {})
         interval = float(data.pop("interval_seconds", cls.interval_seconds))
         if data:
             raise ConfigError(f"unknown monitoring settings: {', '.join(sorted(data))}")
         if spikes.window_minutes <= 0 or spikes.baseline_hours * 60 < spikes.window_minutes:
             raise ConfigError("spikes: window_minutes must be positive and shorter than baseline_hours")
-        return cls(interval_seconds=interval, spikes=spikes, webhook=webhook, moderation=moderation)
+        return cls(
+            interval_seconds=interval, spikes=spikes, webhook=webhook, moderation=moderation, brand=brand
+        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> MonitoringConfig:
@@ -165,8 +195,11 @@ def _section(kind: type, values: Mapping[str, Any] | None, name: str) -> Any:
 def _moderation(data: Mapping[str, Any]) -> ModerationSettings:
     data = dict(data)
     repeated = dict(data.pop("repeated_abuse", None) or {})
+    block_list = data.pop("block_list", None) or ()
+    for index, term in enumerate(block_list):
+        _term(term, f"moderation.block_list[{index}]")
     settings = ModerationSettings(
-        block_list=tuple(str(term) for term in data.pop("block_list", None) or ()),
+        block_list=tuple(str(term) for term in block_list),
         insult_intents=frozenset(str(i) for i in data.pop("insult_intents", None) or ("insult",)),
         repeated_flags=int(repeated.pop("flags", ModerationSettings.repeated_flags)),
         repeated_window_minutes=float(
@@ -177,3 +210,70 @@ def _moderation(data: Mapping[str, Any]) -> ModerationSettings:
     if data or repeated:
         raise ConfigError(f"moderation: unknown settings {', '.join(sorted({*data, *repeated}))}")
     return settings
+
+
+BRAND_SWITCHES = ("include_dms", "spike_alerts", "volume_alerts")
+KEYWORD_KEYS = ("name", "terms")
+MAX_NAME = 80
+
+
+def _term(term: Any, where: str) -> str:
+    """A word, phrase or @handle that can be matched; ConfigError naming `where` otherwise."""
+    if not isinstance(term, (str, int, float)) or isinstance(term, bool):
+        raise ConfigError(f"{where}: expected a word, phrase or @handle, got {term!r}")
+    text = str(term).strip()
+    if not usable(text):
+        raise ConfigError(f"{where}: empty term")
+    try:
+        pattern(text)
+    except ValueError as err:
+        raise ConfigError(f"{where}: {err}") from err
+    return text
+
+
+def _keyword(entry: Any, group: str, where: str) -> Keyword:
+    if not isinstance(entry, Mapping):
+        raise ConfigError(f"{where}: expected a mapping with `name` and `terms`, got {entry!r}")
+    unknown = set(entry) - set(KEYWORD_KEYS)
+    if unknown:
+        raise ConfigError(f"{where}: unknown settings {', '.join(sorted(map(str, unknown)))}")
+    name = entry.get("name")
+    if not isinstance(name, str) or not name.strip() or len(name.strip()) > MAX_NAME:
+        raise ConfigError(f"{where}.name: expected a name of 1 to {MAX_NAME} characters, got {name!r}")
+    terms = entry.get("terms")
+    if not isinstance(terms, list) or not terms:
+        raise ConfigError(f"{where}.terms: expected a list of words, phrases or @handles, got {terms!r}")
+    found = tuple(_term(term, f"{where}.terms[{index}]") for index, term in enumerate(terms))
+    return Keyword(name=" ".join(name.split()), group=group, terms=found)
+
+
+def _brand(data: Any) -> BrandSettings:
+    """The `brand:` section: keywords by group, and the switches."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"brand: expected a mapping of groups ({', '.join(GROUPS)}), got {data!r}")
+    unknown = set(data) - {*GROUPS, *BRAND_SWITCHES}
+    if unknown:
+        raise ConfigError(f"brand: unknown settings {', '.join(sorted(map(str, unknown)))}")
+    switches = {}
+    for key in BRAND_SWITCHES:
+        value = data.get(key, getattr(BrandSettings, key))
+        if not isinstance(value, bool):
+            raise ConfigError(f"brand.{key}: expected true or false, got {value!r}")
+        switches[key] = value
+    keywords: list[Keyword] = []
+    for group in GROUPS:
+        entries = data.get(group) or []
+        if not isinstance(entries, list):
+            raise ConfigError(f"brand.{group}: expected a list of keywords, got {entries!r}")
+        keywords += [_keyword(entry, group, f"brand.{group}[{i}]") for i, entry in enumerate(entries)]
+    seen: dict[str, Keyword] = {}
+    for keyword in keywords:
+        twin = seen.setdefault(keyword.name.casefold(), keyword)
+        if twin is not keyword:
+            raise ConfigError(
+                f"brand: the keyword name {keyword.name!r} is used twice ({twin.group} and {keyword.group});"
+                " names tell keywords apart in charts and alerts"
+            )
+    if len(keywords) > MAX_KEYWORDS:
+        raise ConfigError(f"brand: {len(keywords)} keywords, more than the {MAX_KEYWORDS} allowed")
+    return BrandSettings(keywords=tuple(keywords), **switches)

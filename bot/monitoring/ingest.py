@@ -8,9 +8,10 @@ twice, even by two replicas reading at once.
 Only the replica whose insert made the row screens it for moderation.
 
 DMs carry their intent and sentiment in Rasa's parse data. Public items (X mentions, comments under
-our Facebook and Instagram posts) are not conversations (bot/engagement answers them): their intent and sentiment come from Rasa's `/model/parse` (the learned sentiment model),
-and when Rasa does not answer they are recorded without an intent and scored here with the lexicon
-scorer the model is built on.
+our Facebook and Instagram posts) are not conversations (bot/monitoring/engagement answers them):
+their intent and sentiment come from Rasa's `/model/parse` (the learned sentiment model), and when
+Rasa does not answer they are recorded without an intent and scored here with the lexicon scorer the
+model is built on.
 """
 
 from __future__ import annotations

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
@@ -24,70 +23,19 @@ from bot.handoff.tickets import ACTIVE
 from bot.monitoring.config import ModerationSettings
 from bot.monitoring.const import BLOCK_LIST, INSULT, REPEATED_ABUSE, REVIEW_STATES, SYSTEM
 from bot.monitoring.sql import insert_ignore
+from bot.monitoring.terms import Terms
 from bot.storage import audit
 from bot.storage.db import Database
 from bot.storage.models import Agent, HandoffTicket, LoggedMessage, ModerationFlag, MutedAuthor, utcnow
 
 logger = logging.getLogger(__name__)
 
-# Characters that stand in for letters ("1d10t", "@ss", "$cum") and separators inside a word ("m.o.r.o.n").
-LOOKALIKES = {
-    "a": "a4@",
-    "b": "b8",
-    "e": "e3",
-    "g": "g9",
-    "i": "i1!|",
-    "l": "l1|",
-    "o": "o0",
-    "s": "s5$",
-    "t": "t7+",
-    "z": "z2",
-}
-MASKS = "*"  # "f*ck": a vowel hidden by an asterisk
-VOWELS = "aeiou"
-SEPARATOR = r"[.\-_*]?"
-WORD_EDGE_BEFORE = r"(?<![a-z0-9])"
-WORD_EDGE_AFTER = r"(?![a-z0-9])"
-
 
 class ModerationError(Exception):
     """A moderation change that cannot be made now; the message says why (shown to the supervisor)."""
 
 
-def _letter(char: str) -> str:
-    """A letter, any of its look-alikes, repeated ("iiidiot")."""
-    choices = LOOKALIKES.get(char, char) + (MASKS if char in VOWELS else "")
-    return f"[{re.escape(choices)}]+" if len(choices) > 1 else f"{re.escape(char)}+"
-
-
-def term_pattern(term: str) -> str:
-    """A regex for one block-list term: whole words (and their plurals), look-alikes, repeats and dots.
-
-    A trailing `*` in the term allows any ending ("idiot*" finds "idiotic").
-    """
-    term = term.strip().lower()
-    open_ending = term.endswith("*")
-    words = term.rstrip("*").split()
-    parts = []
-    for word in words:
-        letters = re.sub(r"(.)\1+", r"\1", word)  # "scammer" ~ "scamer": repeats are tolerated anyway
-        parts.append(SEPARATOR.join(_letter(c) for c in letters))
-    body = r"[\s\W_]+".join(parts)
-    ending = r"[a-z0-9]*" if open_ending else r"(?:e?[s5$]+)?"  # plurals are the same word
-    return WORD_EDGE_BEFORE + body + ending + WORD_EDGE_AFTER
-
-
-class BlockList:
-    """The configured terms, matched case-insensitively as whole words or phrases."""
-
-    def __init__(self, terms: Iterable[str]) -> None:
-        self.terms = tuple(t for t in (str(t).strip() for t in terms) if t.rstrip("*"))
-        self._patterns = [(t, re.compile(term_pattern(t), re.IGNORECASE)) for t in self.terms]
-
-    def matches(self, text: str) -> list[str]:
-        """The terms found in `text`."""
-        lowered = text.lower()
-        return [term for term, pattern in self._patterns if pattern.search(lowered)]
+BlockList = Terms  # the configured terms, matched as bot/monitoring/terms.py says
 
 
 def reasons(text: str, intent: str | None, settings: ModerationSettings, block_list: BlockList) -> list[str]:

@@ -2,8 +2,8 @@
 
 The monitoring service (bot/monitoring/service.py) calls `tick` every `interval_seconds` while it holds
 the lease; every `spikes.every_seconds` a round also looks for spikes (bot/monitoring/alerts.py), per
-channel, overall and per tracked keyword (monitoring.yml's `brand:`). An
-error is logged and the next round tries again: the cursors make sure nothing is lost meanwhile.
+channel, overall and per tracked keyword (monitoring.yml's `brand:`). An error is logged and the next
+round tries again: the cursors make sure nothing is lost meanwhile.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from bot.sentiment.scorer import Lexicon, SentimentScorer
 from bot.storage.db import Database
 
 if TYPE_CHECKING:
-    from bot.engagement.worker import EngagementWorker
+    from bot.monitoring.engagement.worker import EngagementWorker
 
 logger = logging.getLogger(__name__)
 LEXICON = ROOT / "data" / "sentiment" / "lexicon.yml"
@@ -52,7 +52,9 @@ class Monitor:
         self.webhook = WebhookClient(config.webhook) if config.webhook.enabled else None
         self.alerts = Alerts(database, config.spikes, bus, self.webhook, desk_url, config.brand)
         self._last_spike_check = float("-inf")
-        self.engagement = engagement  # public items filed and answered (bot/engagement), after recording
+        self.engagement = (
+            engagement  # public items filed and answered (bot/monitoring/engagement), after recording
+        )
 
     async def tick(self, now: dt.datetime | None = None) -> int:
         """One round: record, maybe look for spikes; how many messages were recorded."""

@@ -27,11 +27,11 @@ from bot.config_files import WatchedFile
 from bot.conversations.api_auth import jwt_secret_from_env
 from bot.conversations.rasa_api import RasaClient
 from bot.conversations.tracker_store import tracker_database_url
-from bot.engagement.worker import engagement_worker
 from bot.live_bus import Bus
 from bot.metrics import CHALLENGE, LATENCY_BUCKETS, PREFIX, exposition, metrics_token_from_env, new_registry
 from bot.metrics import refusal as metrics_refusal
 from bot.monitoring.config import ModerationSettings, MonitoringConfig
+from bot.monitoring.engagement.worker import engagement_worker
 from bot.monitoring.lease import Lease, make_lease
 from bot.monitoring.monitor import Monitor
 from bot.readiness import Readiness, dependencies

@@ -12,6 +12,11 @@ has at least `min_count` negative messages and either
 So a volume that is high but steady raises nothing, a jump in negatives does, and so does a window whose
 messages turned negative at an ordinary volume. Windows from before monitoring's first recorded message
 are not history (a new deployment has no "quiet" past to compare with).
+
+Tracked keywords (brand tracking, monitoring.yml's `brand:`) are scopes too: "keyword:<name>" counts the
+messages that name it, by the same rules. A keyword may also spike by volume: at least `min_count`
+mentions and more than the baseline's mean + `sensitivity` standard deviations of mentions per window
+(the same count test, applied to every mention instead of the negative ones), whatever their mood.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from bot.monitoring.config import SpikeSettings
-from bot.monitoring.const import ALL
+from bot.monitoring.const import ALL, KEYWORD_SCOPE
 
 SHARE_FLOOR = 0.05
 
@@ -35,6 +40,7 @@ class Observation:
     channel: str
     at: dt.datetime
     negative: bool
+    keywords: frozenset[str] = frozenset()  # the tracked keywords it names (counted kinds only)
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,8 @@ class Baseline:
     share: float
     windows: int
     messages: int
+    total_mean: float = 0.0  # messages of any mood per window (for volume spikes)
+    total_std: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -60,7 +68,8 @@ class Verdict:
     baseline: Baseline
     spike: bool
     reason: str
-    message_ids: tuple[int, ...]  # the negative messages of the recent window, oldest first
+    message_ids: tuple[int, ...]  # the negative messages of the recent window (all for volume), oldest first
+    volume: bool = False  # a spike by volume (keywords only)
 
     @property
     def share(self) -> float:
@@ -91,22 +100,33 @@ def counts(
     return [(negative, total) for negative, total in table]
 
 
+def _spread(values: Sequence[int]) -> tuple[float, float]:
+    mean = sum(values) / len(values)
+    return mean, math.sqrt(sum((n - mean) ** 2 for n in values) / len(values))
+
+
 def baseline(history: Sequence[tuple[int, int]]) -> Baseline:
-    """Mean and (population) standard deviation of negatives per window, and the pooled negative share."""
+    """Mean and (population) standard deviation of negatives (and of all messages) per window; share.
+
+    The share is pooled: all negatives over all messages of the history.
+    """
     if not history:
         return Baseline(mean=0.0, std=0.0, share=0.0, windows=0, messages=0)
     negatives = [negative for negative, _ in history]
     messages = sum(total for _, total in history)
-    mean = sum(negatives) / len(negatives)
-    std = math.sqrt(sum((n - mean) ** 2 for n in negatives) / len(negatives))
+    mean, std = _spread(negatives)
+    total_mean, total_std = _spread([total for _, total in history])
     share = sum(negatives) / messages if messages else 0.0
-    return Baseline(mean=mean, std=std, share=share, windows=len(history), messages=messages)
+    return Baseline(mean, std, share, len(history), messages, total_mean, total_std)
 
 
 def threshold(base: Baseline, settings: SpikeSettings) -> float:
     """Negatives above this many make a spike by count."""
-    spread = max(base.std, math.sqrt(base.mean), settings.std_floor)
-    return base.mean + settings.sensitivity * spread
+    return _limit(base.mean, base.std, settings)
+
+
+def _limit(mean: float, std: float, settings: SpikeSettings) -> float:
+    return mean + settings.sensitivity * max(std, math.sqrt(mean), settings.std_floor)
 
 
 def share_z(share: float, total: int, usual: float) -> float:
@@ -141,18 +161,50 @@ def judge(negative: int, total: int, base: Baseline, settings: SpikeSettings) ->
     return True, "; ".join(reasons)
 
 
+def judge_volume(total: int, base: Baseline, settings: SpikeSettings) -> tuple[bool, str]:
+    """Whether a window with `total` mentions is a spike by volume against `base`, and why (in words)."""
+    if total < settings.min_count:
+        return False, f"{total} mentions, fewer than {settings.min_count}"
+    limit = _limit(base.total_mean, base.total_std, settings)
+    if total <= limit:
+        return False, f"{total} mentions, within the usual {limit:.1f}"
+    return True, (
+        f"{total} mentions in {settings.window_minutes:g} min, usually "
+        f"{base.total_mean:.1f} ± {base.total_std:.1f} (alert above {limit:.1f})"
+    )
+
+
+def keyword_scope(name: str) -> str:
+    """The scope of a tracked keyword."""
+    return f"{KEYWORD_SCOPE}{name}"
+
+
+def keyword_of(scope: str) -> str | None:
+    """The tracked keyword a scope is about (None for a channel or "all")."""
+    return scope[len(KEYWORD_SCOPE) :] if scope.startswith(KEYWORD_SCOPE) else None
+
+
+def _in_scope(observation: Observation, scope: str) -> bool:
+    if scope == ALL:
+        return True
+    keyword = keyword_of(scope)
+    return observation.channel == scope if keyword is None else keyword in observation.keywords
+
+
 def evaluate(
     observations: Sequence[Observation],
     now: dt.datetime,
     settings: SpikeSettings,
     scope: str = ALL,
     since: dt.datetime | None = None,
+    volume: bool = False,
 ) -> Verdict:
-    """The recent window of `scope` (a channel, or "all") against its history.
+    """The recent window of `scope` (a channel, "all" or a keyword) against its history.
 
     `since` is when history begins (the first recorded message): older windows are not counted.
+    `volume` also looks for a spike of all messages, whatever their mood (for keywords).
     """
-    mine = [o for o in observations if scope == ALL or o.channel == scope]
+    mine = [o for o in observations if _in_scope(o, scope)]
     window = settings.window
     windows = settings.baseline_windows
     if since is not None:  # only windows that lie wholly after the start of history
@@ -161,18 +213,22 @@ def evaluate(
     negative, total = table[0]
     base = baseline(table[1:])
     spike, reason = judge(negative, total, base, settings)
+    loud = False
+    if volume:
+        loud, why = judge_volume(total, base, settings)
+        reason = (f"{reason}; {why}" if spike else why) if loud else reason
     start = now - window
     ids = tuple(
         o.message_id
         for o in sorted(mine, key=lambda o: (o.at, o.message_id))
-        if o.negative and window_index(o.at, now, window) == 0
+        if (o.negative or loud) and window_index(o.at, now, window) == 0
     )
-    return Verdict(scope, start, now, negative, total, base, spike, reason, ids)
+    return Verdict(scope, start, now, negative, total, base, spike or loud, reason, ids, loud)
 
 
-def scopes(observations: Iterable[Observation]) -> list[str]:
-    """Every channel seen, then "all"."""
-    return [*sorted({o.channel for o in observations}), ALL]
+def scopes(observations: Iterable[Observation], keywords: Iterable[str] = ()) -> list[str]:
+    """Every channel seen, then "all", then each tracked keyword."""
+    return [*sorted({o.channel for o in observations}), ALL, *(keyword_scope(k) for k in keywords)]
 
 
 def evaluate_all(
@@ -180,9 +236,14 @@ def evaluate_all(
     now: dt.datetime,
     settings: SpikeSettings,
     since: dt.datetime | None = None,
+    keywords: Sequence[str] = (),
+    volume: bool = False,
 ) -> list[Verdict]:
-    """A verdict per channel and one over all channels."""
-    return [evaluate(observations, now, settings, scope, since) for scope in scopes(observations)]
+    """A verdict per channel, one over all channels, and one per tracked keyword (`volume`: by volume too)."""
+    return [
+        evaluate(observations, now, settings, scope, since, volume and keyword_of(scope) is not None)
+        for scope in scopes(observations, keywords)
+    ]
 
 
 def cooled_down(last_alert: dt.datetime | None, now: dt.datetime, settings: SpikeSettings) -> bool:

@@ -190,7 +190,7 @@ class Store(Base):
 
 
 class Mention(Base):
-    """A public item about the brand: an X mention, or a comment under the brand's Facebook or Instagram posts.
+    """A public item about the brand: an X mention, or a comment under our Facebook or Instagram posts.
 
     Written by the channels in the Rasa process with plain SQL (see connectors/mentions.py), so
     the columns stay simple; `raw` keeps the platform's JSON. `kind` is "mention" or "comment";
@@ -474,7 +474,7 @@ class ServiceLease(Base):
 
 
 class EngagementItem(Base):
-    """A public item as the engagement queue sees it (bot/engagement): what it is, what to answer, what happened.
+    """A public item as the engagement queue sees it (bot/monitoring/engagement): what it is, what happened.
 
     One row per `mentions` row, made once by the engagement worker. `decision` is what the policy
     (engagement.yml) chose: "auto" (the bot answers publicly on its own), "queue" (an agent decides) or

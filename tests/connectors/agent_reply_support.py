@@ -30,13 +30,13 @@ from sanic import Sanic
 
 from bot.simulator.app import create_app
 from bot.simulator.config import SimulatorConfig
+from bot.x_oauth import OAuth1Credentials
 from connectors.instagram import InstagramInput
 from connectors.messenger import MessengerInput
 from connectors.meta_input import MetaConfig
 from connectors.state import ConnectorState, MemoryStore
 from connectors.twitter import TwitterInput, XConfig
 from connectors.webhook_channel import WebhookChannel
-from connectors.x_oauth import OAuth1Credentials
 
 from .conftest import free_port, sqlite_inbox
 

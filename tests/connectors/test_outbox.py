@@ -20,6 +20,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from bot.x_oauth import OAuth1Credentials
 from connectors.graph_api import GraphApiClient
 from connectors.kv_sqlite import SqliteStore
 from connectors.meta_output import MESSENGER, MetaOutputChannel, split_text
@@ -28,7 +29,6 @@ from connectors.outbox import OUTBOX_TTL, Outbox, current_turn, turn
 from connectors.state import ConnectorState, KeyValueStore, MemoryStore, RedisStore
 from connectors.twitter import TwitterOutput
 from connectors.x_client import XApiClient
-from connectors.x_oauth import OAuth1Credentials
 
 from .conftest import Recorder, start_graph_stub, start_x_stub
 

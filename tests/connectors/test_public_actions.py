@@ -117,7 +117,9 @@ async def test_a_public_reply_goes_out_once_and_our_own_echo_is_not_an_item(stac
     text = "Hi! That's our Alpaca Wool Jumper."
 
     status, answer = await act(stack, route, action="reply", item_id=item_id, text=text, client_id=request_id)
-    again, replayed = await act(stack, route, action="reply", item_id=item_id, text=text, client_id=request_id)
+    again, replayed = await act(
+        stack, route, action="reply", item_id=item_id, text=text, client_id=request_id
+    )
 
     assert status == again == 200 and replayed == answer
     [call] = await platform_calls(stack, "public_reply")

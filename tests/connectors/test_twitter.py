@@ -23,12 +23,12 @@ from aiohttp import web
 from rasa.core.channels.channel import UserMessage
 from sanic import Sanic
 
+from bot.x_oauth import OAuth1Credentials
 from connectors.mentions import MentionStore
 from connectors.security import x_signature
 from connectors.state import ConnectorState, MemoryStore
 from connectors.twitter import TwitterInput, XConfig, cards_as_text, numbered_options
 from connectors.x_client import rate_limit_wait
-from connectors.x_oauth import OAuth1Credentials
 
 from .conftest import free_port, fresh, sqlite_inbox, start_x_stub
 

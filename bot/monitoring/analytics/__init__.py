@@ -1,7 +1,8 @@
 """Analytics for supervisors: what customers wrote, how they felt, what the bot and the people achieved.
 
 One module per thing measured: `messages` (volume, sentiment, intents), `conversations` (containment,
-handoffs), `agents` (response and resolution times, CSAT), `photos` (photo lookups); `periods` holds
+handoffs), `agents` (response and resolution times, CSAT), `photos` (photo lookups), `brand` (mentions
+of tracked keywords, their mood, when the audience is active); `periods` holds
 the date ranges and time buckets they share. Results are small frozen dataclasses; `table()` gives the
 rows the CSV export writes. The names below are what the desk's pages use; photo lookups are recorded
 by bot/catalog/lookup_log.py.
@@ -19,6 +20,20 @@ from bot.monitoring.analytics.agents import (
     csat,
     first_response,
     resolution,
+)
+from bot.monitoring.analytics.brand import (
+    ANY_KEYWORD,
+    SCAN_LIMIT,
+    WEEKDAYS,
+    ActiveHours,
+    BrandMentions,
+    BrandScan,
+    KeywordSentiment,
+    Mood,
+    active_hours,
+    brand_mentions,
+    keyword_sentiment,
+    scan,
 )
 from bot.monitoring.analytics.conversations import Containment, Handoffs, containment, handoffs
 from bot.monitoring.analytics.messages import (
@@ -51,6 +66,7 @@ from bot.monitoring.analytics.photos import (
 )
 
 __all__ = [
+    "ANY_KEYWORD",
     "DEFAULT_DAYS",
     "HOURLY_UP_TO_DAYS",
     "LOGO_MOODS",
@@ -58,13 +74,20 @@ __all__ = [
     "OUTSIDE_DESK",
     "PHOTO_HITS",
     "PHOTO_OUTCOMES",
+    "SCAN_LIMIT",
     "SENTIMENTS",
     "TOP_INTENTS",
+    "WEEKDAYS",
+    "ActiveHours",
+    "BrandMentions",
+    "BrandScan",
     "Containment",
     "Csat",
     "DateRange",
     "Handoffs",
+    "KeywordSentiment",
     "LogoPhotos",
+    "Mood",
     "PhotoHits",
     "RangeError",
     "Ranking",
@@ -74,15 +97,19 @@ __all__ = [
     "Timing",
     "Timings",
     "Volume",
+    "active_hours",
+    "brand_mentions",
     "containment",
     "csat",
     "first_response",
     "handoffs",
+    "keyword_sentiment",
     "logo_photos",
     "percentile",
     "photo_hits",
     "record_photo_lookup",
     "resolution",
+    "scan",
     "sentiment",
     "top_intents",
     "volume",

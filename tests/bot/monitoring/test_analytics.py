@@ -20,6 +20,13 @@ from bot.storage.models import AgentMessage, HandoffTicket, LoggedMessage, LogoS
 UTC = dt.timezone.utc
 WEEK = DateRange(dt.date(2026, 3, 1), dt.date(2026, 3, 7))
 MINUTE = 60.0
+BRAND_MENTIONS = [
+    ("@loomandco my Linen Shirt arrived with a hole", "negative", -0.6),
+    ("North Knit shipped faster than @loomandco tbh", "neutral", 0.0),
+    ("Loom & Co chelsea boots are worth every penny", "positive", 0.6),
+    ("anyone tried the oversized hoodies from loomandco?", "neutral", 0.0),
+    ("thread & vale or north knit for knitwear?", "neutral", 0.0),
+]
 
 
 def at(day: int, hour: int = 12, minute: int = 0, second: int = 0) -> dt.datetime:
@@ -74,9 +81,12 @@ async def generate(db: Database, staff: dict[str, Any], tag: str = "") -> dict[s
     # Outside the week: not counted anywhere (the range is [1 Mar 00:00, 8 Mar 00:00)).
     rows.append(message(100, at(0, 23, 59, 59), source="event:late-feb"))
     rows.append(message(101, at(8, 0, 0, 0), source="event:early-apr"))
-    # 5 public mentions on X on day 2: their own series, never a conversation.
-    for n in range(5):
-        rows.append(message(200 + n, at(2, 10), "twitter", kind="mention", conversation_id=None, intent=None))
+    # 5 public mentions on X on day 2 (a Monday), 10:00 to 14:00: their own series, never a conversation.
+    # They name keywords of monitoring.yml's `brand:` (one negative, one positive: day 2's mean stays 0).
+    for n, (text, label, score) in enumerate(BRAND_MENTIONS):
+        public = {"kind": "mention", "conversation_id": None, "intent": None, "text": text}
+        mood = {"sentiment_label": label, "sentiment_score": score}
+        rows.append(message(200 + n, at(2, 10 + n), "twitter", **public, **mood))
     # Sentiment on day 3: three negative, one positive (besides the neutral ones above).
     for n, (label, score) in enumerate([("negative", -0.6)] * 3 + [("positive", 0.8)]):
         mood = {"sentiment_label": label, "sentiment_score": score, "conversation_id": "c0"}

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.desk import charts
+from bot.desk import brand_charts, charts
 from bot.desk.analytics_pages import CHARTS
 from bot.desk.app import create_app
 from bot.storage.models import Agent, LoggedMessage
@@ -29,6 +29,7 @@ DATA_COLORS = {
     *charts.OTHER_COLORS,
     *charts.OUTCOME_COLORS.values(),
     *charts.SENTIMENT_COLORS.values(),
+    *brand_charts.HEAT_COLORS,
 } - {charts.STYLE["axes.edgecolor"]}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 import math
@@ -18,6 +19,9 @@ from bot.monitoring.spikes import (
     evaluate,
     evaluate_all,
     judge,
+    judge_volume,
+    keyword_of,
+    keyword_scope,
     window_index,
 )
 
@@ -182,3 +186,57 @@ def test_cooldown():
     assert cooled_down(None, NOW, SETTINGS)
     assert not cooled_down(NOW - dt.timedelta(minutes=59), NOW, SETTINGS)
     assert cooled_down(NOW - dt.timedelta(minutes=60), NOW, SETTINGS)
+
+
+def mentions(
+    rng: random.Random, end: dt.datetime, keyword: str, negative: int, other: int
+) -> list[Observation]:
+    """Public posts naming `keyword` in the window that ends at `end`."""
+    named = frozenset({keyword})
+    return [
+        dataclasses.replace(o, channel="twitter", keywords=named)
+        for o in window_messages(rng, end, negative, other)
+    ]
+
+
+def test_a_keyword_is_a_scope_of_the_messages_naming_it():
+    rng = random.Random(21)
+    # A busy Twitter with a steady share of negatives; North Knit is hardly ever named.
+    history = steady(rng, NOW - WINDOW, 24, negative_mean=6, other_mean=10, channel="twitter")
+    history += mentions(rng, NOW - 30 * WINDOW, "North Knit", 0, 1)
+    burst = mentions(rng, NOW, "North Knit", 6, 0) + window_messages(rng, NOW, 0, 10, "twitter")
+    verdicts = {
+        v.scope: v for v in evaluate_all(history + burst, NOW, SETTINGS, keywords=["North Knit", "Loom & Co"])
+    }
+    assert list(verdicts) == ["twitter", "all", "keyword:North Knit", "keyword:Loom & Co"]
+    assert [scope for scope, v in verdicts.items() if v.spike] == ["keyword:North Knit"]
+    knit = verdicts["keyword:North Knit"]
+    assert (knit.negative, knit.total) == (6, 6) and "6 negative messages" in knit.reason
+    assert set(knit.message_ids) == {o.message_id for o in burst if o.keywords}
+    assert not knit.volume  # not asked for
+    assert keyword_of("keyword:North Knit") == "North Knit" and keyword_of("twitter") is None
+
+
+def test_a_keyword_spikes_by_volume_whatever_the_mood():
+    rng = random.Random(23)
+    history = []
+    for i in range(1, 97):  # one or two friendly mentions a window for a day
+        history += mentions(rng, NOW - i * WINDOW, "Loom & Co", 0, 1 + i % 2)
+    burst = mentions(rng, NOW, "Loom & Co", 0, 14)
+    scope = keyword_scope("Loom & Co")
+    calm = evaluate(history + burst, NOW, SETTINGS, scope)
+    assert not calm.spike and "0 negative messages" in calm.reason
+    loud = evaluate(history + burst, NOW, SETTINGS, scope, volume=True)
+    assert loud.spike and loud.volume and loud.negative == 0
+    assert loud.reason.startswith("14 mentions in 15 min, usually 1.5 ± 0.5 (alert above")
+    assert set(loud.message_ids) == {o.message_id for o in burst}  # every mention, not only negatives
+    ordinary = evaluate(history + mentions(rng, NOW, "Loom & Co", 0, 3), NOW, SETTINGS, scope, volume=True)
+    assert not ordinary.spike
+
+
+def test_volume_judging():
+    base = baseline([(0, 2), (0, 2), (0, 2)])  # 2 a window, no deviation: the spread is sqrt(2)
+    assert base.total_mean == 2 and base.total_std == 0
+    assert judge_volume(7, base, SETTINGS) == (False, "7 mentions, within the usual 7.7")
+    assert judge_volume(8, base, SETTINGS)[0]
+    assert judge_volume(4, baseline([]), SETTINGS) == (False, "4 mentions, fewer than 5")

@@ -20,6 +20,7 @@ CHROMIUM = "/usr/bin/chromium"
 STATIC = Path(__file__).resolve().parents[3] / "bot" / "simulator" / "static"
 HOSTILE = "<img src=x id=xss-img onerror=alert('img')> <script id=xss-script>alert(1)</script>"
 
+
 def test_public_script_never_writes_html() -> None:
     script = (STATIC / "public.js").read_text()
     for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write"):

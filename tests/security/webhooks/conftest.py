@@ -23,16 +23,16 @@ from aiohttp import web
 from rasa.core.channels.channel import UserMessage
 from sanic import Sanic
 
+from bot.x_oauth import OAuth1Credentials
 from connectors.inbox import inbox_from_env
 from connectors.instagram import InstagramInput
-from connectors.messenger import MessengerInput
 from connectors.mentions import PublicItem
+from connectors.messenger import MessengerInput
 from connectors.meta_input import MetaConfig
 from connectors.security import hub_signature, x_signature
 from connectors.state import ConnectorState, MemoryStore
 from connectors.twitter import TwitterInput, XConfig
 from connectors.webhook_channel import WebhookChannel
-from connectors.x_oauth import OAuth1Credentials
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 PLATFORMS = ("messenger", "instagram", "twitter")

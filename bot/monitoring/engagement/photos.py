@@ -19,10 +19,10 @@ from bot.catalog.fetch import ImageFetchError, fetch_image, media_policy_for
 from bot.catalog.logos import ConfiguredLogos
 from bot.catalog.photo_config import PhotoConfig
 from bot.catalog.product_search import ProductSearch, product_search_for
-from bot.engagement.classify import ProductSeen
+from bot.monitoring.engagement.classify import ProductSeen
 from bot.settings import Settings
 from bot.storage.db import Database
-from connectors.x_oauth import OAuth1Credentials, authorization_header
+from bot.x_oauth import OAuth1Credentials, authorization_header
 
 logger = logging.getLogger(__name__)
 X_ENV = ("X_CONSUMER_KEY", "X_CONSUMER_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET")

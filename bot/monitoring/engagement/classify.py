@@ -9,7 +9,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from bot.engagement.policy import (
+from bot.monitoring.engagement.policy import (
     ABUSE,
     COMPLAINT,
     ORDER_PROBLEM,

@@ -20,17 +20,17 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from bot.conversations.rasa_api import RasaClient
-from bot.engagement.photos import PhotoLookup
-from bot.engagement.policy import EngagementConfig
-from bot.engagement.worker import EngagementWorker
 from bot.monitoring.config import ModerationSettings
+from bot.monitoring.engagement.photos import PhotoLookup
+from bot.monitoring.engagement.policy import EngagementConfig
+from bot.monitoring.engagement.worker import EngagementWorker
 from bot.monitoring.monitor import LEXICON
 from bot.sentiment.scorer import Lexicon, SentimentScorer
 from bot.settings import Settings
 from bot.storage.db import Database
 from bot.storage.models import Mention, Product
 
-from ..desk.conftest import (  # noqa: F401  (fixtures are found by name)
+from ...desk.conftest import (  # noqa: F401  (fixtures are found by name)
     PASSWORD,
     accounts,
     database,
@@ -38,7 +38,7 @@ from ..desk.conftest import (  # noqa: F401  (fixtures are found by name)
     people,
     quick_hashing,
 )
-from ..monitoring.conftest import RASA_TOKEN, FakeRasa
+from ..conftest import RASA_TOKEN, FakeRasa
 
 DESK_TOKEN = "engagement-desk-token"
 

@@ -19,12 +19,19 @@ from sqlalchemy import Table, select
 from bot.catalog.availability import CatalogService
 from bot.conversations.rasa_api import DeliveryError, RasaClient
 from bot.conversations.tail import Tail
-from bot.engagement.actions import BOT, PUBLIC, EngagementActions, EngagementError
-from bot.engagement.classify import ProductSeen, Understood, category, needs_answer, suggestion, urgency
-from bot.engagement.photos import PhotoFindings, PhotoLookup, x_credentials
-from bot.engagement.policy import AUTO, PRODUCT_PHOTO, QUEUE, EngagementConfig
 from bot.monitoring.config import ModerationSettings
 from bot.monitoring.const import BATCH, RESCAN
+from bot.monitoring.engagement.actions import BOT, PUBLIC, EngagementActions, EngagementError
+from bot.monitoring.engagement.classify import (
+    ProductSeen,
+    Understood,
+    category,
+    needs_answer,
+    suggestion,
+    urgency,
+)
+from bot.monitoring.engagement.photos import PhotoFindings, PhotoLookup, x_credentials
+from bot.monitoring.engagement.policy import AUTO, PRODUCT_PHOTO, QUEUE, EngagementConfig
 from bot.monitoring.ingest import StoredCursor
 from bot.monitoring.moderation import reasons
 from bot.monitoring.monitor import LEXICON

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from connectors.x_oauth import OAuth1Credentials, authorization_header, base_string, encode, signature
+from bot.x_oauth import OAuth1Credentials, authorization_header, base_string, encode, signature
 
 # https://docs.x.com/resources/fundamentals/authentication/oauth-1-0a/creating-a-signature
 CREDENTIALS = OAuth1Credentials(

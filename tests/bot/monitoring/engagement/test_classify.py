@@ -8,8 +8,15 @@ from pathlib import Path
 import pytest
 
 from bot.config_files import ConfigFileError
-from bot.engagement.classify import ProductSeen, Understood, category, private_suggestion, suggestion, urgency
-from bot.engagement.policy import AUTO, CONFIG_FILE, QUEUE, RECORD, EngagementConfig
+from bot.monitoring.engagement.classify import (
+    ProductSeen,
+    Understood,
+    category,
+    private_suggestion,
+    suggestion,
+    urgency,
+)
+from bot.monitoring.engagement.policy import AUTO, CONFIG_FILE, QUEUE, RECORD, EngagementConfig
 
 CONFIG = EngagementConfig.load(CONFIG_FILE)  # the committed file: what users get
 JUMPER = ProductSeen(7, "Alpaca Wool Jumper", "€89.00", "https://shop.example/p/alpaca-jumper", 0.96)

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.conversations.rasa_api import DeliveryError
-from bot.engagement.actions import EngagementActions, EngagementError
-from bot.engagement.queue import ANSWERED, HIDDEN, RECORDED, TO_ANSWER, EngagementQueue
+from bot.monitoring.engagement.actions import EngagementActions, EngagementError
+from bot.monitoring.engagement.queue import ANSWERED, HIDDEN, RECORDED, TO_ANSWER, EngagementQueue
 from bot.storage.models import AuditEntry, EngagementItem
 
 from .conftest import add_mention, add_product, worker_for

@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bot.engagement.actions import DISMISSED, OPEN, SENT
-from bot.engagement.policy import AUTO, QUEUE, RECORD
+from bot.monitoring.engagement.actions import DISMISSED, OPEN, SENT
+from bot.monitoring.engagement.policy import AUTO, QUEUE, RECORD
 from bot.storage.db import Database
 from bot.storage.models import EngagementItem, Mention
 

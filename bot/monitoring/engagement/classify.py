@@ -5,6 +5,7 @@ Pure functions of an `Understood` item and engagement.yml, so the rules read (an
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass, field
@@ -59,6 +60,12 @@ class Understood:
     flags: tuple[str, ...] = field(default=())  # moderation's reasons (insult, block_list)
 
 
+@functools.lru_cache(maxsize=8)
+def terms(phrases: tuple[str, ...]) -> Terms:
+    """The compiled matcher of a phrase list (compiled once per version of engagement.yml)."""
+    return Terms(phrases)
+
+
 def is_question(item: Understood) -> bool:
     """Asks something: a question mark, a buying phrase, or an intent that is a question."""
     return "?" in item.text or bool(BUYING.search(item.text)) or item.intent in QUESTION_INTENTS
@@ -68,7 +75,7 @@ def category(item: Understood, config: EngagementConfig) -> str:
     """The first category that fits, in engagement.yml's order (abuse and spam first, never answered)."""
     if item.flags:
         return ABUSE
-    if Terms(config.spam_phrases).matches(item.text) or len(LINK.findall(item.text)) > config.max_links:
+    if terms(config.spam_phrases).matches(item.text) or len(LINK.findall(item.text)) > config.max_links:
         return SPAM
     if item.intent in ORDER_INTENTS or item.order_mentioned:
         return ORDER_PROBLEM

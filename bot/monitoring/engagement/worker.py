@@ -28,6 +28,7 @@ from bot.monitoring.engagement.classify import (
     category,
     needs_answer,
     suggestion,
+    terms,
     urgency,
 )
 from bot.monitoring.engagement.photos import PhotoFindings, PhotoLookup, x_credentials
@@ -36,7 +37,6 @@ from bot.monitoring.ingest import StoredCursor
 from bot.monitoring.moderation import reasons
 from bot.monitoring.monitor import LEXICON
 from bot.monitoring.sql import insert_ignore
-from bot.monitoring.terms import Terms
 from bot.sentiment.scorer import Lexicon, SentimentScorer
 from bot.settings import Settings
 from bot.storage.db import Database
@@ -163,7 +163,7 @@ class EngagementWorker:
             if isinstance(e, dict)
         }
         settings = self._moderation()
-        flags = reasons(mention.text, intent, settings, Terms(settings.block_list))
+        flags = reasons(mention.text, intent, settings, terms(settings.block_list))
         urls = media_urls(mention)
         findings = await self._photos.look(mention.channel, urls[0]) if urls else None
         product = findings.product if findings else None

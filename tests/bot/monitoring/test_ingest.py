@@ -42,18 +42,19 @@ async def logged(database: Database) -> list[LoggedMessage]:
         return list(await session.scalars(select(LoggedMessage).order_by(LoggedMessage.id)))
 
 
-async def add_mention(database: Database, n: int, text: str, handle: str = "angry_al") -> None:
+async def add_mention(database: Database, n: int, text: str, handle: str = "angry_al", **fields: Any) -> None:
     async with database.sessions() as session, session.begin():
         session.add(
             Mention(
-                channel="twitter",
+                channel=fields.pop("channel", "twitter"),
                 external_id=f"1790000000000000{n:03d}",
                 author_id=f"44{n}",
                 author_handle=handle,
-                author_name=handle.title(),
+                author_name=fields.pop("author_name", handle.title()),
                 text=text,
                 url=f"https://x.com/{handle}/status/1790000000000000{n:03d}",
                 posted_at=dt.datetime(2026, 3, 4, 12, n % 60, tzinfo=dt.timezone.utc),
+                **fields,
             )
         )
 
@@ -166,6 +167,24 @@ async def test_mentions_are_scored_here_and_get_rasas_intent(database, rasa, fak
     assert happy.sentiment_label == "positive" and happy.intent == "nlu_fallback"
     assert angry.at == dt.datetime(2026, 3, 4, 12, 1, tzinfo=dt.timezone.utc)
     assert await recorder(database, rasa).catch_up() == 0
+
+
+async def test_comments_under_our_posts_are_recorded_as_comments(database, rasa, fake_rasa):
+    await add_mention(
+        database, 5, "where can I buy this?", "", channel="facebook", kind="comment", author_name="Jane Doe"
+    )
+    await add_mention(database, 6, "+1 for navy", "jane.knits", channel="instagram", kind="comment")
+
+    assert await recorder(database, rasa).catch_up() == 2
+
+    facebook, instagram = await logged(database)
+    assert (facebook.kind, facebook.channel, instagram.kind, instagram.channel) == (
+        "comment",
+        "facebook",
+        "comment",
+        "instagram",
+    )
+    assert instagram.author == "@jane.knits" and facebook.author == "Jane Doe"  # Facebook: names, no handles
 
 
 async def test_a_mention_takes_the_sentiment_rasa_gives_it(database, rasa, fake_rasa):

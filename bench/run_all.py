@@ -24,6 +24,7 @@ from pathlib import Path
 
 from bench import stock_rasa
 from bench.brand_tracking import run as brand_tracking_benchmark
+from bench.engagement import public_reply_latency
 from bench.logo_detection import run as logo_benchmark
 from bench.messenger_e2e import (
     GRAPH_PORT,
@@ -101,6 +102,8 @@ def older_figures(args: argparse.Namespace, results: dict[str, object]) -> None:
             # The first photo loads the image model in the action server; it is reported, then excluded.
             results["photo_reply_first"] = photo_reply_latency(stack.simulator_url, count=1)
             results["photo_reply"] = photo_reply_latency(stack.simulator_url)
+            results["public_photo_reply"] = public_reply_latency(stack.simulator_url)
+            say(f"  photo comments answered in public (Facebook): {results['public_photo_reply']}")
             first = results["photo_reply_first"]["max_s"]
             say(f"  photo replies end to end (Messenger): {results['photo_reply']}")
             say(f"  (the first photo, which loads the image model: {first} s)")

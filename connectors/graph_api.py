@@ -122,6 +122,37 @@ class GraphApiClient(PlatformClient):
             answer = await self._post_form(f"{comment_id}/{edge}", {"message": text})
         return str(answer.get("id", ""))
 
+    async def mentioned(self, account_id: str, media_id: str, comment_id: str | None) -> dict[str, Any]:
+        """What an Instagram mention says: the mentioning comment, or the media whose caption mentions us."""
+        if comment_id:
+            key = "mentioned_comment"
+            fields = f"{key}.comment_id({comment_id}){{id,text,timestamp,username,media{{id,permalink}}}}"
+        else:
+            key = "mentioned_media"
+            fields = (
+                f"{key}.media_id({media_id}){{id,caption,media_type,media_url,permalink,timestamp,username}}"
+            )
+        answer = await self._with_retries(
+            "GET",
+            f"{self.base_url}/{account_id}",
+            lambda: {"params": {"fields": fields, "access_token": self._token}},
+            f"{self.platform} GET {key}",
+            lambda err: count("graph_api_errors", self.platform, str(err.code or err.status)),
+        )
+        found = answer.get(key)
+        if not isinstance(found, dict):
+            raise GraphApiError(f"Graph answered without {key}: {str(answer)[:200]}", 200)
+        return found
+
+    async def reply_to_mention(
+        self, account_id: str, media_id: str, comment_id: str | None, text: str
+    ) -> str:
+        """A public reply to a caption or comment that mentions us: `POST /{ig-user-id}/mentions`."""
+        fields = {"media_id": media_id, "message": text, **({"comment_id": comment_id} if comment_id else {})}
+        with measured_send(self.platform):
+            answer = await self._post_form(f"{account_id}/mentions", fields)
+        return str(answer.get("id", ""))
+
     async def private_reply(self, comment_id: str, text: str) -> str:
         """Meta's private reply to a comment: one message to its author's inbox (once per comment)."""
         body = {"recipient": {"comment_id": comment_id}, "message": {"text": text}}

@@ -73,6 +73,28 @@ class Comment(MetaEvent):
 
 
 @dataclass(frozen=True)
+class InstagramMention(MetaEvent):
+    """Someone @mentioned our Instagram account in their media's caption or in a comment (ids only).
+
+    The text, author and photo are fetched when the event is handled (Graph's `mentioned_media` /
+    `mentioned_comment`); recipient = our account.
+    """
+
+    media_id: str = ""
+    comment_id: str | None = None
+
+    @property
+    def item_id(self) -> str:
+        """The mentioning comment, or the media whose caption mentions us."""
+        return self.comment_id or self.media_id
+
+    @property
+    def dedupe_key(self) -> str:
+        """One item per mentioning comment or caption."""
+        return f"mention:{self.item_id}"
+
+
+@dataclass(frozen=True)
 class Echo(MetaEvent):
     """A message the Page sent (ours, or a person in Meta's inbox, or another app). sender = Page."""
 
@@ -269,9 +291,24 @@ def parse_instagram_comment(platform: str, account_id: str, at: int, value: Mapp
     )
 
 
+def parse_instagram_mention(platform: str, account_id: str, at: int, value: Mapping[str, Any]) -> MetaEvent:
+    """An Instagram `mentions` change: the ids of a caption or comment that @mentions us."""
+    comment = value.get("comment_id")
+    return InstagramMention(
+        platform=platform,
+        sender_id="",  # not in the webhook: the author comes with the fetched details
+        recipient_id=account_id,
+        timestamp=at,
+        raw=value,
+        media_id=str(value["media_id"]),
+        comment_id=str(comment) if comment else None,
+    )
+
+
 CHANGE_PARSERS: dict[str, Callable[[str, str, int, Mapping[str, Any]], MetaEvent]] = {
     "feed": parse_feed,
     "comments": parse_instagram_comment,
+    "mentions": parse_instagram_mention,
 }
 
 

@@ -25,13 +25,14 @@ from connectors.agent_reply import AgentSendError, desk_token_from_env
 from connectors.graph_api import DEFAULT_GRAPH_API_URL, GraphApiClient, GraphApiError
 from connectors.inbox import Entry, Inbox, NewEntry
 from connectors.limits import BodyRefused, decode_body
-from connectors.mentions import COMMENT, PublicItem, StoredItem
+from connectors.mentions import COMMENT, MENTION, PublicItem, StoredItem
 from connectors.meta_events import (
     Comment,
     CustomerMessage,
     Echo,
     Handover,
     Ignored,
+    InstagramMention,
     MalformedWebhook,
     MetaEvent,
     Standby,
@@ -51,6 +52,14 @@ from connectors.webhook_channel import ACK_FIRST, WebhookChannel
 logger = logging.getLogger(__name__)
 
 HUB_CHALLENGE = re.compile(r"[A-Za-z0-9_.\-]{1,128}")  # Meta's hub.challenge is a number; allow a little more
+
+
+def _timestamp(value: Any) -> datetime | None:
+    """Graph's `2026-12-06T05:30:00+0000`, or None."""
+    try:
+        return datetime.strptime(str(value), "%Y-%m-%dT%H:%M:%S%z")
+    except ValueError:
+        return None
 
 
 def _moment(timestamp_ms: int) -> datetime | None:
@@ -156,8 +165,13 @@ class MetaInput(WebhookChannel):
 
     async def public_action(self, action: str, item_id: str, item: StoredItem, text: str) -> str:
         """Reply under a comment, reply privately (once per comment, Meta's rule), hide or show it."""
-        if item.kind != COMMENT:
-            raise PublicActionRefused(f"{self.public_channel} can only act on comments, not a {item.kind}")
+        if item.kind == MENTION:  # a mention is on someone else's media: a reply is all we may do
+            if action != REPLY:
+                raise PublicActionRefused(
+                    "an Instagram mention is not on our media: reply to it in public only"
+                )
+            comment = item_id if item_id != item.post_id else None
+            return await self.client.reply_to_mention(item.account_id, item.post_id or item_id, comment, text)
         if action == REPLY:
             if len(text) > self.comment_limit:
                 limit = f"a {self.public_channel} comment holds {self.comment_limit} characters"
@@ -242,9 +256,14 @@ class MetaInput(WebhookChannel):
                 count("webhook_events", self.platform.name, type(event).__name__)
                 self.note_unhandled(event)
                 continue
-            if isinstance(event, Comment):  # one post's comments in order; apart from every chat
-                conversation = f"post:{event.post_id}"
-                change = {"field": self.comment_field, "value": dict(event.raw)}
+            if isinstance(event, (Comment, InstagramMention)):  # one post's items in order, apart from chats
+                post, field_name = (
+                    (event.post_id, self.comment_field)
+                    if isinstance(event, Comment)
+                    else (event.media_id, "mentions")
+                )
+                conversation = f"post:{post}"
+                change = {"field": field_name, "value": dict(event.raw)}
                 entry = {"id": event.recipient_id, "time": event.timestamp, "changes": [change]}
                 body: dict[str, Any] = {"object": self.webhook_object, "entry": [entry]}
             else:
@@ -276,6 +295,8 @@ class MetaInput(WebhookChannel):
             await self.answer(event)
         elif isinstance(event, Comment):
             await self.store_public(self.public_item(event))
+        elif isinstance(event, InstagramMention):
+            await self.on_mention(event)
         elif isinstance(event, Echo):
             await self.on_echo(event)
         elif isinstance(event, Standby):
@@ -284,6 +305,38 @@ class MetaInput(WebhookChannel):
             await self.on_handover(event)
         elif isinstance(event, (Ignored, Unsupported)):
             self.note_unhandled(event)
+
+    async def on_mention(self, event: InstagramMention) -> None:
+        """Fetch what an Instagram mention says (the webhook has only ids) and keep it as a public item.
+
+        A failed fetch raises: the inbox tries the entry again later, as for any failed event.
+        """
+        if self.platform.name != "instagram":
+            logger.warning("%s: an Instagram mention on another channel, ignored", self.platform.name)
+            return
+        found = await self.client.mentioned(event.recipient_id, event.media_id, event.comment_id)
+        media = found.get("media") if event.comment_id else found
+        media = media if isinstance(media, dict) else {}
+        text = str(found.get("text") if event.comment_id else found.get("caption") or "")
+        photo = None if event.comment_id else media.get("media_url")  # a caption's photo is theirs
+        username = str(found.get("username") or "")
+        await self.store_public(
+            PublicItem(
+                channel=self.public_channel,
+                kind=MENTION,
+                external_id=event.item_id,
+                account_id=event.recipient_id,
+                author_id=username,  # Graph gives mentions' authors by username only
+                author_handle=username,
+                author_name=username,
+                text=text or "",
+                url=str(media.get("permalink") or ""),
+                post_id=event.media_id,
+                media_urls=(str(photo),) if isinstance(photo, str) and photo else (),
+                posted_at=_timestamp(found.get("timestamp")) or _moment(event.timestamp),
+                raw={"webhook": dict(event.raw), "fetched": found},
+            )
+        )
 
     def public_item(self, event: Comment) -> PublicItem:
         """A comment as the engagement queue and monitoring keep it."""

@@ -7,7 +7,17 @@ from pathlib import Path
 
 from aiohttp import ClientSession, web
 
-from bot.simulator import background, control, graph_public, media, public_control, x_api, x_control, x_public
+from bot.simulator import (
+    background,
+    control,
+    graph_mentions,
+    graph_public,
+    media,
+    public_control,
+    x_api,
+    x_control,
+    x_public,
+)
 from bot.simulator.config import SimulatorConfig
 from bot.simulator.keys import CONFIG_KEY, SESSION_KEY, STATE_KEY
 from bot.simulator.send_api import ROUTE as SEND_API_ROUTE
@@ -39,6 +49,7 @@ def create_app(config: SimulatorConfig, state: SimState | None = None) -> web.Ap
     app.cleanup_ctx.append(background.background_tasks)  # after the session's: deliveries stop first
     app.router.add_post(SEND_API_ROUTE, send_message)
     graph_public.add_routes(app)
+    graph_mentions.add_routes(app)
     x_api.add_routes(app)
     x_public.add_routes(app)
     control.add_routes(app)

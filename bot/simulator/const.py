@@ -168,3 +168,13 @@ SUBCODE_NO_MATCHING_USER = 2018001
 X_TWEET_TEXT_MAX = 280
 X_REPLY_NOT_VISIBLE = "You attempted to reply to a Tweet that is deleted or not visible to you."
 PUBLIC_ACTIONS_KEPT = 10_000
+# Instagram mentions (reference/ig-user/mentioned_media, mentioned_comment and mentions):
+# https://developers.facebook.com/docs/instagram-platform/instagram-api-with-facebook-login/mentions
+# A comment mention sits on some other account's post; the simulator makes one up, by this account,
+# with the uploaded photo or this stock one (served by the simulator, so our service can fetch it).
+IG_OTHER_ACCOUNT_ID = "17841400000000777"
+IG_OTHER_USERNAME = "weekend.finds"
+IG_OTHER_CAPTION = "Saturday market finds."
+IG_STOCK_MEDIA_PATH = "/static/stock-media.png"
+# Graph's code for a malformed `fields` parameter (`Syntax error "..." at character n: ...`).
+CODE_SYNTAX_ERROR = 2500

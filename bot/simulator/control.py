@@ -31,7 +31,15 @@ from bot.simulator.x_webhooks import x_signature_headers
 
 MAX_DELAY_SECONDS = 300.0
 MAX_RESET_IN_SECONDS = 3600.0
-FAILURE_KINDS = ("message", "sender_action", "media_upload", "media_download", "public_reply", "hide")
+FAILURE_KINDS = (
+    "message",
+    "sender_action",
+    "media_upload",
+    "media_download",
+    "public_reply",
+    "hide",
+    "mention_lookup",
+)
 STICKER_PATH = "/static/like.png"
 
 

@@ -43,9 +43,18 @@ def check_appsecret_proof(request: web.Request, body: Any, token: str, secret: s
 
 def unsupported_post(node: str) -> GraphError:
     """100/33: the node does not exist, is not ours, or has no such edge or operation."""
+    return _unsupported("post", node)
+
+
+def unsupported_get(node: str) -> GraphError:
+    """100/33 for a read: the object does not exist or this token may not see it."""
+    return _unsupported("get", node)
+
+
+def _unsupported(method: str, node: str) -> GraphError:
     return GraphError(
         message=(
-            f"Unsupported post request. Object with ID '{node}' does not exist, cannot be loaded due "
+            f"Unsupported {method} request. Object with ID '{node}' does not exist, cannot be loaded due "
             "to missing permissions, or does not support this operation."
         ),
         code=CODE_UNSUPPORTED_POST,

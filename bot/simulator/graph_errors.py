@@ -15,6 +15,7 @@ from bot.simulator.const import (
     CODE_INVALID_PARAMETER,
     CODE_INVALID_TOKEN,
     CODE_PERMISSION,
+    CODE_SYNTAX_ERROR,
     INJECTED_ERRORS,
     MSG_INVALID_TOKEN,
     MSG_OUTSIDE_WINDOW,
@@ -56,6 +57,21 @@ class GraphError(Exception):
 def invalid_parameter(message: str, subcode: int | None = None) -> GraphError:
     """Code 100: the request is malformed or breaks a limit."""
     return GraphError(message=f"(#100) {message}", code=CODE_INVALID_PARAMETER, subcode=subcode)
+
+
+def syntax_error(message: str) -> GraphError:
+    """Code 2500: a malformed `fields` (Graph's `Syntax error "..." at character n: ...`)."""
+    return GraphError(message=message, code=CODE_SYNTAX_ERROR)
+
+
+def www_authenticate(err: GraphError) -> dict[str, str]:
+    """The `WWW-Authenticate` header Graph adds to token (190) and request-syntax (2500) errors."""
+    reason = {CODE_INVALID_TOKEN: "invalid_token", CODE_SYNTAX_ERROR: "invalid_request"}.get(err.code)
+    if reason is None:
+        return {}
+    # Quotes escaped as Graph does; control characters (from a caller's `fields`) cannot go in a header.
+    quoted = "".join(c for c in err.message if c.isprintable()).replace("\\", "\\\\").replace('"', '\\"')
+    return {"WWW-Authenticate": f'OAuth "Facebook Platform" "{reason}" "{quoted}"'}
 
 
 def invalid_token() -> GraphError:

@@ -9,6 +9,11 @@ https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/refe
 form or a JSON body, as Graph takes them. Order of checks: token (decides the platform),
 appsecret_proof, injected failure (kinds `public_reply` and `hide`, recipient the target id), target,
 parameters. After a reply, Meta's webhook for our own new comment goes to our connector.
+
+Instagram mentions are not the brand's media: these routes, and private replies, refuse their ids
+(https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-comment:
+comments found through mentions are reached through the Mentioned Comment node only); the mentions
+edge answers them (graph_mentions.py).
 """
 
 from __future__ import annotations
@@ -24,7 +29,6 @@ from bot.simulator.config import SimulatorConfig
 from bot.simulator.const import (
     CODE_ALREADY_REPLIED,
     CODE_CANNOT_REPLY,
-    CODE_INVALID_TOKEN,
     COMMENT_TEXT_LIMIT,
     FACEBOOK,
     IG_USERNAME,
@@ -38,7 +42,13 @@ from bot.simulator.const import (
     SUBCODE_NO_MATCHING_USER,
 )
 from bot.simulator.graph_auth import access_token, check_appsecret_proof, unsupported_post
-from bot.simulator.graph_errors import GraphError, injected, invalid_parameter, invalid_token
+from bot.simulator.graph_errors import (
+    GraphError,
+    injected,
+    invalid_parameter,
+    invalid_token,
+    www_authenticate,
+)
 from bot.simulator.keys import CONFIG_KEY, SESSION_KEY, STATE_KEY
 from bot.simulator.public_payloads import facebook_comment_webhook, instagram_comment_webhook
 from bot.simulator.public_state import COMMENT, POST, Author, PublicAction, PublicItem, PublicState
@@ -56,12 +66,16 @@ _BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
 
 
 def claim_private_reply(public: PublicState, platform: str | None, comment_id: str, message_id: str) -> str:
-    """The commenter a private reply goes to, once per comment and within 7 days; raises `GraphError`."""
+    """The commenter a private reply goes to, once per comment and within 7 days; raises `GraphError`.
+
+    Only comments on the brand's own posts qualify: a comment mentioning the brand elsewhere is refused
+    like our own comments (10903), a mention's media id like any id that is no comment.
+    """
     item = public.get(platform, comment_id) if platform else None
-    if item is None or item.kind != COMMENT:
+    if item is None or not public.is_comment(item):
         raise GraphError(message="(#100) No matching user found", code=100, subcode=SUBCODE_NO_MATCHING_USER)
     too_old = public.clock() - item.created_at > PRIVATE_REPLY_WINDOW_SECONDS
-    if item.from_brand or too_old:
+    if item.from_brand or too_old or not public.on_brand_post(item):
         raise GraphError(message=MSG_CANNOT_REPLY, code=CODE_CANNOT_REPLY)
     if item.private_reply_id is not None:
         raise GraphError(message=MSG_ALREADY_REPLIED, code=CODE_ALREADY_REPLIED)
@@ -98,7 +112,8 @@ def _boolean(value: Any) -> bool | None:
     return _BOOLEANS.get(value.lower()) if isinstance(value, str) else None
 
 
-def _message(params: dict[str, Any], platform: str) -> str:
+def message_param(params: dict[str, Any], platform: str) -> str:
+    """The `message` of a new comment: required, a string, within the platform's limit."""
     message = params.get("message")
     if message is None or (isinstance(message, str) and not message.strip()):
         raise invalid_parameter("The parameter message is required")
@@ -123,9 +138,9 @@ def _reply(
         (platform == FACEBOOK and edge == "comments")
         or (platform == INSTAGRAM and (edge == "replies") == (target.kind == COMMENT))
     )
-    if target is None or not allowed:
+    if target is None or not allowed or not public.on_brand_post(target):
         raise unsupported_post(node)
-    text = _message(params, platform)
+    text = message_param(params, platform)
     if platform == INSTAGRAM and target.hidden:
         raise invalid_parameter("Hidden comments cannot be replied to")
     post = public.get(platform, target.post_id) or target
@@ -143,7 +158,7 @@ def _reply(
 def _hide(state: SimState, platform: str, node: str, params: dict[str, Any]) -> None:
     """Hide or show a comment."""
     target = state.public.get(platform, node)
-    if target is None or target.kind != COMMENT:
+    if target is None or target.kind != COMMENT or not state.public.on_brand_post(target):
         raise unsupported_post(node)
     name = HIDE_PARAM[platform]
     hidden = _boolean(params.get(name))
@@ -162,8 +177,9 @@ def _kind(edge: str | None, params: dict[str, Any]) -> str:
     return "unhide" if _boolean(value) is False else "hide"
 
 
-async def _check_injected(state: SimState, token_platform: str, node: str, kind: str) -> None:
-    rule = state.take_failure(token_platform, node, kind)
+async def check_injected(state: SimState, token_platform: str, target: str | None, kind: str) -> None:
+    """Apply the first matching `/_sim/fail` rule: wait its delay, then raise its error if it has one."""
+    rule = state.take_failure(token_platform, target, kind)
     if rule is None:
         return
     if rule.delay > 0:
@@ -197,7 +213,7 @@ async def _handle(request: web.Request, edge: str | None) -> web.Response:
         if token is None or token_platform is None or platform is None:
             raise invalid_token()
         check_appsecret_proof(request, params, token, config.app_secret)
-        await _check_injected(state, token_platform, node, "hide" if edge is None else "public_reply")
+        await check_injected(state, token_platform, node, "hide" if edge is None else "public_reply")
         if unreadable is not None:
             raise unreadable
         if edge is None:
@@ -209,8 +225,7 @@ async def _handle(request: web.Request, edge: str | None) -> web.Response:
         status = 200
     except GraphError as err:
         answer, status = err.body(), err.status
-        if err.code == CODE_INVALID_TOKEN:
-            headers["WWW-Authenticate"] = f'OAuth "Facebook Platform" "invalid_token" "{err.message}"'
+        headers.update(www_authenticate(err))
     except asyncio.CancelledError:
         action.finish(499, {"error": {"message": "client went away before the answer"}})
         raise

@@ -1,9 +1,10 @@
 """The control API for public activity: customers' comments, and what the public fakes saw.
 
 `POST /_sim/public_comment` builds, signs and delivers the webhook of a customer's comment on one of
-the brand's posts (Facebook `feed`, Instagram `comments`; X tweets in x_control.py); `GET /_sim/public`
-lists the posts with their threads; `GET|DELETE /_sim/public_actions` the calls our service made to
-the public fake APIs (replies, private replies, hiding).
+the brand's posts (Facebook `feed`, Instagram `comments`; X tweets in x_control.py) or of an Instagram
+mention (`mentions`, see public_mentions.py); `GET /_sim/public` lists the posts and mentions with
+their threads; `GET|DELETE /_sim/public_actions` the calls our service made to the public fake APIs
+(replies, private replies, hiding).
 """
 
 from __future__ import annotations
@@ -17,15 +18,26 @@ from aiohttp import web
 
 from bot.simulator import x_control
 from bot.simulator.config import SimulatorConfig
-from bot.simulator.const import COMMENT_TEXT_LIMIT, FACEBOOK, INSTAGRAM, MESSENGER, PUBLIC_PLATFORMS, TWITTER
+from bot.simulator.const import (
+    COMMENT_TEXT_LIMIT,
+    FACEBOOK,
+    IG_STOCK_MEDIA_PATH,
+    INSTAGRAM,
+    MESSENGER,
+    PUBLIC_PLATFORMS,
+    TWITTER,
+)
 from bot.simulator.errors import sim_error
 from bot.simulator.graph_public import comment_webhook, comment_webhook_url
 from bot.simulator.keys import CONFIG_KEY, SESSION_KEY, STATE_KEY
-from bot.simulator.public_state import COMMENT, Author, LookupFailed, PublicItem
+from bot.simulator.public_mentions import MentionRefused, add_mention
+from bot.simulator.public_state import COMMENT, Author, LookupFailed, PublicItem, PublicState
 from bot.simulator.webhooks import deliver_meta
 
 _COMMON = {"platform", "user_id", "text", "image_urls", "post_id", "parent_id", "comment_id", "followers"}
 _NAMES = {FACEBOOK: {"name"}, INSTAGRAM: {"username"}}
+# A mention is not under any post of the brand's: no post_id or parent_id.
+_MENTION_KEYS = (_COMMON - {"post_id", "parent_id"}) | {"mention", "username"}
 _COMMENT_ID = {FACEBOOK: re.compile(r"[0-9]{1,20}_[0-9]{1,20}"), INSTAGRAM: re.compile(r"[0-9]{1,20}")}
 _IG_USER_ID = re.compile(r"[0-9]{1,20}")
 _IG_USERNAME = re.compile(r"[A-Za-z0-9._]{1,30}")
@@ -75,12 +87,12 @@ def _author(platform: str, data: Mapping[str, Any], config: SimulatorConfig) -> 
     return Author(user_id, username=username, followers=followers)
 
 
-def _photo(request: web.Request, platform: str, value: Any) -> str | None:
-    """The URL of one image uploaded to this simulator (POST /_sim/media), for a Facebook comment."""
+def _photo(request: web.Request, value: Any, refusal: str | None = None) -> str | None:
+    """The URL of one image uploaded to this simulator (POST /_sim/media); `refusal` if none may come."""
     if value is None or value == []:
         return None
-    if platform == INSTAGRAM:
-        raise sim_error(400, "Instagram comments carry no photo: leave image_urls out")
+    if refusal is not None:
+        raise sim_error(400, refusal)
     if not isinstance(value, list) or len(value) != 1 or not isinstance(value[0], str):
         raise sim_error(400, "image_urls must be a list of one URL (a comment carries a single photo)")
     match = _MEDIA_PATH.fullmatch(urlsplit(value[0]).path)
@@ -107,22 +119,21 @@ async def public_comment(request: web.Request) -> web.Response:
     platform = _platform(data.get("platform"))
     if platform == TWITTER:
         return await x_control.customer_tweet(request, data)
+    if platform == INSTAGRAM and "mention" in data:
+        return await _mention(request, data)
     unknown = sorted(set(data) - _COMMON - _NAMES[platform])
     if unknown:
         raise sim_error(400, f"not for {platform} comments: {', '.join(unknown)} (see the README)")
     config = request.app[CONFIG_KEY]
     public = request.app[STATE_KEY].public
     given = _string(data, "comment_id")
-    known = public.get(platform, given) if given is not None else None
+    known = _delivered(public, platform, given)
     if known is not None:
-        if known.webhook is None:
-            raise sim_error(
-                400, f"{given} is one of the brand's posts, not a comment the simulator delivered"
-            )
         return await _deliver(request, known)
     author = _author(platform, data, config)
     text = _string(data, "text") or ""
-    photo = _photo(request, platform, data.get("image_urls"))
+    no_photo = "Instagram comments carry no photo: leave image_urls out" if platform == INSTAGRAM else None
+    photo = _photo(request, data.get("image_urls"), no_photo)
     if not text.strip() and photo is None:
         raise sim_error(400, "give text" + (" and/or image_urls" if platform == FACEBOOK else ""))
     if len(text) > COMMENT_TEXT_LIMIT[platform]:
@@ -139,6 +150,39 @@ async def public_comment(request: web.Request) -> web.Response:
     item.webhook = comment_webhook(config, public, item)
     public.add(item)
     return await _deliver(request, item)
+
+
+async def _mention(request: web.Request, data: dict[str, Any]) -> web.Response:
+    """An Instagram @mention of the brand (its own photo post, or a comment elsewhere), as `mentions`."""
+    unknown = sorted(set(data) - _MENTION_KEYS)
+    if unknown:
+        raise sim_error(400, f"not for instagram mentions: {', '.join(unknown)} (see the README)")
+    config = request.app[CONFIG_KEY]
+    public = request.app[STATE_KEY].public
+    given = _string(data, "comment_id")
+    known = _delivered(public, INSTAGRAM, given)
+    if known is not None:
+        return await _deliver(request, known)
+    author = _author(INSTAGRAM, data, config)
+    photo = _photo(request, data.get("image_urls"))
+    base = config.public_url or f"{request.scheme}://{request.host}"
+    text = _string(data, "text") or ""
+    try:
+        item = add_mention(
+            public, config.ig_id, data["mention"], author, text, photo, base + IG_STOCK_MEDIA_PATH, given
+        )
+    except MentionRefused as err:
+        raise sim_error(400, str(err)) from err
+    return await _deliver(request, item)
+
+
+def _delivered(public: PublicState, platform: str, item_id: str | None) -> PublicItem | None:
+    """The item a known `comment_id` names, to redeliver; None for a new id."""
+    known = public.get(platform, item_id) if item_id is not None else None
+    if known is not None and known.webhook is None:
+        whose = "one of the brand's posts" if known.from_brand else "another account's post"
+        raise sim_error(400, f"{item_id} is {whose}, not a comment the simulator delivered")
+    return known
 
 
 async def _deliver(request: web.Request, item: PublicItem) -> web.Response:
@@ -159,7 +203,7 @@ async def _deliver(request: web.Request, item: PublicItem) -> web.Response:
 
 
 async def list_public(request: web.Request) -> web.Response:
-    """`GET /_sim/public?platform=`: the brand's posts (and X mentions) with their threads."""
+    """`GET /_sim/public?platform=`: the brand's posts, and mentions, with their threads."""
     wanted = request.query.get("platform") or None
     platform = None if wanted is None else _platform(wanted)
     return web.json_response({"posts": request.app[STATE_KEY].public.tree(platform)})

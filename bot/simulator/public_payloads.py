@@ -5,7 +5,9 @@ item with `item: comment`, `verb: add`; `parent_id` is the post for a top-level 
 comment answered) and https://developers.facebook.com/docs/instagram-platform/webhooks (`comments`:
 `id`, `text`, `from` with `username`, `media`, `parent_id` only for replies). Both carry the entry's
 `time` in seconds, unlike messaging webhooks (milliseconds). Comments by the Page or the Instagram
-account itself arrive the same way, with `from.id` the account's own id. Pure functions.
+account itself arrive the same way, with `from.id` the account's own id. Instagram `mentions` carry
+ids only (`media_id`, and `comment_id` for a comment), as in the webhooks reference
+(https://developers.facebook.com/docs/graph-api/webhooks/reference/instagram). Pure functions.
 """
 
 from __future__ import annotations
@@ -62,4 +64,13 @@ def instagram_comment_webhook(ig_id: str, comment: PublicItem, now: float) -> di
     if comment.parent_id != comment.post_id:
         value["parent_id"] = comment.parent_id
     entry = {"id": ig_id, "time": int(now), "changes": [{"field": "comments", "value": value}]}
+    return {"object": WEBHOOK_OBJECT["instagram"], "entry": [entry]}
+
+
+def instagram_mention_webhook(ig_id: str, mention: PublicItem, now: float) -> dict[str, Any]:
+    """An Instagram `mentions` webhook: the media, and for a comment mention the comment; nothing else."""
+    value = {"media_id": mention.post_id}
+    if mention.parent_id is not None:
+        value["comment_id"] = mention.id
+    entry = {"id": ig_id, "time": int(now), "changes": [{"field": "mentions", "value": value}]}
     return {"object": WEBHOOK_OBJECT["instagram"], "entry": [entry]}

@@ -4,6 +4,10 @@ Ids take each platform's form: Facebook posts `<page_id>_<digits>` and comments 
 Instagram media and comments digits; X tweets snowflakes (from `XState.new_id`, passed in). Every call to
 the public fake APIs (and every private reply through the Send API) is kept as a `PublicAction`.
 
+Instagram mentions live outside the brand's media: a caption mention is the customer's own media (a
+`MENTION` at the top of its thread), a comment mention a `MENTION` comment under another account's
+media (a `POST` that is not `from_brand`). The brand may answer them only through the mentions edge.
+
 Owned by `SimState` (one app, one event loop, so no locks) and sharing its clock.
 """
 
@@ -27,7 +31,7 @@ from bot.simulator.const import (
 
 POST = "post"  # one of the brand's own posts
 COMMENT = "comment"  # anything under a post (X replies too)
-MENTION = "mention"  # an X tweet mentioning the brand that starts its own conversation
+MENTION = "mention"  # an X tweet or Instagram caption or comment that mentions the brand (see above)
 DAY = 24 * 3600.0
 
 # The brand's posts on each platform: (id digits, text, Facebook status_type, age in days).
@@ -136,16 +140,30 @@ class PublicAction:
         }
 
 
+def _takes_comments(post: PublicItem) -> bool:
+    """Customers comment through the simulator on the brand's posts, and on X in a mention's thread.
+
+    Comments on an Instagram mention's media (the customer's or another account's) send no webhook.
+    """
+    if post.platform == TWITTER:
+        return post.kind in (POST, MENTION)
+    return post.kind == POST and post.from_brand
+
+
 class PublicState:
     """Posts and comments per platform, in creation order, and the record of public API calls."""
 
     def __init__(self, clock: Callable[[], float]) -> None:
         self.clock = clock
         self._items: dict[tuple[str, str], PublicItem] = {}
+        # Ids start from the clock, as the platforms' never repeat: a restarted simulator must not hand out
+        # an id our service already stored (and deduplicates) from an earlier run.
+        fresh = int(clock() * 1000) * 1000
         self._numbers = {
-            FACEBOOK: itertools.count(1000000000000001),
-            INSTAGRAM: itertools.count(17850000000000001),
+            FACEBOOK: itertools.count(fresh),
+            INSTAGRAM: itertools.count(17 * 10**16 + fresh),
         }
+        self._media_numbers = itertools.count(18 * 10**16 + fresh)
         self._actions: deque[PublicAction] = deque(maxlen=PUBLIC_ACTIONS_KEPT)
         self._action_ids = itertools.count(1)
 
@@ -174,7 +192,11 @@ class PublicState:
 
     def posts(self, platform: str) -> list[PublicItem]:
         """The brand's posts on `platform`, oldest first."""
-        return [item for item in self._items.values() if item.platform == platform and item.kind == POST]
+        return [
+            item
+            for item in self._items.values()
+            if item.platform == platform and item.kind == POST and item.from_brand
+        ]
 
     # Items
     def add(self, item: PublicItem) -> PublicItem:
@@ -193,6 +215,40 @@ class PublicState:
             comment_id = f"{post.id.rsplit('_', 1)[-1]}_{number}" if post.platform == FACEBOOK else number
             if (post.platform, comment_id) not in self._items:
                 return comment_id
+
+    def new_media_id(self) -> str:
+        """A fresh Instagram media id, for a customer's post or another account's."""
+        while True:
+            media_id = str(next(self._media_numbers))
+            if (INSTAGRAM, media_id) not in self._items:
+                return media_id
+
+    def comment_count(self, post: PublicItem) -> int:
+        """How many comments and replies are under `post`."""
+        return sum(
+            1
+            for item in self._items.values()
+            if item.platform == post.platform and item.post_id == post.id and item is not post
+        )
+
+    def is_comment(self, item: PublicItem) -> bool:
+        """A comment or reply, or an Instagram comment mention (a comment on another account's media)."""
+        return item.kind == COMMENT or (item.kind == MENTION and item.parent_id is not None)
+
+    def on_brand_post(self, item: PublicItem) -> bool:
+        """Whether `item` is, or is under, one of the brand's own posts: what Meta lets the brand moderate."""
+        post = self.get(item.platform, item.post_id)
+        return post is not None and post.kind == POST and post.from_brand
+
+    def caption_mention(self, media_id: str) -> PublicItem | None:
+        """The customer's Instagram media whose caption mentions the brand, by media id."""
+        item = self.get(INSTAGRAM, media_id)
+        return item if item is not None and item.kind == MENTION and item.parent_id is None else None
+
+    def comment_mention(self, comment_id: str) -> PublicItem | None:
+        """A customer's Instagram comment mentioning the brand on another account's media, by comment id."""
+        item = self.get(INSTAGRAM, comment_id)
+        return item if item is not None and item.kind == MENTION and item.parent_id is not None else None
 
     def top_level(self, item: PublicItem) -> PublicItem:
         """The comment directly under the post that `item` belongs to (itself for a top-level comment)."""
@@ -220,12 +276,17 @@ class PublicState:
         if post_id is None:
             return self.posts(platform)[0], None
         post = self.get(platform, post_id)
-        if post is None or post.kind not in (POST, MENTION):
-            raise LookupFailed(f"post_id {post_id} is not a post on {platform} (see GET /_sim/public)")
+        if post is None or not _takes_comments(post):
+            named = f"post_id {post_id} is not"
+            if parent is not None:
+                named = f"parent_id {parent_id} is not under"
+            raise LookupFailed(
+                f"{named} a post on {platform} whose comments reach the brand (see GET /_sim/public)"
+            )
         return post, parent
 
     def tree(self, platform: str | None = None) -> list[dict[str, Any]]:
-        """Posts (and X mentions) with their threads, as `GET /_sim/public` lists them."""
+        """Posts and mentions with their threads, as `GET /_sim/public` lists them."""
         children: dict[tuple[str, str], list[PublicItem]] = {}
         roots: list[PublicItem] = []
         for item in self._items.values():

@@ -16,9 +16,15 @@ from typing import Any
 from aiohttp import web
 
 from bot.simulator.config import SimulatorConfig
-from bot.simulator.const import CODE_INVALID_TOKEN, INSTAGRAM, PUBLIC_NAME
+from bot.simulator.const import INSTAGRAM, PUBLIC_NAME
 from bot.simulator.graph_auth import access_token, check_appsecret_proof, unsupported_post
-from bot.simulator.graph_errors import GraphError, injected, invalid_parameter, invalid_token
+from bot.simulator.graph_errors import (
+    GraphError,
+    injected,
+    invalid_parameter,
+    invalid_token,
+    www_authenticate,
+)
 from bot.simulator.graph_public import claim_private_reply
 from bot.simulator.keys import CONFIG_KEY, STATE_KEY
 from bot.simulator.public_state import PublicAction
@@ -111,8 +117,7 @@ async def send_message(request: web.Request) -> web.Response:
         status = 200
     except GraphError as err:
         answer, status = err.body(), err.status
-        if err.code == CODE_INVALID_TOKEN:
-            headers["WWW-Authenticate"] = f'OAuth "Facebook Platform" "invalid_token" "{err.message}"'
+        headers.update(www_authenticate(err))
     except asyncio.CancelledError:
         _finish(record, 499, {"error": {"message": "client went away before the answer"}}, action)
         raise

@@ -59,7 +59,8 @@ class FailureRule:
 
     `recipient`, `platform` and `kind` ("message" or "sender_action"; on X also "media_upload" and
     "media_download"; "public_reply" and "hide" for the public APIs, whose recipient is the target
-    comment or tweet) narrow what matches; None matches all. `reset_in` sets X's x-rate-limit-reset.
+    comment or tweet; "mention_lookup" for reading an Instagram mention, recipient its id) narrow what
+    matches; None matches all. `reset_in` sets X's x-rate-limit-reset.
     """
 
     remaining: int

@@ -13,6 +13,7 @@ from connectors.meta_events import (
     Echo,
     Handover,
     Ignored,
+    InstagramMention,
     MalformedWebhook,
     Standby,
     Unsupported,
@@ -72,7 +73,7 @@ EXPECTED = {
     ("messenger", "feed__reaction"): (Ignored, "feed_reaction_add", None),
     ("instagram", "comments__comment"): (Comment, None, "Love this! Is it available in navy?"),
     ("instagram", "comments__reply"): (Comment, None, "+1 for navy"),
-    ("instagram", "mentions__caption"): (Unsupported, "change_mentions", None),
+    ("instagram", "mentions__caption"): (InstagramMention, None, None),
 }  # fmt: skip
 
 

@@ -22,6 +22,7 @@ import pytest
 import sqlalchemy
 
 from connectors.mentions import MentionStore
+from connectors.metrics import value
 
 from .agent_reply_support import SIM, TOKEN, Stack, customer_id, start_stack
 
@@ -230,3 +231,96 @@ async def test_a_reply_too_long_for_x_is_refused_before_any_call(stack) -> None:
 
     assert (status, answer["error"]) == (409, "refused") and "280" in answer["detail"]
     assert await platform_calls(stack) == []
+
+
+async def photo(stack: Stack) -> str:
+    """An image uploaded to the simulator (Instagram's CDN in this play); its URL."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64), (200, 120, 40)).save(buffer, "JPEG")
+    answer = await stack.sim(
+        "POST", "/_sim/media", data=buffer.getvalue(), headers={"Content-Type": "image/jpeg"}
+    )
+    return str(answer["url"])
+
+
+async def test_an_instagram_caption_mention_is_fetched_stored_and_answered_under_it(stack, migrated) -> None:
+    url = await photo(stack)
+    body = {
+        "platform": "instagram",
+        "mention": "caption",
+        "user_id": customer_id(),
+        "username": "ana.wears",
+        "text": "@loomandco my favourite tote",
+        "image_urls": [url],
+    }
+    answer = await stack.sim("POST", "/_sim/public_comment", json=body)
+    await stack.settle()
+    media_id = str(answer["id"])
+
+    [row] = stored(migrated, media_id)
+    assert (row["channel"], row["kind"], row["post_id"], row["author_handle"]) == (
+        "instagram",
+        "mention",
+        media_id,
+        "ana.wears",
+    )
+    assert "my favourite tote" in row["text"] and json.loads(row["media_urls"]) == [url]
+
+    status, made = await act(stack, "instagram", action="reply", item_id=media_id, text="Thank you, Ana!")
+    refused, why = await act(stack, "instagram", action="hide", item_id=media_id)
+
+    assert status == 200
+    [call] = await platform_calls(stack, "public_reply")
+    assert (call["target_id"], call["accepted"], call["text"]) == (media_id, True, "Thank you, Ana!")
+    assert made["id"] == call["result_id"] and call["endpoint"].endswith(f"/{SIM.ig_id}/mentions")
+    assert (refused, why["error"]) == (409, "refused")  # not our media: nothing to hide
+    assert len(await platform_calls(stack)) == 1
+
+
+async def test_an_instagram_comment_mention_is_answered_under_the_comment(stack, migrated) -> None:
+    body = {
+        "platform": "instagram",
+        "mention": "comment",
+        "user_id": customer_id(),
+        "username": "sam.finds",
+        "text": "@loomandco is this yours?",
+    }
+    answer = await stack.sim("POST", "/_sim/public_comment", json=body)
+    await stack.settle()
+    comment_id = str(answer["id"])
+    [row] = stored(migrated, comment_id)
+    assert (row["kind"], row["post_id"], row["text"]) == (
+        "mention",
+        str(answer["post_id"]),
+        "@loomandco is this yours?",
+    )
+    assert json.loads(row["media_urls"]) == []  # the photo is someone else's post, not the customer's
+
+    status, _ = await act(stack, "instagram", action="reply", item_id=comment_id, text="It is! ✨")
+    private, why = await act(stack, "instagram", action="private_reply", item_id=comment_id, text="Hi")
+
+    assert status == 200 and (private, why["error"]) == (409, "refused")
+    [call] = await platform_calls(stack, "public_reply")
+    assert call["target_id"] == comment_id and call["accepted"]
+
+
+async def test_a_mention_whose_lookup_fails_is_tried_again(stack, migrated) -> None:
+    body = {
+        "platform": "instagram",
+        "mention": "caption",
+        "user_id": customer_id(),
+        "username": "retry.me",
+        "text": "@loomandco hello",
+        "image_urls": [await photo(stack)],
+    }
+    await stack.fail(kind="mention_lookup", status=500, count=2)
+    failed_before = value("graph_api_errors", "instagram", "1200")
+    answer = await stack.sim("POST", "/_sim/public_comment", json=body)
+    await stack.settle()
+
+    assert value("graph_api_errors", "instagram", "1200") == failed_before + 2
+    assert [r["author_handle"] for r in stored(migrated, str(answer["id"]))] == ["retry.me"]

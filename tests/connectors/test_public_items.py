@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.meta_events import Comment, Ignored, Unsupported, parse_webhook
+from connectors.meta_events import Comment, Ignored, InstagramMention, Unsupported, parse_webhook
 from connectors.meta_schema import validate_body
 from connectors.x_events import Mention
 from connectors.x_events import parse_webhook as parse_x_webhook
@@ -86,10 +86,25 @@ def test_an_instagram_comment_and_a_reply_to_it() -> None:
     assert reply.parent_id == "17865799348089039"
 
 
-def test_an_instagram_mention_is_logged_as_unsupported_not_dropped_silently() -> None:
+def test_an_instagram_mention_carries_only_the_ids_to_fetch() -> None:
     [event] = meta_events("instagram", "mentions__caption", "instagram")
 
-    assert isinstance(event, Unsupported) and event.kind == "change_mentions"
+    assert isinstance(event, InstagramMention)
+    assert (event.media_id, event.comment_id, event.item_id) == (
+        "17920238422030506",
+        None,
+        "17920238422030506",
+    )
+    assert event.recipient_id == IG_ID and event.dedupe_key == "mention:17920238422030506"
+
+
+def test_an_unknown_change_field_is_logged_as_unsupported() -> None:
+    body = load("instagram", "mentions__caption")
+    body["entry"][0]["changes"][0]["field"] = "story_insights"
+
+    [event] = parse_webhook("instagram", "instagram", validate_body(body, "instagram").body)
+
+    assert isinstance(event, Unsupported) and event.kind == "change_story_insights"
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from .conftest import APP_SECRET, PAGE_ID, PAGE_TOKEN, Captured, Receiver
+from .conftest import APP_SECRET, IG_ID, IG_TOKEN, PAGE_ID, PAGE_TOKEN, Captured, Receiver, graph_error
 from .x_support import PNG_1X1
 
 FB_POST = f"{PAGE_ID}_122100000000000001"
@@ -88,3 +88,36 @@ async def listed(sim: TestClient, item_id: str) -> dict[str, Any]:
             return item
         stack.extend(item["replies"])
     raise AssertionError(f"{item_id} is not listed")
+
+
+async def ig_mention(sim: TestClient, mention: str, **fields: Any) -> dict[str, Any]:
+    """A customer's Instagram mention (`caption` or `comment`) through `/_sim/public_comment`."""
+    body = {"platform": "instagram", "mention": mention, "user_id": IG_CUSTOMER, "text": "love it", **fields}
+    response = await sim.post("/_sim/public_comment", json=body)
+    assert response.status == 200, await response.text()
+    return await response.json()
+
+
+async def graph_get(
+    sim: TestClient, fields: str | None, token: str | None = IG_TOKEN, node: str = IG_ID, **query: str
+) -> tuple[int, dict[str, Any]]:
+    """GET a Graph node with `fields` and the token in the query, as our Graph client reads mentions."""
+    params = {**({"access_token": token} if token is not None else {}), **query}
+    if fields is not None:
+        params["fields"] = fields
+    response = await sim.get(f"/v21.0/{node}", params=params)
+    return response.status, await response.json()
+
+
+async def caption_mention(sim: TestClient, **fields: Any) -> dict[str, Any]:
+    """A customer's photo post mentioning the brand (with an uploaded photo)."""
+    return await ig_mention(sim, "caption", image_urls=[await uploaded_image(sim)], **fields)
+
+
+def unsupported_request(answer: dict[str, Any], node: str, method: str = "get") -> None:
+    """Graph's 100/33 for a node that does not exist or is out of reach."""
+    error = graph_error(answer)
+    assert (error["code"], error["error_subcode"]) == (100, 33)
+    assert error["message"].startswith(
+        f"Unsupported {method} request. Object with ID '{node}' does not exist"
+    )

@@ -9,6 +9,7 @@ Every change is in the audit trail.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import uuid
 
@@ -31,9 +32,14 @@ class EngagementError(Exception):
     """An action that cannot be done now; the message says why (shown in the desk)."""
 
 
-def client_id(item: EngagementItem, kind: str) -> str:
-    """One per item and kind of reply: whoever sends it, however often, it goes out once."""
-    return f"engagement-{item.id}-{kind}"
+def client_id(mention: Mention, kind: str) -> str:
+    """One per platform item and kind of reply: whoever sends it, however often, it goes out once.
+
+    From the platform's id, never our row's: the connectors remember client ids for a day (in Redis,
+    shared by every deployment on it), and a database started afresh numbers its rows from 1 again.
+    """
+    digest = hashlib.sha256(f"{mention.channel}\n{mention.external_id}\n{kind}".encode()).hexdigest()
+    return f"engagement-{digest[:40]}"
 
 
 class EngagementActions:
@@ -82,7 +88,7 @@ class EngagementActions:
         action = "reply" if kind == PUBLIC else "private_reply"
         try:
             made = await self._rasa.public_action(
-                mention.channel, action, mention.external_id, text, client_id(item, kind), name
+                mention.channel, action, mention.external_id, text, client_id(mention, kind), name
             )
         except DeliveryError:
             async with self._db.sessions() as session, session.begin():

@@ -113,7 +113,7 @@ def confusion_section(cv: quality.CrossValidation | None, note: str, folds: int)
     ]
     pairs = cv.confused_pairs(5)
     if pairs:
-        lines += ["Intents mixed up most often (\"one way\": the first read as the second):", ""]
+        lines += ['Intents mixed up most often ("one way": the first read as the second):', ""]
         lines += [f"- {mixed(*pair)}" for pair in pairs]
         lines.append("")
     lines += [

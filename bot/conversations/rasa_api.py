@@ -62,14 +62,8 @@ class RasaClient:
         if channel not in REPLY_CHANNELS:
             raise DeliveryError(f"replies cannot be sent on the {channel!r} channel from the desk")
         body = {"conversation_id": conversation_id, "text": text, "client_id": client_id, "agent": agent}
-        url = f"{self._base}/webhooks/{channel}/agent_reply"
-        headers = {"Authorization": f"Bearer {self._desk_token}"}
-        try:
-            async with self._http().post(url, json=body, headers=headers, timeout=REPLY_TIMEOUT) as response:
-                answer = await response.json(content_type=None)
-        except (aiohttp.ClientError, TimeoutError, ValueError) as err:
-            raise DeliveryError(f"the assistant's server did not answer ({err.__class__.__name__})") from err
-        if response.status == 200:
+        status, answer = await self._to_connector(channel, "agent_reply", body)
+        if status == 200:
             return Delivered(list(answer.get("message_ids") or []))
         error = answer.get("error") if isinstance(answer, dict) else None
         if error == "outside_window":
@@ -77,8 +71,8 @@ class RasaClient:
                 "Meta's 7-day window for human replies has closed; the customer must write first"
             )
         detail = answer.get("detail") if isinstance(answer, dict) else answer
-        logger.warning("agent reply refused (%s): %s", response.status, answer)
-        raise DeliveryError(f"not delivered ({response.status} {error or ''}): {detail or ''}".strip())
+        logger.warning("agent reply refused (%s): %s", status, answer)
+        raise DeliveryError(f"not delivered ({status} {error or ''}): {detail or ''}".strip())
 
     async def public_action(
         self, channel: str, action: str, item_id: str, text: str, client_id: str, actor: str
@@ -92,20 +86,22 @@ class RasaClient:
         if route is None:
             raise DeliveryError(f"no public actions on the {channel!r} channel")
         body = {"action": action, "item_id": item_id, "text": text, "client_id": client_id, "actor": actor}
-        url = f"{self._base}/webhooks/{route}/public_action"
+        status, answer = await self._to_connector(route, "public_action", body)
+        if status == 200 and isinstance(answer, dict):
+            return str(answer.get("id") or "")
+        detail = answer.get("detail") if isinstance(answer, dict) else answer
+        logger.warning("public %s on %s %s refused (%s): %s", action, channel, item_id, status, answer)
+        raise DeliveryError(f"not done ({status}): {detail or ''}".strip())
+
+    async def _to_connector(self, route: str, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+        """POST to a connector's desk route (bearer DESK_API_TOKEN): the status and the JSON answer."""
+        url = f"{self._base}/webhooks/{route}/{path}"
         headers = {"Authorization": f"Bearer {self._desk_token}"}
         try:
             async with self._http().post(url, json=body, headers=headers, timeout=REPLY_TIMEOUT) as response:
-                answer = await response.json(content_type=None)
+                return response.status, await response.json(content_type=None)
         except (aiohttp.ClientError, TimeoutError, ValueError) as err:
             raise DeliveryError(f"the assistant's server did not answer ({err.__class__.__name__})") from err
-        if response.status == 200 and isinstance(answer, dict):
-            return str(answer.get("id") or "")
-        detail = answer.get("detail") if isinstance(answer, dict) else answer
-        logger.warning(
-            "public %s on %s %s refused (%s): %s", action, channel, item_id, response.status, answer
-        )
-        raise DeliveryError(f"not done ({response.status}): {detail or ''}".strip())
 
     async def _api(self, path: str, body: Any) -> None:
         url = f"{self._base}{path}"

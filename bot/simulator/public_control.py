@@ -192,14 +192,7 @@ async def _deliver(request: web.Request, item: PublicItem) -> web.Response:
     delivery = await deliver_meta(
         request.app[SESSION_KEY], url, item.webhook, config.app_secret, config.webhook_timeout
     )
-    answer = {
-        **delivery.to_json(),
-        "id": item.id,
-        "post_id": item.post_id,
-        "parent_id": item.parent_id,
-        "webhook": item.webhook,
-    }
-    return web.json_response(answer, status=200 if delivery.status is not None else 502)
+    return x_control.delivered(delivery, item)
 
 
 async def list_public(request: web.Request) -> web.Response:

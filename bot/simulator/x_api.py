@@ -43,7 +43,7 @@ DM_ROUTE = X_API_PREFIX + "/2/dm_conversations/with/{participant_id}/messages"
 UPLOAD_ROUTE = X_API_PREFIX + "/2/media/upload"
 TON_ROUTE = X_API_PREFIX + "/1.1/ton/data/dm/{event_id}/{media_id}/{name}"
 TWEET_MEDIA_ROUTE = X_API_PREFIX + "/pbs/media/{tweet_id}/{media_id}/{name}"
-_NOT_JSON = object()
+NOT_JSON = object()
 
 
 def public_base(request: web.Request) -> str:
@@ -118,18 +118,32 @@ async def _answer(
     return status, answer, headers, result
 
 
+def decode_json(raw: bytes) -> Any:
+    """The JSON body, or NOT_JSON (the route answers X's invalid-request problem after its other checks)."""
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return NOT_JSON
+
+
+async def checked_json(request: web.Request, body: Any, target_id: str | None, kind: str) -> dict[str, str]:
+    """What X checks first on a JSON route: the signature, an injected failure, then that it is JSON."""
+    await authorize(request)
+    headers = await check_injected(request, target_id, kind)
+    if body is NOT_JSON:
+        raise invalid_request("The request body is not valid JSON")
+    return headers
+
+
 # ---- POST /x/2/dm_conversations/with/{participant_id}/messages -------------------------------------
 
 
 async def send_dm(request: web.Request) -> web.Response:
     """Send a one-to-one DM; 201 `{"data": {"dm_conversation_id", "dm_event_id"}}`."""
     raw = await request.read()
-    try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        body = _NOT_JSON
+    body = decode_json(raw)
     participant_id = request.match_info["participant_id"]
-    recorded = raw.decode("utf-8", "replace") if body is _NOT_JSON else body
+    recorded = raw.decode("utf-8", "replace") if body is NOT_JSON else body
     record = request.app[STATE_KEY].start_record(TWITTER, participant_id, recorded, request.path)
     status, answer, headers, dm = await _answer(record, _send_dm(request, body, participant_id), 201)
     if isinstance(dm, DmRequest) and request.app[STATE_KEY].x.echoes_enabled:
@@ -143,10 +157,7 @@ async def _send_dm(
 ) -> tuple[dict[str, Any], dict[str, str], DmRequest]:
     config = request.app[CONFIG_KEY]
     x = request.app[STATE_KEY].x
-    await authorize(request)
-    headers = await check_injected(request, participant_id, "message")
-    if body is _NOT_JSON:
-        raise invalid_request("The request body is not valid JSON")
+    headers = await checked_json(request, body, participant_id, "message")
     dm = validate_dm(body, participant_id, config.x_user_id, x)
     low, high = sorted((int(participant_id), int(config.x_user_id)))
     answer = {"data": {"dm_conversation_id": f"{low}-{high}", "dm_event_id": x.new_id()}}

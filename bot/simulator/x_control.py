@@ -278,7 +278,11 @@ async def _redeliver(request: web.Request, item: PublicItem) -> web.Response:
     """Post the webhook first delivered for `item` again, byte for byte the same body."""
     if item.webhook is None:
         raise sim_error(400, f"{item.id} is one of the brand's posts, not a tweet the simulator delivered")
-    delivery = await _post(request, item.webhook)
+    return delivered(await _post(request, item.webhook), item)
+
+
+def delivered(delivery: Delivery, item: PublicItem) -> web.Response:
+    """The control API's answer for a public item's webhook: how it went, the ids, the body sent."""
     answer = {
         **delivery.to_json(),
         "id": item.id,

@@ -12,7 +12,6 @@ Every call is recorded in `/_sim/public_actions` (not `/_sim/sends`). After a re
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Awaitable
 from typing import Any
 
@@ -23,8 +22,8 @@ from bot.simulator.const import TWITTER, X_API_PREFIX, X_REPLY_NOT_VISIBLE
 from bot.simulator.keys import CONFIG_KEY, SESSION_KEY, STATE_KEY
 from bot.simulator.public_state import COMMENT, Author, PublicAction, PublicItem
 from bot.simulator.webhooks import deliver, encode
-from bot.simulator.x_api import authorize, check_injected
-from bot.simulator.x_errors import XProblem, invalid_request, problem
+from bot.simulator.x_api import checked_json, decode_json
+from bot.simulator.x_errors import XProblem, problem
 from bot.simulator.x_payloads import ReplyTo, mentions_user, tweet
 from bot.simulator.x_validation import validate_hidden, validate_reply
 from bot.simulator.x_webhooks import x_signature_headers
@@ -33,16 +32,7 @@ TWEETS_ROUTE = X_API_PREFIX + "/2/tweets"
 HIDDEN_ROUTE = X_API_PREFIX + "/2/tweets/{tweet_id}/hidden"
 # The simulator's wording: X's text for this refusal is not documented.
 NOT_OUR_CONVERSATION = "You can only hide or unhide replies to conversations you started."
-_NOT_JSON = object()
-
 Work = Awaitable[tuple[dict[str, Any], dict[str, str], Any]]
-
-
-def _decode(raw: bytes) -> Any:
-    try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return _NOT_JSON
 
 
 async def _run(
@@ -67,7 +57,7 @@ async def _run(
 
 async def create_tweet(request: web.Request) -> web.Response:
     """A reply by the brand; 201 `{"data": {"edit_history_tweet_ids", "id", "text"}}`, then its webhook."""
-    body = _decode(await request.read())
+    body = decode_json(await request.read())
     reply = body.get("reply") if isinstance(body, dict) else None
     target = reply.get("in_reply_to_tweet_id") if isinstance(reply, dict) else None
     text = body.get("text") if isinstance(body, dict) else None
@@ -88,12 +78,10 @@ async def _reply(request: web.Request, body: Any) -> tuple[dict[str, Any], dict[
     config = request.app[CONFIG_KEY]
     state = request.app[STATE_KEY]
     x = state.x
-    await authorize(request)
     reply = body.get("reply") if isinstance(body, dict) else None
     target_id = reply.get("in_reply_to_tweet_id") if isinstance(reply, dict) else None
-    headers = await check_injected(request, target_id if isinstance(target_id, str) else None, "public_reply")
-    if body is _NOT_JSON:
-        raise invalid_request("The request body is not valid JSON")
+    target = target_id if isinstance(target_id, str) else None
+    headers = await checked_json(request, body, target, "public_reply")
     wanted = validate_reply(body)
     target = state.public.get(TWITTER, wanted.in_reply_to)
     if target is None:
@@ -141,7 +129,7 @@ async def _deliver_own(app: web.Application, body: dict[str, Any], action: Publi
 
 async def hide_reply(request: web.Request) -> web.Response:
     """Hide (or show) a reply in one of the brand's conversations; 200 `{"data": {"hidden"}}`."""
-    body = _decode(await request.read())
+    body = decode_json(await request.read())
     tweet_id = request.match_info["tweet_id"]
     wanted = body.get("hidden") if isinstance(body, dict) else None
     kind = "unhide" if wanted is False else "hide"
@@ -155,10 +143,7 @@ async def _hide(
 ) -> tuple[dict[str, Any], dict[str, str], None]:
     config = request.app[CONFIG_KEY]
     public = request.app[STATE_KEY].public
-    await authorize(request)
-    headers = await check_injected(request, tweet_id, "hide")
-    if body is _NOT_JSON:
-        raise invalid_request("The request body is not valid JSON")
+    headers = await checked_json(request, body, tweet_id, "hide")
     hidden = validate_hidden(body, tweet_id)
     item = public.get(TWITTER, tweet_id)
     if item is None:

@@ -13,7 +13,7 @@ import hashlib
 import logging
 import uuid
 
-from sqlalchemy import select, update
+from sqlalchemy import Update, select, update
 
 from bot.conversations.rasa_api import DeliveryError, RasaClient
 from bot.storage import audit
@@ -40,6 +40,14 @@ def client_id(mention: Mention, kind: str) -> str:
     """
     digest = hashlib.sha256(f"{mention.channel}\n{mention.external_id}\n{kind}".encode()).hexdigest()
     return f"engagement-{digest[:40]}"
+
+
+def status_change(item_id: int, after: str, before: str | None = None) -> Update:
+    """The UPDATE that moves an item to `after` (only from `before`, when given: a claim)."""
+    query = update(EngagementItem).where(EngagementItem.id == item_id)
+    if before is not None:
+        query = query.where(EngagementItem.status == before)
+    return query.values(status=after, updated_at=utcnow())
 
 
 class EngagementActions:
@@ -71,11 +79,7 @@ class EngagementActions:
             raise EngagementError("write a reply first")
         item, mention = await self._load(item_id)
         async with self._db.sessions() as session, session.begin():
-            claimed = await session.execute(
-                update(EngagementItem)
-                .where(EngagementItem.id == item.id, EngagementItem.status == OPEN)
-                .values(status=SENDING, updated_at=utcnow())
-            )
+            claimed = await session.execute(status_change(item.id, SENDING, before=OPEN))
         if claimed.rowcount != 1:
             raise EngagementError(f"this item is {item.status}: it was answered or dismissed already")
         return await self._send(item, mention, actor, text, kind)
@@ -92,11 +96,7 @@ class EngagementActions:
             )
         except DeliveryError:
             async with self._db.sessions() as session, session.begin():
-                await session.execute(
-                    update(EngagementItem)
-                    .where(EngagementItem.id == item.id)
-                    .values(status=OPEN, updated_at=utcnow())
-                )
+                await session.execute(status_change(item.id, OPEN))
             raise
         async with self._db.sessions() as session, session.begin():
             await session.execute(
@@ -136,11 +136,7 @@ class EngagementActions:
                     logger.warning("public item %s: the bot's answer failed again: %s", item.id, err)
             else:  # an agent's: back in the queue; resending the same text replays the first answer
                 async with self._db.sessions() as session, session.begin():
-                    await session.execute(
-                        update(EngagementItem)
-                        .where(EngagementItem.id == item.id, EngagementItem.status == SENDING)
-                        .values(status=OPEN, updated_at=utcnow())
-                    )
+                    await session.execute(status_change(item.id, OPEN, before=SENDING))
         return len(rows)
 
     async def set_hidden(self, item_id: int, actor: Agent | str, hidden: bool) -> None:
@@ -165,11 +161,7 @@ class EngagementActions:
         item, _ = await self._load(item_id)
         before, after = (DISMISSED, OPEN) if reopen else (OPEN, DISMISSED)
         async with self._db.sessions() as session, session.begin():
-            changed = await session.execute(
-                update(EngagementItem)
-                .where(EngagementItem.id == item.id, EngagementItem.status == before)
-                .values(status=after, updated_at=utcnow())
-            )
+            changed = await session.execute(status_change(item.id, after, before=before))
             if changed.rowcount != 1:
                 raise EngagementError(f"this item is {item.status}, not {before}")
             audit.record(

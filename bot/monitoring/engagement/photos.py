@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from bot.catalog.fetch import ImageFetchError, fetch_image, media_policy_for
-from bot.catalog.logos import ConfiguredLogos
+from bot.catalog.logos import ConfiguredLogos, Sighting
 from bot.catalog.photo_config import PhotoConfig
 from bot.catalog.product_search import ProductSearch, product_search_for
 from bot.monitoring.engagement.classify import ProductSeen
@@ -33,8 +33,13 @@ class PhotoFindings:
     """What one photo showed: the product (None: no match good enough to name) and our logos."""
 
     product: ProductSeen | None = None
-    logos: tuple[str, ...] = ()
+    sightings: tuple[Sighting, ...] = ()  # every configured logo seen (ours and others')
     unreadable: str = ""  # why the photo could not be used, if it could not
+
+    @property
+    def logos(self) -> tuple[str, ...]:
+        """The names of our own logos in the photo."""
+        return tuple(s.name for s in self.sightings if s.ours)
 
 
 def x_credentials(env: Mapping[str, str] | None = None) -> OAuth1Credentials | None:
@@ -97,9 +102,9 @@ class PhotoLookup:
         (kind, results), sightings = await asyncio.gather(
             search.photo_verdict(image), asyncio.to_thread(self._logos.detector().detect, image)
         )
-        logos = tuple(s.name for s in sightings if s.ours)
+        seen = tuple(sightings)
         if kind == "none" or not results:
-            return PhotoFindings(logos=logos)
+            return PhotoFindings(sightings=seen)
         best = results[0]
         product = ProductSeen(
             best.product.id,
@@ -108,4 +113,4 @@ class PhotoLookup:
             best.product.url,
             best.confidence if best.confidence is not None else best.score,
         )
-        return PhotoFindings(product, logos)
+        return PhotoFindings(product, seen)

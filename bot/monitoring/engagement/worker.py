@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Table, select
 
 from bot.catalog.availability import CatalogService
+from bot.catalog.lookup_log import record_logo_sightings
 from bot.conversations.rasa_api import DeliveryError, RasaClient
 from bot.conversations.tail import Tail
 from bot.monitoring.config import ModerationSettings
@@ -193,7 +194,7 @@ class EngagementWorker:
     async def file(self, mention: Mention) -> int:
         """File one item (1), or nothing when another reader already did (0); then act as its policy says."""
         config = self._config()
-        understood, _ = await self.understand(mention)
+        understood, findings = await self.understand(mention)
         kind = category(understood, config)
         policy = config.policy(kind)
         decision, rule = policy.decision, kind
@@ -237,8 +238,24 @@ class EngagementWorker:
             kind,
             decision,
         )
+        if findings is not None and findings.sightings:
+            await self._record_logos(mention, understood, findings)
         await self._act(item_id, decision, policy.hide, text)
         return 1
+
+    async def _record_logos(self, mention: Mention, item: Understood, findings: PhotoFindings) -> None:
+        """The logos in a public photo, for Analytics' logo chart (as DM photos' are); never stops filing."""
+        try:
+            await record_logo_sightings(
+                self._db,
+                f"{mention.channel}:{mention.external_id}",  # no conversation: the public item
+                mention.channel,
+                media_urls(mention)[0],
+                findings.sightings,
+                (item.sentiment_label, item.sentiment_score),
+            )
+        except Exception:  # analytics only
+            logger.exception("could not record the logos in public item %s", mention.id)
 
     async def _act(self, item_id: int, decision: str, hide: bool, text: str) -> None:
         """The policy's own actions: hide at once, answer in public; a failure leaves the item in the desk."""

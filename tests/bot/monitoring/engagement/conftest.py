@@ -95,14 +95,23 @@ async def channels() -> AsyncIterator[RasaWithChannels]:
         yield fake
 
 
-def worker_for(db: Database, fake: RasaWithChannels, tmp_path: Path, policies: str = "") -> EngagementWorker:
-    """A worker on the database, with engagement.yml as committed (or these policies instead)."""
+def worker_for(
+    db: Database,
+    fake: RasaWithChannels,
+    tmp_path: Path,
+    policies: str = "",
+    photo_hosts: tuple[str, ...] = (),
+) -> EngagementWorker:
+    """A worker on the database, with engagement.yml as committed (or these policies instead).
+
+    `photo_hosts`: where the test serves photos from (the fetch policy refuses any other host).
+    """
     config = EngagementConfig.load()
     if policies:
         path = tmp_path / "engagement.yml"
         path.write_text(policies, encoding="utf-8")
         config = EngagementConfig.load(path)
-    settings = Settings(database_url="sqlite://", var_dir=str(tmp_path))
+    settings = Settings(database_url="sqlite://", var_dir=str(tmp_path), photo_allowed_hosts=photo_hosts)
     return EngagementWorker(
         db,
         RasaClient(fake.url, RASA_TOKEN, DESK_TOKEN),

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
+import json
+import random
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 from sqlalchemy import select, update
 
+from bot.catalog.demo_images import load_base
+from bot.catalog.demo_logo import draw_logo, logo_in_scene
 from bot.conversations.rasa_api import DeliveryError
 from bot.monitoring.engagement.actions import EngagementActions, EngagementError
 from bot.monitoring.engagement.queue import ANSWERED, HIDDEN, RECORDED, TO_ANSWER, EngagementQueue
-from bot.storage.models import AuditEntry, EngagementItem
+from bot.storage.models import AuditEntry, EngagementItem, LogoSighting
 
 from .conftest import add_mention, add_product, worker_for
 
@@ -195,3 +202,34 @@ async def test_dismiss_and_reopen_are_audited(database, channels, people, tmp_pa
         audit = list(await session.scalars(query))
     assert audit == ["engagement_dismiss", "engagement_reopen"]
     assert (await items(database))[1].status == "open"
+
+
+async def test_our_logo_in_a_public_photo_is_shown_and_counted_for_analytics(
+    database, channels, tmp_path
+) -> None:
+    scene = logo_in_scene(draw_logo(), load_base("coffee"), random.Random(3))
+    buffer = io.BytesIO()
+    scene.save(buffer, "JPEG", quality=85)
+
+    async def photo(_: web.Request) -> web.Response:
+        return web.Response(body=buffer.getvalue(), content_type="image/jpeg")
+
+    app = web.Application()
+    app.router.add_get("/photo.jpg", photo)
+    async with TestServer(app) as server:
+        url = str(server.make_url("/photo.jpg"))
+        host = f"127.0.0.1:{server.port}"
+        mention = await add_mention(database, "love this", media_urls=json.dumps([url]))
+        await worker_for(database, channels, tmp_path, photo_hosts=(host,)).catch_up()
+
+    [item] = await items(database)
+    assert item.logos == "Loom & Co" and item.product_title is None  # no catalogue index here
+    async with database.sessions() as session:
+        [seen] = list(await session.scalars(select(LogoSighting)))
+    assert (seen.conversation_id, seen.channel, seen.logo, seen.ours) == (
+        f"facebook:{mention.external_id}",
+        "facebook",
+        "Loom & Co",
+        True,
+    )
+    assert seen.photo_url == url and seen.sentiment_label == item.sentiment_label

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -102,20 +102,27 @@ def _finish(record: SendRecord, status: int, response: dict[str, Any]) -> None:
 Work = Awaitable[tuple[dict[str, Any], dict[str, str], Any]]
 
 
-async def _answer(
-    record: SendRecord, work: Work, success_status: int
+async def run_work(
+    work: Work, success_status: int, finish: Callable[[int, dict[str, Any]], None]
 ) -> tuple[int, dict[str, Any], dict[str, str], Any]:
-    """Run `work` (a coroutine giving (answer, headers, result)); map refusals; finish the record."""
+    """Run `work` (a coroutine giving (answer, headers, result)); map X's refusals; `finish` the record."""
     try:
         answer, headers, result = await work
         status = success_status
     except XProblem as err:
         answer, headers, result, status = err.body, err.headers, None, err.status
     except asyncio.CancelledError:
-        _finish(record, 499, {"detail": "client went away before the answer"})
+        finish(499, {"detail": "client went away before the answer"})
         raise
-    _finish(record, status, answer)
+    finish(status, answer)
     return status, answer, headers, result
+
+
+async def _answer(
+    record: SendRecord, work: Work, success_status: int
+) -> tuple[int, dict[str, Any], dict[str, str], Any]:
+    """`run_work` for a DM-side call, recorded among the sends."""
+    return await run_work(work, success_status, lambda status, answer: _finish(record, status, answer))
 
 
 def decode_json(raw: bytes) -> Any:

@@ -11,7 +11,6 @@ Every call is recorded in `/_sim/public_actions` (not `/_sim/sends`). After a re
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable
 from typing import Any
 
@@ -22,8 +21,8 @@ from bot.simulator.const import TWITTER, X_API_PREFIX, X_REPLY_NOT_VISIBLE
 from bot.simulator.keys import CONFIG_KEY, SESSION_KEY, STATE_KEY
 from bot.simulator.public_state import COMMENT, Author, PublicAction, PublicItem
 from bot.simulator.webhooks import deliver, encode
-from bot.simulator.x_api import checked_json, decode_json
-from bot.simulator.x_errors import XProblem, problem
+from bot.simulator.x_api import checked_json, decode_json, run_work
+from bot.simulator.x_errors import problem
 from bot.simulator.x_payloads import ReplyTo, mentions_user, tweet
 from bot.simulator.x_validation import validate_hidden, validate_reply
 from bot.simulator.x_webhooks import x_signature_headers
@@ -38,18 +37,13 @@ Work = Awaitable[tuple[dict[str, Any], dict[str, str], Any]]
 async def _run(
     action: PublicAction, work: Work, success_status: int
 ) -> tuple[int, dict[str, Any], dict[str, str], Any]:
-    """Run `work` (a coroutine giving (answer, headers, result)); map refusals; finish the record."""
-    try:
-        answer, headers, result = await work
-        status = success_status
-    except XProblem as err:
-        answer, headers, result, status = err.body, err.headers, None, err.status
-    except asyncio.CancelledError:
-        action.finish(499, {"detail": "client went away before the answer"})
-        raise
-    data = answer.get("data")
-    action.finish(status, answer, data.get("id") if isinstance(data, dict) else None)
-    return status, answer, headers, result
+    """`run_work` for a public call, recorded with the id of what it made."""
+
+    def finish(status: int, answer: dict[str, Any]) -> None:
+        data = answer.get("data")
+        action.finish(status, answer, data.get("id") if isinstance(data, dict) else None)
+
+    return await run_work(work, success_status, finish)
 
 
 # ---- POST /x/2/tweets ------------------------------------------------------------------------------

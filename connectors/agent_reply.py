@@ -106,6 +106,30 @@ def parse_agent_reply(raw: bytes) -> AgentReply:
     )
 
 
+Problem = tuple[int, str, str]  # (HTTP status, error, detail) of a refusal
+
+
+def desk_token_problem(channel: WebhookChannel, request: Request, what: str) -> Problem | None:
+    """Why a desk route refuses this request's bearer token (None: it is the desk's).
+
+    Shared by agent_reply and public_action: both routes send on the platform in our name.
+    """
+    if not channel.desk_token:
+        return 503, "disabled", f"{what} disabled: set {DESK_TOKEN_ENV}"
+    if not bearer_matches(request.headers.get("Authorization"), channel.desk_token):
+        return 401, "unauthorized", "missing or wrong bearer token"
+    return None
+
+
+def replay_problem(stored: Mapping[str, Any], fingerprint: str, reused: str, busy: str) -> Problem | None:
+    """Why a client id seen before cannot get the first answer (None: it can, nothing is sent again)."""
+    if stored.get("fingerprint") != fingerprint:
+        return 422, "client_id_reused", reused
+    if stored.get("state") != "sent":
+        return 409, "in_progress", busy
+    return None
+
+
 def _refusal(
     platform: str,
     status: int,
@@ -125,10 +149,9 @@ def _refusal(
 async def handle_agent_reply(channel: WebhookChannel, request: Request) -> HTTPResponse:
     """The route: token, body, conversation, then at most one send per client id."""
     platform = channel.name()
-    if not channel.desk_token:
-        return _refusal(platform, 503, "disabled", f"agent replies disabled: set {DESK_TOKEN_ENV}")
-    if not bearer_matches(request.headers.get("Authorization"), channel.desk_token):
-        return _refusal(platform, 401, "unauthorized", "missing or wrong bearer token")
+    problem = desk_token_problem(channel, request, "agent replies")
+    if problem is not None:
+        return _refusal(platform, *problem)
     try:
         reply = parse_agent_reply(request.body or b"")
     except BadAgentReply as err:
@@ -167,12 +190,14 @@ async def _send_once(channel: WebhookChannel, agent: Any, reply: AgentReply) -> 
 
 def _replay(platform: str, reply: AgentReply, stored: Mapping[str, Any]) -> HTTPResponse:
     """A request whose client id was seen before: the first answer, or why not."""
-    if stored.get("fingerprint") != reply.fingerprint:
-        detail = "this client_id was used for another text or conversation"
-        return _refusal(platform, 422, "client_id_reused", detail, reply)
-    if stored.get("state") != "sent":
-        detail = "a request with this client_id is being sent; retry in a few seconds"
-        return _refusal(platform, 409, "in_progress", detail, reply)
+    problem = replay_problem(
+        stored,
+        reply.fingerprint,
+        "this client_id was used for another text or conversation",
+        "a request with this client_id is being sent; retry in a few seconds",
+    )
+    if problem is not None:
+        return _refusal(platform, *problem, reply)
     count("agent_replies", platform, "replayed")
     logger.info("%s agent reply %s was sent before; answering as then", platform, reply.client_id)
     return response.json(stored["response"])

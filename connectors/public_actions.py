@@ -21,8 +21,7 @@ from sanic import response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.bearer import bearer_matches
-from connectors.agent_reply import DESK_TOKEN_ENV, MAX_CLIENT_ID
+from connectors.agent_reply import MAX_CLIENT_ID, desk_token_problem, replay_problem
 from connectors.limits import decode_body
 from connectors.mentions import MentionStore, StoredItem
 from connectors.metrics import count
@@ -112,10 +111,9 @@ def _refusal(
 async def handle_public_action(channel: WebhookChannel, request: Request) -> HTTPResponse:
     """The route: token, body, the item (received by this channel), then at most one action per client id."""
     platform = channel.public_channel
-    if not channel.desk_token:
-        return _refusal(platform, 503, "disabled", f"public actions disabled: set {DESK_TOKEN_ENV}")
-    if not bearer_matches(request.headers.get("Authorization"), channel.desk_token):
-        return _refusal(platform, 401, "unauthorized", "missing or wrong bearer token")
+    problem = desk_token_problem(channel, request, "public actions")
+    if problem is not None:
+        return _refusal(platform, *problem)
     try:
         action = parse_public_action(request.body or b"")
     except BadPublicAction as err:
@@ -136,11 +134,14 @@ async def _act_once(channel: WebhookChannel, action: PublicAction, item: StoredI
     key = f"public:{action.client_id}"
     stored = await channel.state.claim_agent_reply(platform, key, action.fingerprint)
     if stored is not None:
-        if stored.get("fingerprint") != action.fingerprint:
-            detail = "this client_id was used for another action, item or text"
-            return _refusal(platform, 422, "client_id_reused", detail, action)
-        if stored.get("state") != "sent":
-            return _refusal(platform, 409, "in_progress", "this action is under way; retry shortly", action)
+        problem = replay_problem(
+            stored,
+            action.fingerprint,
+            "this client_id was used for another action, item or text",
+            "this action is under way; retry shortly",
+        )
+        if problem is not None:
+            return _refusal(platform, *problem, action)
         count("public_actions", platform, "replayed")
         return response.json(stored["response"])
     done = False

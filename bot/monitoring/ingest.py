@@ -97,17 +97,24 @@ def from_event(event_id: int, sender_id: str, event: dict[str, Any]) -> Record |
     )
 
 
+def parsed_sentiment(parsed: dict[str, Any], text: str, scorer: SentimentScorer) -> tuple[str, float]:
+    """The learned model's sentiment in Rasa's parse; the lexicon scorer's when the parse has none.
+
+    (Rasa away, or a model without the sentiment component.)
+    """
+    sentiment = parsed.get("sentiment") or {}
+    if sentiment.get("label") in LABELS and isinstance(sentiment.get("score"), (int, float)):
+        return sentiment["label"], float(sentiment["score"])
+    scored = scorer.score(text)
+    return scored.label, scored.score
+
+
 def from_mention(mention: Mention, scorer: SentimentScorer, parsed: dict[str, Any] | None) -> Record:
     """The record of a stored X mention, with Rasa's parse of it (None: Rasa did not answer)."""
     parsed = parsed or {}
     name = (parsed.get("intent") or {}).get("name")
     intent = str(name)[:80] if name else None
-    rasa_sentiment = parsed.get("sentiment") or {}
-    if rasa_sentiment.get("label") in LABELS and isinstance(rasa_sentiment.get("score"), (int, float)):
-        label, score = rasa_sentiment["label"], float(rasa_sentiment["score"])
-    else:  # Rasa away, or a model without the sentiment component
-        sentiment = scorer.score(mention.text)
-        label, score = sentiment.label, sentiment.score
+    label, score = parsed_sentiment(parsed, mention.text, scorer)
     at = mention.posted_at if mention.posted_at.tzinfo else mention.posted_at.replace(tzinfo=dt.timezone.utc)
     handle = mention.author_handle or mention.author_name or mention.author_id
     return Record(

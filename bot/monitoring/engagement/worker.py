@@ -34,7 +34,7 @@ from bot.monitoring.engagement.classify import (
 )
 from bot.monitoring.engagement.photos import PhotoFindings, PhotoLookup, x_credentials
 from bot.monitoring.engagement.policy import AUTO, PRODUCT_PHOTO, QUEUE, EngagementConfig
-from bot.monitoring.ingest import StoredCursor
+from bot.monitoring.ingest import StoredCursor, parsed_sentiment
 from bot.monitoring.moderation import reasons
 from bot.monitoring.monitor import LEXICON
 from bot.monitoring.sql import insert_ignore
@@ -45,7 +45,6 @@ from bot.storage.models import EngagementItem, Mention
 
 logger = logging.getLogger(__name__)
 CURSOR = "engagement"
-LABELS = ("negative", "neutral", "positive")
 
 
 def greeting_name(mention: Mention) -> str:
@@ -152,12 +151,7 @@ class EngagementWorker:
         """The NLU parse (intent, sentiment, entities), moderation's verdict, and the photo's findings."""
         parsed: dict[str, Any] = await self._rasa.parse(mention.text) if mention.text.strip() else {}
         intent = (parsed.get("intent") or {}).get("name")
-        sentiment = parsed.get("sentiment") or {}
-        if sentiment.get("label") in LABELS and isinstance(sentiment.get("score"), (int, float)):
-            label, score = sentiment["label"], float(sentiment["score"])
-        else:  # a model without the sentiment component
-            scored = self._scorer.score(mention.text)
-            label, score = scored.label, scored.score
+        label, score = parsed_sentiment(parsed, mention.text, self._scorer)
         entities = {
             str(e.get("entity")): str(e.get("value"))
             for e in parsed.get("entities") or []

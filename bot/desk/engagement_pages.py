@@ -32,6 +32,8 @@ MAX_REPLY = 8_000
 
 QUEUE_KEY = web.AppKey("engagement_queue", EngagementQueue)
 ACTIONS_KEY = web.AppKey("engagement_actions", EngagementActions)
+# Signs the desk's fetches of X photos with our account (None without X credentials).
+X_SIGNER_KEY = web.AppKey("x_signer", object)
 
 
 class QueueChanges(Poller):
@@ -131,9 +133,9 @@ async def media(request: web.Request) -> web.Response:
     n = int(request.match_info["n"])
     if row is None or n >= len(row.photos):
         raise web.HTTPNotFound(text="no such photo")
-    credentials = x_credentials() if row.mention.channel == "twitter" else None
+    sign = request.app[X_SIGNER_KEY] if row.mention.channel == "twitter" else None
     try:
-        body = await request.app[MEDIA].get(row.photos[n], x_signer(credentials))
+        body = await request.app[MEDIA].get(row.photos[n], sign)
     except ImageFetchError as err:
         logger.info("engagement photo %s/%s not shown: %s", row.item.id, n, err)
         raise web.HTTPNotFound(text="this photo cannot be shown") from None
@@ -150,6 +152,7 @@ def register(app: web.Application) -> None:
     queue = EngagementQueue(desk.db)
     app[QUEUE_KEY] = queue
     app[ACTIONS_KEY] = EngagementActions(desk.db, desk.rasa)
+    app[X_SIGNER_KEY] = x_signer(x_credentials())  # the environment, read once
     changes = QueueChanges(queue, desk.bus)
 
     async def watching(_: web.Application) -> AsyncIterator[None]:

@@ -25,16 +25,15 @@ from aiohttp import web
 
 from bot.simulator.config import SimulatorConfig
 from bot.simulator.const import IG_USERNAME, INSTAGRAM, PUBLIC_NAME
-from bot.simulator.graph_auth import access_token, check_appsecret_proof, unsupported_get, unsupported_post
+from bot.simulator.graph_auth import access_token, unsupported_get, unsupported_post
 from bot.simulator.graph_errors import (
     GraphError,
     invalid_parameter,
-    invalid_token,
     syntax_error,
     www_authenticate,
 )
 from bot.simulator.graph_fields import Field, FieldSyntaxError, parse_fields
-from bot.simulator.graph_public import NODE_ROUTE, check_injected, graph_params, message_param
+from bot.simulator.graph_public import NODE_ROUTE, first_checks, graph_params, message_param
 from bot.simulator.keys import CONFIG_KEY, STATE_KEY
 from bot.simulator.public_payloads import graph_time
 from bot.simulator.public_state import COMMENT, Author, PublicItem, PublicState
@@ -171,10 +170,9 @@ async def read_account(request: web.Request) -> web.Response:
         fields, malformed = (), syntax_error(str(err))
     headers: dict[str, str] = {}
     try:
-        if token is None or token_platform is None:
-            raise invalid_token()
-        check_appsecret_proof(request, params, token, config.app_secret)
-        await check_injected(state, token_platform, _looked_up(fields), "mention_lookup")
+        token_platform = await first_checks(
+            request, params, token, token_platform, _looked_up(fields), "mention_lookup"
+        )
         if token_platform != INSTAGRAM or node != config.ig_id:
             raise unsupported_get(node)
         if malformed is not None:
@@ -246,10 +244,7 @@ async def reply(request: web.Request) -> web.Response:
     )
     headers: dict[str, str] = {}
     try:
-        if token is None or token_platform is None:
-            raise invalid_token()
-        check_appsecret_proof(request, params, token, config.app_secret)
-        await check_injected(state, token_platform, target, "public_reply")
+        token_platform = await first_checks(request, params, token, token_platform, target, "public_reply")
         if unreadable is not None:
             raise unreadable
         if token_platform != INSTAGRAM or node != config.ig_id:

@@ -191,6 +191,25 @@ async def check_injected(state: SimState, token_platform: str, target: str | Non
 # ---- The routes ------------------------------------------------------------------------------------
 
 
+async def first_checks(
+    request: web.Request,
+    params: dict[str, Any],
+    token: str | None,
+    token_platform: str | None,
+    target: str | None,
+    kind: str,
+) -> str:
+    """Graph's first checks on a public route, in its order; the token's platform, or `GraphError`.
+
+    The token, appsecret_proof, then an injected failure (`kind`, on `target`).
+    """
+    if token is None or token_platform is None:
+        raise invalid_token()
+    check_appsecret_proof(request, params, token, request.app[CONFIG_KEY].app_secret)
+    await check_injected(request.app[STATE_KEY], token_platform, target, kind)
+    return token_platform
+
+
 async def _handle(request: web.Request, edge: str | None) -> web.Response:
     """Authorise, apply failures, act, record the call, answer like Graph; then our own webhook."""
     config = request.app[CONFIG_KEY]
@@ -210,10 +229,10 @@ async def _handle(request: web.Request, edge: str | None) -> web.Response:
     headers: dict[str, str] = {}
     item = None
     try:
-        if token is None or token_platform is None or platform is None:
-            raise invalid_token()
-        check_appsecret_proof(request, params, token, config.app_secret)
-        await check_injected(state, token_platform, node, "hide" if edge is None else "public_reply")
+        checked = await first_checks(
+            request, params, token, token_platform, node, "hide" if edge is None else "public_reply"
+        )
+        platform = PUBLIC_NAME[checked]
         if unreadable is not None:
             raise unreadable
         if edge is None:

@@ -87,6 +87,14 @@ async def test_abuse_is_recorded_and_hidden_once_on_the_platform(database, chann
     )
     assert [r.item.id for r in await EngagementQueue(database).rows(HIDDEN)] == [item.id]
     assert [r.item.id for r in await EngagementQueue(database).rows(RECORDED)] == [item.id]
+    assert await EngagementQueue(database).counts() == {
+        "to_answer": 0,
+        "answered": 0,
+        "recorded": 1,
+        "hidden": 1,
+        "dismissed": 0,
+        "all": 1,
+    }
     async with database.sessions() as session:
         audit = list(await session.scalars(select(AuditEntry.action)))
     assert audit == ["engagement_hide"]
@@ -106,6 +114,8 @@ async def test_an_auto_policy_answers_in_public_once(database, channels, tmp_pat
     assert reply["text"] == item.suggestion == item.reply_text and reply["text"].startswith("Hi @jane!")
     assert item.reply_id == channels.done[reply["client_id"]]["id"]
     assert [r.item.id for r in await EngagementQueue(database).rows(ANSWERED)] == [item.id]
+    counts = await EngagementQueue(database).counts()
+    assert (counts["answered"], counts["to_answer"], counts["all"]) == (1, 0, 1)
 
 
 async def test_a_failed_bot_answer_stays_for_an_agent(database, channels, tmp_path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageOps
@@ -171,24 +172,39 @@ def queries(image: Image.Image, seed: int, per_image: int) -> list[tuple[str, Im
     ]
 
 
-# Photographs that ship with packages the project installs and that no demo product is made from:
-# things the shop does not sell (motorcycle_right.png is left out: it shows motorcycle_left's scene).
-UNSOLD_FILES = (
-    ("skimage", "data/cell.png"),
-    ("skimage", "data/color.png"),
-    ("skimage", "data/horse.png"),
-    ("skimage", "data/ihc.png"),
-    ("skimage", "data/logo.png"),
-    ("skimage", "data/microaneurysms.png"),
-    ("skimage", "data/phantom.png"),
-    ("skimage", "data/chessboard_RGB.png"),
-    ("matplotlib", "mpl-data/sample_data/Minduka_Present_Blue_Pack.png"),
-    ("matplotlib", "mpl-data/sample_data/logo2.png"),
-)
+# Photographs of things the shop does not sell, shipped in bench/unsold_photos/ byte for byte as scikit-image
+# and matplotlib have them (its README gives each file's origin and licence), so neither package is needed
+# for them. None is a demo base photo (motorcycle_right.png is left out: it shows motorcycle_left's scene).
+UNSOLD_DIR = Path(__file__).with_name("unsold_photos")
+# File -> (width, height) and Pillow mode as decoded, and the SHA-256 of its bytes; the tests check them.
+UNSOLD_FILES: dict[str, tuple[tuple[int, int], str, str]] = {
+    "cell.png": ((550, 660), "L", "8d23a7fb81f7cc877cd09f330357fc7f595651306e84e17252f6e0a1b3f61515"),
+    "color.png": ((371, 370), "RGB", "7d2df993de2b4fa2a78e04e5df8050f49a9c511aa75e59ab3bd56ac9c98aef7e"),
+    "horse.png": ((400, 328), "RGBA", "c7fb60789fe394c485f842291ea3b21e50d140f39d6dcb5fb9917cc178225455"),
+    "ihc.png": ((512, 512), "RGB", "f8dd1aa387ddd1f49d8ad13b50921b237df8e9b262606d258770687b0ef93cef"),
+    "logo.png": ((500, 500), "RGBA", "f2c57fe8af089f08b5ba523d95573c26e62904ac5967f4c8851b27d033690168"),
+    "microaneurysms.png": (
+        (102, 102),
+        "L",
+        "a1e1be59aa447f8ce082f7fa809997ab369a2b137cb6c4202abc647c7ccf6456",
+    ),
+    "phantom.png": ((400, 400), "RGB", "552ff698167aa402cceb17981130607a228a0a0aa7c519299eaa4d5f301ba36c"),
+    "chessboard_RGB.png": (
+        (200, 200),
+        "RGB",
+        "1ac01eff2d4e50f4eda55a2ddecdc28a6576623a58d7a7ef84513c5cc19a0331",
+    ),
+    "Minduka_Present_Blue_Pack.png": (
+        (128, 128),
+        "RGBA",
+        "5e72868826a7a4329a950e5a9efa393594807833fb7f27e5cd001a8afb9cd081",
+    ),
+    "logo2.png": ((542, 130), "RGBA", "0d7371e055decaac47cb6e809af3442e9c1ecd02f1c1e2d063d1cfee4b4a21d7"),
+}
 
 
 def unsold_photos() -> list[tuple[str, Image.Image]]:
-    """(name, photo) of things not sold: the package photos above, and look-alikes.
+    """(name, photo) of things not sold: the photos in UNSOLD_DIR, in UNSOLD_FILES order, and look-alikes.
 
     Look-alikes are the regions of the demo catalogue's base photos that no product shows: the same
     scene or texture as a product, a different object (bot/catalog/demo_images.py keeps regions apart).
@@ -196,7 +212,6 @@ def unsold_photos() -> list[tuple[str, Image.Image]]:
     from bot.catalog.demo_images import (
         REGIONS_PER_PHOTO,
         SOURCES,
-        _package_dir,
         assign,
         load_base,
         region_of,
@@ -205,9 +220,9 @@ def unsold_photos() -> list[tuple[str, Image.Image]]:
     from bot.storage.seed import load_yaml
 
     photos = []
-    for package, path in UNSOLD_FILES:
-        with Image.open(_package_dir(package) / path) as image:
-            photos.append((path.rsplit("/", 1)[-1], image.convert("RGB")))
+    for name in UNSOLD_FILES:
+        with Image.open(UNSOLD_DIR / name) as image:
+            photos.append((name, image.convert("RGB")))
     bases = assign([product["sku"] for product in load_yaml("catalog.yml")["products"]])
     used = {(base, region_of(base, sku)) for sku, base in bases.items()}
     for source in SOURCES:

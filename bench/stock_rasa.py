@@ -237,9 +237,11 @@ def measure_project_on_stock(
     model = project_model(progress)
     folder = model.parent
     (folder / "credentials.yml").write_text("rest:\n")
-    # Our action endpoint as endpoints.yml declares it (URL and bearer header from the environment).
-    endpoints = yaml.safe_load((ROOT / "endpoints.yml").read_text())
-    (folder / "endpoints.yml").write_text(yaml.safe_dump({"action_endpoint": endpoints["action_endpoint"]}))
+    # Our action server, spelled out as stock Rasa needs it (no bot.rasa_server.action_endpoint here):
+    # Rasa's own ${VAR} substitution for the URL and the bearer header.
+    bearer = {"Authorization": "Bearer ${ACTION_SERVER_TOKEN}"}
+    endpoint = {"url": "${ACTION_ENDPOINT_URL}", "headers": bearer}
+    (folder / "endpoints.yml").write_text(yaml.safe_dump({"action_endpoint": endpoint}))
     env: dict[str, str | None] = {"ACTION_ENDPOINT_URL": action_url, "ACTION_SERVER_TOKEN": action_token}
     with running(
         rasa_server("stock-project", model, PROJECT_PORT, folder, env), PROJECT_PORT, progress

@@ -19,6 +19,23 @@ REDIS_SCHEMES = ("redis", "rediss")
 IMAGE_ENCODERS = ("efficientnet", "clip")
 
 
+def action_token_file(var_dir: Path, port: int) -> Path:
+    """Where a local action server started by `make run` or `make actions` leaves its secret.
+
+    For Rasa started in another terminal (a plain `rasa shell`, `bot.rasa_server.action_endpoint`);
+    readable by this user only (`write_private`).
+    """
+    return Path(var_dir) / "run" / f"action-server-{port}.token"
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a secret to a file only this user can read (created with mode 0600, never wider)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write(text)
+
+
 class ConfigError(ValueError):
     """A setting cannot work; the message names the variable (or file) and what is wrong with it."""
 

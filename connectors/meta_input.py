@@ -42,9 +42,9 @@ from connectors.meta_events import (
 from connectors.meta_output import MetaOutputChannel, OutsideWindowError, Platform
 from connectors.meta_schema import validate_body
 from connectors.metrics import count
+from connectors.platform_env import PlatformConfigError, channel_settings
 from connectors.public_actions import HIDE, PRIVATE_REPLY, REPLY, PublicActionRefused
 from connectors.security import constant_time_equal, verify_hub_signature
-from connectors.settings import ConnectorSettings
 from connectors.state import ConnectorState, store_from_env
 from connectors.turns import append_once, log_once
 from connectors.webhook_channel import ACK_FIRST, WebhookChannel
@@ -82,29 +82,41 @@ class MetaConfig:
 
     @classmethod
     def from_credentials(
-        cls, credentials: Mapping[str, Any] | None, token_key: str, token_env: str
+        cls,
+        credentials: Mapping[str, Any] | None,
+        token_key: str,
+        token_env: str,
+        env: Mapping[str, str | None] | None = None,
     ) -> MetaConfig:
-        """Read credentials.yml values (with ${ENV} already substituted by Rasa); fail clearly if missing."""
-        credentials = credentials or {}
-        values = {
-            "app_secret": (credentials.get("app_secret"), "META_APP_SECRET"),
-            "verify_token": (credentials.get("verify_token"), "META_VERIFY_TOKEN"),
-            "access_token": (credentials.get(token_key), token_env),
+        """credentials.yml's values, else the environment's, else the simulator's; fail clearly if missing.
+
+        The environment rule (all platform variables or none) is `connectors.platform_env`'s.
+        """
+        required = {
+            "app_secret": "META_APP_SECRET",
+            "verify_token": "META_VERIFY_TOKEN",
+            token_key: token_env,
         }
-        missing = [env for value, env in values.values() if not value]
-        if missing:
-            raise ConnectorConfigError(
-                f"missing {', '.join(missing)}: set them in the environment (credentials.yml)"
+        optional = {"graph_api_url": "META_GRAPH_API_URL", "app_id": "META_APP_ID"}
+        try:
+            values = channel_settings(required, optional, credentials, env)
+        except PlatformConfigError as err:
+            raise ConnectorConfigError(str(err)) from err
+        if values.simulated:
+            logger.warning(
+                "%s: no META_* or X_* variable set: talking to the local simulator at %s with its public "
+                "demo secrets (set them all for the real platforms: connectors/README.md)",
+                {"META_PAGE_ACCESS_TOKEN": "Messenger", "INSTAGRAM_ACCESS_TOKEN": "Instagram"}.get(
+                    token_env, token_env
+                ),
+                values.get("graph_api_url"),
             )
-        config = ConnectorSettings.from_env()
-        graph_api_url = credentials.get("graph_api_url") or config.meta_graph_api_url or DEFAULT_GRAPH_API_URL
-        app_id = credentials.get("app_id") or config.meta_app_id or None
         return cls(
-            app_secret=str(values["app_secret"][0]),
-            verify_token=str(values["verify_token"][0]),
-            access_token=str(values["access_token"][0]),
-            graph_api_url=str(graph_api_url),
-            app_id=str(app_id) if app_id else None,
+            app_secret=values.values["app_secret"],
+            verify_token=values.values["verify_token"],
+            access_token=values.values[token_key],
+            graph_api_url=values.get("graph_api_url") or DEFAULT_GRAPH_API_URL,
+            app_id=values.get("app_id"),
         )
 
 

@@ -33,9 +33,9 @@ from connectors.meta_output import split_text
 from connectors.metrics import count
 from connectors.outbox import Outbox
 from connectors.platform_client import send_reply
+from connectors.platform_env import PlatformConfigError, channel_settings
 from connectors.public_actions import HIDE, PRIVATE_REPLY, REPLY, PublicActionRefused
 from connectors.security import verify_x_signature, x_signature
-from connectors.settings import ConnectorSettings
 from connectors.state import ConnectorState, store_from_env
 from connectors.webhook_channel import ACK_FIRST, WebhookChannel
 from connectors.x_client import (
@@ -74,9 +74,13 @@ class XConfig:
     api_url: str = DEFAULT_X_API_URL
 
     @classmethod
-    def from_credentials(cls, credentials: Mapping[str, Any] | None) -> XConfig:
-        """Read credentials.yml (${ENV} substituted by Rasa); a missing value stops start-up."""
-        credentials = credentials or {}
+    def from_credentials(
+        cls, credentials: Mapping[str, Any] | None, env: Mapping[str, str | None] | None = None
+    ) -> XConfig:
+        """credentials.yml, else the environment, else the simulator; a missing value stops start-up.
+
+        The environment rule (all platform variables or none) is `connectors.platform_env`'s.
+        """
         required = {
             "consumer_key": "X_CONSUMER_KEY",
             "consumer_secret": "X_CONSUMER_SECRET",
@@ -84,22 +88,26 @@ class XConfig:
             "access_token_secret": "X_ACCESS_TOKEN_SECRET",
             "user_id": "X_USER_ID",
         }
-        missing = [env for key, env in required.items() if not credentials.get(key)]
-        if missing:
-            raise ConnectorConfigError(
-                f"missing {', '.join(missing)}: set them in the environment (credentials.yml)"
+        try:
+            values = channel_settings(required, {"api_url": "X_API_URL"}, credentials, env)
+        except PlatformConfigError as err:
+            raise ConnectorConfigError(str(err)) from err
+        api_url = values.get("api_url") or DEFAULT_X_API_URL
+        if values.simulated:
+            logger.warning(
+                "X: no META_* or X_* variable set: talking to the local simulator at %s with its public "
+                "demo secrets (set them all for the real platforms: connectors/README.md)",
+                api_url,
             )
         return cls(
             credentials=OAuth1Credentials(
-                consumer_key=str(credentials["consumer_key"]),
-                consumer_secret=str(credentials["consumer_secret"]),
-                token=str(credentials["access_token"]),
-                token_secret=str(credentials["access_token_secret"]),
+                consumer_key=values.values["consumer_key"],
+                consumer_secret=values.values["consumer_secret"],
+                token=values.values["access_token"],
+                token_secret=values.values["access_token_secret"],
             ),
-            user_id=str(credentials["user_id"]),
-            api_url=str(
-                credentials.get("api_url") or ConnectorSettings.from_env().x_api_url or DEFAULT_X_API_URL
-            ),
+            user_id=values.values["user_id"],
+            api_url=api_url,
         )
 
 

@@ -1,4 +1,4 @@
-"""Fixtures shared by both runtimes: real PostgreSQL and Redis on this machine.
+"""Fixtures shared by both runtimes: real PostgreSQL and Redis on this machine; the test markers.
 
 Each test session gets its own PostgreSQL database (created on the server named by TEST_POSTGRES_URL,
 default the local `test` database's server) and drops it at the end, so runs never see each other's
@@ -7,9 +7,12 @@ data. Runtime A has psycopg2 (from Rasa), runtime B psycopg 3; whichever is inst
 
 from __future__ import annotations
 
+import ast
+import functools
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -57,3 +60,34 @@ def postgres_url() -> Iterator[str]:
 def redis_url() -> str:
     """URL of the local Redis server."""
     return TEST_REDIS_URL
+
+
+# The markers (pyproject.toml declares them; `make test-quick` runs what has none of them). Most are
+# given here from what a test uses, so a new test gets its marker without anyone remembering to add it;
+# a test that is slow for its own reasons says `@pytest.mark.slow` (or `pytestmark`) itself.
+TESTS = Path(__file__).resolve().parent
+# Fixtures that start the whole stack (tests/e2e/conftest.py, tests/security/test_internal_surface.py).
+STACK_FIXTURES = {"stack", "default_stack", "production_stack", "surface"}
+
+
+@functools.cache
+def imports_of(path: Path) -> frozenset[str]:
+    """Top-level names of the modules a test file imports, anywhere in it."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module.split(".")[0])
+    return frozenset(names)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`browser` for tests that drive Chromium, `e2e` for those that run the services."""
+    for item in items:
+        path = Path(str(item.fspath))
+        if "playwright" in imports_of(path):
+            item.add_marker(pytest.mark.browser)
+        if TESTS / "e2e" in path.parents or STACK_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.e2e)

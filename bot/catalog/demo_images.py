@@ -1,10 +1,13 @@
-"""Product photos for the demo catalogue, made at seed time from photographs that ship inside wheels.
+"""Product photos for the demo catalogue, made at seed time from real photographs kept on disk.
 
-Photo lookup needs a picture per product and colour, but nothing may be downloaded here. scikit-image,
-scikit-learn and matplotlib each ship a few real photographs as package data; each demo product gets a
-region of one of them, recoloured per colour variant. The files are located with `importlib.util.find_spec`
-and read with Pillow, so none of those packages is imported and no data fetcher (pooch) can ever run; the
-tests check that every file holds the same pixels as the package's public loader.
+Photo lookup needs a picture per product and colour, but nothing may be downloaded here, and no package
+may be installed only for its sample data. So 17 photographs from scikit-image's and matplotlib's sample
+data ship in `demo_photos/`, byte for byte as those packages have them (its README gives each file's
+origin and licence), and scikit-learn's two sample photos are read where the installed scikit-learn keeps
+them (sentence-transformers needs scikit-learn anyway; the file is found with `importlib.util.find_spec`,
+so scikit-learn is never imported). Each demo product gets a region of one photo, recoloured per colour
+variant. Every product photo depends on those exact bytes, so FINGERPRINTS records each file's SHA-256
+and what it decodes to, and the tests check them.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+PHOTOS_DIR = Path(__file__).with_name("demo_photos")
 JPEG_QUALITY = 90
 REGIONS_PER_PHOTO = 3
 # A region is cropped at 85-100 % of its square, offset inside it, so photos never look like a grid.
@@ -30,87 +34,102 @@ KNEE = 56.0
 
 @dataclass(frozen=True)
 class PhotoSource:
-    """One base photograph: where it lives, how its package loads it, and under what terms."""
+    """One base photograph: its file, what it shows, and under what terms."""
 
     name: str
-    package: str
-    path: str  # inside the package's installed directory
-    loader: str  # the package's public call that returns the same pixels
+    file: str  # in PHOTOS_DIR, or, with `package`, inside that package's installed directory
     subject: str
     licence: str
+    package: str | None = None
     texture: bool = False  # its regions look alike, so it is shared by products last
 
 
-def _skimage(
-    name: str, file: str, subject: str, licence: str, call: str = "", texture: bool = False
-) -> PhotoSource:
-    return PhotoSource(
-        name, "skimage", f"data/{file}", f"skimage.data.{call or name + '()'}", subject, licence, texture
-    )
-
-
 def _sklearn(name: str, subject: str, licence: str) -> PhotoSource:
-    loader = f"sklearn.datasets.load_sample_image('{name}.jpg')"
-    return PhotoSource(name, "sklearn", f"datasets/images/{name}.jpg", loader, subject, licence)
+    return PhotoSource(name, f"datasets/images/{name}.jpg", subject, licence, package="sklearn")
 
 
 # Licence notes are what each package's documentation says (loader docstrings, scikit-learn's README).
 SOURCES: list[PhotoSource] = [
     # Scenes with distinct regions first: the first products each get one of these.
-    _skimage("astronaut", "astronaut.png", "astronaut Eileen Collins", "NASA; public domain"),
-    _skimage(
+    PhotoSource("astronaut", "astronaut.png", "astronaut Eileen Collins", "NASA; public domain"),
+    PhotoSource(
         "coffee", "coffee.png", "espresso cup on a saucer", "CC0, Rachel Michetti (Pikolo Espresso Bar)"
     ),
-    _skimage("chelsea", "chelsea.png", "Chelsea the cat", "CC0, Stefan van der Walt"),
-    _skimage("rocket", "rocket.jpg", "Falcon 9 on the launch pad", "SpaceX; released into the public domain"),
-    _skimage(
+    PhotoSource("chelsea", "chelsea.png", "Chelsea the cat", "CC0, Stefan van der Walt"),
+    PhotoSource(
+        "rocket", "rocket.jpg", "Falcon 9 on the launch pad", "SpaceX; released into the public domain"
+    ),
+    PhotoSource(
         "motorcycle",
         "motorcycle_left.png",
         "red motorcycle in a workshop",
         "Middlebury 2014 stereo dataset (Scharstein et al., GCPR 2014), no licence stated; cite it",
-        call="stereo_motorcycle()[0]",
     ),
     _sklearn("china", "Summer Palace pagoda", "CC BY 2.0, danielbuechele on Flickr"),
     _sklearn("flower", "orange dahlia", "CC BY 2.0, vultilion on Flickr"),
     PhotoSource(
         "grace_hopper",
-        "matplotlib",
-        "mpl-data/sample_data/grace_hopper.jpg",
-        "matplotlib.cbook.get_sample_data('grace_hopper.jpg')",
+        "grace_hopper.jpg",
         "Rear Admiral Grace Hopper",
         "US Navy official portrait; public domain (work of the US federal government)",
     ),
-    _skimage("camera", "camera.png", "cameraman on a lawn (grey)", "CC0, Lav Varshney"),
-    _skimage(
+    PhotoSource("camera", "camera.png", "cameraman on a lawn (grey)", "CC0, Lav Varshney"),
+    PhotoSource(
         "coins", "coins.png", "Greek coins from Pompeii (grey)", "Brooklyn Museum; no known restrictions"
     ),
-    _skimage(
+    PhotoSource(
         "retina", "retina.jpg", "fundus photograph of an eye", "CC0, Mikael Häggström (Wikimedia Commons)"
     ),
     # Textures and sparse scenes: any two regions look alike, so they are shared only when scenes are full.
-    _skimage(
+    PhotoSource(
         "hubble_deep_field",
         "hubble_deep_field.jpg",
         "Hubble eXtreme Deep Field",
         "NASA; may be freely used",
         texture=True,
     ),
-    _skimage("brick", "brick.png", "brick wall (grey)", "CC0, CC0Textures", texture=True),
-    _skimage("grass", "grass.png", "grass (grey)", "CC0, linolafett on DeviantArt", texture=True),
-    _skimage("gravel", "gravel.png", "gravel (grey)", "CC0, CC0Textures", texture=True),
-    _skimage("moon", "moon.png", "surface of the moon (grey)", "no licence stated", texture=True),
-    _skimage(
+    PhotoSource("brick", "brick.png", "brick wall (grey)", "CC0, CC0Textures", texture=True),
+    PhotoSource("grass", "grass.png", "grass (grey)", "CC0, linolafett on DeviantArt", texture=True),
+    PhotoSource("gravel", "gravel.png", "gravel (grey)", "CC0, CC0Textures", texture=True),
+    PhotoSource("moon", "moon.png", "surface of the moon (grey)", "no licence stated", texture=True),
+    PhotoSource(
         "clock",
         "clock_motion.png",
         "motion-blurred clock (grey)",
         "public domain, Stefan van der Walt",
         texture=True,
     ),
-    _skimage("page", "page.png", "scanned printed page (grey)", "no licence stated", texture=True),
-    _skimage(
+    PhotoSource("page", "page.png", "scanned printed page (grey)", "no licence stated", texture=True),
+    PhotoSource(
         "text", "text.png", "handwritten text (grey)", "public domain (Wikipedia Corner.png)", texture=True
     ),
 ]
+# Each file's (width, height) and Pillow mode as decoded, and the SHA-256 of its bytes.
+FINGERPRINTS: dict[str, tuple[tuple[int, int], str, str]] = {
+    "astronaut": ((512, 512), "RGB", "88431cd9653ccd539741b555fb0a46b61558b301d4110412b5bc28b5e3ea6cb5"),
+    "coffee": ((600, 400), "RGB", "cc02f8ca188b167c775a7101b5d767d1e71792cf762c33d6fa15a4599b5a8de7"),
+    "chelsea": ((451, 300), "RGB", "596aa1e7cb875eb79f437e310381d26b338a81c2da23439704a73c4651e8c4bb"),
+    "rocket": ((640, 427), "RGB", "c2dd0de7c538df8d111e479619b129464d0269d0ae5fd18ca91d33a7fdfea95c"),
+    "motorcycle": ((741, 500), "RGB", "db18e9c4157617403c3537a6ba355dfeafe9a7eabb6b9b94cb33f6525dd49179"),
+    "china": ((640, 427), "RGB", "8378025ad2519d649d02e32bd98990db4ab572357d9f09841c2fbfbb4fefad29"),
+    "flower": ((640, 427), "RGB", "a77f6ec41e353afdf8bdff2ea981b2955535d8d83294f8cfa49cf4e423dd5638"),
+    "grace_hopper": ((512, 600), "RGB", "a8ca6d734765703b09728ab47fe59f473d93ae3967fc24c7c0288c3c7adb7130"),
+    "camera": ((512, 512), "L", "b0793d2adda0fa6ae899c03989482bff9a42d3d5690fc7e3648f2795d730c23a"),
+    "coins": ((384, 303), "L", "f8d773fc9cfa6f4d8e5942dc34d0a0788fcaed2a4fefbbed0aef5398d7ef4cba"),
+    "retina": ((1411, 1411), "RGB", "38a07f36f27f095e818aea7b96d34202c05176d30253c66733f2e00379e9e0e6"),
+    "hubble_deep_field": (
+        (1000, 872),
+        "RGB",
+        "3a19c5dd8a927a9334bb1229a6d63711b1c0c767fb27e2286e7c84a3e2c2f5f4",
+    ),
+    "brick": ((512, 512), "L", "7966caf324f6ba843118d98f7a07746d22f6a343430add0233eca5f6eaaa8fcf"),
+    "grass": ((512, 512), "L", "b6b6022426b38936c43a4ac09635cd78af074e90f42ffa8227ac8b7452d39f89"),
+    "gravel": ((512, 512), "L", "c48615b451bf1e606fbd72c0aa9f8cc0f068ab7111ef7d93bb9b0f2586440c12"),
+    "moon": ((512, 512), "L", "78739619d11f7eb9c165bb5d2efd4772cee557812ec847532dbb1d92ef71f577"),
+    "clock": ((400, 300), "L", "f029226b28b642e80113d86622e9b215ee067a0966feaf5e60604a1e05733955"),
+    "page": ((384, 191), "L", "341a6f0a61557662b02734a9b6e56ec33a915b2c41886b97509dedf2a43b47a3"),
+    "text": ((448, 172), "L", "bd84aa3a6e3c9887850d45d606c96b2e59433fbef50338570b63c319e668e6d1"),
+}
 _BY_NAME = {source.name: source for source in SOURCES}
 
 # Catalogue colour names (bot/storage/seed/catalog.yml) as sRGB; a variant takes this hue and roughly this
@@ -150,13 +169,16 @@ def _package_dir(package: str) -> Path:
 
 
 def source_file(name: str) -> Path:
-    """Path of a base photo's file inside its installed package."""
+    """Path of a base photo's file: in PHOTOS_DIR, or inside the installed package that ships it."""
     source = _BY_NAME[name]
-    path = _package_dir(source.package) / source.path
+    if source.package is None:
+        path = PHOTOS_DIR / source.file
+        hint = "it ships with this code; is the checkout or the installed package incomplete?"
+    else:
+        path = _package_dir(source.package) / source.file
+        hint = f"is the {source.package!r} package version too new or old?"
     if not path.is_file():
-        raise FileNotFoundError(
-            f"{source.loader} has no file at {path}; is the package version too new or old?"
-        )
+        raise FileNotFoundError(f"demo photo {name!r} has no file at {path}; {hint}")
     return path
 
 

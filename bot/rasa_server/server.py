@@ -17,6 +17,7 @@ from collections.abc import Mapping, MutableMapping
 
 from bot.conversations.api_auth import jwt_secret_from_env  # PyJWT: a dependency of Rasa's own (sanic-jwt)
 from bot.rasa_server import (
+    action_endpoint,
     action_retry,
     action_validation,
     batch_parse,
@@ -32,6 +33,11 @@ from bot.rasa_server import (
 )
 
 SECRET_OPTIONS = ("--auth-token", "--jwt-secret", "--jwt-private-key")
+OPEN_API_REFUSAL = (
+    "--enable-api without a secret would leave Rasa's HTTP API open to anyone who reaches the port: "
+    "start the server with `python -m bot.rasa_server run --enable-api ...` and RASA_JWT_SECRET set "
+    "(callers send a JWT signed with it), or leave --enable-api out"
+)
 
 
 class ConfigurationError(SystemExit):
@@ -57,6 +63,12 @@ def rasa_arguments(argv: list[str], env: Mapping[str, str]) -> list[str]:
         )
     # One argument with "=": a secret that starts with "-" (token_urlsafe can) is not read as an option.
     return [*argv, f"--jwt-secret={secret}", "--jwt-method", "HS256"]
+
+
+def open_api(argv: list[str]) -> bool:
+    """Whether this `rasa run` command line serves the HTTP API with no secret at all."""
+    options = {arg.split("=", 1)[0] for arg in argv}
+    return "--enable-api" in options and not options & set(SECRET_OPTIONS)
 
 
 def harden_jwt_checks() -> None:
@@ -100,6 +112,7 @@ def environment_defaults(env: MutableMapping[str, str]) -> None:
 
 def install_turn_changes() -> None:
     """Our changes to how Rasa runs a turn (each module says why; bench/PROFILE.md measures them)."""
+    action_endpoint.install()
     action_retry.install()
     action_validation.install()
     local_actions.install()
@@ -114,11 +127,22 @@ def install_turn_changes() -> None:
     prior_states.install()
 
 
+_installed = False
+
+
+def install_changes() -> None:
+    """The JWT checks and the turn changes, once per process (`main`, or a plain `rasa`'s tracker store)."""
+    global _installed
+    if not _installed:
+        harden_jwt_checks()
+        install_turn_changes()
+        _installed = True
+
+
 def main(argv: list[str] | None = None) -> None:
     """Check the arguments, then run Rasa's own command-line entry point in this process."""
     arguments = rasa_arguments(list(sys.argv[1:] if argv is None else argv), os.environ)
-    harden_jwt_checks()
-    install_turn_changes()
+    install_changes()
     environment_defaults(os.environ)
     # Only this process's copy of the arguments changes: /proc/<pid>/cmdline keeps what was typed.
     sys.argv = ["rasa", *arguments]

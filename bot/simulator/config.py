@@ -14,6 +14,7 @@ from bot.simulator.const import (
     WEBHOOK_TIMEOUT_SECONDS,
     X_API_PREFIX,
 )
+from connectors.platform_env import SIMULATOR_SECRETS
 
 DEFAULT_PORT = 5080
 
@@ -23,22 +24,23 @@ class SimulatorConfig:
     """Secrets, ids and addresses shared with our connectors.
 
     The `x_*` values are the X (Twitter) app's OAuth 1.0a keys and the brand's account.
-    The defaults are the demo values the connectors also default to, so `make run` needs no setup.
+    The defaults are the demo values the connectors also default to (`connectors.platform_env`), so
+    `make run` and a plain `rasa run` need no setup.
     `public_url` builds media URLs; without it the address the request came in on is used.
     """
 
-    app_secret: str = "sim-app-secret"
-    verify_token: str = "sim-verify-token"
-    page_access_token: str = "sim-page-token"
-    instagram_access_token: str = "sim-ig-token"
-    app_id: str = "100000000000042"
+    app_secret: str = SIMULATOR_SECRETS["META_APP_SECRET"]
+    verify_token: str = SIMULATOR_SECRETS["META_VERIFY_TOKEN"]
+    page_access_token: str = SIMULATOR_SECRETS["META_PAGE_ACCESS_TOKEN"]
+    instagram_access_token: str = SIMULATOR_SECRETS["INSTAGRAM_ACCESS_TOKEN"]
+    app_id: str = SIMULATOR_SECRETS["META_APP_ID"]
     page_id: str = "100000000000001"
     ig_id: str = "17841400000000001"
-    x_consumer_key: str = "sim-x-consumer-key"
-    x_consumer_secret: str = "sim-x-consumer-secret"
-    x_access_token: str = "sim-x-access-token"
-    x_access_token_secret: str = "sim-x-access-secret"
-    x_user_id: str = "1500000000000000001"
+    x_consumer_key: str = SIMULATOR_SECRETS["X_CONSUMER_KEY"]
+    x_consumer_secret: str = SIMULATOR_SECRETS["X_CONSUMER_SECRET"]
+    x_access_token: str = SIMULATOR_SECRETS["X_ACCESS_TOKEN"]
+    x_access_token_secret: str = SIMULATOR_SECRETS["X_ACCESS_TOKEN_SECRET"]
+    x_user_id: str = SIMULATOR_SECRETS["X_USER_ID"]
     x_screen_name: str = "loomandco"
     webhook_base: str = "http://127.0.0.1:5005/webhooks"
     public_url: str | None = None

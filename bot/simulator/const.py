@@ -8,6 +8,8 @@ button: https://developers.facebook.com/docs/messenger-platform/send-messages/te
 
 from __future__ import annotations
 
+from connectors.platform_env import SIM_X_API_PATH
+
 MESSENGER = "messenger"
 INSTAGRAM = "instagram"
 TWITTER = "twitter"
@@ -104,7 +106,7 @@ SENDS_KEPT = 10_000
 # ---- X (Twitter) ------------------------------------------------------------------------------------
 # OAuth 1.0a: https://docs.x.com/fundamentals/authentication/oauth-1-0a/creating-a-signature
 OAUTH_WINDOW_SECONDS = 5 * 60  # timestamps this far from now are refused; nonces are remembered this long
-X_API_PREFIX = "/x"
+X_API_PREFIX = SIM_X_API_PATH  # where the channels look for it when they default to the simulator
 X_SIGNATURE_HEADER = "x-twitter-webhooks-signature"
 # https://docs.x.com/x-api/webhooks/introduction: CRC answers are due within three seconds.
 X_CRC_TIMEOUT_SECONDS = 3.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import os
@@ -43,9 +44,9 @@ def mean_color(image: Image.Image) -> np.ndarray:
     return np.asarray(image, dtype=np.float64).reshape(-1, 3).mean(axis=0)
 
 
-def test_sources_load_with_the_network_disabled(tmp_path: Path) -> None:
-    # A fresh interpreter where every socket call fails and scikit-image's download cache is empty: any
-    # fetch would raise. It must also not import the packages that hold the photos.
+def test_sources_load_offline_without_scikit_image_or_matplotlib() -> None:
+    # A fresh interpreter where every socket call fails and scikit-image and matplotlib cannot even be
+    # found: the photos ship with the code. scikit-learn's two are read from its directory, never imported.
     script = textwrap.dedent(
         """
         import json, socket, sys
@@ -57,6 +58,14 @@ def test_sources_load_with_the_network_disabled(tmp_path: Path) -> None:
         socket.create_connection = refuse
         socket.getaddrinfo = refuse
 
+        class Absent:
+            def find_spec(self, name, path=None, target=None):
+                if name.partition(".")[0] in {"skimage", "matplotlib"}:
+                    raise ModuleNotFoundError(f"{name} is blocked in this test", name=name)
+                return None
+
+        sys.meta_path.insert(0, Absent())
+
         from bot.catalog import demo_images
 
         sizes = {s.name: demo_images.load_base(s.name).size for s in demo_images.SOURCES}
@@ -65,7 +74,7 @@ def test_sources_load_with_the_network_disabled(tmp_path: Path) -> None:
         print(json.dumps({"sizes": sizes, "modes": sorted(modes), "imported": imported}))
         """
     )
-    env = {**os.environ, "SKIMAGE_DATADIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
         [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
     )
@@ -78,27 +87,31 @@ def test_sources_load_with_the_network_disabled(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda source: source.name)
-def test_each_file_is_what_the_package_loader_returns(source: demo_images.PhotoSource) -> None:
-    import matplotlib.cbook
-    import skimage.data
-    import sklearn.datasets
-
-    # The `loader` text is run as written, so it cannot drift from the file we read.
-    loaded = eval(source.loader, {"skimage": skimage, "sklearn": sklearn, "matplotlib": matplotlib})
-    if not isinstance(loaded, np.ndarray):  # matplotlib hands back an open file
-        with loaded, Image.open(loaded) as image:
-            loaded = np.asarray(image.convert("RGB"))
-    ours = demo_images.load_base(source.name)
-    expected = np.asarray(ours.convert("L")) if loaded.ndim == 2 else np.asarray(ours)
-    assert loaded.dtype == np.uint8
-    np.testing.assert_array_equal(loaded, expected)
+def test_each_file_has_its_recorded_bytes_size_and_mode(source: demo_images.PhotoSource) -> None:
+    # Every product photo depends on these exact bytes: a corrupted, swapped or re-encoded file fails here.
+    size, mode, sha256 = demo_images.FINGERPRINTS[source.name]
+    path = demo_images.source_file(source.name)
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == sha256, path
+    with Image.open(path) as image:
+        assert (image.size, image.mode) == (size, mode), path
 
 
 def test_sources_are_distinct_photos() -> None:
     names = [source.name for source in SOURCES]
     assert len(set(names)) == len(names)
-    assert len({(source.package, source.path) for source in SOURCES}) == len(SOURCES)
+    assert len({(source.package, source.file) for source in SOURCES}) == len(SOURCES)
+    assert len({sha256 for _, _, sha256 in demo_images.FINGERPRINTS.values()}) == len(SOURCES)
     assert all(source.licence and source.subject for source in SOURCES)
+
+
+def test_shipped_photos_are_the_sources_and_the_readme_lists_them() -> None:
+    assert set(demo_images.FINGERPRINTS) == {source.name for source in SOURCES}
+    shipped = {path.name for path in demo_images.PHOTOS_DIR.iterdir()} - {"README.md"}
+    assert shipped == {source.file for source in SOURCES if source.package is None}
+    readme = (demo_images.PHOTOS_DIR / "README.md").read_text(encoding="utf-8")
+    for source in SOURCES:
+        row = next(line for line in readme.splitlines() if line.startswith(f"| `{Path(source.file).name}` |"))
+        assert source.subject in row and source.licence in row, row
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda source: source.name)

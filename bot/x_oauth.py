@@ -1,24 +1,29 @@
-"""OAuth 1.0a request signing (HMAC-SHA1), as X requires for user-context calls.
+"""OAuth 1.0a request signing (HMAC-SHA1), as X requires for user-context calls, done by oauthlib.
 
 RFC 5849 section 3.4; X's walk-through: https://docs.x.com/resources/fundamentals/authentication/oauth-1-0a/creating-a-signature
-Only query and form-encoded body parameters are signed; JSON and multipart bodies are not.
+Only query and form-encoded body parameters are signed; JSON and multipart bodies are not. A name that
+appears more than once (`?ids=1&ids=2`, or in both the query and the body) is signed once per pair,
+sorted by name then value (RFC 5849 section 3.4.1.3.2). Used by both runtimes (the connectors' X
+client, and monitoring's photo fetches); the simulator checks signatures with its own, independent code.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import secrets
-import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
+from urllib.parse import urlsplit
+
+from oauthlib.oauth1 import SIGNATURE_HMAC_SHA1, SIGNATURE_TYPE_AUTH_HEADER, Client
+from oauthlib.oauth1.rfc5849 import signature as rfc5849
+from oauthlib.oauth1.rfc5849.utils import escape
+
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+Params = Mapping[str, str] | Iterable[tuple[str, str]]
 
 
 def encode(value: str) -> str:
     """RFC 3986 percent-encoding, as OAuth 1.0a defines it (only unreserved characters stay)."""
-    return quote(str(value), safe="-._~")
+    return escape(str(value))
 
 
 @dataclass(frozen=True)
@@ -31,40 +36,52 @@ class OAuth1Credentials:
     token_secret: str
 
 
-def base_string(method: str, url: str, params: Mapping[str, str]) -> str:
-    """The signature base string: method, normalised URL and sorted, encoded parameters."""
-    parts = urlsplit(url)
-    query = dict(parse_qsl(parts.query, keep_blank_values=True))
-    all_params = {**query, **params}
-    pairs = sorted((encode(k), encode(v)) for k, v in all_params.items())
-    normalised = "&".join(f"{k}={v}" for k, v in pairs)
-    base_url = urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path, "", ""))
-    return "&".join([method.upper(), encode(base_url), encode(normalised)])
+def _pairs(params: Params | None) -> list[tuple[str, str]]:
+    if params is None:
+        return []
+    items = params.items() if isinstance(params, Mapping) else params
+    return [(str(name), str(value)) for name, value in items]
 
 
-def signature(credentials: OAuth1Credentials, method: str, url: str, params: Mapping[str, str]) -> str:
+def base_string(method: str, url: str, params: Params) -> str:
+    """The signature base string: method, normalised URL, and every query and given parameter, sorted.
+
+    `params` are the `oauth_*` parameters and the form body's, as a mapping or as (name, value) pairs
+    (pairs keep a name that repeats). The query's pairs are taken from `url`, repeats included.
+    """
+    collected = rfc5849.collect_parameters(uri_query=urlsplit(url).query, body=_pairs(params))
+    return rfc5849.signature_base_string(
+        method, rfc5849.base_string_uri(url), rfc5849.normalize_parameters(collected)
+    )
+
+
+def signature(credentials: OAuth1Credentials, method: str, url: str, params: Params) -> str:
     """HMAC-SHA1 of the base string with `consumer_secret&token_secret`, base64."""
-    key = f"{encode(credentials.consumer_secret)}&{encode(credentials.token_secret)}"
-    digest = hmac.new(key.encode(), base_string(method, url, params).encode(), hashlib.sha1).digest()
-    return base64.b64encode(digest).decode()
+    return rfc5849.sign_hmac_sha1(
+        base_string(method, url, params), credentials.consumer_secret, credentials.token_secret
+    )
 
 
 def authorization_header(
     credentials: OAuth1Credentials,
     method: str,
     url: str,
-    form: Mapping[str, str] | None = None,
+    form: Params | None = None,
     nonce: str | None = None,
     timestamp: int | None = None,
 ) -> str:
-    """The `Authorization: OAuth ...` header for one request."""
-    oauth = {
-        "oauth_consumer_key": credentials.consumer_key,
-        "oauth_nonce": nonce or secrets.token_hex(16),
-        "oauth_signature_method": "HMAC-SHA1",
-        "oauth_timestamp": str(timestamp if timestamp is not None else int(time.time())),
-        "oauth_token": credentials.token,
-        "oauth_version": "1.0",
-    }
-    oauth["oauth_signature"] = signature(credentials, method, url, {**oauth, **(form or {})})
-    return "OAuth " + ", ".join(f'{encode(k)}="{encode(v)}"' for k, v in sorted(oauth.items()))
+    """The `Authorization: OAuth ...` header for one request (`form`: its form-encoded body, if any)."""
+    client = Client(
+        credentials.consumer_key,
+        client_secret=credentials.consumer_secret,
+        resource_owner_key=credentials.token,
+        resource_owner_secret=credentials.token_secret,
+        signature_method=SIGNATURE_HMAC_SHA1,
+        signature_type=SIGNATURE_TYPE_AUTH_HEADER,
+        nonce=nonce,
+        timestamp=None if timestamp is None else str(timestamp),
+    )
+    body = _pairs(form) or None
+    headers = {"Content-Type": FORM_CONTENT_TYPE} if body else None
+    _, signed, _ = client.sign(url, method.upper(), body=body, headers=headers)
+    return str(signed["Authorization"])

@@ -3,6 +3,8 @@
 https://developers.facebook.com/docs/messenger-platform/reference/send-api
 Retries with exponential backoff and jitter on 429, 5xx, timeouts and Graph's transient error codes;
 never on errors that cannot succeed on a retry (bad token, bad request, outside the messaging window).
+Proactive limits per Page or Instagram account (`connectors.rate_limit`): Send API calls (messages,
+sender actions, private replies) take a `meta_send` token, other Graph calls a `meta_graph` one.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import aiohttp
 from connectors.metrics import count, measured_send
 from connectors.outbox import Outbox
 from connectors.platform_client import PlatformClient, PlatformError, Session
+from connectors.rate_limit import account_key
 
 DEFAULT_GRAPH_API_URL = "https://graph.facebook.com/v21.0"
 # https://developers.facebook.com/docs/graph-api/guides/error-handling
@@ -85,6 +88,15 @@ class GraphApiClient(PlatformClient):
         self.url = f"{self.base_url}/me/messages"
         self._token = access_token
 
+    @property
+    def api_url(self) -> str:
+        """Graph's base URL (the default rate limits apply to graph.facebook.com and its kin)."""
+        return self.base_url
+
+    def _account(self) -> str:
+        """Meta limits per Page and per Instagram account: one budget per platform and token."""
+        return account_key(self.platform, self._token)
+
     async def send_message(
         self,
         recipient_id: str,
@@ -138,6 +150,7 @@ class GraphApiClient(PlatformClient):
             lambda: {"params": {"fields": fields, "access_token": self._token}},
             f"{self.platform} GET {key}",
             lambda err: count("graph_api_errors", self.platform, str(err.code or err.status)),
+            limit="meta_graph",
         )
         found = answer.get(key)
         if not isinstance(found, dict):
@@ -174,6 +187,7 @@ class GraphApiClient(PlatformClient):
             lambda: {"json": body, "params": {"access_token": self._token}},
             f"{self.platform} send to {recipient}",
             lambda err: count("graph_api_errors", self.platform, str(err.code or err.status)),
+            limit="meta_send",
         )
 
     async def _post_form(self, path: str, fields: dict[str, str]) -> dict[str, Any]:
@@ -184,6 +198,7 @@ class GraphApiClient(PlatformClient):
             lambda: {"data": fields, "params": {"access_token": self._token}},
             f"{self.platform} POST /{path}",
             lambda err: count("graph_api_errors", self.platform, str(err.code or err.status)),
+            limit="meta_graph",
         )
 
     def _unreadable(self, text: str) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.conversations.metadata import HUMAN_AGENT, UtteranceMetadata, customer_metadata
+from bot.platform_env import PlatformConfigError, channel_settings
 from connectors.agent_reply import AgentSendError, desk_token_from_env
 from connectors.graph_api import DEFAULT_GRAPH_API_URL, GraphApiClient, GraphApiError
 from connectors.inbox import Entry, Inbox, NewEntry
@@ -42,7 +43,6 @@ from connectors.meta_events import (
 from connectors.meta_output import MetaOutputChannel, OutsideWindowError, Platform
 from connectors.meta_schema import validate_body
 from connectors.metrics import count
-from connectors.platform_env import PlatformConfigError, channel_settings
 from connectors.public_actions import HIDE, PRIVATE_REPLY, REPLY, PublicActionRefused
 from connectors.security import constant_time_equal, verify_hub_signature
 from connectors.state import ConnectorState, store_from_env
@@ -90,7 +90,7 @@ class MetaConfig:
     ) -> MetaConfig:
         """credentials.yml's values, else the environment's, else the simulator's; fail clearly if missing.
 
-        The environment rule (all platform variables or none) is `connectors.platform_env`'s.
+        The environment rule (all platform variables or none) is `bot.platform_env`'s.
         """
         required = {
             "app_secret": "META_APP_SECRET",

@@ -1,7 +1,9 @@
 """What the Graph and X API clients share: the error base, one request with retries, the reply rule.
 
 Subclasses say how requests are made (format, authentication) and how answers map to results or
-errors. The HTTP session belongs to the channel (one per server process); clients borrow it.
+errors. The HTTP session belongs to the channel (one per server process); clients borrow it. Every
+attempt of a rate-limited kind of call first takes a token (`connectors.rate_limit`, shared by the
+replicas through Redis), so the platforms' limits are kept before they answer 429.
 """
 
 from __future__ import annotations
@@ -9,12 +11,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import aiohttp
 
+from bot.retry import RetryPolicy
 from connectors.metrics import count, measured_send
 from connectors.outbox import Outbox, current_turn
+from connectors.rate_limit import RateLimited, RateLimiter, limiter_from_env
 from connectors.retry import ReplyDeferred, with_retries
 
 Session = Callable[[], Awaitable[aiohttp.ClientSession]]
@@ -48,13 +53,51 @@ class PlatformClient:
         base_delay: float = 0.5,
         max_delay: float = 8.0,
         timeout: float = 10.0,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.platform = platform  # the name in metrics and the outbox
         self._session = session
-        self.max_attempts = max_attempts
-        self.base_delay = base_delay
-        self.max_delay = max_delay
+        self.retry = RetryPolicy(attempts=max_attempts, base_delay=base_delay, max_delay=max_delay)
         self.timeout = timeout
+        # The process's limiter (Redis-backed with REDIS_URL), read from the environment at start-up.
+        self.limiter = limiter or limiter_from_env()
+
+    # The retry policy's numbers, settable one by one (tests make the waits short).
+    @property
+    def max_attempts(self) -> int:
+        """Attempts per call, the first included."""
+        return self.retry.attempts
+
+    @max_attempts.setter
+    def max_attempts(self, value: int) -> None:
+        self.retry = replace(self.retry, attempts=value)
+
+    @property
+    def base_delay(self) -> float:
+        """The first backoff's ceiling, in seconds."""
+        return self.retry.base_delay
+
+    @base_delay.setter
+    def base_delay(self, value: float) -> None:
+        self.retry = replace(self.retry, base_delay=value)
+
+    @property
+    def max_delay(self) -> float:
+        """The longest backoff, in seconds."""
+        return self.retry.max_delay
+
+    @max_delay.setter
+    def max_delay(self, value: float) -> None:
+        self.retry = replace(self.retry, max_delay=value)
+
+    @property
+    def api_url(self) -> str:
+        """The API's base URL: the platform's own host gets the platform's default rate limits."""
+        raise NotImplementedError
+
+    def _account(self) -> str:
+        """Whose budget a call spends (a digest of the credentials): a Page, an account."""
+        raise NotImplementedError
 
     async def _send_once(
         self,
@@ -78,18 +121,33 @@ class PlatformClient:
         arguments: Callable[[], dict[str, Any]],
         what: str,
         on_error: Callable[[Any], None],
+        limit: str | None = None,
     ) -> dict[str, Any]:
-        """The request, retried by `connectors.retry`; `arguments` (body, auth) are made anew each time."""
-        return await with_retries(
-            lambda: self._request_once(method, url, **arguments()),
-            self.error,
-            what,
-            self.max_attempts,
-            self.base_delay,
-            self.max_delay,
-            on_error=on_error,
-            on_retry=lambda _: count("send_retries", self.platform),
-        )
+        """The request, retried by `connectors.retry`; `arguments` (body, auth) are made anew each time.
+
+        With `limit` (a kind of `connectors.rate_limit.KINDS`) each attempt waits for its token first;
+        if that would take too long, the call fails at once as rate limited (429, retryable: a bot
+        reply is deferred) without reaching the platform.
+        """
+
+        async def attempt() -> dict[str, Any]:
+            if limit is not None:
+                await self.limiter.acquire(limit, self._account(), self.api_url)
+            return await self._request_once(method, url, **arguments())
+
+        try:
+            return await with_retries(
+                attempt,
+                self.error,
+                what,
+                self.retry,
+                on_error=on_error,
+                on_retry=lambda _: count("send_retries", self.platform),
+            )
+        except RateLimited as err:
+            refused = self.error(f"{what}: {err} (our own limit; not sent)", 429)
+            refused.wait = err.wait
+            raise refused from err
 
     async def _request_once(self, method: str, url: str, **arguments: Any) -> dict[str, Any]:
         session = await self._session()

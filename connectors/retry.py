@@ -1,12 +1,16 @@
-"""Retries with exponential backoff and jitter, shared by the platform clients."""
+"""The platform clients' retries: the house's one policy (`bot.retry`, on tenacity), and deferral.
+
+Exponential backoff with jitter on 429, 5xx and no answer; the platform's own wait (X's
+`x-rate-limit-reset`) when it names one; never on errors that cannot succeed on a retry.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import random
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
+
+from bot.retry import RetryPolicy
 
 if TYPE_CHECKING:  # the clients' error base; it imports this module
     from connectors.platform_client import PlatformError
@@ -24,38 +28,35 @@ class ReplyDeferred(RuntimeError):
     """
 
 
-def backoff(attempt: int, base_delay: float, max_delay: float) -> float:
-    """Exponential backoff with jitter: spreads the retries of many conversations apart."""
-    ceiling = min(max_delay, base_delay * 2 ** (attempt - 1))
-    return random.uniform(ceiling / 2, ceiling)
-
-
 async def with_retries(
     call: Callable[[], Awaitable[T]],
     errors: type[PlatformError],
     what: str,
-    attempts: int,
-    base_delay: float,
-    max_delay: float,
+    policy: RetryPolicy,
     on_error: Callable[[PlatformError], None] = lambda _: None,
     on_retry: Callable[[PlatformError], None] = lambda _: None,
 ) -> T:
-    """Run `call`; on a retryable `errors` instance wait (as told, or backoff) and try again.
+    """Run `call` under `policy`; an `errors` instance is tried again if it is `retryable`.
 
-    `on_error` hears of every failed attempt, `on_retry` of those that are tried again.
+    `on_error` hears of every failed attempt, `on_retry` of those that are tried again. The wait is
+    the error's own (`wait`: what the platform asked for, capped by the policy), else the backoff.
     """
-    for attempt in range(1, attempts + 1):
+
+    async def attempt() -> T:
         try:
             return await call()
         except errors as err:
             on_error(err)
-            if not err.retryable or attempt == attempts:
-                logger.error("%s failed: %s", what, err)
-                raise
-            delay = err.wait or backoff(attempt, base_delay, max_delay)
-            on_retry(err)
-            logger.warning(
-                "%s failed (attempt %d/%d), retrying in %.1f s: %s", what, attempt, attempts, delay, err
-            )
-            await asyncio.sleep(delay)
-    raise AssertionError("unreachable: attempts must be at least 1")
+            raise
+
+    try:
+        return await policy.run(
+            attempt,
+            retryable=lambda err: isinstance(err, errors) and err.retryable,
+            what=what,
+            asked=lambda err: getattr(err, "wait", None),
+            on_retry=lambda err, _attempt, _delay: on_retry(err),  # type: ignore[arg-type]
+        )
+    except errors as err:
+        logger.error("%s failed: %s", what, err)
+        raise

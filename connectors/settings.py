@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from bot.settings import REDIS_SCHEMES, SQL_SCHEMES, port_setting, url_setting
 from connectors.inbox import InboxSettings
 from connectors.limits import WebhookLimits
+from connectors.rate_limit import RateLimits
 from connectors.state import DEFAULT_VAR_DIR
 
 DEFAULT_INGRESS_HOST = "127.0.0.1"
@@ -30,7 +31,9 @@ class ConnectorSettings:
     the inbox is a table in `database_url` (`DATABASE_URL`) or `$VAR_DIR/inbox.db`, and the state
     `$VAR_DIR/connectors.db`. `desk_api_token` turns on the agent-reply route, `rest_channel_token` the
     REST channel, `metrics_token` GET /metrics. `meta_graph_api_url`, `meta_app_id` and `x_api_url`
-    are credentials.yml's optional keys' fallbacks (the local simulator sets them).
+    are credentials.yml's optional keys' fallbacks (the local simulator sets them). `rate_limits`: the
+    proactive limits on outbound platform calls (`META_SEND_RATE`, `META_GRAPH_RATE`, `X_SEND_RATE`,
+    `X_TWEET_RATE`, `RATE_LIMIT_MAX_WAIT`; connectors/rate_limit.py), shared through `redis_url`.
     """
 
     redis_url: str | None = None
@@ -46,6 +49,7 @@ class ConnectorSettings:
     ingress_port: int = DEFAULT_INGRESS_PORT
     limits: WebhookLimits = field(default_factory=WebhookLimits)
     inbox: InboxSettings = field(default_factory=InboxSettings)
+    rate_limits: RateLimits = field(default_factory=RateLimits)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ConnectorSettings:
@@ -65,4 +69,5 @@ class ConnectorSettings:
             ingress_port=port_setting(env, "INGRESS_PORT", DEFAULT_INGRESS_PORT),
             limits=WebhookLimits.from_env(env),
             inbox=InboxSettings.from_env(env),
+            rate_limits=RateLimits.from_env(env),
         )

@@ -3,8 +3,9 @@
 `XClient` is all the channel uses; `XApiClient` implements it with the v2 endpoints and OAuth 1.0a
 user context: `POST /2/dm_conversations/with/:participant_id/messages`, `POST /2/media/upload`,
 signed GETs of DM media, `POST /2/tweets` (replies) and `PUT /2/tweets/:id/hidden`.
-Retries: on 429 it waits until `x-rate-limit-reset` (capped), on 5xx and
-network errors it backs off with jitter; other 4xx are final.
+Retries (`bot.retry`'s policy): on 429 it waits until `x-rate-limit-reset` (capped), on 5xx and
+network errors it backs off with jitter; other 4xx are final. Before that, DMs and posts take a token
+of our account's budget (`connectors.rate_limit`: `x_dm`, `x_tweet`), shared by every replica.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from bot.x_oauth import OAuth1Credentials, authorization_header
 from connectors.metrics import count, measured_send
 from connectors.outbox import Outbox
 from connectors.platform_client import PlatformClient, PlatformError, Session
+from connectors.rate_limit import account_key
 
 DEFAULT_X_API_URL = "https://api.x.com"
 DM_TEXT_LIMIT = 10_000
@@ -75,6 +77,15 @@ class XApiClient(PlatformClient):
         self.base_url = base_url.rstrip("/")
         self.credentials = credentials
 
+    @property
+    def api_url(self) -> str:
+        """X's base URL (the default rate limits apply to api.x.com and api.twitter.com)."""
+        return self.base_url
+
+    def _account(self) -> str:
+        """X limits per user: one budget per app and access token (our brand account)."""
+        return account_key(self.platform, self.credentials.consumer_key, self.credentials.token)
+
     async def send_dm(
         self,
         participant_id: str,
@@ -91,7 +102,7 @@ class XApiClient(PlatformClient):
         url = f"{self.base_url}/2/dm_conversations/with/{participant_id}/messages"
         return await self._send_once(
             outbox,
-            lambda: self._request("POST", url, json=body),
+            lambda: self._request("POST", url, json=body, limit="x_dm"),
             lambda answer: str((answer.get("data") or {}).get("dm_event_id", "")),
         )
 
@@ -99,7 +110,7 @@ class XApiClient(PlatformClient):
         """`POST /2/tweets` with `reply.in_reply_to_tweet_id`."""
         body = {"text": text, "reply": {"in_reply_to_tweet_id": tweet_id}}
         with measured_send(self.platform):
-            answer = await self._request("POST", f"{self.base_url}/2/tweets", json=body)
+            answer = await self._request("POST", f"{self.base_url}/2/tweets", json=body, limit="x_tweet")
         return str((answer.get("data") or {}).get("id", ""))
 
     async def hide_reply(self, tweet_id: str, hidden: bool) -> None:
@@ -138,8 +149,9 @@ class XApiClient(PlatformClient):
         url: str,
         json: dict[str, Any] | None = None,
         form: Callable[[], aiohttp.FormData] | None = None,
+        limit: str | None = None,
     ) -> dict[str, Any]:
-        """A signed request with retries (a fresh signature, and form, each attempt)."""
+        """A signed request with retries (a fresh signature, and form, each attempt; `limit`: its kind)."""
         return await self._with_retries(
             method,
             url,
@@ -150,6 +162,7 @@ class XApiClient(PlatformClient):
             },
             f"X API {method} {url}",
             lambda err: count("x_api_errors", str(err.status)),
+            limit=limit,
         )
 
     def _unreadable(self, text: str) -> dict[str, Any]:

@@ -44,6 +44,8 @@ SHARED = {
     "bot.bearer",
     "bot.readiness",
     "bot.x_oauth",
+    "bot.retry",
+    "bot.platform_env",
 }
 UNITS = SERVICES | TOOLS | DOMAIN | SHARED
 
@@ -65,6 +67,8 @@ RASA_SIDE = {
     "bot.metrics",
     "bot.bearer",
     "bot.x_oauth",
+    "bot.retry",
+    "bot.platform_env",
 }
 # Single modules of other units that runtime A may load: escalation's pure decision (the Rasa server
 # computes the escalation slots itself, bot/rasa_server/local_actions.py); tickets stay runtime B.

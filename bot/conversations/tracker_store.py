@@ -13,7 +13,8 @@ does not write. Conversations kept in Redis would be invisible to the desk and t
 elsewhere, the connectors' inbox and state and the live bus.
 
 Runs in runtime A (Rasa's Python 3.10 environment) and in runtime B (the desk, monitoring): standard
-library only at import time, Rasa imported only where a store is built.
+library only at import time; URLs are read by SQLAlchemy's `make_url` and redis-py's `parse_url` (both
+runtimes have them), Rasa imported only where a store is built.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import urlsplit
 
 DEFAULT_VAR_DIR = "var"
 TRACKER_SQLITE_FILE = "tracker.db"
@@ -34,44 +35,60 @@ class StoreConfigError(ValueError):
 
 
 def sql_store_kwargs(url: str) -> dict[str, Any]:
-    """Keyword arguments of Rasa's SQLTrackerStore for a database URL."""
-    parts = urlsplit(url)
-    dialect = SQL_DIALECTS.get(parts.scheme.split("+")[0])
+    """Keyword arguments of Rasa's SQLTrackerStore for a database URL, as SQLAlchemy parses it."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError) as err:  # the message may repeat the URL, password included
+        raise StoreConfigError("DATABASE_URL is not a database URL") from err
+    dialect = SQL_DIALECTS.get(parsed.get_backend_name())
     if dialect is None:
-        raise StoreConfigError(f"DATABASE_URL must be postgresql:// or sqlite://, got {parts.scheme}://")
+        raise StoreConfigError(
+            f"DATABASE_URL must be postgresql:// or sqlite://, got {parsed.get_backend_name()}://"
+        )
     if dialect == "sqlite":
-        # sqlite:///relative.db has path "/relative.db"; sqlite:////abs.db has "//abs.db".
-        path = parts.path[1:] if parts.path.startswith("/") else parts.path
-        if not path:
+        path = sqlite_path(url)
+        if path is None:
             raise StoreConfigError("DATABASE_URL sqlite:// needs a file path, e.g. sqlite:///var/loom.db")
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return {"dialect": "sqlite", "db": path}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return {"dialect": "sqlite", "db": str(path)}
     kwargs: dict[str, Any] = {
         "dialect": dialect,
-        "host": parts.hostname or "localhost",
-        "port": parts.port or 5432,
-        "db": parts.path.lstrip("/") or "postgres",
-        "username": unquote(parts.username) if parts.username else None,
-        "password": unquote(parts.password) if parts.password else None,
+        "host": parsed.host or "localhost",
+        "port": parsed.port or 5432,
+        "db": parsed.database or "postgres",
+        "username": parsed.username,
+        "password": parsed.password,
     }
-    if parts.query:
-        kwargs["query"] = dict(parse_qsl(parts.query))
+    if parsed.query:
+        kwargs["query"] = dict(parsed.query)
     return kwargs
 
 
 def redis_kwargs(url: str) -> dict[str, Any]:
-    """Host, port, db, credentials and TLS of a redis:// or rediss:// URL."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("redis", "rediss"):
-        raise StoreConfigError(f"REDIS_URL must be redis:// or rediss://, got {parts.scheme}://")
-    db = parts.path.lstrip("/")
+    """Host, port, db, credentials and TLS of a redis:// or rediss:// URL, as redis-py parses it.
+
+    The same reading as `redis.asyncio.from_url(REDIS_URL)` in the connectors' inbox and state, so the
+    lock store is in the same database as they are (`?db=4` included).
+    """
+    from redis.connection import parse_url
+
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme not in ("redis", "rediss"):
+        raise StoreConfigError(f"REDIS_URL must be redis:// or rediss://, got {scheme}://")
+    try:
+        parsed = parse_url(url)
+    except ValueError as err:
+        raise StoreConfigError(f"REDIS_URL cannot be read: {err}") from err
     return {
-        "host": parts.hostname or "localhost",
-        "port": parts.port or 6379,
-        "db": int(db) if db else 0,
-        "username": unquote(parts.username) if parts.username else None,
-        "password": unquote(parts.password) if parts.password else None,
-        "use_ssl": parts.scheme == "rediss",
+        "host": parsed.get("host") or "localhost",
+        "port": parsed.get("port") or 6379,
+        "db": parsed.get("db") or 0,
+        "username": parsed.get("username"),
+        "password": parsed.get("password"),
+        "use_ssl": scheme == "rediss",
     }
 
 
@@ -88,7 +105,11 @@ def tracker_database_url(env: Mapping[str, str | None]) -> str:
 
 
 def sqlite_path(url: str) -> Path | None:
-    """The file of a `sqlite:///` URL (relative or absolute), None for another database."""
+    """The file of a `sqlite:///` URL (relative or absolute), None for another database.
+
+    The path as written (not percent-decoded): SQLAlchemy 1.4 (Rasa's) and 2 (the services') decode
+    it differently, and both runtimes must find the same file.
+    """
     parts = urlsplit(url)
     if parts.scheme.split("+")[0] != "sqlite":
         return None

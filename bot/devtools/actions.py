@@ -1,7 +1,8 @@
 """`make actions`: the action server alone, for Rasa's own CLI (`rasa shell`, `rasa run`, `rasa interactive`).
 
 A Rasa developer runs the action server in one terminal and Rasa in another. Ours needs a secret on
-every call (`ACTION_SERVER_TOKEN`); so that the other terminal needs nothing exported, this takes the
+every call (`ACTION_SERVER_TOKEN`); so that the other terminal needs nothing exported, this prepares the
+database as `make run` does (migrate, demo data, catalogue index), takes the
 environment's token, else makes one and leaves it, readable by this user only, where the Rasa side
 looks for it (`bot.settings.action_token_file`, read by `bot.rasa_server.action_endpoint`); the next
 start replaces it. Listens on 127.0.0.1:$ACTION_PORT (5055).
@@ -13,13 +14,15 @@ import os
 import secrets
 import sys
 
-from bot.settings import PROJECT_ROOT, action_token_file, write_private
+from bot.devtools.launcher import prepare_database
+from bot.settings import PROJECT_ROOT, Settings, action_token_file, write_private
 
 DEFAULT_PORT = 5055
 
 
 def main() -> None:
-    """Leave the token for Rasa, then become the action server (signals reach it directly)."""
+    """Prepare the database, leave the token for Rasa, then become the action server (signals reach it)."""
+    print(f"database: {prepare_database(Settings.from_env(), progress=lambda line: print(line, flush=True))}")
     port = int(os.environ.get("ACTION_PORT") or DEFAULT_PORT)
     token = os.environ.get("ACTION_SERVER_TOKEN") or secrets.token_urlsafe(32)
     token_file = action_token_file(PROJECT_ROOT / (os.environ.get("VAR_DIR") or "var"), port)

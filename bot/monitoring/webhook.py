@@ -1,9 +1,11 @@
-"""Posting alerts to a webhook: JSON, signed with HMAC-SHA256, retried with exponential backoff.
+"""Posting alerts to a webhook: JSON, signed with HMAC-SHA256, retried under the house's retry policy.
 
 The receiver checks `X-Loom-Signature-256: sha256=<hex HMAC-SHA256 of the raw body>` with the shared
 secret (constant-time), as GitHub's and Meta's webhooks are checked. Connection errors, timeouts, 429 and
-5xx answers are retried a bounded number of times (a 429's Retry-After is respected up to the backoff
-cap); other answers are final. Alerts carry their id, so a receiver can drop a repeat.
+5xx answers are retried a bounded number of times (`bot.retry`: exponential backoff with jitter, so
+alerts retried together do not hit the receiver in step; a `Retry-After`, in seconds or as an HTTP
+date, is respected up to the backoff cap); other answers are final. Alerts carry their id, so a
+receiver can drop a repeat.
 
 The URL must be https (http only to a loopback host, for tests and local development), and redirects
 are never followed: a redirect would carry the signed alert to wherever the receiver points, and a plain
@@ -18,6 +20,7 @@ import hmac
 import ipaddress
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +30,7 @@ import aiohttp
 
 from bot.monitoring.config import ConfigError, WebhookSettings
 from bot.monitoring.const import SIGNATURE_HEADER
+from bot.retry import RetryPolicy, retry_after_seconds
 
 logger = logging.getLogger(__name__)
 SENT, FAILED, PENDING, DISABLED = "sent", "failed", "pending", "disabled"
@@ -82,6 +86,15 @@ class Delivery:
     detail: str = ""
 
 
+class _TryAgain(Exception):
+    """An attempt worth repeating: a 429 or 5xx answer, or no answer."""
+
+    def __init__(self, detail: str, wait: float | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.wait = wait  # what the receiver's Retry-After asked for, in seconds
+
+
 class WebhookClient:
     """Posts JSON to the configured URL; the session is injected (or made on first use)."""
 
@@ -98,6 +111,12 @@ class WebhookClient:
         self._session = session
         self._own_session = session is None
         self._sleep = sleep
+        self.retry = RetryPolicy(
+            attempts=settings.attempts,
+            base_delay=settings.backoff_seconds,
+            max_delay=settings.max_backoff_seconds,
+            max_asked_wait=settings.max_backoff_seconds,
+        )
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -111,12 +130,6 @@ class WebhookClient:
         if self._own_session and self._session is not None:
             await self._session.close()
 
-    def _backoff(self, attempt: int, retry_after: str | None = None) -> float:
-        cap = self._settings.max_backoff_seconds
-        if retry_after and retry_after.strip().isdigit():
-            return min(float(retry_after), cap)
-        return min(self._settings.backoff_seconds * 2 ** (attempt - 1), cap)
-
     async def deliver(
         self, payload: dict[str, Any], on_attempt: Callable[[int], Awaitable[None]] | None = None
     ) -> Delivery:
@@ -127,33 +140,45 @@ class WebhookClient:
             SIGNATURE_HEADER: sign(body, self._settings.secret),
             "User-Agent": "loom-support-monitoring",
         }
-        detail = ""
-        attempts = self._settings.attempts
-        for attempt in range(1, attempts + 1):
+        attempts = 0
+
+        async def attempt() -> Delivery:
+            nonlocal attempts
+            attempts += 1
             if on_attempt is not None:
-                await on_attempt(attempt)
-            retry_after = None
-            try:
-                async with self._http().post(
-                    self._settings.url, data=body, headers=headers, allow_redirects=False
-                ) as response:
-                    await response.read()
-                    if 300 <= response.status < 400:  # never carry the signature elsewhere
-                        detail = f"HTTP {response.status} redirect to {response.headers.get('Location')!r}"
-                        logger.warning("alert webhook answered with a redirect, not followed: %s", detail)
-                        return Delivery(FAILED, attempt, detail)
-                    if response.status < 300:
-                        return Delivery(SENT, attempt)
-                    detail = f"HTTP {response.status}"
-                    if not retryable(response.status):
-                        logger.warning("alert webhook refused the alert: %s", detail)
-                        return Delivery(FAILED, attempt, detail)
-                    retry_after = response.headers.get("Retry-After")
-            except (aiohttp.ClientError, asyncio.TimeoutError) as err:
-                detail = f"{err.__class__.__name__}: {err}"
-            if attempt < attempts:
-                delay = self._backoff(attempt, retry_after)
-                logger.info("alert webhook attempt %s failed (%s); again in %.1fs", attempt, detail, delay)
-                await self._sleep(delay)
-        logger.warning("alert webhook gave up after %s attempts: %s", attempts, detail)
-        return Delivery(FAILED, attempts, detail)
+                await on_attempt(attempts)
+            return await self._post_once(body, headers, attempts)
+
+        try:
+            return await self.retry.run(
+                attempt,
+                retryable=lambda err: isinstance(err, _TryAgain),
+                what="alert webhook",
+                asked=lambda err: getattr(err, "wait", None),
+                sleep=self._sleep,
+            )
+        except _TryAgain as err:
+            logger.warning("alert webhook gave up after %s attempts: %s", attempts, err.detail)
+            return Delivery(FAILED, attempts, err.detail)
+
+    async def _post_once(self, body: bytes, headers: dict[str, str], attempt: int) -> Delivery:
+        """One POST: a final Delivery, or `_TryAgain`."""
+        try:
+            async with self._http().post(
+                self._settings.url, data=body, headers=headers, allow_redirects=False
+            ) as response:
+                await response.read()
+                if 300 <= response.status < 400:  # never carry the signature elsewhere
+                    detail = f"HTTP {response.status} redirect to {response.headers.get('Location')!r}"
+                    logger.warning("alert webhook answered with a redirect, not followed: %s", detail)
+                    return Delivery(FAILED, attempt, detail)
+                if response.status < 300:
+                    return Delivery(SENT, attempt)
+                detail = f"HTTP {response.status}"
+                if not retryable(response.status):
+                    logger.warning("alert webhook refused the alert: %s", detail)
+                    return Delivery(FAILED, attempt, detail)
+                asked = retry_after_seconds(response.headers.get("Retry-After"), time.time())
+                raise _TryAgain(detail, asked)
+        except (aiohttp.ClientError, asyncio.TimeoutError) as err:
+            raise _TryAgain(f"{err.__class__.__name__}: {err}") from err

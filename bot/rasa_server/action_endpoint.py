@@ -50,23 +50,27 @@ def action_token(url: str | None, env: Mapping[str, str | None], root: Path = PR
 
 
 def configure(endpoint: Any, env: Mapping[str, str | None] | None = None) -> None:
-    """Set the URL and the secret on Rasa's action endpoint, once (the same object serves every call)."""
-    if endpoint is None or getattr(endpoint, "loom_configured", False):
+    """Set the URL (once) and the secret (every call: a local action server restarted has a new one)."""
+    if endpoint is None:
         return
     env = os.environ if env is None else env
-    endpoint.url = action_url(endpoint.url, env)
-    headers = {name.lower() for name in endpoint.headers}
-    if "authorization" not in headers:
-        token = action_token(endpoint.url, env)
-        if token:
-            endpoint.headers["Authorization"] = f"Bearer {token}"
-        else:
-            logger.error(
-                "no secret for the action server at %s: set ACTION_SERVER_TOKEN, or start it with "
-                "`make actions` (or `make run`), which leaves one for this user in $VAR_DIR/run/",
-                endpoint.url,
-            )
-    endpoint.loom_configured = True
+    if not getattr(endpoint, "loom_configured", False):
+        endpoint.url = action_url(endpoint.url, env)
+        # A header written in endpoints.yml is the operator's: kept as it is.
+        endpoint.loom_own_header = any(name.lower() == "authorization" for name in endpoint.headers)
+        endpoint.loom_configured = True
+    if endpoint.loom_own_header:
+        return
+    token = action_token(endpoint.url, env)
+    if token:
+        endpoint.headers["Authorization"] = f"Bearer {token}"
+    elif not getattr(endpoint, "loom_warned", False):
+        endpoint.loom_warned = True
+        logger.error(
+            "no secret for the action server at %s: set ACTION_SERVER_TOKEN, or start it with "
+            "`make actions` (or `make run`), which leaves one for this user in $VAR_DIR/run/",
+            endpoint.url,
+        )
 
 
 def install() -> None:

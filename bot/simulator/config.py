@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from bot.platform_env import SIMULATOR_SECRETS
 from bot.simulator.const import (
     INSTAGRAM,
     MESSENGER,
@@ -14,7 +15,6 @@ from bot.simulator.const import (
     WEBHOOK_TIMEOUT_SECONDS,
     X_API_PREFIX,
 )
-from connectors.platform_env import SIMULATOR_SECRETS
 
 DEFAULT_PORT = 5080
 
@@ -24,7 +24,7 @@ class SimulatorConfig:
     """Secrets, ids and addresses shared with our connectors.
 
     The `x_*` values are the X (Twitter) app's OAuth 1.0a keys and the brand's account.
-    The defaults are the demo values the connectors also default to (`connectors.platform_env`), so
+    The defaults are the demo values the connectors also default to (`bot.platform_env`), so
     `make run` and a plain `rasa run` need no setup.
     `public_url` builds media URLs; without it the address the request came in on is used.
     """

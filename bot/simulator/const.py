@@ -8,7 +8,7 @@ button: https://developers.facebook.com/docs/messenger-platform/send-messages/te
 
 from __future__ import annotations
 
-from connectors.platform_env import SIM_X_API_PATH
+from bot.platform_env import SIM_X_API_PATH
 
 MESSENGER = "messenger"
 INSTAGRAM = "instagram"

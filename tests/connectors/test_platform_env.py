@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.meta_input import ConnectorConfigError, MetaConfig
-from connectors.platform_env import (
+from bot.platform_env import (
     OPTIONAL_PLATFORM_VARIABLES,
     SIMULATOR_SECRETS,
     PlatformConfigError,
@@ -13,6 +12,7 @@ from connectors.platform_env import (
     platform_settings,
     required_platform_variables,
 )
+from connectors.meta_input import ConnectorConfigError, MetaConfig
 from connectors.twitter import XConfig
 
 MESSENGER = {

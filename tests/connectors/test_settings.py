@@ -8,6 +8,7 @@ from bot.settings import ConfigError
 from connectors.agent_reply import desk_token_from_env
 from connectors.inbox import InboxSettings
 from connectors.limits import WebhookLimits
+from connectors.rate_limit import KINDS, RateLimits
 from connectors.rest import rest_token_from_env
 from connectors.settings import ConnectorSettings
 
@@ -18,6 +19,7 @@ def test_defaults():
     assert (settings.redis_url, settings.database_url, settings.var_dir) == (None, None, "var")
     assert (settings.ingress_host, settings.ingress_port) == ("127.0.0.1", 5006)
     assert settings.limits == WebhookLimits() and settings.inbox == InboxSettings()
+    assert settings.rate_limits == RateLimits()
     assert settings.desk_api_token is settings.rest_channel_token is settings.metrics_token is None
 
 
@@ -36,6 +38,11 @@ def test_every_variable_is_read():
         "INGRESS_PORT": "7006",
         "WEBHOOK_MAX_BYTES": "4096",
         "INBOX_SHARDS": "8",
+        "META_SEND_RATE": "100/1s",
+        "META_GRAPH_RATE": "off",
+        "X_SEND_RATE": "50/15m,500/24h",
+        "X_TWEET_RATE": "10/1h",
+        "RATE_LIMIT_MAX_WAIT": "12.5",
     }
     settings = ConnectorSettings.from_env(env)
     assert settings.redis_url == "redis://cache/2" and settings.database_url == "postgresql://loom@db/loom"
@@ -49,6 +56,14 @@ def test_every_variable_is_read():
     assert settings.x_api_url == "http://127.0.0.1:5080/x"
     assert (settings.ingress_host, settings.ingress_port) == ("0.0.0.0", 7006)
     assert settings.limits.max_bytes == 4096 and settings.inbox.shards == 8
+    rates = settings.rate_limits
+    assert [str(r) for kind in KINDS for r in rates.rates(kind, "http://127.0.0.1")] == [
+        "100/1s",
+        "50/900s",
+        "500/86400s",
+        "10/3600s",
+    ]
+    assert rates.max_wait == 12.5
     # the modules' own readers go through it
     assert desk_token_from_env(env) == "d" * 32 and rest_token_from_env(env) == "r" * 32
 

@@ -303,3 +303,21 @@ def test_missing_credentials_stop_start_up():
         TwitterInput.from_credentials(
             {"consumer_key": "k", "access_token": "t", "access_token_secret": "s", "user_id": "1"}
         )
+
+
+async def test_dms_take_a_token_of_our_accounts_budget(served):
+    """Each DM attempt waits for the account's `x_dm` token (connectors/rate_limit.py) before it goes."""
+    from connectors.rate_limit import RateLimiter, RateLimits, account_key
+
+    taken: list[tuple[str, str, str]] = []
+
+    class Recording(RateLimiter):
+        async def acquire(self, kind: str, account: str, api_url: str) -> float:
+            taken.append((kind, account, api_url))
+            return 0.0
+
+    served.channel.client.limiter = Recording(RateLimits())
+    output = served.channel.get_output_channel()
+    await output.send_text_message("42", "hello")
+    await output.send_image_url("42", f"{served.stub_url}/img.png")
+    assert taken == [("x_dm", account_key("twitter", "ck", "at"), served.stub_url)] * 2  # uploads: no token

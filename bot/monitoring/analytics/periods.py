@@ -8,6 +8,7 @@ here.
 from __future__ import annotations
 
 import datetime as dt
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -120,14 +121,21 @@ def stamp(moment: dt.datetime, bucket: str) -> str:
 
 
 def percentile(values: Sequence[float], share: float) -> float:
-    """The `share` quantile with linear interpolation between the closest ranks (one value: itself)."""
-    ordered = sorted(values)
-    if not ordered:
+    """The `share` quantile (a whole percent, 0 to 1), interpolated between the closest ranks.
+
+    `statistics.quantiles`' inclusive method (numpy's default): the median of two values is their mean,
+    one value is every quantile of itself. No values, or a share outside 0..1, is a ValueError.
+    """
+    percent = share * 100
+    if not 0 <= share <= 1 or abs(percent - round(percent)) > 1e-9:
+        raise ValueError(f"a percentile share is a whole percent from 0 to 1, not {share!r}")
+    if not values:
         raise ValueError("percentile of nothing")
-    position = (len(ordered) - 1) * share
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+    if len(values) == 1:  # statistics.quantiles() wants two or more
+        return float(values[0])
+    if share in (0, 1):  # it gives only the inner cut points
+        return float(min(values) if share == 0 else max(values))
+    return statistics.quantiles(values, n=100, method="inclusive")[round(percent) - 1]
 
 
 Table = tuple[list[str], list[list[Any]]]

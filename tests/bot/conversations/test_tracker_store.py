@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import pytest
@@ -67,6 +68,37 @@ def test_redis_url_parts():
     }
     with pytest.raises(StoreConfigError):
         redis_kwargs("http://cache")
+
+
+def test_a_redis_db_in_the_query_is_the_one_the_inbox_uses():
+    """The hand-written reader ignored `?db=4`: Rasa's lock store went to db 0, the inbox to db 4."""
+    import redis
+
+    url = "redis://:p%40ss@cache:6380?db=4"
+    inbox_side = redis.Redis.from_url(url).connection_pool.connection_kwargs  # connectors/inbox_redis.py
+    assert redis_kwargs(url) == {
+        "host": "cache",
+        "port": 6380,
+        "db": 4,
+        "username": None,
+        "password": "p@ss",
+        "use_ssl": False,
+    }
+    assert (inbox_side["db"], inbox_side["password"]) == (4, "p@ss")
+
+
+def test_database_urls_are_read_as_sqlalchemy_reads_them():
+    from sqlalchemy.engine import make_url
+
+    url = "postgres://loom%2Bbot:p%3Aw%2Fd@[::1]:5433/support?sslmode=require&application_name=rasa"
+    kwargs, parsed = sql_store_kwargs(url), make_url(url)
+    assert kwargs["dialect"] == "postgresql"
+    assert (kwargs["host"], kwargs["port"], kwargs["db"]) == (parsed.host, parsed.port, parsed.database)
+    assert (kwargs["username"], kwargs["password"]) == ("loom+bot", "p:w/d")
+    assert kwargs["query"] == {"sslmode": "require", "application_name": "rasa"}
+    with pytest.raises(StoreConfigError, match="not a database URL") as refused:
+        sql_store_kwargs("postgresql://u:secret@h:port/d")
+    assert "secret" not in str(refused.value)
 
 
 def test_trackers_are_in_database_url_else_a_sqlite_file_in_var_dir():
@@ -166,9 +198,22 @@ async def test_lock_store_is_redis_when_configured(redis_url, monkeypatch):
 
 
 def test_module_has_no_service_dependencies():
-    """Runtime A imports this module: it must not need SQLAlchemy 2 or our service code."""
-    text = Path(rasa_stores.__file__).read_text(encoding="utf-8")
-    assert "bot.storage" not in text and "sqlalchemy" not in text.lower()
+    """Runtime A imports this module: it must not need SQLAlchemy 2 or our service code.
+
+    Of SQLAlchemy it uses only what 1.4 (Rasa's) and 2 share: `make_url` and its error.
+    """
+    tree = ast.parse(Path(rasa_stores.__file__).read_text(encoding="utf-8"))
+    imported = {
+        (node.module or "") + "." + alias.name if isinstance(node, ast.ImportFrom) else alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+        for alias in node.names
+    }
+    assert not [name for name in imported if name.startswith("bot.")]
+    assert {name for name in imported if name.startswith("sqlalchemy")} <= {
+        "sqlalchemy.engine.make_url",
+        "sqlalchemy.exc.ArgumentError",
+    }
 
 
 def test_the_sqlite_tracker_store_writes_ahead(tmp_path, monkeypatch):

@@ -6,6 +6,7 @@ The database fixtures (both backends, agents Ada, Bob and supervisor Sam) are th
 from __future__ import annotations
 
 import datetime as dt
+import statistics
 from typing import Any
 
 import pytest
@@ -326,8 +327,17 @@ def test_percentiles_interpolate_between_ranks():
     assert percentile([5.0], 0.9) == 5.0
     assert percentile([1, 2, 3, 4, 5], 0.9) == pytest.approx(4.6)
     assert percentile([10, 20], 0.5) == 15
+    assert percentile([3, 1, 2], 0) == 1 and percentile([3, 1, 2], 1) == 3
+    assert percentile([4, 1, 3, 2], 0.5) == statistics.median([4, 1, 3, 2])
     with pytest.raises(ValueError):
         percentile([], 0.5)
+
+
+@pytest.mark.parametrize("share", [-0.5, 1.5, 0.905])
+def test_a_share_that_is_not_a_whole_percent_from_0_to_1_is_refused(share):
+    """The hand-written version answered -0.5 with the largest value and 1.5 with an IndexError."""
+    with pytest.raises(ValueError, match="whole percent"):
+        percentile([1, 2, 3], share)
 
 
 def test_csv_guards_text_that_a_spreadsheet_would_run():

@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import time
 from collections.abc import AsyncIterator
+from email.utils import formatdate
 from typing import Any
 
 import pytest
@@ -96,8 +98,46 @@ async def test_server_errors_and_rate_limits_are_retried_with_growing_waits(rece
     finally:
         await webhook.close()
     assert (delivery.status, delivery.attempts) == (SENT, 4)
-    assert sleeps.delays == [0.5, 1.0, 2.0]
+    # between half and all of 0.5 s, 1 s, 2 s: growing, with jitter
+    assert [c / 2 <= d <= c for d, c in zip(sleeps.delays, [0.5, 1.0, 2.0], strict=True)] == [True] * 3
     assert len(set(hook.bodies)) == 1 and all(hook.signatures_ok)  # the same signed body every time
+
+
+def test_waits_are_jittered_and_bounded():
+    """The old loop waited exactly 0.5, 1, 2, ... s: every alert retried at once hit the receiver in step."""
+    webhook, _ = client("https://hooks.example/alerts")
+    cap = WebhookSettings().max_backoff_seconds
+    for attempt, ceiling in [(1, 0.5), (2, 1.0), (3, 2.0), (12, cap)]:
+        delays = [webhook.retry.delay(attempt) for _ in range(200)]
+        assert all(ceiling / 2 <= d <= ceiling for d in delays), attempt
+        assert len(set(delays)) > 100  # spread, not one value
+
+
+async def test_a_retry_after_date_is_honoured_and_a_long_one_capped(receiver):
+    hook, url = receiver
+    hook.script, hook.retry_after = [429], formatdate(time.time() + 5, usegmt=True)
+    webhook, sleeps = client(url)
+    try:
+        assert (await webhook.deliver(PAYLOAD)).status == SENT
+        hook.script, hook.retry_after = [429], "3600"
+        assert (await webhook.deliver(PAYLOAD)).status == SENT
+    finally:
+        await webhook.close()
+    assert 3.0 < sleeps.delays[0] <= 5.0  # the old loop read only digits and backed off 0.5 s instead
+    assert sleeps.delays[1] == WebhookSettings().max_backoff_seconds
+
+
+@pytest.mark.parametrize("status", [400, 404, 410, 422])
+async def test_client_errors_other_than_429_are_final(receiver, status):
+    hook, url = receiver
+    hook.script = [status]
+    webhook, sleeps = client(url)
+    try:
+        delivery = await webhook.deliver(PAYLOAD)
+    finally:
+        await webhook.close()
+    assert (delivery.status, delivery.attempts, delivery.detail) == (FAILED, 1, f"HTTP {status}")
+    assert len(hook.bodies) == 1 and sleeps.delays == []
 
 
 async def test_a_rate_limit_says_how_long_to_wait(receiver):
@@ -141,7 +181,8 @@ async def test_connection_errors_are_retried():
     finally:
         await webhook.close()
     assert (delivery.status, delivery.attempts) == (FAILED, 3)
-    assert "ClientConnectorError" in delivery.detail and sleeps.delays == [0.5, 1.0]
+    assert "ClientConnectorError" in delivery.detail
+    assert len(sleeps.delays) == 2 and 0.25 <= sleeps.delays[0] <= 0.5 and 0.5 <= sleeps.delays[1] <= 1.0
 
 
 def test_a_webhook_without_a_secret_is_a_configuration_error():

@@ -11,6 +11,7 @@ import pytest
 from rasa.core.actions.action import RemoteAction
 from rasa.utils.endpoints import EndpointConfig, read_endpoint_config
 
+from bot.platform_env import required_platform_variables
 from bot.rasa_server import action_endpoint, stores
 from bot.rasa_server.action_endpoint import configure
 from bot.settings import PROJECT_ROOT, action_token_file, write_private
@@ -28,11 +29,14 @@ def test_the_environment_sets_url_and_bearer():
     assert config.params == {}  # never in the query string
 
 
-def test_a_local_action_server_s_file_gives_the_secret(tmp_path):
+def test_a_local_action_server_s_file_gives_the_secret_as_it_is_now(tmp_path):
     write_private(action_token_file(tmp_path, 5155), "from-the-file\n")
     config = endpoint("http://127.0.0.1:5155/webhook")
     configure(config, {"VAR_DIR": str(tmp_path)})
     assert config.headers == {"Authorization": "Bearer from-the-file"}
+    write_private(action_token_file(tmp_path, 5155), "restarted")  # `make actions` again: a new secret
+    configure(config, {"VAR_DIR": str(tmp_path)})
+    assert config.headers == {"Authorization": "Bearer restarted"}
     assert (action_token_file(tmp_path, 5155).stat().st_mode & 0o777) == 0o600
 
 
@@ -75,8 +79,19 @@ def test_a_plain_rasa_run_refuses_an_open_http_api(monkeypatch):
     installed = []
     monkeypatch.setattr(stores, "install_changes", lambda: installed.append(True))
     with pytest.raises(SystemExit, match="RASA_JWT_SECRET"):
-        stores.install_once(["rasa", "run", "--enable-api"])
+        stores.install_once(["rasa", "run", "--enable-api", "-i", "127.0.0.1"], {})
     assert installed == []
-    stores.install_once(["rasa", "run", "--enable-api", "--jwt-secret=x"])  # the server's own way
-    stores.install_once(["rasa", "shell"])
+    stores.install_once(["rasa", "run", "--enable-api", "--jwt-secret=x", "--interface=127.0.0.1"], {})
+    stores.install_once(["rasa", "shell"], {})
     assert installed == [True, True]
+
+
+@pytest.mark.parametrize(
+    "argv", [["rasa", "run"], ["rasa", "run", "-i", "0.0.0.0"], ["rasa", "run", "--interface=10.0.0.5"]]
+)
+def test_the_simulator_s_public_secrets_never_listen_beyond_loopback(monkeypatch, argv):
+    monkeypatch.setattr(stores, "install_changes", lambda: None)
+    with pytest.raises(SystemExit, match=r"-i 127\.0\.0\.1"):
+        stores.install_once(argv, {})
+    stores.install_once(argv, {name: "real" for name in required_platform_variables()})  # real platforms
+    stores.install_once([*argv[:2], "-i", "127.0.0.1"], {})

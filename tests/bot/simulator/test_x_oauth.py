@@ -72,6 +72,35 @@ def test_the_tests_signer_agrees_on_the_documented_example() -> None:
     assert parse_authorization(header)["oauth_signature"] == "hCtSmYh+iHYCEqBWrE7C7hYmtUk="
 
 
+# RFC 5849 section 3.4.1.1: `a3` comes twice (query `a3=a`, body `a3=2+q`) and both pairs are signed,
+# sorted by name then value (section 3.4.1.3.2); `c%40=` and `c2` have empty values.
+RFC_PARAMS = [
+    ("b5", "=%3D"),
+    ("a3", "a"),
+    ("c@", ""),
+    ("a2", "r b"),
+    ("oauth_consumer_key", "9djdj82h48djs9d2"),
+    ("oauth_token", "kkk9d7dh3k39sjv7"),
+    ("oauth_signature_method", "HMAC-SHA1"),
+    ("oauth_timestamp", "137131201"),
+    ("oauth_nonce", "7d8f3e4a"),
+    ("c2", ""),
+    ("a3", "2 q"),
+]
+RFC_BASE_STRING = (
+    "POST&http%3A%2F%2Fexample.com%2Frequest&a2%3Dr%2520b%26a3%3D2%2520q"
+    "%26a3%3Da%26b5%3D%253D%25253D%26c%2540%3D%26c2%3D%26oauth_consumer_"
+    "key%3D9djdj82h48djs9d2%26oauth_nonce%3D7d8f3e4a%26oauth_signature_m"
+    "ethod%3DHMAC-SHA1%26oauth_timestamp%3D137131201%26oauth_token%3Dkkk"
+    "9d7dh3k39sjv7"
+)
+
+
+def test_the_rfc_example_keeps_both_pairs_of_a_repeated_name() -> None:
+    uri = base_string_uri("http", "example.com", "/request")
+    assert signature_base_string("POST", uri, RFC_PARAMS) == RFC_BASE_STRING
+
+
 # Vectors made with oauthlib 4.0.1 (`oauthlib.oauth1.Client(..., nonce="n0nce", timestamp="1764115200")`):
 # non-ASCII key, reserved characters in both secrets, repeated and encoded query parameters, a form body.
 OAUTHLIB_OAUTH = [

@@ -20,20 +20,25 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PYTHONWARNINGS := ignore::DeprecationWarning
-export ACTION_ENDPOINT_URL ?= http://127.0.0.1:5055/webhook
 
 # Rasa-side tests run in runtime A; everything else in runtime B.
 TESTS_RASA := tests/bot/nlu tests/bot/conversations/test_tracker_store.py tests/bot/rasa_server tests/connectors tests/security/webhooks
 BENCH_ARGS ?=
+# Says and times each set-up step (and records it for the summary `make run` prints at the end).
+STEP := scripts/step
+export VAR_DIR ?= var
 
 CHROMIUM ?= /usr/bin/chromium
 APT_GET := $(shell [ "$$(id -u)" = 0 ] && echo apt-get || echo sudo apt-get)
 
-.PHONY: help run test train validate shell bench bench-profile bench-nlu bench-ack fault lint install browser clean test-unit test-stories test-nlu nlu-report audit audit-online lock fuzz
+.PHONY: help run actions setup-clock test test-quick train validate shell bench bench-profile bench-nlu bench-ack fault lint \
+	install browser clean test-unit test-stories test-nlu nlu-report audit audit-online lock fuzz
 
 help:
 	@echo "make run       set everything up and start the assistant (Rasa :5005, actions :5055)"
-	@echo "make test      set everything up and run every test"
+	@echo "make test      set everything up and run every test (about 40 minutes on 2 cores)"
+	@echo "make test-quick  lint and the unit tests of both runtimes: no model, services or browser (under 5 minutes)"
+	@echo "make actions   the action server alone, for Rasa's own CLI in another terminal (rasa shell, rasa run)"
 	@echo "make train     train the model if its inputs changed"
 	@echo "make validate  check domain, data and stories"
 	@echo "make nlu-report  data-quality report for content editors: cross-validated confusions, duplicates, contradictions (NLU_REPORT_ARGS=--no-cv for the quick part)"
@@ -53,32 +58,40 @@ help:
 
 install: $(VENV_RASA)/.installed $(VENV)/.installed
 
-# Each runtime installs exactly the versions of its lock file (requirements/*.lock, used as constraints;
-# `make lock` regenerates them).
+# Each runtime installs exactly its lock file (requirements/*.lock: every package at one version), then
+# this project without dependencies, then checks that the lock serves pyproject.toml's requirements
+# (scripts/check_lock.py). `make lock` regenerates the locks (README, "Dependencies"). pip prints what it
+# downloads and installs; scripts/step says how long each step took.
 $(VENV_RASA)/.installed: pyproject.toml requirements/rasa.lock
-	@echo "==> runtime A: $(VENV_RASA) (Python 3.10, Rasa 3.6)"
+	@echo "==> runtime A: $(VENV_RASA) (Python 3.10, Rasa 3.6): $$(grep -vc '^#' requirements/rasa.lock) packages," \
+		"about 2.9 GB; the first time takes 3-10 minutes, depending on the network"
 	@test -x $(PY_RASA) || $(PYTHON310) -m venv $(VENV_RASA)
-	$(PY_RASA) -m pip install -q -U 'pip>=24' -c requirements/rasa.lock
-	$(PY_RASA) -m pip install -q -e '.[rasa]' -c requirements/rasa.lock
+	@$(STEP) "install runtime A" bash -c '$(PY_RASA) -m pip install --progress-bar on -U "pip>=24" -c requirements/rasa.lock \
+		&& $(PY_RASA) -m pip install --progress-bar on -r requirements/rasa.lock \
+		&& $(PY_RASA) -m pip install --no-deps -q -e . \
+		&& $(PY_RASA) scripts/check_lock.py requirements/rasa.lock rasa rasa-dev'
 	@touch $@
 
 $(VENV)/.installed: pyproject.toml requirements/service.lock
-	@echo "==> runtime B: $(VENV) (Python 3.11, actions and services)"
 	@$(PYTHON311) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || \
 		{ echo "Python 3.11 needed for runtime B; set PYTHON311=/path/to/python3.11"; exit 1; }
+	@echo "==> runtime B: $(VENV) (Python 3.11, actions and services): $$(grep -vc '^#' requirements/service.lock)" \
+		"packages, about 2.3 GB (torch CPU); the first time takes 3-10 minutes, depending on the network"
 	@test -x $(PY) || $(PYTHON311) -m venv $(VENV)
-	$(PY) -m pip install -q -U 'pip>=24' -c requirements/service.lock
-	$(PY) -m pip install -q -e '.[service]' -c requirements/service.lock
+	@$(STEP) "install runtime B" bash -c '$(PY) -m pip install --progress-bar on -U "pip>=24" -c requirements/service.lock \
+		&& $(PY) -m pip install --progress-bar on -r requirements/service.lock \
+		&& $(PY) -m pip install --no-deps -q -e . \
+		&& $(PY) scripts/check_lock.py requirements/service.lock service dev'
 	@touch $@
 
 # The desk's browser tests drive Debian's Chromium through Playwright (no browser download).
 browser:
-	@test -x $(CHROMIUM) || { echo "==> installing Debian's chromium for the browser tests"; \
-		$(APT_GET) update -qq && DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -qq chromium chromium-driver; }
-	@$(CHROMIUM) --version
+	@test -x $(CHROMIUM) || $(STEP) "install Debian's chromium for the browser tests (about 300 MB with its libraries)" \
+		bash -c '$(APT_GET) update && DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y chromium chromium-driver'
+	@$(CHROMIUM) --version 2>/dev/null
 
 train: install
-	@$(PY) scripts/train_model.py --rasa $(RASA)
+	@$(STEP) "train the model (if its inputs changed)" $(PY) scripts/train_model.py --rasa $(RASA)
 
 validate: $(VENV_RASA)/.installed
 	$(RASA) data validate --fail-on-warnings
@@ -108,8 +121,17 @@ audit-online: $(VENV)/.installed
 lock:
 	@scripts/lock_deps.sh
 
-run: install train
+# The set-up steps' times, for the summary the launcher prints once everything runs.
+setup-clock:
+	@mkdir -p $(VAR_DIR)/run && : >$(VAR_DIR)/run/setup-times.tsv
+
+run: setup-clock install train
 	@$(PY) -m bot.devtools.launcher
+
+# The action server alone, for Rasa's own CLI in another terminal (`rasa shell`, `rasa run`; README,
+# "For Rasa developers"): it leaves its secret where Rasa looks for it.
+actions: install
+	@$(PY) -m bot.devtools.actions
 
 shell: install train
 	@$(PY) -m bot.devtools.shell
@@ -117,11 +139,18 @@ shell: install train
 test: install lint audit validate train test-unit test-stories test-nlu
 	@echo "==> all tests passed"
 
+# Everything but the services, the trained model and the browser: lint and the unit tests of both
+# runtimes (pytest markers e2e, browser, slow; tests/conftest.py gives the first two). Under 5 minutes.
+QUICK := -m "not e2e and not browser and not slow"
+test-quick: install lint
+	@$(STEP) "quick tests, runtime A (Rasa side)" $(VENV_RASA)/bin/pytest -q $(QUICK) $(TESTS_RASA)
+	@$(STEP) "quick tests, runtime B (actions, services)" $(VENV)/bin/pytest -q $(QUICK) \
+		$(addprefix --ignore=,$(TESTS_RASA))
+
 test-unit: install train browser
-	@echo "==> runtime A tests (Rasa side)"
-	$(VENV_RASA)/bin/pytest -q $(TESTS_RASA)
-	@echo "==> runtime B tests (actions, services, end-to-end)"
-	$(VENV)/bin/pytest -q $(addprefix --ignore=,$(TESTS_RASA))
+	@$(STEP) "tests, runtime A (Rasa side)" $(VENV_RASA)/bin/pytest -q $(TESTS_RASA)
+	@$(STEP) "tests, runtime B (actions, services, end to end, browser)" $(VENV)/bin/pytest -q \
+		$(addprefix --ignore=,$(TESTS_RASA))
 
 test-stories: train
 	@echo "==> story tests (every rule and story)"

@@ -31,7 +31,7 @@ export VAR_DIR ?= var
 CHROMIUM ?= /usr/bin/chromium
 APT_GET := $(shell [ "$$(id -u)" = 0 ] && echo apt-get || echo sudo apt-get)
 
-.PHONY: help run actions setup-clock test test-quick train validate shell bench bench-profile bench-nlu bench-ack fault lint \
+.PHONY: help run actions setup-clock not-running test test-quick train validate shell bench bench-profile bench-nlu bench-ack fault lint \
 	install browser clean test-unit test-stories test-nlu nlu-report audit audit-online lock fuzz
 
 help:
@@ -125,7 +125,11 @@ lock:
 setup-clock:
 	@mkdir -p $(VAR_DIR)/run && : >$(VAR_DIR)/run/setup-times.tsv
 
-run: setup-clock install train
+# A second `make run` says which one runs, before installing or training anything.
+not-running:
+	@test ! -x $(PY) || $(PY) -m bot.devtools.launcher --check
+
+run: not-running setup-clock install train
 	@$(PY) -m bot.devtools.launcher
 
 # The action server alone, for Rasa's own CLI in another terminal (`rasa shell`, `rasa run`; README,

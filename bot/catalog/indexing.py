@@ -146,26 +146,40 @@ def build(
         wanted.images,
         lambda payloads: image_encoder.encode_images(views(payloads)),
         image_encoder.dim,
-        lambda done, total: progress(f"image views embedded: {done}/{total}"),
+        by_tenths("image views embedded", progress),
     )
     features, report.features_extracted, report.features_kept = update_features(
         StoredFeatures.load(index_dir, FEATURES),
         wanted.features,
         views,
-        lambda done, total: progress(f"local features: {done}/{total}"),
+        by_tenths("photos' local features extracted", progress),
     )
     text_index, report.texts_embedded, report.texts_kept = update(
         StoredVectors.load(index_dir, "text", text_encoder.dim),
         wanted.texts,
         text_encoder.encode_texts,
         text_encoder.dim,
-        lambda done, total: progress(f"texts embedded: {done}/{total}"),
+        by_tenths("texts embedded", progress),
     )
     image_rows.save(index_dir, "image")
     features.save(index_dir, FEATURES)
     text_index.save(index_dir, "text")
     report.seconds = time.perf_counter() - started
     write_manifest(index_dir, image_encoder, text_encoder, image_rows, text_index)
+    return report
+
+
+def by_tenths(what: str, progress: Callable[[str], None]) -> Callable[[int, int], None]:
+    """A (done, total) reporter that says `what: done/total (percent)` at the start, then each tenth."""
+    said = -1
+
+    def report(done: int, total: int) -> None:
+        nonlocal said
+        tenth = 10 * done // total if total else 10
+        if tenth > said:
+            said = tenth
+            progress(f"{what}: {done}/{total} ({100 * done // max(total, 1)}%)")
+
     return report
 
 
@@ -185,6 +199,8 @@ def update(
         old.vectors[known[(key, source)]] if (key, source) in known else None for key, source, _ in wanted
     ]
     todo = [i for i, vector in enumerate(vectors) if vector is None]
+    if todo:
+        progress(0, len(todo))
     for start in range(0, len(todo), BATCH):
         batch = todo[start : start + BATCH]
         for i, vector in zip(batch, embed([wanted[i][2] for i in batch]), strict=True):
@@ -209,6 +225,8 @@ def update_features(
     unique = list(dict.fromkeys((source, payload) for _, source, payload in wanted))
     todo = [(source, payload) for source, payload in unique if source not in known]
     fresh: dict[str, local_features.Features] = {}
+    if todo:
+        progress(0, len(todo))
     for start in range(0, len(todo), BATCH):
         batch = todo[start : start + BATCH]
         for (source, _), image in zip(batch, images([payload for _, payload in batch]), strict=True):

@@ -1,6 +1,8 @@
 """Start, watch and stop the assistant's processes: used by `make run`, `make shell`, tests and benchmarks.
 
 Each service runs in its own process group with its output in a log file; readiness is an HTTP check.
+On Linux the kernel also sends each service SIGTERM when the process that started it dies, even by
+SIGKILL (`parent_death_signal`), so a killed `make run` leaves no orphans holding the ports.
 Stopping sends SIGTERM to the whole group and SIGKILL to whatever is left after a grace period; `kill`
 sends one signal (SIGKILL by default) without grace, as a crash or the OOM killer would, and `revive`
 starts again whatever is not running (the fault harness, bench/fault_harness.py).
@@ -13,16 +15,21 @@ only when no real META_* / X_* variable is set; one real variable means every va
 need must be real, and the simulator does not start. The shared secrets between the services (Rasa's
 HTTP API, the REST channel, the action server, /metrics, the desk's agent replies) are random for each
 stack unless set, and reach the processes through their environment, never their command lines.
+The stack owns the addresses its services find each other at (ACTION_ENDPOINT_URL, RASA_URL): another
+value inherited from the environment is replaced, and listed in `Stack.overridden` for the launcher to
+say so (RASA_PORT and ACTION_PORT move the services).
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import secrets
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -33,7 +40,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.conversations.api_auth import api_headers, jwt_secret_from_env
-from bot.settings import PROJECT_ROOT
+from bot.platform_env import PlatformConfigError, platform_settings, simulator_values
+from bot.settings import PROJECT_ROOT, action_token_file, write_private
 
 ROOT = PROJECT_ROOT
 RASA_BIN = ROOT / ".venv-rasa" / "bin" / "rasa"
@@ -43,6 +51,8 @@ START_TIMEOUT = 300.0  # Rasa needs about a minute to import TensorFlow and load
 STOP_GRACE = 10.0
 MONITORING_ABOVE_DESK = 5
 STARTED_LAST = ("monitoring",)
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 class StackError(RuntimeError):
@@ -53,14 +63,6 @@ class ConfigurationError(StackError):
     """The environment mixes real and simulated platform settings, or lacks some real ones."""
 
 
-# What each channel in credentials.yml needs; Rasa refuses to start when one of them is missing.
-PLATFORM_VARIABLES: dict[str, tuple[str, ...]] = {
-    "Messenger": ("META_APP_SECRET", "META_VERIFY_TOKEN", "META_PAGE_ACCESS_TOKEN"),
-    "Instagram": ("META_APP_SECRET", "META_VERIFY_TOKEN", "INSTAGRAM_ACCESS_TOKEN"),
-    "X": ("X_CONSUMER_KEY", "X_CONSUMER_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET", "X_USER_ID"),
-}
-# Optional (the connectors default to the real platforms), but setting one still means "real platforms".
-OPTIONAL_PLATFORM_VARIABLES = ("META_APP_ID", "META_GRAPH_API_URL", "X_API_URL")
 # Shared between the services; random for each stack unless set (RASA_JWT_SECRET: see secrets_defaults).
 SHARED_SECRETS = ("DESK_API_TOKEN", "REST_CHANNEL_TOKEN", "ACTION_SERVER_TOKEN", "METRICS_TOKEN")
 
@@ -110,54 +112,79 @@ def rasa_service_name(replica: int) -> str:
 def simulator_defaults(ports: Ports) -> dict[str, str]:
     """Settings that point the Meta and X channels at the local simulator (bot/simulator).
 
-    Only defaults: a variable set in the environment wins, so real META_* / X_* values talk to the
-    real platforms.
+    The channels would default to the same (`bot.platform_env`); the stack sets them explicitly, on its
+    own simulator port, for every process it starts.
     """
-    from bot.simulator.config import SimulatorConfig
-
-    sim = SimulatorConfig()
+    simulator = f"http://127.0.0.1:{ports.simulator}"
     return {
-        "META_APP_SECRET": sim.app_secret,
-        "META_VERIFY_TOKEN": sim.verify_token,
-        "META_PAGE_ACCESS_TOKEN": sim.page_access_token,
-        "INSTAGRAM_ACCESS_TOKEN": sim.instagram_access_token,
-        "META_APP_ID": sim.app_id,
-        "META_GRAPH_API_URL": f"http://127.0.0.1:{ports.simulator}/v21.0",
-        "X_CONSUMER_KEY": sim.x_consumer_key,
-        "X_CONSUMER_SECRET": sim.x_consumer_secret,
-        "X_ACCESS_TOKEN": sim.x_access_token,
-        "X_ACCESS_TOKEN_SECRET": sim.x_access_token_secret,
-        "X_USER_ID": sim.x_user_id,
-        "X_API_URL": sim.x_api_url(f"http://127.0.0.1:{ports.simulator}"),
+        **simulator_values(simulator),
         "SIM_WEBHOOK_BASE": f"http://127.0.0.1:{ports.rasa}/webhooks",
-        "SIM_PUBLIC_URL": f"http://127.0.0.1:{ports.simulator}",
+        "SIM_PUBLIC_URL": simulator,
     }
-
-
-def required_platform_variables() -> list[str]:
-    """Every variable the channels need, in credentials.yml's order, once each."""
-    return list(dict.fromkeys(name for names in PLATFORM_VARIABLES.values() for name in names))
 
 
 def platform_env(env: Mapping[str, str | None], ports: Ports) -> tuple[dict[str, str], bool]:
     """The platform settings a stack adds to `env`, and whether it runs the simulator.
 
-    No real platform variable set: the simulator's settings (its secrets are public: fine for a local
-    run, never for real traffic). Any one set: all the channels' variables must be, nothing is added,
-    and the simulator does not start; a ConfigurationError lists what is missing.
+    The channels' rule (`bot.platform_env.platform_settings`): no real platform variable set, the
+    simulator's settings (its secrets are public: fine for a local run, never for real traffic); any one
+    set, all the channels' variables must be, nothing is added, and the simulator does not start; a
+    ConfigurationError lists what is missing.
     """
-    required = required_platform_variables()
-    real = [name for name in (*required, *OPTIONAL_PLATFORM_VARIABLES) if env.get(name)]
-    if not real:
-        return simulator_defaults(ports), True
-    missing = [name for name in required if not env.get(name)]
-    if missing:
-        raise ConfigurationError(
-            f"{', '.join(real)} set, so the channels talk to the real platforms, but "
-            f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing. Set every one of "
-            f"{', '.join(required)} (see connectors/README.md), or none of them to use the local simulator."
-        )
-    return {}, False
+    try:
+        simulated = platform_settings(env).simulated
+    except PlatformConfigError as err:
+        raise ConfigurationError(str(err)) from err
+    return (simulator_defaults(ports), True) if simulated else ({}, False)
+
+
+def parent_death_signal(sig: int = signal.SIGTERM) -> Callable[[], None] | None:
+    """A `preexec_fn` after which the kernel sends `sig` to the child when this process dies (Linux).
+
+    None elsewhere, and None outside the main thread: the kernel signals when the *thread* that
+    started the child ends, and a worker thread (`asyncio.to_thread(stack.revive)`) ends long before
+    the process. Everything the child runs is looked up before the fork; a parent that died before
+    the `prctl` took effect would never signal, so the child then exits at once.
+    """
+    if not sys.platform.startswith("linux") or threading.current_thread() is not threading.main_thread():
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    parent, exit_now, getppid = os.getpid(), os._exit, os.getppid
+
+    def in_child() -> None:
+        prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+        if getppid() != parent:
+            exit_now(1)
+
+    return in_child
+
+
+def follow_parent(sig: int = signal.SIGTERM) -> Callable[[], bool]:
+    """Have the kernel send this process `sig` when its parent dies (Linux); a check that it has died.
+
+    The check (the parent's pid changed: we were handed to init or a subreaper) also works where
+    there is no `prctl`, and covers a parent that died before the request.
+    """
+    parent = os.getppid()
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+    return lambda: os.getppid() != parent
+
+
+def same_address(first: str, second: str) -> bool:
+    """Whether two URLs name the same place (127.0.0.1, localhost and ::1 count as one host)."""
+    a, b = urllib.parse.urlsplit(first.strip()), urllib.parse.urlsplit(second.strip())
+    try:
+        ports = (a.port, b.port)
+    except ValueError:
+        return False
+    hosts = {a.hostname, b.hostname}
+    return (
+        a.scheme == b.scheme
+        and ports[0] == ports[1]
+        and a.path.rstrip("/") == b.path.rstrip("/")
+        and (len(hosts) == 1 or hosts <= set(LOOPBACK))
+    )
 
 
 def http_ok(url: str, timeout: float = 2.0, headers: Mapping[str, str] | None = None) -> bool:
@@ -181,20 +208,27 @@ class Service:
     env: dict[str, str | None] = field(default_factory=dict)  # None removes an inherited variable
     process: subprocess.Popen[bytes] | None = None
     ready_headers: Callable[[], Mapping[str, str]] | None = None  # e.g. a fresh JWT for Rasa's /status
+    started_at: float | None = None  # time.monotonic() at the last start
+    ready_seconds: float | None = None  # from that start until it answered its readiness URL
 
     def start(self) -> None:
-        """Launch the process in its own process group, output to the log file."""
+        """Launch the process in its own session, output to the log file; SIGTERMed if we die."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            self.command,
-            cwd=ROOT,
-            env={k: v for k, v in {**os.environ, **self.env}.items() if v is not None},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        log.close()
+        self.ready_seconds = None
+        self.started_at = time.monotonic()
+        try:
+            self.process = subprocess.Popen(
+                self.command,
+                cwd=ROOT,
+                env={k: v for k, v in {**os.environ, **self.env}.items() if v is not None},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=parent_death_signal(),  # main thread only: see there
+            )
+        finally:
+            log.close()
 
     def alive(self) -> bool:
         """Whether the process is still running."""
@@ -359,12 +393,24 @@ class Stack:
             self.simulator, kept = simulator, env or {}
         defaults = {k: v for k, v in platform.items() if not kept.get(k)}
         self.generated = secrets_defaults(merged_env)
+        addresses = {
+            "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{self.ports.actions}/webhook",
+            "RASA_URL": f"http://127.0.0.1:{self.ports.rasa}",
+        }
+        # The stack starts these services itself, so it sets where they are; an inherited value it
+        # replaces is kept here (inherited, used) to be told. One passed in `env` wins, as ever.
+        self.overridden = {
+            name: (inherited, used)
+            for name, used in addresses.items()
+            if name not in (env or {})
+            and (inherited := os.environ.get(name) or "")
+            and not same_address(inherited, used)
+        }
         base_env: dict[str, str | None] = {
             "RASA_TELEMETRY_ENABLED": "false",
             "TF_CPP_MIN_LOG_LEVEL": "2",
             "PYTHONWARNINGS": "ignore::DeprecationWarning",
-            "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{self.ports.actions}/webhook",
-            "RASA_URL": f"http://127.0.0.1:{self.ports.rasa}",
+            **addresses,
             "DESK_PORT": str(self.ports.desk),
             "MONITORING_PORT": str(self.ports.monitoring),
             **defaults,
@@ -483,6 +529,14 @@ class Stack:
         return send_rest(self.rasa_url, str(self.env["REST_CHANNEL_TOKEN"]), sender, text, timeout)
 
     @property
+    def token_files(self) -> dict[str, Path]:
+        """Where the generated secrets other terminals need are left, by variable."""
+        return {
+            "REST_CHANNEL_TOKEN": self.rest_token_file,
+            "ACTION_SERVER_TOKEN": action_token_file(self.var_dir, self.ports.actions),
+        }
+
+    @property
     def rest_token_file(self) -> Path:
         """Where this stack leaves a REST token it generated, for `make shell`."""
         return rest_token_file(self.var_dir, self.ports.rasa)
@@ -497,11 +551,11 @@ class Stack:
         first = [service for service in self.services if service.name not in STARTED_LAST]
         for service in first:
             service.start()
-        if "REST_CHANNEL_TOKEN" in self.generated:  # readable by this user only
-            self.rest_token_file.parent.mkdir(parents=True, exist_ok=True)
-            descriptor = os.open(self.rest_token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(descriptor, "w") as file:
-                file.write(self.generated["REST_CHANNEL_TOKEN"])
+        # Secrets this stack made, left for the other terminal (readable by this user only): `make shell`
+        # takes the REST one, a plain `rasa shell` the action server's (bot.rasa_server.action_endpoint).
+        for name, path in self.token_files.items():
+            if name in self.generated:
+                write_private(path, self.generated[name])
         started = time.monotonic()
         self._wait_ready(first, progress, timeout)
         last = [service for service in self.services if service.name in STARTED_LAST]
@@ -562,7 +616,9 @@ class Stack:
                         raise StackError(f"{service.name} exited during start-up:\n{service.tail()}")
                     if service.ready():
                         waiting.remove(service)
-                        progress(f"{service.name} ready after {time.monotonic() - started:.0f} s")
+                        since = service.started_at if service.started_at is not None else started
+                        service.ready_seconds = time.monotonic() - since
+                        progress(f"{service.name} ready after {service.ready_seconds:.0f} s")
                 if time.monotonic() - started > timeout:
                     names = ", ".join(s.name for s in waiting)
                     raise StackError(f"{names} not ready after {timeout:.0f} s:\n{waiting[0].tail()}")
@@ -579,8 +635,9 @@ class Stack:
         """Stop every service, in reverse order: monitoring first, Rasa before the action server."""
         for service in reversed(self.services):
             service.stop()
-        if "REST_CHANNEL_TOKEN" in self.generated:
-            self.rest_token_file.unlink(missing_ok=True)
+        for name, path in self.token_files.items():
+            if name in self.generated:
+                path.unlink(missing_ok=True)
 
     def __enter__(self) -> Stack:
         self.start()

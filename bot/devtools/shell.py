@@ -1,8 +1,11 @@
 """`make shell`: chat with the assistant in the terminal through its REST channel.
 
 Uses the server of a running `make run` if there is one; otherwise starts the services for the length
-of the session. Buttons are numbered: type the number to press one. The REST channel wants its bearer
-token: `REST_CHANNEL_TOKEN` from the environment, else the one a local `make run` generated and left in
+of the session, after the same set-up as `make run` (migrations, demo data, the catalogue index, each
+step printed as it goes), holding the same run lock, and stopping them as `make run` does.
+
+Buttons are numbered: type the number to press one. The REST channel wants its bearer token:
+`REST_CHANNEL_TOKEN` from the environment, else the one a local `make run` generated and left in
 `$VAR_DIR/run/` for this user.
 """
 
@@ -20,6 +23,7 @@ from bot.devtools.devstack import (
     Ports,
     Stack,
     StackError,
+    follow_parent,
     http_ok,
     rest_token_file,
     send_rest,
@@ -96,22 +100,33 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit("a server is running, but REST_CHANNEL_TOKEN is not set: set it to that server's token")
         chat(base_url, token, args.sender)
         return
-    from bot.devtools.launcher import prepare_database
+    from bot.devtools.launcher import AlreadyRunning, Stopper, hold_run_lock, prepare_database, say
     from bot.settings import Settings
 
+    try:
+        lock = hold_run_lock(var_dir(os.environ), "make shell (with its own services)")
+    except AlreadyRunning as err:  # a make run still setting up: its Rasa does not answer yet
+        sys.exit(f"{err}\nits server is not up yet: run make shell again once it says it is running")
+    stopper = Stopper().install()
+    follow_parent()
     try:
         stack = Stack(ports)
     except ConfigurationError as err:
         sys.exit(f"configuration: {err}")
-    prepare_database(Settings.from_env())
-    print("No running server found; starting one for this session (about a minute) ...", flush=True)
+    say("No running server found; setting up and starting one for this session ...")
     try:
-        stack.start(progress=lambda line: print(f"  {line}", flush=True))
+        prepare_database(Settings.from_env(), progress=say)
+        say("starting the services (Rasa takes about a minute) ...")
+        stack.start(progress=lambda line: say(f"  {line}"))
         chat(base_url, str(stack.env["REST_CHANNEL_TOKEN"]), args.sender)
     except StackError as err:
         sys.exit(f"could not start: {err}")
+    except KeyboardInterrupt:
+        say("\nstopping ...")
     finally:
+        stopper.stopping = True
         stack.stop()
+        lock.close()
 
 
 if __name__ == "__main__":

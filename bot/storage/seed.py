@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import tempfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -190,8 +191,10 @@ def build_order(
     )
 
 
-def seed_images(session: Session, report: SeedReport, catalog_dir: Path) -> None:
-    """Demo photos for catalogue products that have none (built from photos shipped in packages)."""
+def seed_images(
+    session: Session, report: SeedReport, catalog_dir: Path, progress: Callable[[str], None] = lambda _: None
+) -> None:
+    """Demo photos for catalogue products that have none, cut from bot/catalog/demo_images.py's photos."""
     from bot.catalog.demo_images import write_catalog_images
     from bot.catalog.images import ImageStore
 
@@ -200,6 +203,8 @@ def seed_images(session: Session, report: SeedReport, catalog_dir: Path) -> None
         return
     items = {item["sku"]: item for item in load_yaml("catalog.yml")["products"]}
     specs = [items[p.sku] for p in without if p.sku in items]
+    photos = sum(len(spec.get("colors") or [None]) for spec in specs)
+    progress(f"making {photos} demo photos for {len(specs)} products ...")
     store = ImageStore(catalog_dir / "images")
     with tempfile.TemporaryDirectory() as scratch:
         written = write_catalog_images(specs, Path(scratch))
@@ -223,11 +228,16 @@ def seed_images(session: Session, report: SeedReport, catalog_dir: Path) -> None
 
 
 def seed(
-    engine: Engine, reset: bool = False, now: dt.datetime | None = None, catalog_dir: Path | None = None
+    engine: Engine,
+    reset: bool = False,
+    now: dt.datetime | None = None,
+    catalog_dir: Path | None = None,
+    progress: Callable[[str], None] = lambda _: None,
 ) -> SeedReport:
     """Insert whatever demo data is missing; with `reset`, re-create the demo orders first.
 
-    With `catalog_dir`, catalogue products without photos also get the demo photos.
+    With `catalog_dir`, catalogue products without photos also get the demo photos. `progress` hears
+    what a long step is doing.
     """
     report = SeedReport()
     now = now or utcnow()
@@ -240,5 +250,5 @@ def seed(
         session.flush()
         seed_shop(session, report, now)
         if catalog_dir is not None:
-            seed_images(session, report, catalog_dir)
+            seed_images(session, report, catalog_dir, progress)
     return report

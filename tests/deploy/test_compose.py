@@ -13,7 +13,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from bot.devtools.devstack import OPTIONAL_PLATFORM_VARIABLES, SHARED_SECRETS, required_platform_variables
+from bot.devtools.devstack import SHARED_SECRETS
+from bot.platform_env import OPTIONAL_PLATFORM_VARIABLES, required_platform_variables
 
 from .conftest import DEPLOY, env_file, is_secret, option, rasa_replicas
 

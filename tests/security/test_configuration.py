@@ -16,17 +16,16 @@ import sys
 import pytest
 
 from bot.devtools.devstack import (
-    OPTIONAL_PLATFORM_VARIABLES,
     RASA_PYTHON,
     ROOT,
     ConfigurationError,
     Ports,
     Stack,
     platform_env,
-    required_platform_variables,
     secrets_defaults,
     simulator_defaults,
 )
+from bot.platform_env import OPTIONAL_PLATFORM_VARIABLES, required_platform_variables
 from bot.rasa_server.server import ConfigurationError as RasaConfigurationError
 from bot.rasa_server.server import rasa_arguments
 from bot.simulator.config import SimulatorConfig

@@ -56,21 +56,12 @@ async def may_see(tracker: Tracker, order_id: int) -> bool:
     return await order_access().may_see(identity(tracker), order_id, verified_orders(tracker))
 
 
-class ActionAskOrderId(Action):
-    """The order form's question (an action rather than a response, so its text lives in replies.yml)."""
-
-    def name(self) -> str:
-        return "action_ask_order_id"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[dict[str, Any]]:
-        say(dispatcher, "ask_order_id")
-        return []
-
-
 class ActionAskOrderCheck(Action):
-    """The order form's second question: the e-mail address or delivery postcode on the order."""
+    """The order form's second question: the e-mail address or delivery postcode on the order.
+
+    An action rather than the form's own `utter_ask_order_check`: the order number in it is the one
+    `parse_order_id` reads from the slot (its digits), never the slot's raw text.
+    """
 
     def name(self) -> str:
         return "action_ask_order_check"

@@ -1,57 +1,46 @@
-"""Replies that actions send, from `replies.yml` beside this file.
+"""Sending a reply: a response `utter_<key>` of domain.yml, rendered by Rasa with the action's values.
 
-Replies used by rules and stories live in domain.yml; these are the ones an action chooses from order,
-stock or store data. A reply has one or more variants (picked at random) with `{placeholders}`.
+Every text the bot says is a response in domain.yml. An action names one and gives the values of its
+`{placeholders}`; the Rasa server's response generator picks a variant for the conversation's output
+channel and fills them in (`RemoteAction._utter_responses`, `TemplatedNaturalLanguageGenerator`). Rasa
+fills a placeholder the action did not give from a slot of that name, or, failing that, sends the raw
+template: tests/actions/test_replies.py checks that every action gives every placeholder of what it sends.
+The values also end up in the `bot` event's metadata, so their names stay clear of the keys of Rasa's
+messages and of our own (bot/conversations/metadata.py); the same test checks that too.
 """
 
 from __future__ import annotations
 
-import functools
-import random
-from pathlib import Path
-from typing import Any
-
-import yaml
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.shop.orders import Reply
 
-REPLIES_FILE = Path(__file__).with_name("replies.yml")
+RESPONSE_PREFIX = "utter_"
+LINK_PREFIXES = ("http://", "https://")
 
 
-class Replies:
-    """The reply texts, keyed by name."""
-
-    def __init__(self, texts: dict[str, list[dict[str, Any]]]) -> None:
-        self.texts = texts
-
-    @classmethod
-    def load(cls, path: Path = REPLIES_FILE) -> Replies:
-        """Read and check the replies file."""
-        with path.open(encoding="utf-8") as handle:
-            texts = yaml.safe_load(handle)
-        for key, variants in texts.items():
-            if not isinstance(variants, list) or not all("text" in v for v in variants):
-                raise ValueError(f"{path}: reply {key!r} must be a list of variants with a 'text'")
-        return cls(texts)
-
-    def render(self, key: str, values: dict[str, str] | None = None) -> dict[str, Any]:
-        """One variant of the reply with its placeholders filled; KeyError if a value is missing."""
-        variant = random.choice(self.texts[key])
-        message: dict[str, Any] = {"text": variant["text"].format_map(values or {})}
-        if "buttons" in variant:
-            message["buttons"] = variant["buttons"]
-        return message
+def response_name(key: str) -> str:
+    """The domain.yml response of a reply key: "order_shipped" -> "utter_order_shipped"."""
+    return f"{RESPONSE_PREFIX}{key}"
 
 
-@functools.cache
-def replies() -> Replies:
-    """The replies, read on first use."""
-    return Replies.load()
+def inert(value: str) -> str:
+    """The value as `say` gives it, so that Rasa 3.6 fills it in rather than sending the raw template.
+
+    Rasa's interpolator (rasa/core/nlg/interpolator.py) rewrites `{name}` to `{0[name]}` before filling,
+    and takes any "0[" left in the filled text for a placeholder it could not fill: it then sends the
+    template itself (`I couldn't find "{product}"`). A value can hold "0[" (a product name as a customer
+    typed it, "size 10[uk]"): in text it becomes "0 [", in a link "0%5B" (the same character, encoded).
+    Braces in a value need nothing: values are not read for placeholders again.
+    """
+    if value.startswith(LINK_PREFIXES):
+        return value.replace("0[", "0%5B")
+    return value.replace("0[", "0 [")
 
 
 def say(dispatcher: CollectingDispatcher, reply: Reply | str, **values: str) -> None:
-    """Send a reply through the dispatcher."""
+    """Send the response of `reply` (a `Reply`, or a key with its values) through the dispatcher."""
     if isinstance(reply, str):
         reply = Reply(reply, values)
-    dispatcher.utter_message(**replies().render(reply.key, reply.values))
+    filled = {name: inert(str(value)) for name, value in reply.values.items()}
+    dispatcher.utter_message(response=response_name(reply.key), **filled)

@@ -23,6 +23,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.conversations.metadata import X_OAUTH1, customer_metadata
+from bot.platform_env import PlatformConfigError, channel_settings
 from bot.x_oauth import OAuth1Credentials
 from connectors.agent_reply import AgentSendError, desk_token_from_env
 from connectors.inbox import Entry, Inbox, NewEntry
@@ -33,7 +34,6 @@ from connectors.meta_output import split_text
 from connectors.metrics import count
 from connectors.outbox import Outbox
 from connectors.platform_client import send_reply
-from connectors.platform_env import PlatformConfigError, channel_settings
 from connectors.public_actions import HIDE, PRIVATE_REPLY, REPLY, PublicActionRefused
 from connectors.security import verify_x_signature, x_signature
 from connectors.state import ConnectorState, store_from_env
@@ -79,7 +79,7 @@ class XConfig:
     ) -> XConfig:
         """credentials.yml, else the environment, else the simulator; a missing value stops start-up.
 
-        The environment rule (all platform variables or none) is `connectors.platform_env`'s.
+        The environment rule (all platform variables or none) is `bot.platform_env`'s.
         """
         required = {
             "consumer_key": "X_CONSUMER_KEY",

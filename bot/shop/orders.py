@@ -1,7 +1,7 @@
 """Orders: reading and cancelling them, and deciding what to tell the customer about one.
 
-The decisions are pure functions from an `OrderSummary` to a `Reply` (a reply key in
-`actions/replies.yml` plus the values for its placeholders), so they are easy to test.
+The decisions are pure functions from an `OrderSummary` to a `Reply` (the key of a response
+`utter_<key>` in domain.yml plus the values of its placeholders), so they are easy to test.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ class RefundStatus:
 
 @dataclass(frozen=True)
 class Reply:
-    """What to say: a reply key and the values of its placeholders."""
+    """What to say: the key of a domain.yml response (`utter_<key>`) and the values of its placeholders."""
 
     key: str
     values: dict[str, str] = field(default_factory=dict)

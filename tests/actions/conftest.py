@@ -14,6 +14,8 @@ from bot.storage import migrate
 from bot.storage.db import create_sync_engine
 from bot.storage.seed import seed
 
+from .responses import render
+
 
 @pytest.fixture
 def seeded_db(postgres_url, monkeypatch) -> Iterator[str]:
@@ -58,6 +60,11 @@ def make_tracker(
     )
 
 
+def rendered(dispatcher: CollectingDispatcher) -> list[dict[str, Any]]:
+    """The messages an action sent, their responses rendered from domain.yml as Rasa renders them."""
+    return [render(message) for message in dispatcher.messages]
+
+
 def texts(dispatcher: CollectingDispatcher) -> list[str]:
     """The texts an action sent."""
-    return [message["text"] for message in dispatcher.messages]
+    return [message["text"] for message in rendered(dispatcher)]

@@ -12,7 +12,7 @@ from actions.locations import ActionStoreInfo
 from actions.orders import ActionAnswerOrder, ActionConfirmCancel, ActionKeepOrder, ValidateOrderForm
 from actions.services import services
 
-from .conftest import AMY, make_tracker, texts
+from .conftest import AMY, make_tracker, rendered, texts
 
 
 async def run(action, tracker):
@@ -145,7 +145,7 @@ async def test_fallback_rephrases_then_offers_a_human():
     assert "?" in said[0] and "person" not in said[0]
     dispatcher = CollectingDispatcher()
     await ActionFallback().run(dispatcher, make_tracker(events=[user("nlu_fallback")] * 2), {})
-    assert dispatcher.messages[0]["buttons"][0]["payload"] == "/request_human"
+    assert rendered(dispatcher)[0]["buttons"][0]["payload"] == "/request_human"
 
 
 async def test_database_outage_gets_a_polite_answer(monkeypatch):

@@ -16,6 +16,8 @@ from actions.services import services
 from bot.handoff.tickets import OPEN, RESOLVED
 from bot.storage.models import HandoffTicket
 
+from .conftest import rendered
+
 CONVERSATION = "csat-user"
 T0 = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.timezone.utc)
 TAP_5 = '/rate_service{"csat_score":"5"}'
@@ -48,7 +50,7 @@ def tracker(text: str, events: list[dict[str, Any]], score: str | None = None) -
 async def rate(text: str, events: list[dict[str, Any]], score: str | None = None):
     dispatcher = CollectingDispatcher()
     result = await ActionRecordCsat().run(dispatcher, tracker(text, events, score), {})
-    return dispatcher.messages, result
+    return rendered(dispatcher), result
 
 
 async def add_ticket(status: str, resolved_hours: int | None = None, conversation: str = CONVERSATION) -> int:
@@ -78,7 +80,7 @@ CLEARED = [SlotSet("csat_score", None)]
 async def test_the_question_has_buttons_1_to_5_in_order():
     dispatcher = CollectingDispatcher()
     events = await ActionAskCsat().run(dispatcher, tracker("", []), {})
-    [message] = dispatcher.messages
+    [message] = rendered(dispatcher)
     assert "How did we do" in message["text"] or "how did we do" in message["text"]
     assert [b["payload"] for b in message["buttons"]] == [
         f'/rate_service{{"csat_score":"{n}"}}' for n in range(1, 6)

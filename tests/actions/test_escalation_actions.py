@@ -9,6 +9,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.escalation import ActionFlagAbuse, ActionHandoff, ActionUpdateSentiment, turns_since_handoff
 
+from .conftest import texts
+
 
 def user(text: str, intent: str, score: float, label: str, *signals: str) -> dict:
     sentiment = {"label": label, "score": score, "confidence": 0.9, "signals": list(signals)}
@@ -28,7 +30,7 @@ def tracker(events: list[dict], slots: dict | None = None, sender: str = "esc-us
 async def run(action, t: Tracker):
     dispatcher = CollectingDispatcher()
     events = await action.run(dispatcher, t, {})
-    return [m["text"] for m in dispatcher.messages], events
+    return texts(dispatcher), events
 
 
 def slots(events: list) -> dict:

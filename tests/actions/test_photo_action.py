@@ -30,6 +30,10 @@ from bot.storage.db import create_sync_engine
 from bot.storage.models import LogoSighting, PhotoLookup, Product
 from bot.storage.seed import seed
 
+from .conftest import rendered
+
+pytestmark = pytest.mark.slow
+
 
 def jpeg(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
@@ -118,7 +122,7 @@ async def lookups(sender: str) -> list[PhotoLookup]:
 async def run(t: Tracker):
     dispatcher = CollectingDispatcher()
     events = await ActionPhotoLookup().run(dispatcher, t, {})
-    return dispatcher.messages, {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+    return rendered(dispatcher), {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
 
 
 async def sightings(sender: str) -> list[LogoSighting]:

@@ -27,6 +27,8 @@ from bot.storage.models import Order
 from ..e2e.conftest import sim, stack_ports, start
 from ..e2e.customers import LEO, SAM, database_url, link
 
+pytestmark = pytest.mark.e2e
+
 AMY = "sim-amy"  # seeded Messenger link: Amy Clarke (104523 shipped with Royal Mail, 112930 delivered)
 AMY_TRACKING = ("Royal Mail", "RM482913457GB")
 AMY_ITEMS = ("Linen", "Cushion")  # words of the items of 104523 (TOP-001, HOM-004)

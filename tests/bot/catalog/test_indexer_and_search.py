@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import numpy as np
+import pytest
 from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,6 +20,8 @@ from bot.catalog.vector_search import CatalogSearch, verdict
 from bot.settings import Settings
 from bot.storage.db import Database
 from bot.storage.models import Product, ProductImage
+
+pytestmark = pytest.mark.slow
 
 
 def test_index_is_incremental_and_search_reloads_it(shop, image_model, text_model):

@@ -27,6 +27,7 @@ def scenes(count: int) -> list[Image.Image]:
     return [busy((800, 600), random.Random(n)) if n % 4 == 0 else backgrounds[n % 3] for n in range(count)]
 
 
+@pytest.mark.slow
 def test_our_logo_is_found_turned_slanted_small_and_partly_hidden(detector):
     found = []
     for number, scene in enumerate(scenes(12)):
@@ -35,6 +36,7 @@ def test_our_logo_is_found_turned_slanted_small_and_partly_hidden(detector):
     assert sum(found) >= 11, found
 
 
+@pytest.mark.slow
 def test_another_brands_logo_is_not_ours_and_a_photo_without_one_has_none(detector):
     for number, scene in enumerate(scenes(6)):
         competitor = detector.detect(logo_photo(competitor_logo(), scene, random.Random(200 + number)))

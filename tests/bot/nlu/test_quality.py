@@ -10,6 +10,8 @@ import pytest
 from bot.nlu import quality
 from bot.nlu.encoder import SentenceEncoder
 
+pytestmark = pytest.mark.model
+
 ROOT = Path(__file__).resolve().parents[3]
 LOOKUPS = """
 - synonym: black

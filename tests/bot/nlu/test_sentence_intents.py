@@ -19,6 +19,8 @@ from bot.nlu.encoder import EncoderMissing, SentenceEncoder, encoder_digest
 from bot.nlu.intent_classifier import NgramWeights, SentenceIntentClassifier, char_analyzer
 from bot.nlu.sentence_features import SentenceEmbeddingFeaturizer
 
+pytestmark = pytest.mark.model
+
 ROOT = Path(__file__).resolve().parents[3]
 ENCODER = ROOT / "models" / "encoder"
 EXAMPLES = {

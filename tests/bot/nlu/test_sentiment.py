@@ -25,6 +25,8 @@ from bot.nlu.sentiment import MODEL_FILE, SentimentAnalyzer
 from bot.nlu.spacy_nlp import SpacyNLP
 from bot.sentiment.scorer import Lexicon, SentimentScorer
 
+pytestmark = pytest.mark.model
+
 ROOT = Path(__file__).resolve().parents[3]
 LEXICON = ROOT / "data" / "sentiment" / "lexicon.yml"
 ENCODER = ROOT / "models" / "encoder"

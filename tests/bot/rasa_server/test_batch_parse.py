@@ -16,6 +16,8 @@ from rasa.utils.tensorflow.models import RasaModel
 from bot.rasa_server import batch_parse
 from bot.settings import PROJECT_ROOT
 
+pytestmark = pytest.mark.model
+
 MODEL = PROJECT_ROOT / "models" / "current.tar.gz"
 RASA_PARSE = MessageProcessor.parse_message
 RASA_DIET_PROCESS = DIETClassifier.process

@@ -19,6 +19,8 @@ from rasa.shared.nlu.training_data.loading import load_data as load_nlu
 from bot.rasa_server import graph_runner
 from bot.settings import PROJECT_ROOT
 
+pytestmark = pytest.mark.model
+
 MODEL = PROJECT_ROOT / "models" / "current.tar.gz"
 STORIES = [PROJECT_ROOT / "data" / "stories.yml", PROJECT_ROOT / "tests" / "test_stories.yml"]
 RASA_LOAD = loader.load_predict_graph_runner

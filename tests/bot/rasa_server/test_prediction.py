@@ -17,6 +17,8 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from bot.rasa_server import prediction
 from bot.settings import PROJECT_ROOT
 
+pytestmark = pytest.mark.model
+
 MODEL = PROJECT_ROOT / "models" / "current.tar.gz"
 STORIES = [PROJECT_ROOT / "data" / "stories.yml", PROJECT_ROOT / "tests" / "test_stories.yml"]
 RASA_PREDICT = MessageProcessor._predict_next_with_tracker

@@ -18,6 +18,8 @@ from bot.sentiment.model import (
 from bot.sentiment.scorer import SentimentScorer
 from bot.sentiment.training import Corpus, Settings, fit, load_examples, training_tweet
 
+pytestmark = pytest.mark.model
+
 SMALL = {
     "negative": [
         "still no refund after three weeks",

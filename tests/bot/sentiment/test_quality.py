@@ -25,6 +25,8 @@ from bot.sentiment.training import (
     predict,
 )
 
+pytestmark = [pytest.mark.model, pytest.mark.slow]
+
 ROOT = Path(__file__).resolve().parents[3]
 HELD_OUT = ROOT / "tests" / "sentiment" / "support_messages.yml"
 

@@ -16,6 +16,8 @@ from PIL import Image
 from bench import photo_queries
 from bench.photo_queries import UNSOLD_DIR, UNSOLD_FILES
 
+from ..bot.catalog.test_demo_images import WITHOUT_SAMPLE_PACKAGES
+
 ROOT = Path(photo_queries.__file__).parents[1]
 
 
@@ -49,17 +51,9 @@ def test_none_is_a_demo_base_photo() -> None:
 
 def test_unsold_photos_load_without_scikit_image_or_matplotlib() -> None:
     # A fresh interpreter where scikit-image and matplotlib cannot even be found: the photos ship here.
-    script = textwrap.dedent(
+    script = WITHOUT_SAMPLE_PACKAGES + textwrap.dedent(
         """
         import json, sys
-
-        class Absent:
-            def find_spec(self, name, path=None, target=None):
-                if name.partition(".")[0] in {"skimage", "matplotlib"}:
-                    raise ModuleNotFoundError(f"{name} is blocked in this test", name=name)
-                return None
-
-        sys.meta_path.insert(0, Absent())
 
         from bench.photo_queries import unsold_photos
 

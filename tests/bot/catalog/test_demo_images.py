@@ -24,6 +24,22 @@ CATALOG = Path(demo_images.__file__).parents[1] / "storage" / "seed" / "catalog.
 ROOT = Path(demo_images.__file__).parents[2]
 
 
+# The start of a fresh interpreter's script in which scikit-image and matplotlib cannot even be found.
+WITHOUT_SAMPLE_PACKAGES = textwrap.dedent(
+    """
+    import sys
+
+    class Absent:
+        def find_spec(self, name, path=None, target=None):
+            if name.partition(".")[0] in {"skimage", "matplotlib"}:
+                raise ModuleNotFoundError(f"{name} is blocked in this test", name=name)
+            return None
+
+    sys.meta_path.insert(0, Absent())
+    """
+)
+
+
 @pytest.fixture(scope="module")
 def products() -> list[dict]:
     with CATALOG.open(encoding="utf-8") as handle:
@@ -47,7 +63,7 @@ def mean_color(image: Image.Image) -> np.ndarray:
 def test_sources_load_offline_without_scikit_image_or_matplotlib() -> None:
     # A fresh interpreter where every socket call fails and scikit-image and matplotlib cannot even be
     # found: the photos ship with the code. scikit-learn's two are read from its directory, never imported.
-    script = textwrap.dedent(
+    script = WITHOUT_SAMPLE_PACKAGES + textwrap.dedent(
         """
         import json, socket, sys
 
@@ -57,14 +73,6 @@ def test_sources_load_offline_without_scikit_image_or_matplotlib() -> None:
         socket.socket.connect = refuse
         socket.create_connection = refuse
         socket.getaddrinfo = refuse
-
-        class Absent:
-            def find_spec(self, name, path=None, target=None):
-                if name.partition(".")[0] in {"skimage", "matplotlib"}:
-                    raise ModuleNotFoundError(f"{name} is blocked in this test", name=name)
-                return None
-
-        sys.meta_path.insert(0, Absent())
 
         from bot.catalog import demo_images
 

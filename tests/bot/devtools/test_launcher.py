@@ -35,6 +35,8 @@ from bot.devtools.launcher import (
     running,
 )
 
+from .test_devstack import gone
+
 # The launcher's main with a cheap stack: the real simulator, toy actions and Rasa (HTTP servers).
 CHEAP_LAUNCHER = """
 import sys
@@ -75,15 +77,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def gone(pid: int) -> bool:
-    """Whether no process has this id any more (a zombie counts as gone: it runs nothing)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return True
-    return state == "Z"
 
 
 def children(pid: int) -> list[int]:

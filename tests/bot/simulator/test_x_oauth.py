@@ -17,6 +17,7 @@ from bot.simulator.x_oauth import (
     signature_base_string,
 )
 
+from ..test_x_oauth import RFC_BASE_STRING  # RFC 5849 section 3.4.1.1, written out once
 from .x_support import problem_of, send_dm, sign, x_call
 
 # X's "Creating a signature" walk-through
@@ -87,13 +88,6 @@ RFC_PARAMS = [
     ("c2", ""),
     ("a3", "2 q"),
 ]
-RFC_BASE_STRING = (
-    "POST&http%3A%2F%2Fexample.com%2Frequest&a2%3Dr%2520b%26a3%3D2%2520q"
-    "%26a3%3Da%26b5%3D%253D%25253D%26c%2540%3D%26c2%3D%26oauth_consumer_"
-    "key%3D9djdj82h48djs9d2%26oauth_nonce%3D7d8f3e4a%26oauth_signature_m"
-    "ethod%3DHMAC-SHA1%26oauth_timestamp%3D137131201%26oauth_token%3Dkkk"
-    "9d7dh3k39sjv7"
-)
 
 
 def test_the_rfc_example_keeps_both_pairs_of_a_repeated_name() -> None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, stop_before_delay
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -36,6 +36,9 @@ class RetryPolicy:
     base_delay: float = 0.5
     max_delay: float = 8.0
     max_asked_wait: float = 60.0  # a longer wait asked by the server is cut to this
+    # Also give up before a wait would end more than this many seconds after the first try (None: no
+    # limit but the attempts): for a call that may be retried for as long as a restart takes.
+    budget: float | None = None
 
     def __post_init__(self) -> None:
         if self.attempts < 1:
@@ -63,6 +66,9 @@ class RetryPolicy:
     ) -> T:
         """`call()` until it returns, raises something not `retryable`, or the attempts run out.
 
+        `call` must be a coroutine function (`async def`): tenacity runs anything else as a plain
+        function, so a lambda returning a coroutine would come back unawaited.
+
         The last error is raised as it was. `asked(error)`: the seconds the server asked for, if any;
         `on_retry(error, attempt, delay)` hears of each attempt that is tried again.
         """
@@ -85,8 +91,11 @@ class RetryPolicy:
             if on_retry is not None and error is not None:
                 on_retry(error, state.attempt_number, delay)
 
+        stop = stop_after_attempt(self.attempts)
+        if self.budget is not None:
+            stop = stop | stop_before_delay(self.budget)
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.attempts),
+            stop=stop,
             wait=wait,
             retry=retry_if_exception(retryable),
             before_sleep=before_sleep,

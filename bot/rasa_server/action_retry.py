@@ -3,11 +3,11 @@
 Rasa 3.6 calls a custom action once; if the action server is being restarted or replaced (a deploy, a
 crash, the fault harness killing it), the call fails, Rasa logs the error, drops the action's events and
 finishes the turn: the customer gets no answer, and since the turn was saved, nothing ever answers
-them. Here `RemoteAction.run` is retried with exponential backoff and jitter, for up to
-`ACTION_RETRY_SECONDS` (default 30), when the action server could not be reached (connection refused
-or reset, no answer) or answered 502/503/504 (a proxy in front of it, or it is starting). Any other
-failure (a 400 rejection, a 500 from the action's own code, a timeout: the action may still be
-running) is final as before.
+them. Here `RemoteAction.run` is retried with the one retry policy of every outbound call
+(`bot.retry.RetryPolicy`: exponential backoff with jitter), for up to `ACTION_RETRY_SECONDS` (default
+30), when the action server could not be reached (connection refused or reset, no answer) or
+answered 502/503/504 (a proxy in front of it, or it is starting). Any other failure (a 400 rejection, a
+500 from the action's own code, a timeout: the action may still be running) is final as before.
 
 A call cut off after the action server received it may run the action twice; our actions that change
 something (cancelling an order, starting a return) check the order's state first, so a second run
@@ -16,12 +16,11 @@ finds the work done.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
-import random
-import time
 from typing import Any
+
+from bot.retry import RetryPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +28,7 @@ DEFAULT_RETRY_SECONDS = 30.0
 RETRY_STATUSES = (502, 503, 504)
 FIRST_DELAY = 0.25
 MAX_DELAY = 4.0
+ATTEMPTS = 1000  # never the limit: 30 s of waits of at most 4 s are about 10 attempts
 
 
 def retry_seconds(env: dict[str, str] | os._Environ[str] = os.environ) -> float:
@@ -67,26 +67,21 @@ def install(seconds: float | None = None) -> None:
     budget = retry_seconds() if seconds is None else seconds
     original = RemoteAction.run
 
+    # As many attempts as fit in the budget: the budget is what ends them.
+    policy = RetryPolicy(attempts=ATTEMPTS, base_delay=FIRST_DELAY, max_delay=MAX_DELAY, budget=budget)
+
+    def retryable(error: BaseException) -> bool:
+        return isinstance(error, RasaException) and unreachable(error)
+
     async def run(self: RemoteAction, *args: Any, **kwargs: Any) -> Any:
-        deadline = time.monotonic() + budget
-        delay = FIRST_DELAY
-        attempt = 1
-        while True:
-            try:
-                return await original(self, *args, **kwargs)
-            except RasaException as err:
-                if not unreachable(err) or time.monotonic() + delay > deadline:
-                    raise
-                logger.warning(
-                    "action %s: action server unreachable (attempt %d), retrying in %.1f s: %s",
-                    self.name(),
-                    attempt,
-                    delay,
-                    err,
-                )
-            await asyncio.sleep(delay * random.uniform(0.8, 1.2))
-            delay = min(MAX_DELAY, delay * 2)
-            attempt += 1
+        async def attempt() -> Any:  # a coroutine function: tenacity awaits only those
+            return await original(self, *args, **kwargs)
+
+        return await policy.run(
+            attempt,
+            retryable,
+            what=f"action {self.name()}: the action server could not be reached",
+        )
 
     run.loom_retries = True  # type: ignore[attr-defined]
     RemoteAction.run = run  # type: ignore[method-assign]

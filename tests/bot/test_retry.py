@@ -73,6 +73,18 @@ async def test_the_servers_wait_is_honoured_up_to_a_cap():
     assert sleeps == [2.5, 60.0, 0.0]
 
 
+async def test_a_budget_ends_the_tries_before_a_wait_would_outlast_it():
+    """The action server's calls: retried for ACTION_RETRY_SECONDS, however many attempts that is."""
+    call = Script(Flaky(True, wait=2.5), Flaky(True, wait=12.0))
+    with pytest.raises(Flaky, match="retryable"):
+        await run(RetryPolicy(attempts=1000, budget=10.0), call)
+    assert call.calls == 2  # a 2.5 s wait fits in the budget, a 12 s one does not
+    never = Script(Flaky(True, wait=0.0))
+    with pytest.raises(Flaky):  # ACTION_RETRY_SECONDS=0: never retried
+        await run(RetryPolicy(attempts=2, budget=0.0), never)
+    assert never.calls == 1
+
+
 def test_backoff_grows_to_its_cap_with_jitter():
     policy = RetryPolicy(base_delay=0.5, max_delay=8.0)
     for attempt, ceiling in [(1, 0.5), (2, 1.0), (5, 8.0), (30, 8.0)]:

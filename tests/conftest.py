@@ -11,8 +11,9 @@ import ast
 import functools
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -91,3 +92,47 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.browser)
         if TESTS / "e2e" in path.parents or STACK_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.e2e)
+
+
+# Databases at head for single tests, copied from templates migrated once per session (tests/db_support.py).
+# Imported when first used: runtime A runs these conftests without our storage stack's drivers.
+if TYPE_CHECKING:
+    from .db_support import DatabaseTemplates
+
+
+@pytest.fixture(scope="session")
+def database_templates(tmp_path_factory) -> Iterator[DatabaseTemplates]:
+    """Migrated SQLite and PostgreSQL templates for this session, built on first use."""
+    from .db_support import DatabaseTemplates
+
+    url_of = functools.partial(_with_database, TEST_POSTGRES_URL)
+    templates = DatabaseTemplates(url_of, _admin, tmp_path_factory.mktemp("db-templates"))
+    try:
+        yield templates
+    finally:
+        templates.close()
+
+
+@pytest.fixture
+def fresh_database(database_templates, tmp_path) -> Iterator[Callable[..., str]]:
+    """`fresh_database(backend, rasa_events=False)`: the URL of this test's own empty schema at head.
+
+    `backend` is "sqlite" (the file `tmp_path/loom.db`) or "postgresql" (a database of its own on the
+    test server, dropped after the test with any connections left open). `rasa_events` adds the
+    columns of Rasa's tracker-store `events` table that the desk reads.
+    """
+    made: list[str] = []
+
+    def make(backend: str, *, rasa_events: bool = False) -> str:
+        if backend == "sqlite":
+            return database_templates.sqlite_copy(tmp_path / "loom.db", rasa_events=rasa_events)
+        if backend != "postgresql":
+            raise ValueError(f"backend must be sqlite or postgresql, got {backend!r}")
+        made.append(database_templates.postgres_copy(rasa_events=rasa_events))
+        return made[-1]
+
+    try:
+        yield make
+    finally:
+        for url in made:
+            database_templates.drop(url)

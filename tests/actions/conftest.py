@@ -10,7 +10,6 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.services import services
-from bot.storage import migrate
 from bot.storage.db import create_sync_engine
 from bot.storage.seed import seed
 
@@ -18,16 +17,15 @@ from .responses import render
 
 
 @pytest.fixture
-def seeded_db(postgres_url, monkeypatch) -> Iterator[str]:
-    """A freshly migrated and seeded database, used by `services()`."""
-    migrate.downgrade(postgres_url, "base")
-    migrate.upgrade(postgres_url)
-    engine = create_sync_engine(postgres_url)
+def seeded_db(fresh_database, monkeypatch) -> Iterator[str]:
+    """A freshly migrated and seeded PostgreSQL database of the test's own, used by `services()`."""
+    url = fresh_database("postgresql")
+    engine = create_sync_engine(url)
     seed(engine)
     engine.dispose()
-    monkeypatch.setenv("DATABASE_URL", postgres_url)
+    monkeypatch.setenv("DATABASE_URL", url)
     services.cache_clear()
-    yield postgres_url
+    yield url
     services.cache_clear()
 
 

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from bot.catalog.encoders import EfficientNetLiteEncoder, SentenceTransformerEncoder, text_encoder
-from bot.storage import migrate
 from bot.storage.db import create_sync_engine
 from bot.storage.seed import seed
 
@@ -23,10 +22,9 @@ def text_model() -> SentenceTransformerEncoder:
 
 
 @pytest.fixture
-def shop(tmp_path: Path):
+def shop(tmp_path: Path, fresh_database):
     """(engine, catalog_dir, database url) of a freshly seeded shop with demo photos."""
-    url = f"sqlite:///{tmp_path}/loom.db"
-    migrate.upgrade(url)
+    url = fresh_database("sqlite")
     engine = create_sync_engine(url)
     seed(engine, catalog_dir=tmp_path / "catalog")
     yield engine, tmp_path / "catalog", url

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -18,8 +18,7 @@ from bot.desk.accounts import Accounts
 from bot.desk.config import DeskConfig, Lockout
 from bot.handoff.tickets import HandoffService
 from bot.settings import Settings
-from bot.storage import migrate
-from bot.storage.db import Database, create_sync_engine
+from bot.storage.db import Database
 
 PASSWORD = "correct horse battery"
 OWASP_COST = passwords.CURRENT
@@ -42,23 +41,12 @@ def owasp_cost(monkeypatch) -> passwords.Cost:
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
-def database_url(request, tmp_path) -> Iterator[str]:
-    """Each test runs on PostgreSQL and on SQLite, from an empty schema at head; left empty after."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path}/loom.db"
-    else:
-        url = request.getfixturevalue("postgres_url")
-        migrate.downgrade(url, "base")
-    migrate.upgrade(url)
-    engine = create_sync_engine(url)
-    EVENTS.metadata.drop_all(engine)
-    EVENTS.metadata.create_all(engine)  # the columns of Rasa's SQL tracker store table that the desk reads
-    try:
-        yield url
-    finally:
-        EVENTS.metadata.drop_all(engine)  # the session's PostgreSQL database is shared with other tests
-        engine.dispose()
-        migrate.downgrade(url, "base")
+def database_url(request, fresh_database) -> str:
+    """Each test runs on PostgreSQL and on SQLite, on its own empty schema at head (tests/db_support.py).
+
+    With the columns of Rasa's SQL tracker-store `events` table that the desk reads.
+    """
+    return fresh_database(request.param, rasa_events=True)
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import select
 
 from bot.handoff.tickets import ASSIGNED, OPEN, RESOLVED, HandoffService
-from bot.storage import migrate
 from bot.storage.db import Database
 from bot.storage.models import HandoffTicket
 
@@ -18,15 +17,9 @@ T0 = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.timezone.utc)
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
-async def database(request, tmp_path) -> AsyncIterator[Database]:
-    """An empty schema at head."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path}/loom.db"
-    else:
-        url = request.getfixturevalue("postgres_url")
-        migrate.downgrade(url, "base")
-    migrate.upgrade(url)
-    db = Database(url)
+async def database(request, fresh_database) -> AsyncIterator[Database]:
+    """An empty schema at head, the test's own."""
+    db = Database(fresh_database(request.param))
     yield db
     await db.close()
 

@@ -20,6 +20,7 @@ from ..desk.conftest import (  # noqa: F401  (fixtures are found by name)
     database_url,
     open_ticket,
     people,
+    quick_hashing,  # autouse: signing people in at OWASP's scrypt cost took over a second a test
     store_event,
     user_event,
 )

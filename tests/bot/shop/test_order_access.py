@@ -23,7 +23,6 @@ from bot.shop.order_access import (
     find_factor,
     is_attempt,
 )
-from bot.storage import migrate
 from bot.storage.db import Database, create_sync_engine
 from bot.storage.models import CustomerIdentity, Order, OrderCheckFailure
 from bot.storage.seed import seed
@@ -74,14 +73,9 @@ def test_factors_match_only_the_right_kind_and_value():
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
-def database_url(request, tmp_path) -> str:
-    """A migrated, seeded database: PostgreSQL or a SQLite file."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path}/loom.db"
-    else:
-        url = request.getfixturevalue("postgres_url")
-        migrate.downgrade(url, "base")
-    migrate.upgrade(url)
+def database_url(request, fresh_database) -> str:
+    """A migrated, seeded database of the test's own: PostgreSQL or a SQLite file."""
+    url = fresh_database(request.param)
     engine = create_sync_engine(url)
     seed(engine)
     engine.dispose()

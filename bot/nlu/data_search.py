@@ -5,8 +5,10 @@ it holds. A bare `rasa test` looks for test stories under the project folder its
 both virtual environments: it would open thousands of files from installed packages, and stops on the
 first JSON file that is a plain number. Nothing of ours lives in a hidden folder.
 
-`install()` runs when this package is imported: that is when Rasa loads a model's graph, which a
-`rasa test` does before it looks for the test stories, and the only moment our code runs there.
+`install()` runs when `bot.nlu.spacy_nlp`, the first of our components in config.yml, is imported:
+that is when Rasa loads a model's graph, which a `rasa test` does before it looks for the test stories,
+and the only moment our code runs there. (Not on importing `bot.nlu`: runtime B imports parts of it
+without Rasa.)
 """
 
 from __future__ import annotations

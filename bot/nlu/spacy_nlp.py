@@ -18,6 +18,12 @@ from rasa.nlu.utils.spacy_utils import SpacyModel
 from rasa.nlu.utils.spacy_utils import SpacyNLP as RasaSpacyNLP
 from rasa.shared.nlu.training_data.message import Message
 
+from bot.nlu import data_search
+
+# The first of our components a pipeline loads: from here on Rasa looks for data outside hidden
+# folders only (a bare `rasa test` would open the virtual environments; bot/nlu/data_search.py).
+data_search.install()
+
 
 def resolve_model_path(name: str) -> str:
     """Return the data directory of an installed spaCy pipeline package, or `name` unchanged.

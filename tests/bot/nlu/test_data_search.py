@@ -7,7 +7,7 @@ from pathlib import Path
 from rasa.shared.core.training_data.story_reader.yaml_story_reader import YAMLStoryReader
 from rasa.shared.data import get_data_files, is_nlu_file
 
-import bot.nlu  # noqa: F401  (what Rasa imports when it loads a model: installs the search)
+import bot.nlu.spacy_nlp  # noqa: F401  (what Rasa imports when it loads a model: installs the search)
 
 NLU = 'version: "3.1"\nnlu:\n- intent: greet\n  examples: |\n    - hi\n'
 STORY = 'version: "3.1"\nstories:\n- story: hi\n  steps:\n  - intent: greet\n  - action: utter_greet\n'

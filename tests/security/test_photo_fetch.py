@@ -19,6 +19,8 @@ from PIL import Image
 
 from bot.catalog.fetch import FetchPolicy, ImageFetchError, fetch_image
 
+from ..actions.responses import render  # the reply as Rasa renders it from domain.yml
+
 MB = 1024 * 1024
 
 
@@ -212,7 +214,7 @@ async def run_photo_action(metadata: dict) -> list[str]:
     await ActionPhotoLookup().run(
         dispatcher, Tracker("photo-sec", {}, latest, events, False, None, {}, "action_listen"), {}
     )
-    return [message.get("text") or "" for message in dispatcher.messages]
+    return [message.get("text") or "" for message in map(render, dispatcher.messages)]
 
 
 @pytest.mark.parametrize(

@@ -173,6 +173,7 @@ def run_alone(tmp_path) -> Iterator[Run]:
     run.kill_everything()
 
 
+@pytest.mark.slow  # a real make and launcher with three processes
 def test_the_cheap_stack_is_three_services_in_their_own_sessions(run_under_make):
     run = run_under_make
     assert len(run.services) == 3
@@ -180,6 +181,7 @@ def test_the_cheap_stack_is_three_services_in_their_own_sessions(run_under_make)
     assert os.getsid(run.launcher) == run.top.pid  # the launcher is in make's
 
 
+@pytest.mark.slow  # a real make and launcher with three processes
 @pytest.mark.parametrize(
     "how",
     [
@@ -202,6 +204,7 @@ def test_stopping_make_stops_every_process_it_started(run_under_make, how):
     assert running(run.var_dir) is None  # the next make run may start
 
 
+@pytest.mark.slow  # a real make and launcher with three processes
 def test_a_sigkilled_launcher_leaves_no_service_behind(run_alone):
     run = run_alone
     os.kill(run.launcher, signal.SIGKILL)
@@ -209,6 +212,7 @@ def test_a_sigkilled_launcher_leaves_no_service_behind(run_alone):
     assert running(run.var_dir) is None  # the lock died with it; its stale file blocks nothing
 
 
+@pytest.mark.slow  # a real make and launcher with three processes
 def test_a_second_run_says_which_one_is_running_before_doing_anything(run_alone, tmp_path):
     run = run_alone
     env = {**os.environ, "VAR_DIR": str(run.var_dir)}
@@ -235,6 +239,7 @@ def test_a_second_run_says_which_one_is_running_before_doing_anything(run_alone,
     assert check.returncode == 0
 
 
+@pytest.mark.slow  # a real make and launcher with three processes
 def test_the_set_up_table_has_the_make_steps_and_each_services_start(run_under_make):
     text = run_under_make.text()
     table = text[text.index("Set-up took") :].splitlines()

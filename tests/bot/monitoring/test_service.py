@@ -32,6 +32,8 @@ from bot.storage.models import LoggedMessage
 
 from .conftest import user_event
 
+pytestmark = pytest.mark.slow
+
 LEASE_SECONDS = 3.0
 METRICS_TOKEN = "monitoring-metrics-token"
 

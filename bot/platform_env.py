@@ -10,9 +10,12 @@ would stop on the first unset one), so the channels read these here instead.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+logger = logging.getLogger(__name__)
 
 # What each channel needs from the environment (or from its entry in credentials.yml).
 PLATFORM_VARIABLES: dict[str, tuple[str, ...]] = {
@@ -61,6 +64,21 @@ def simulator_values(sim_url: str) -> dict[str, str]:
     }
 
 
+def real_variables(env: Mapping[str, str | None]) -> list[str]:
+    """The platform variables (required or optional) set in `env`: any one means the real platforms."""
+    return [name for name in (*required_platform_variables(), *OPTIONAL_PLATFORM_VARIABLES) if env.get(name)]
+
+
+def warn_simulated(channel: str, address: str) -> None:
+    """Say at start-up that a channel talks to the simulator with its public secrets."""
+    logger.warning(
+        "%s: no META_* or X_* variable set: talking to the local simulator at %s with its public "
+        "demo secrets (set them all for the real platforms: connectors/README.md)",
+        channel,
+        address,
+    )
+
+
 def default_sim_url(env: Mapping[str, str | None]) -> str:
     """Where a local simulator listens: `SIM_PORT` on 127.0.0.1 (5080 unless set)."""
     return f"http://127.0.0.1:{env.get('SIM_PORT') or DEFAULT_SIM_PORT}"
@@ -95,8 +113,7 @@ def channel_settings(
     credentials = credentials or {}
     names = {**required, **optional}
     given = {key: str(credentials[key]) for key in names if credentials.get(key)}
-    platform_names = (*required_platform_variables(), *OPTIONAL_PLATFORM_VARIABLES)
-    if not given and not any(env.get(name) for name in platform_names):
+    if not given and not real_variables(env):
         simulator = simulator_values(default_sim_url(env))
         return PlatformSettings({key: simulator[name] for key, name in names.items()}, simulated=True)
     values = {key: given.get(key) or str(env.get(name) or "") for key, name in names.items()}
@@ -115,7 +132,7 @@ def platform_settings(env: Mapping[str, str | None] | None = None) -> PlatformSe
     """
     env = os.environ if env is None else env
     required = required_platform_variables()
-    real = [name for name in (*required, *OPTIONAL_PLATFORM_VARIABLES) if env.get(name)]
+    real = real_variables(env)
     if not real:
         return PlatformSettings(simulator_values(default_sim_url(env)), simulated=True)
     missing = [name for name in required if not env.get(name)]
@@ -125,5 +142,4 @@ def platform_settings(env: Mapping[str, str | None] | None = None) -> PlatformSe
             f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing. Set every one of "
             f"{', '.join(required)} (see connectors/README.md), or none of them to use the local simulator."
         )
-    names = (*required, *OPTIONAL_PLATFORM_VARIABLES)
-    return PlatformSettings({name: str(env[name]) for name in names if env.get(name)}, simulated=False)
+    return PlatformSettings({name: str(env[name]) for name in real}, simulated=False)

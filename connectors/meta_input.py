@@ -21,7 +21,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.conversations.metadata import HUMAN_AGENT, UtteranceMetadata, customer_metadata
-from bot.platform_env import PlatformConfigError, channel_settings
+from bot.platform_env import PlatformConfigError, channel_settings, warn_simulated
 from connectors.agent_reply import AgentSendError, desk_token_from_env
 from connectors.graph_api import DEFAULT_GRAPH_API_URL, GraphApiClient, GraphApiError
 from connectors.inbox import Entry, Inbox, NewEntry
@@ -103,14 +103,8 @@ class MetaConfig:
         except PlatformConfigError as err:
             raise ConnectorConfigError(str(err)) from err
         if values.simulated:
-            logger.warning(
-                "%s: no META_* or X_* variable set: talking to the local simulator at %s with its public "
-                "demo secrets (set them all for the real platforms: connectors/README.md)",
-                {"META_PAGE_ACCESS_TOKEN": "Messenger", "INSTAGRAM_ACCESS_TOKEN": "Instagram"}.get(
-                    token_env, token_env
-                ),
-                values.get("graph_api_url"),
-            )
+            channel = {"META_PAGE_ACCESS_TOKEN": "Messenger", "INSTAGRAM_ACCESS_TOKEN": "Instagram"}
+            warn_simulated(channel.get(token_env, token_env), str(values.get("graph_api_url")))
         return cls(
             app_secret=values.values["app_secret"],
             verify_token=values.values["verify_token"],

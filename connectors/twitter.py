@@ -23,7 +23,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.conversations.metadata import X_OAUTH1, customer_metadata
-from bot.platform_env import PlatformConfigError, channel_settings
+from bot.platform_env import PlatformConfigError, channel_settings, warn_simulated
 from bot.x_oauth import OAuth1Credentials
 from connectors.agent_reply import AgentSendError, desk_token_from_env
 from connectors.inbox import Entry, Inbox, NewEntry
@@ -94,11 +94,7 @@ class XConfig:
             raise ConnectorConfigError(str(err)) from err
         api_url = values.get("api_url") or DEFAULT_X_API_URL
         if values.simulated:
-            logger.warning(
-                "X: no META_* or X_* variable set: talking to the local simulator at %s with its public "
-                "demo secrets (set them all for the real platforms: connectors/README.md)",
-                api_url,
-            )
+            warn_simulated("X", api_url)
         return cls(
             credentials=OAuth1Credentials(
                 consumer_key=values.values["consumer_key"],

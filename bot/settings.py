@@ -19,6 +19,15 @@ REDIS_SCHEMES = ("redis", "rediss")
 IMAGE_ENCODERS = ("efficientnet", "clip")
 
 
+# Names of this machine: a service on one of these is local (tokens left in files, listening addresses).
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def local_var_dir(env: Mapping[str, str | None]) -> Path:
+    """`$VAR_DIR` (default `var`) as the local tools find it: relative to the project checkout."""
+    return PROJECT_ROOT / (env.get("VAR_DIR") or DEFAULT_VAR_DIR)
+
+
 def action_token_file(var_dir: Path, port: int) -> Path:
     """Where a local action server started by `make run` or `make actions` leaves its secret.
 

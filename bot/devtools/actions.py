@@ -15,7 +15,7 @@ import secrets
 import sys
 
 from bot.devtools.launcher import prepare_database
-from bot.settings import PROJECT_ROOT, Settings, action_token_file, write_private
+from bot.settings import Settings, action_token_file, local_var_dir, write_private
 
 DEFAULT_PORT = 5055
 
@@ -25,7 +25,7 @@ def main() -> None:
     print(f"database: {prepare_database(Settings.from_env(), progress=lambda line: print(line, flush=True))}")
     port = int(os.environ.get("ACTION_PORT") or DEFAULT_PORT)
     token = os.environ.get("ACTION_SERVER_TOKEN") or secrets.token_urlsafe(32)
-    token_file = action_token_file(PROJECT_ROOT / (os.environ.get("VAR_DIR") or "var"), port)
+    token_file = action_token_file(local_var_dir(os.environ), port)
     write_private(token_file, token)
     print(f"action server: http://127.0.0.1:{port}/webhook (its secret for Rasa: {token_file})", flush=True)
     command = [sys.executable, "-m", "bot.action_server", "--actions", "actions", "--port", str(port)]

@@ -41,7 +41,7 @@ from typing import Any
 
 from bot.conversations.api_auth import api_headers, jwt_secret_from_env
 from bot.platform_env import PlatformConfigError, platform_settings, simulator_values
-from bot.settings import PROJECT_ROOT, action_token_file, write_private
+from bot.settings import LOOPBACK_HOSTS, PROJECT_ROOT, action_token_file, local_var_dir, write_private
 
 ROOT = PROJECT_ROOT
 RASA_BIN = ROOT / ".venv-rasa" / "bin" / "rasa"
@@ -52,7 +52,6 @@ STOP_GRACE = 10.0
 MONITORING_ABOVE_DESK = 5
 STARTED_LAST = ("monitoring",)
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 class StackError(RuntimeError):
@@ -183,7 +182,7 @@ def same_address(first: str, second: str) -> bool:
         a.scheme == b.scheme
         and ports[0] == ports[1]
         and a.path.rstrip("/") == b.path.rstrip("/")
-        and (len(hosts) == 1 or hosts <= set(LOOPBACK))
+        and (len(hosts) == 1 or hosts <= set(LOOPBACK_HOSTS))
     )
 
 
@@ -335,7 +334,7 @@ def secrets_defaults(env: Mapping[str, str | None]) -> dict[str, str]:
 
 def var_dir(env: Mapping[str, str | None]) -> Path:
     """The stack's local state directory: `$VAR_DIR`, relative to the project root (default `var`)."""
-    return ROOT / (env.get("VAR_DIR") or "var")
+    return local_var_dir(env)
 
 
 def rest_token_file(state_dir: Path, rasa_port: int) -> Path:

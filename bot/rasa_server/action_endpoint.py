@@ -19,15 +19,12 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot.settings import PROJECT_ROOT, action_token_file
+from bot.settings import LOOPBACK_HOSTS, action_token_file, local_var_dir
 
 logger = logging.getLogger(__name__)
-
-LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 def action_url(configured: str | None, env: Mapping[str, str | None]) -> str | None:
@@ -35,14 +32,14 @@ def action_url(configured: str | None, env: Mapping[str, str | None]) -> str | N
     return env.get("ACTION_ENDPOINT_URL") or configured
 
 
-def action_token(url: str | None, env: Mapping[str, str | None], root: Path = PROJECT_ROOT) -> str | None:
+def action_token(url: str | None, env: Mapping[str, str | None]) -> str | None:
     """`ACTION_SERVER_TOKEN`, else the token file of a local action server on the URL's port."""
     if env.get("ACTION_SERVER_TOKEN"):
         return env["ACTION_SERVER_TOKEN"]
     parts = urlsplit(url or "")
-    if parts.hostname not in LOCAL_HOSTS or not parts.port:
+    if parts.hostname not in LOOPBACK_HOSTS or not parts.port:
         return None
-    path = action_token_file(root / (env.get("VAR_DIR") or "var"), parts.port)
+    path = action_token_file(local_var_dir(env), parts.port)
     try:
         return path.read_text(encoding="utf-8").strip() or None
     except FileNotFoundError:

@@ -19,10 +19,10 @@ from typing import Any
 from bot.conversations.tracker_store import EnvLockStore, EnvTrackerStore
 from bot.platform_env import platform_settings
 from bot.rasa_server.server import OPEN_API_REFUSAL, install_changes, open_api
+from bot.settings import LOOPBACK_HOSTS
 
 logger = logging.getLogger(__name__)
 
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
 EXPOSED_SIMULATOR_REFUSAL = (
     "with no META_* or X_* variable set the channels take the local simulator's public demo secrets, and "
     "`rasa run` listens on every interface (0.0.0.0) unless told otherwise: anyone on the network could "
@@ -44,7 +44,7 @@ def refusal(argv: list[str], env: Mapping[str, str | None]) -> str | None:
     """Why this command line must not start: an open HTTP API, or the simulator's secrets on the network."""
     if open_api(argv):
         return OPEN_API_REFUSAL
-    if "run" in argv[1:2] and interface(argv) not in LOOPBACK and platform_settings(env).simulated:
+    if "run" in argv[1:2] and interface(argv) not in LOOPBACK_HOSTS and platform_settings(env).simulated:
         return EXPOSED_SIMULATOR_REFUSAL
     return None
 

@@ -35,6 +35,7 @@ DOMAIN = {
     "bot.sentiment",
     "bot.nlu",
     "bot.storage",
+    "bot.content",
 }
 SHARED = {
     "bot.settings",

@@ -24,7 +24,8 @@ from bot.storage.db import Database
 from bot.storage.models import Agent, DeskSession, utcnow
 
 logger = logging.getLogger(__name__)
-ROLES = ("agent", "supervisor")
+ROLES = ("agent", "supervisor", "editor")  # editor: the review queue only (bot/desk/review_pages.py)
+EDITOR = "editor"
 REFUSED = "wrong username or password, or too many attempts: wait a few minutes and try again"
 HASHING_AT_ONCE = 2
 
@@ -105,9 +106,10 @@ class Accounts:
             return await session.scalar(select(Agent).where(Agent.username == username.strip().lower()))
 
     async def active_agents(self) -> list[Agent]:
-        """Everyone who may be given a conversation."""
+        """Everyone who may be given a conversation (content editors never are)."""
         async with self._db.sessions() as session:
-            return list(await session.scalars(select(Agent).where(Agent.active).order_by(Agent.display_name)))
+            query = select(Agent).where(Agent.active, Agent.role != EDITOR).order_by(Agent.display_name)
+            return list(await session.scalars(query))
 
     async def sign_in(self, username: str, password: str, address: str = "") -> SignedIn:
         """Check the password (throttled per name and per client address) and open a session."""

@@ -25,9 +25,9 @@ from aiohttp import web
 from bot.catalog.fetch import ImageFetchError, media_policy
 from bot.catalog.lookup_log import logos_by_photo
 from bot.conversations.rasa_api import DeliveryError
-from bot.desk import analytics_pages, canned, engagement_pages, monitoring_pages
+from bot.desk import analytics_pages, canned, engagement_pages, monitoring_pages, review_pages
 from bot.desk import metrics as desk_metrics
-from bot.desk.accounts import SignInError
+from bot.desk.accounts import EDITOR, SignInError
 from bot.desk.config import DeskConfig, Network
 from bot.desk.health import register as add_readiness
 from bot.desk.live import TrackerWatcher
@@ -65,6 +65,8 @@ CSP = (  # images only from the desk: customer media come through /media/, never
     "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
 )
 HSTS = "max-age=31536000; includeSubDomains"
+# What a content editor may open: the review pages, and signing out. No conversations, no customers.
+EDITOR_PATHS = ("/review", "/logout")
 
 
 def client_address(request: web.Request, trusted: tuple[Network, ...]) -> str:
@@ -121,6 +123,11 @@ async def authentication(request: web.Request, handler: Handler) -> web.StreamRe
             raise web.HTTPSeeOther("/login")
         raise web.HTTPUnauthorized(text="sign in first")
     request[AGENT], request[CSRF] = found
+    if found[0].role == EDITOR and not request.path.startswith(EDITOR_PATHS):
+        if request.method == "GET" and request.path in ("/", "/queue"):
+            raise web.HTTPSeeOther("/review")  # an editor's home
+        logger.info("desk: editor %s refused %s %s", found[0].username, request.method, request.path)
+        raise web.HTTPForbidden(text="content editors work in the review queue only")
     if request.method == "POST":
         form = await request.post()
         sent = request.headers.get("X-CSRF-Token") or str(form.get("csrf", ""))
@@ -417,5 +424,6 @@ def create_app(
     app.router.add_get("/audit", audit_page)
     analytics_pages.register(app)
     engagement_pages.register(app)
+    review_pages.register(app)
     app.router.add_static("/static/", HERE / "static")
     return app

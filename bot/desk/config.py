@@ -64,6 +64,7 @@ class DeskConfig:
     demo_agent: bool = False  # seed demo accounts (make run only)
     trusted_proxies: tuple[Network, ...] = ()  # load balancers whose X-Forwarded-For names the client
     metrics_token: str | None = None  # METRICS_TOKEN: GET /metrics wants it as a bearer (closed when unset)
+    content_root: Path = ROOT  # data/nlu/*.yml, tests/nlu, models/: what the review pages write and read
 
     @property
     def https(self) -> bool:
@@ -107,6 +108,7 @@ class DeskConfig:
             demo_agent=env.get("DESK_DEMO_AGENT", "") == "1",
             trusted_proxies=networks(env.get("DESK_TRUSTED_PROXIES", "")),
             metrics_token=metrics_token_from_env(env),
+            content_root=Path(env.get("CONTENT_ROOT") or ROOT).resolve(),
         )
 
 

@@ -31,6 +31,7 @@ from bot.storage.models import Agent
 DEMO_ACCOUNTS = (
     ("agent", "Ada (demo agent)", "agent"),
     ("supervisor", "Sam (demo supervisor)", "supervisor"),
+    ("editor", "Eve (demo content editor)", "editor"),
 )
 LEGACY_FILE = "desk-demo-accounts.txt"  # before passwords were kept per database: "user password" lines
 

@@ -1,4 +1,4 @@
-"""One round of monitoring: record new messages, look for spikes now and then.
+"""One round of monitoring: record new messages, file unsure ones for review, look for spikes now and then.
 
 The monitoring service (bot/monitoring/service.py) calls `tick` every `interval_seconds` while it holds
 the lease; every `spikes.every_seconds` a round also looks for spikes (bot/monitoring/alerts.py), per
@@ -20,6 +20,7 @@ from bot.monitoring.alerts import Alerts
 from bot.monitoring.config import ROOT, MonitoringConfig
 from bot.monitoring.ingest import Recorder
 from bot.monitoring.moderation import Moderation
+from bot.monitoring.review_reader import ReviewReader
 from bot.monitoring.webhook import WebhookClient
 from bot.sentiment.scorer import Lexicon, SentimentScorer
 from bot.storage.db import Database
@@ -55,6 +56,7 @@ class Monitor:
         self.engagement = (
             engagement  # public items filed and answered (bot/monitoring/engagement), after recording
         )
+        self.review = ReviewReader(database, trackers)  # unsure messages for content editors
 
     async def tick(self, now: dt.datetime | None = None) -> int:
         """One round: record, maybe look for spikes; how many messages were recorded."""
@@ -68,6 +70,10 @@ class Monitor:
                 await self.engagement.catch_up()
             except Exception as err:  # Rasa may be briefly away: the cursor keeps the place
                 logger.warning("engagement could not file new public items: %s", err, exc_info=True)
+        try:
+            await self.review.catch_up()
+        except Exception as err:  # the cursor keeps the place
+            logger.warning("monitoring could not file messages for review: %s", err, exc_info=True)
         if time.monotonic() - self._last_spike_check >= self.config.spikes.every_seconds:
             self._last_spike_check = time.monotonic()
             try:

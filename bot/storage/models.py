@@ -509,3 +509,34 @@ class EngagementItem(Base):
     replied_by: Mapped[str | None] = mapped_column(String(80))  # an agent's username, or "bot"
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ReviewItem(Base):
+    """A customer message the assistant was unsure about, waiting for a content editor (bot/content/review.py).
+
+    One row per Rasa `user` event, filed by the monitoring service's review reader with the reasons it
+    was picked. `status`: open → accepted (the editor's intent and example, not yet in the YAML) →
+    written (in `written_to`), or dismissed (not useful). The customer's text stays here as Rasa stored
+    it; editors only ever see it masked (bot/content/masking.py), and never the conversation's id.
+    """
+
+    __tablename__ = "review_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(unique=True)  # Rasa's events.id
+    conversation_id: Mapped[str] = mapped_column(String(255), index=True)
+    channel: Mapped[str] = mapped_column(String(40), default="")
+    text: Mapped[str] = mapped_column(Text)
+    intent: Mapped[str | None] = mapped_column(String(80), index=True)  # predicted (before any fallback)
+    confidence: Mapped[float | None] = mapped_column()
+    entities: Mapped[str] = mapped_column(Text, default="[]")  # predicted: [{start, end, entity, value}]
+    reasons: Mapped[str] = mapped_column(String(200), default="")  # comma-separated, bot/content/review.py
+    status: Mapped[str] = mapped_column(String(10), default="open", index=True)
+    decided_intent: Mapped[str | None] = mapped_column(String(80))
+    example: Mapped[str | None] = mapped_column(Text)  # the training line, in Rasa's [value](entity) markup
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    written_to: Mapped[str | None] = mapped_column(String(300))
+    heldout: Mapped[bool | None] = mapped_column()
+    said_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

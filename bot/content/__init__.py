@@ -1,0 +1,1 @@
+"""Content editors' tools: reviewed conversations into training data, regression reports, model swaps."""

@@ -7,13 +7,15 @@ Two deployments: the embedded default (SQLite files, in-process locks) and the p
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from bot.devtools.devstack import Ports, Stack
+from bot.devtools.devstack import ROOT, Ports, Stack
 from bot.devtools.launcher import prepare_database
 from bot.settings import Settings
 from bot.storage import migrate
@@ -36,11 +38,24 @@ def start(env: dict[str, str | None], ports: Ports) -> Stack:
     return stack
 
 
+def content_copy(target: Path) -> Path:
+    """What the desk's review pages write and read, copied: tests never change the repository's data."""
+    shutil.copytree(ROOT / "data", target / "data")
+    shutil.copytree(ROOT / "tests" / "nlu", target / "tests" / "nlu")
+    for name in ("domain.yml", "config.yml"):
+        shutil.copy(ROOT / name, target / name)
+    (target / "models").mkdir()
+    (target / "models" / "encoder").symlink_to(ROOT / "models" / "encoder")  # grouping by meaning
+    return target
+
+
 @pytest.fixture(scope="session")
 def default_stack(tmp_path_factory) -> Iterator[Stack]:
     """`make run`'s configuration: no DATABASE_URL, no REDIS_URL; state in a private VAR_DIR."""
     var_dir = tmp_path_factory.mktemp("var")
-    stack = start({"VAR_DIR": str(var_dir), "DATABASE_URL": None, "REDIS_URL": None}, stack_ports(5105))
+    env = {"VAR_DIR": str(var_dir), "DATABASE_URL": None, "REDIS_URL": None}
+    env["CONTENT_ROOT"] = str(content_copy(tmp_path_factory.mktemp("content")))  # the review pages write here
+    stack = start(env, stack_ports(5105))
     yield stack
     stack.stop()
 

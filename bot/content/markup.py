@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 
-from bot.content.masking import Span
+from bot.content.masking import Entity
 
 ENTITY = re.compile(
     r"\[(?P<text>[^\]]+?)\](?:\((?P<name>[^:)]+?)(?::(?P<value>[^)]+))?\)|\{(?P<dict>[^}]+?)\})"
@@ -22,11 +22,11 @@ class MarkupError(ValueError):
     """The line is not markup Rasa would read as intended; the message says what to fix."""
 
 
-def parse(line: str) -> tuple[str, tuple[Span, ...]]:
+def parse(line: str) -> tuple[str, tuple[Entity, ...]]:
     """The plain text and the entities of one markup line."""
     line = " ".join(line.split())
     text: list[str] = []
-    spans: list[Span] = []
+    spans: list[Entity] = []
     cursor = 0
     length = 0
     for match in ENTITY.finditer(line):
@@ -45,7 +45,7 @@ def parse(line: str) -> tuple[str, tuple[Span, ...]]:
             name, value = described["entity"], described.get("value")
             value = None if value is None else str(value)
         shown = match.group("text")
-        spans.append(Span(length, length + len(shown), name.strip(), value if value != shown else None))
+        spans.append(Entity(length, length + len(shown), name.strip(), value if value != shown else None))
         text.append(shown)
         length += len(shown)
         cursor = match.end()

@@ -27,8 +27,11 @@ KINDS = ("email", "order number", "phone", "postcode", "handle")
 
 
 @dataclass(frozen=True)
-class Span:
-    """A character range of a text with, for entities, its label (`value` only when it differs)."""
+class Entity:
+    """Characters `start:end` of a text are `entity`; `value` only when it differs (a synonym).
+
+    The one entity span of bot/content: masking moves them, markup reads them, nlu_data writes them.
+    """
 
     start: int
     end: int
@@ -41,7 +44,7 @@ class Masked:
     """A text with customer data replaced, the entities moved with it, and what was replaced."""
 
     text: str
-    entities: tuple[Span, ...]
+    entities: tuple[Entity, ...]
     replaced: tuple[str, ...]  # the kinds of data replaced, e.g. ("email", "order number")
 
 
@@ -80,7 +83,7 @@ def _found(text: str) -> list[tuple[int, int, str]]:
     return sorted(hits)
 
 
-def mask(text: str, entities: Sequence[Span] = ()) -> Masked:
+def mask(text: str, entities: Sequence[Entity] = ()) -> Masked:
     """`text` with customer data replaced; an entity on a replaced value is moved onto its stand-in.
 
     An entity that overlaps a replaced value without covering it exactly is dropped: its value would
@@ -114,14 +117,14 @@ def mask(text: str, entities: Sequence[Span] = ()) -> Masked:
         before = [end for _, end, _ in hits if end <= offset]
         return offset + (moved[max(before)] - max(before) if before else 0)
 
-    kept: list[Span] = []
+    kept: list[Entity] = []
     for span in entities:
         start, end = where(span.start), where(span.end)
         inside = [h for h in hits if span.start < h[1] and h[0] < span.end]
         if start is None or end is None or any(h[0] < span.start or h[1] > span.end for h in inside):
             continue
         value = span.value if span.value is None or not inside else None
-        kept.append(Span(start, end, span.entity, value))
+        kept.append(Entity(start, end, span.entity, value))
     return Masked(masked_text, tuple(kept), tuple(replaced))
 
 

@@ -31,6 +31,7 @@ from typing import Any
 
 from bot.content import markup
 from bot.content.git_branch import ExportError, commit_files
+from bot.content.masking import Entity
 from bot.content.yaml_blocks import DataFileError, add_examples, blocks, load, read
 
 __all__ = [
@@ -51,16 +52,6 @@ FALLBACK_INTENT = "nlu_fallback"  # Rasa's FallbackClassifier predicts it; never
 EXTERNAL_PREFIX = "EXTERNAL_"  # intents the desk triggers through Rasa's API; never typed
 _SIMPLE_NAME = re.compile(r"\w[\w.-]*")  # an entity name that `[text](name)` can carry
 _UNSAFE = frozenset("\ufeff\ufffe\uffff")  # BOM and non-characters: not for the middle of a YAML file
-
-
-@dataclass(frozen=True)
-class Entity:
-    """Characters `start:end` of the example's text are `entity`; `value` only when it differs (a synonym)."""
-
-    start: int
-    end: int
-    entity: str
-    value: str | None = None
 
 
 @dataclass(frozen=True)
@@ -217,7 +208,7 @@ def _usable(example: Example, intents: set[str], entities: set[str]) -> Example:
     line = annotate(written)
     if load(f"x: |\n  - {line}\n", Path("<example>")) != {"x": f"- {line}\n"}:
         raise _Unusable("cannot be written as one YAML line")
-    if markup.parse(line) != (written.text, tuple(_as_spans(written))):
+    if markup.parse(line) != (written.text, tuple(_as_read(written))):
         raise _Unusable("does not read back as written")
     return written
 
@@ -231,10 +222,11 @@ def _splits_word(text: str, at: int) -> bool:
     return 0 < at < len(text) and text[at - 1].isalnum() and text[at].isalnum()
 
 
-def _as_spans(example: Example) -> Iterator[markup.Span]:
+def _as_read(example: Example) -> Iterator[Entity]:
+    """The entities as markup.parse gives them back: no `value` where it is the text itself."""
     for e in example.entities:
         same = e.value == example.text[e.start : e.end]
-        yield markup.Span(e.start, e.end, e.entity, None if same else e.value)
+        yield Entity(e.start, e.end, e.entity, None if same else e.value)
 
 
 def _trimmed(example: Example) -> Example:

@@ -19,8 +19,8 @@ import numpy as np
 from sqlalchemy import func, select, update
 
 from bot.content import markup
-from bot.content.masking import Masked, Span, mask
-from bot.content.nlu_data import Entity, Example, annotate
+from bot.content.masking import Entity, Masked, mask
+from bot.content.nlu_data import Example, annotate
 from bot.storage import audit
 from bot.storage.db import Database
 from bot.storage.models import Agent, ReviewItem, utcnow
@@ -43,7 +43,7 @@ class Suggestion:
     intent: str | None
     confidence: float | None
     reasons: tuple[str, ...]
-    entities: tuple[Span, ...]  # on the masked text
+    entities: tuple[Entity, ...]  # on the masked text
     example: str  # the masked text in Rasa's markup, the form's default
     original_example: str  # the customer's own values: only sent when the editor keeps them
     replaced: tuple[str, ...]  # what masking replaced ("email", ...)
@@ -69,21 +69,20 @@ class Group:
         return self.items[0].id
 
 
-def _spans(entities: str) -> tuple[Span, ...]:
+def _spans(entities: str) -> tuple[Entity, ...]:
     try:
         found = json.loads(entities or "[]")
     except ValueError:
         return ()
     return tuple(
-        Span(int(e["start"]), int(e["end"]), str(e["entity"]), e.get("value"))
+        Entity(int(e["start"]), int(e["end"]), str(e["entity"]), e.get("value"))
         for e in found
         if isinstance(e, dict) and {"start", "end", "entity"} <= e.keys()
     )
 
 
-def _example(text: str, spans: Sequence[Span], intent: str | None) -> str:
-    entities = tuple(Entity(s.start, s.end, s.entity, s.value) for s in spans)
-    return annotate(Example(text, intent or "", entities))
+def _example(text: str, entities: Sequence[Entity], intent: str | None) -> str:
+    return annotate(Example(text, intent or "", tuple(entities)))
 
 
 def suggestion(row: ReviewItem) -> Suggestion:
@@ -272,8 +271,7 @@ class ReviewQueue:
         examples = []
         for item_id, intent, line in rows:
             text, spans = markup.parse(line or "")
-            entities = tuple(Entity(s.start, s.end, s.entity, s.value) for s in spans)
-            examples.append((item_id, Example(text, intent or "", entities)))
+            examples.append((item_id, Example(text, intent or "", spans)))
         return examples
 
     async def mark_written(self, editor: Agent, written: Sequence[tuple[int, str, bool]]) -> None:

@@ -6,7 +6,7 @@ import pytest
 
 from bot.content import masking
 from bot.content.markup import MarkupError, parse
-from bot.content.masking import Span, mask
+from bot.content.masking import Entity, mask
 
 
 def test_email_order_number_phone_postcode_and_handle_are_replaced_by_stand_ins():
@@ -33,7 +33,7 @@ def test_an_entity_on_a_replaced_value_moves_onto_the_stand_in():
     text = "my email is jess.m@gmail.com, where is [linen shirt]"
     start = text.index("jess")
     product = text.index("linen")
-    masked = mask(text, [Span(start, start + 16, "email"), Span(product, product + 11, "product")])
+    masked = mask(text, [Entity(start, start + 16, "email"), Entity(product, product + 11, "product")])
     email, shirt = masked.entities
     assert masked.text[email.start : email.end].endswith("@example.com") and email.entity == "email"
     assert masked.text[shirt.start : shirt.end] == "linen shirt" and shirt.entity == "product"
@@ -41,21 +41,21 @@ def test_an_entity_on_a_replaced_value_moves_onto_the_stand_in():
 
 def test_an_entity_that_holds_only_part_of_a_replaced_value_is_dropped():
     text = "order 104523 please"
-    masked = mask(text, [Span(6, 9, "order_id"), Span(13, 19, "thing")])
+    masked = mask(text, [Entity(6, 9, "order_id"), Entity(13, 19, "thing")])
     assert [span.entity for span in masked.entities] == ["thing"]
     assert masked.text[masked.entities[0].start : masked.entities[0].end] == "please"
 
 
 def test_a_text_without_customer_data_is_unchanged():
-    masked = mask("do u ship to ireland", [Span(13, 20, "place")])
+    masked = mask("do u ship to ireland", [Entity(13, 20, "place")])
     assert masked.text == "do u ship to ireland" and masked.replaced == ()
-    assert masked.entities == (Span(13, 20, "place"),)
+    assert masked.entities == (Entity(13, 20, "place"),)
 
 
 def test_markup_reads_both_of_rasas_forms():
     text, spans = parse('where is [104523](order_id) and my [tee]{"entity": "product", "value": "t-shirt"}')
     assert text == "where is 104523 and my tee"
-    assert spans == (Span(9, 15, "order_id"), Span(23, 26, "product", "t-shirt"))
+    assert spans == (Entity(9, 15, "order_id"), Entity(23, 26, "product", "t-shirt"))
     assert parse("plain   words ")[0] == "plain words"
 
 

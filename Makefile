@@ -32,7 +32,7 @@ CHROMIUM ?= /usr/bin/chromium
 APT_GET := $(shell [ "$$(id -u)" = 0 ] && echo apt-get || echo sudo apt-get)
 
 .PHONY: help run actions setup-clock not-running test test-quick train validate shell bench bench-profile bench-nlu bench-ack fault lint \
-	install browser clean test-unit test-stories test-nlu nlu-report audit audit-online lock fuzz
+	install browser clean test-unit test-stories test-nlu nlu-report audit audit-online lock fuzz nlu-check
 
 help:
 	@echo "make run       set everything up and start the assistant (Rasa :5005, actions :5055)"
@@ -42,6 +42,8 @@ help:
 	@echo "make train     train the model if its inputs changed"
 	@echo "make validate  check domain, data and stories"
 	@echo "make nlu-report  data-quality report for content editors: cross-validated confusions, duplicates, contradictions (NLU_REPORT_ARGS=--no-cv for the quick part)"
+	@echo "make nlu-check regression report of changed NLU data: F1 per intent before/after, safe to ship or why not"
+	@echo "               (NLU_CHECK_ARGS, e.g. --data other/data --force; the same as \`bot nlu check\`)"
 	@echo "make shell     talk to the bot in the terminal"
 	@echo "make bench     per-message cost table, Messenger e2e vs stock Rasa (BENCH_ARGS=--only e2e: just it);"
 	@echo "               before it training time, cold start, REST throughput, photos"
@@ -173,6 +175,17 @@ test-nlu: train
 NLU_REPORT_ARGS ?=
 nlu-report: train
 	$(PY_RASA) scripts/nlu_quality.py $(NLU_REPORT_ARGS)
+
+# Issue 17's regression report of changed NLU data (scripts/nlu_check.py, `bot nlu check`): trains the model
+# of data/ as `make train` would (same name and cache, without pointing models/current.tar.gz at it; minutes;
+# not when the inputs are the served model's), reads the held-out set with the served model and with it,
+# writes results/nlu_check/report.md and report.json. Exit 1: not safe.
+# Not after `train`: that would retrain models/current.tar.gz on the changed data, and the check would
+# compare the change with itself. It needs only the encoder `train` exports (a no-op when it is there).
+NLU_CHECK_ARGS ?=
+nlu-check: install
+	@$(PY) scripts/export_encoder.py models/encoder
+	$(PY_RASA) scripts/nlu_check.py $(NLU_CHECK_ARGS)
 
 # Issue 24's table (bench/run_all.py): ports 5310-5370 (project), 5320/5325 (stock Rasa), 5305-5395
 # (the older figures); the stock models are trained once into var/bench/, server logs go there too.

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from bot.desk.accounts import ROLES
 from bot.settings import Settings
 
 if TYPE_CHECKING:
@@ -197,6 +198,46 @@ def _customers_unlink(settings: Settings, args: argparse.Namespace) -> None:
     print(f"{args.channel} user {args.user_id} is no longer linked: orders need their e-mail or postcode")
 
 
+def _nlu_check(_: Settings, args: argparse.Namespace) -> None:
+    """Run scripts/nlu_check.py in runtime A (it imports Rasa), streaming its output; exit with its code."""
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    python = root / ".venv-rasa" / "bin" / "python"
+    if not python.exists():
+        sys.exit(f"bot: runtime A ({python}) is not installed: run make install")
+    command = [str(python), str(root / "scripts" / "nlu_check.py")]
+    for option in ("baseline", "config", "data", "heldout", "out", "work"):
+        if getattr(args, option) is not None:  # paths as the user meant them, from where they typed them
+            command += [f"--{option}", str(Path(getattr(args, option)).absolute())]
+    if args.min_f1 is not None:
+        command += ["--min-f1", str(args.min_f1)]
+    command += ["--force"] if args.force else []
+    command += ["--fallback-is-wrong"] if args.fallback_is_wrong else []
+    command += ["--verbose"] if args.verbose else []
+    try:  # cwd: config.yml names the sentence encoder relative to the project
+        code = subprocess.run(command, cwd=root).returncode
+    except KeyboardInterrupt:  # the check had the Ctrl-C too, and said so
+        code = 130
+    sys.exit(code)
+
+
+def _model_swap(_: Settings, args: argparse.Namespace) -> None:
+    import os
+
+    from bot.content.model_swap import swap
+    from bot.conversations.api_auth import api_headers, jwt_secret_from_env
+
+    secret = jwt_secret_from_env()
+    if not secret:
+        sys.exit("bot: set RASA_JWT_SECRET, the secret of the Rasa servers' HTTP API")
+    urls = args.rasa_url or [os.environ.get("RASA_URL") or "http://127.0.0.1:5005"]
+    report = swap(Path(args.path), urls, lambda: api_headers(secret, "bot-model-swap"), gate=not args.no_gate)
+    print("\n".join(report.lines()))
+    if not report.ok:
+        sys.exit(1)
+
+
 def _display(url: str) -> str:
     from sqlalchemy.engine import make_url
 
@@ -248,12 +289,14 @@ def build_parser() -> argparse.ArgumentParser:
     logo.add_argument("--seed", type=int, default=1, help="another seed: another scene and angle")
     logo.set_defaults(handler=_catalog_logo_photo)
 
-    agents = commands.add_parser("agents", help="desk accounts for agents and supervisors")
+    agents = commands.add_parser("agents", help="desk accounts for agents, supervisors and content editors")
     agents_commands = agents.add_subparsers(dest="agents_command", required=True)
     add = agents_commands.add_parser("add", help="create an account (asks for the password)")
     add.add_argument("username")
     add.add_argument("--name", help="display name (default: the username)")
-    add.add_argument("--role", choices=["agent", "supervisor"], default="agent")
+    add.add_argument(
+        "--role", choices=ROLES, default="agent", help="editor: the review queue only, no conversations"
+    )
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     add.set_defaults(handler=_agents_add)
     listing = agents_commands.add_parser("list", help="every account")
@@ -272,6 +315,34 @@ def build_parser() -> argparse.ArgumentParser:
     unlink.add_argument("channel", help="messenger, instagram or twitter")
     unlink.add_argument("user_id")
     unlink.set_defaults(handler=_customers_unlink)
+
+    nlu = commands.add_parser("nlu", help="the NLU model and its data (content editors)")
+    nlu_commands = nlu.add_subparsers(dest="nlu_command", required=True)
+    summary = (
+        "regression report of changed NLU data: per-intent F1 before and after on the held-out set, the "
+        "examples read differently, safe to ship or why not (exit 0 safe, 1 not safe, 2 error)"
+    )
+    check = nlu_commands.add_parser("check", help=summary, description=summary)
+    check.add_argument("--baseline", help="the model now served (default models/current.tar.gz)")
+    check.add_argument("--config", help="default config.yml")
+    check.add_argument("--data", help="the changed training data (default data/)")
+    check.add_argument("--heldout", help="held-out examples, never trained on (default tests/nlu)")
+    check.add_argument("--out", help="where report.json and report.md go (default results/nlu_check)")
+    check.add_argument("--work", help="where the candidate model is trained (default $VAR_DIR/nlu-check)")
+    check.add_argument("--min-f1", type=float, help="the macro-F1 gate (default 0.93)")
+    check.add_argument("--force", action="store_true", help="train even when the inputs are the baseline's")
+    check.add_argument("--fallback-is-wrong", action="store_true", help="score nlu_fallback as wrong")
+    check.set_defaults(handler=_nlu_check)
+
+    model = commands.add_parser("model", help="the trained model in the running Rasa servers")
+    model_commands = model.add_subparsers(dest="model_command", required=True)
+    swap = model_commands.add_parser(
+        "swap", help="NLU gate, then load the model into each Rasa server in turn, without a restart"
+    )
+    swap.add_argument("path", nargs="?", default="models/current.tar.gz", help="(default %(default)s)")
+    swap.add_argument("--rasa-url", action="append", help="a Rasa server, once each (default $RASA_URL)")
+    swap.add_argument("--no-gate", action="store_true", help="load without the NLU gate (make test-nlu's)")
+    swap.set_defaults(handler=_model_swap)
     return parser
 
 

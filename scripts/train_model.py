@@ -17,7 +17,10 @@ import sys
 import time
 from pathlib import Path
 
-import tomllib
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: scripts/nlu_check.py reads the inputs' hash in runtime A
+    import tomli as tomllib
 
 # all-MiniLM-L6-v2 exported to ONNX (scripts/export_encoder.py), where config.yml reads it
 ENCODER = "models/encoder"
@@ -65,12 +68,63 @@ def prune(folder: Path, keep: int) -> None:
         old.unlink(missing_ok=True)
 
 
-def link_current(models: Path, model: Path) -> None:
-    """Point models/current.tar.gz at the model every command should use."""
+def link_current(models: Path, model: Path) -> bool:
+    """Point models/current.tar.gz at the model every command should use; whether it pointed elsewhere.
+
+    A new link renamed over the old one: a running `make run`, which watches the link and loads the
+    model it points at (bot/devtools/model_watch.py), never finds it missing.
+    """
     current = models / "current.tar.gz"
-    if current.is_symlink() or current.exists():
-        current.unlink()
-    current.symlink_to(model.name)
+    before = os.readlink(current) if current.is_symlink() else None
+    staged = models / f".current-{os.getpid()}.tar.gz"
+    staged.unlink(missing_ok=True)
+    staged.symlink_to(model.name)
+    os.replace(staged, current)
+    return before != model.name
+
+
+def running_make_run() -> str | None:
+    """`make run (pid N)` when one runs on this checkout's VAR_DIR (it loads the new model), else None."""
+    from bot.devtools.launcher import running
+    from bot.settings import local_var_dir
+
+    busy = running(local_var_dir(os.environ))
+    if busy is None:
+        return None
+    holder = getattr(busy, "holder", None)
+    return f"make run (pid {holder.pid})" if holder is not None else "make run"
+
+
+def model_path(root: Path, key: str) -> Path:
+    """Where the model trained from inputs hashing to `key` lives: models/model-<key>.tar.gz."""
+    return root / "models" / f"model-{key}.tar.gz"
+
+
+def reuse(root: Path, key: str, cache: Path) -> Path | None:
+    """The model for these inputs when one was trained already (here, or in the shared cache)."""
+    model, cached = model_path(root, key), cache / f"model-{key}.tar.gz"
+    if model.exists():
+        print(f"train: model is up to date ({model.relative_to(root)})")
+        return model
+    if cached.exists():
+        model.parent.mkdir(exist_ok=True)
+        shutil.copy2(cached, model)
+        print(f"train: inputs unchanged, reused cached model {cached}")
+        return model
+    return None
+
+
+def train_command(rasa: str, root: Path, key: str) -> list[str]:
+    """`rasa train` into models/ under the name of its inputs (run it from the project root)."""
+    model = model_path(root, key)
+    name = model.name.removesuffix(".tar.gz")
+    return [rasa, "train", "--out", str(model.parent), "--fixed-model-name", name]
+
+
+def keep(model: Path, cache: Path) -> None:
+    """Copy a newly trained model into the shared cache, so other clones and CI runs reuse it."""
+    cache.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(model, cache / model.name)
 
 
 def main() -> None:
@@ -88,25 +142,17 @@ def main() -> None:
     export = [sys.executable, str(root / "scripts" / "export_encoder.py"), str(root / ENCODER)]
     subprocess.run(export, check=True)
     key = inputs_hash(root)
-    model = models / f"model-{key}.tar.gz"
-    cached = args.cache / model.name
-
-    if not args.force and model.exists():
-        print(f"train: model is up to date ({model.relative_to(root)})")
-    elif not args.force and cached.exists():
-        shutil.copy2(cached, model)
-        print(f"train: inputs unchanged, reused cached model {cached}")
-    else:
+    model = None if args.force else reuse(root, key, args.cache)
+    if model is None:
         print("train: training inputs changed, training a new model (takes a few minutes) ...", flush=True)
         started = time.monotonic()
-        name = model.name.removesuffix(".tar.gz")
-        command = [args.rasa, "train", "--out", str(models), "--fixed-model-name", name]
-        subprocess.run(command, check=True)
+        subprocess.run(train_command(args.rasa, root, key), check=True)
+        model = model_path(root, key)
         print(f"train: trained in {time.monotonic() - started:.0f} s -> {model.relative_to(root)}")
-        args.cache.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(model, cached)
+        keep(model, args.cache)
     model.touch()  # most recently used, so pruning keeps it
-    link_current(models, model)
+    if link_current(models, model) and (run := running_make_run()):
+        print(f"train: the running {run} will load it", flush=True)
     prune(models, keep=3)
     if args.cache.is_dir():
         prune(args.cache, keep=KEEP_CACHED)

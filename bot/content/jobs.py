@@ -52,13 +52,18 @@ class Job:
 
 
 def _alive(pid: int) -> bool:
+    """Whether the process runs (a zombie, dead but not yet reaped by its parent, does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc: the signal's answer is all there is
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]
 
 
 def _now() -> str:
@@ -73,6 +78,7 @@ class Jobs:
         self.folder = local_var_dir(dict(os.environ if env is None else env)) / "content"
         if not self.folder.is_absolute():
             self.folder = root / self.folder
+        self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def _state(self) -> Path:
@@ -86,6 +92,8 @@ class Jobs:
 
     def current(self) -> Job | None:
         """The last job started (running or not), None before the first."""
+        if self._process is not None:
+            self._process.poll()  # reaps our own child once it ended
         try:
             return Job(**json.loads(self._state.read_text()))
         except (OSError, ValueError, TypeError):
@@ -109,7 +117,7 @@ class Jobs:
         commands = json.dumps([list(step) for step in steps])
         script = [sys.executable, "-m", "bot.content.jobs", str(self._state), commands]
         with self.log.open("wb") as log:
-            process = subprocess.Popen(
+            self._process = subprocess.Popen(
                 script,
                 cwd=self.root,
                 env=dict(env),
@@ -117,7 +125,7 @@ class Jobs:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # a desk restart does not stop a training half way
             )
-        job = Job(kind=kind, title=title, pid=process.pid, started=_now())
+        job = Job(kind=kind, title=title, pid=self._process.pid, started=_now())
         self._state.write_text(json.dumps(asdict(job)))
         return job
 

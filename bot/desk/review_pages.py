@@ -199,6 +199,18 @@ def read_report(root: Path) -> dict[str, Any] | None:
         return None
 
 
+def report_is_current(root: Path) -> bool:
+    """Whether the report was made after the last change to the training data, config or held-out set."""
+    try:
+        made = (root / REPORT).stat().st_mtime
+    except OSError:
+        return False
+    inputs = [root / "config.yml", root / "domain.yml"]
+    for folder in (root / "data", root / "tests" / "nlu"):
+        inputs += [p for p in folder.rglob("*") if p.is_file()]
+    return all(path.stat().st_mtime <= made for path in inputs if path.exists())
+
+
 async def model_page(request: web.Request) -> web.Response:
     """The regression report and the model jobs."""
     _editor(request)
@@ -208,6 +220,7 @@ async def model_page(request: web.Request) -> web.Response:
         request,
         "review_model.html",
         report=read_report(_root(request)),
+        current=report_is_current(_root(request)),
         job=job,
         output=jobs.output() if job else "",
         refresh=bool(job and job.running),
@@ -220,7 +233,7 @@ def _project_env(request: web.Request) -> dict[str, str]:
     env.setdefault("RASA_URL", config.rasa_url)
     if config.rasa_token:
         env["RASA_JWT_SECRET"] = config.rasa_token
-    env["PYTHONUNBUFFERED"] = "1"
+    env.update(PYTHONUNBUFFERED="1")  # the job's log shows progress as it comes
     return env
 
 
@@ -239,6 +252,8 @@ async def start_job(request: web.Request) -> web.StreamResponse:
     editor = _editor(request)
     kind = request.match_info["kind"]
     root = _root(request)
+    if kind == "swap" and not (report_is_current(root) and (read_report(root) or {}).get("safe")):
+        raise redirect(request, "/review/model", "Run the regression report first: it must say safe to ship.")
     title, steps = _commands(root)[kind]
     try:
         request.app[JOBS_KEY].start(kind, title, steps, _project_env(request))

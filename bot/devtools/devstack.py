@@ -379,6 +379,7 @@ class Stack:
         monitoring: bool | None = None,
     ) -> None:
         self.ports = ports or Ports.from_env()
+        self.model = model  # what the replicas start with (models/current.tar.gz: `make run` watches it)
         self.rasa_replicas = rasa_replicas
         check_replica_ports(self.ports, rasa_replicas)
         merged_env = {**os.environ, **(env or {})}

@@ -7,6 +7,9 @@ One at a time per `VAR_DIR`: the launcher holds a lock on `$VAR_DIR/run/make-run
 runs (the kernel drops it when the process ends, however it ends, so a killed run never blocks the next),
 and a second one says who holds it; `--check` only asks, for the Makefile before it installs anything.
 
+While it runs, a `make train` elsewhere that repoints models/current.tar.gz has its model checked and
+loaded into the running Rasa server without a restart (bot/devtools/model_watch.py).
+
 Stopping: the first SIGINT, SIGTERM or SIGHUP stops every service in order (monitoring first, Rasa before
 the action server, each with its grace period); signals that arrive meanwhile (a supervisor signalling
 the whole process group while make passes its SIGTERM on, a second Ctrl-C) do not cut the stop short.
@@ -47,6 +50,7 @@ from bot.devtools.devstack import (
     follow_parent,
     var_dir,
 )
+from bot.devtools.model_watch import ModelWatcher, follow
 from bot.settings import Settings
 from bot.storage import migrate
 from bot.storage.db import create_sync_engine
@@ -392,12 +396,14 @@ def main(argv: list[str] | None = None) -> None:
             demo_accounts = ensure_demo_accounts(settings, note=say)
         say(f"starting {', '.join(s.name for s in stack.services)} (Rasa takes about a minute) ...")
         starting = time.monotonic()
+        watcher = ModelWatcher(stack.model)  # before Rasa reads it; `make train` elsewhere is swapped in
         stack.start(progress=lambda line: say(f"  {line}"))
         started = time.monotonic() - starting
         say(banner(stack, settings, demo_accounts))
         total = sum(seconds for _, seconds, _ in made) + time.monotonic() - began
         say(f"\n{setup_table([*made, *steps], stack, started, total)}")
         while not stack.dead() and not parent_gone():
+            follow(watcher, stack, say)
             time.sleep(1)
         if not stack.dead():
             say("\nthe make that started this has gone: stopping ...")

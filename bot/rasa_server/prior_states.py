@@ -146,6 +146,16 @@ def states_for_tracker_history(
     return copied(last.states)
 
 
+def clear() -> None:
+    """Forget every conversation's replay: after a model change they hold the old model's domain.
+
+    Never needed for correctness (a replay is used only with the very domain it was made with); it
+    lets the old model's objects go (bot/rasa_server/model_swap.py).
+    """
+    with _lock:
+        _replays.clear()
+
+
 def install() -> None:
     """Put `states_for_tracker_history` in place of the Domain method (idempotent)."""
     from rasa.shared.core.domain import Domain

@@ -25,6 +25,7 @@ from bot.rasa_server import (
     gc_freeze,
     graph_runner,
     local_actions,
+    model_swap,
     prediction,
     prior_states,
     sessions,
@@ -125,6 +126,7 @@ def install_turn_changes() -> None:
     graph_runner.install()
     gc_freeze.install()
     prior_states.install()
+    model_swap.install()
 
 
 _installed = False

@@ -512,7 +512,7 @@ class EngagementItem(Base):
 
 
 class ReviewItem(Base):
-    """A customer message the assistant was unsure about, waiting for a content editor (bot/content/review.py).
+    """A customer message the assistant was unsure about, for a content editor (bot/content/review.py).
 
     One row per Rasa `user` event, filed by the monitoring service's review reader with the reasons it
     was picked. `status`: open → accepted (the editor's intent and example, not yet in the YAML) →

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -10,6 +13,8 @@ import pytest
 from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
+from bot.content import nlu_report
+from bot.content.nlu_report import Reading
 from bot.desk.app import create_app
 from bot.monitoring.review_reader import ReviewReader
 from bot.storage.models import AuditEntry, ReviewItem
@@ -177,5 +182,64 @@ async def test_bad_markup_and_unknown_intents_are_refused_with_the_fix(server, d
         assert "choose one of the listed intents" in await unknown.text()
         async with database.sessions() as session:
             assert (await session.get(ReviewItem, item)).status == "open"
+    finally:
+        await eve.close()
+
+
+def write_report(root: Path, broken: bool) -> None:
+    """A regression report as `bot nlu check` writes it (bot/content/nlu_report.py builds both)."""
+    expected = ["greet"] * 4 + ["refund_status"] * 4
+    before = [Reading(f"m{i}", e, e) for i, e in enumerate(expected)]
+    after = [
+        Reading(
+            r.text, r.expected, "cancel_order" if broken and r.expected == "refund_status" else r.expected
+        )
+        for r in before
+    ]
+    report = nlu_report.build(
+        before,
+        after,
+        nlu_report.Limits(),
+        baseline_model="models/current.tar.gz",
+        candidate_model="models/model-x.tar.gz",
+        trained=True,
+        data_note="changed",
+        data_unchanged=False,
+        heldout="tests/nlu",
+        fallback_counted=False,
+    )
+    folder = root / "results" / "nlu_check"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "report.json").write_text(json.dumps(report))
+
+
+async def test_the_model_page_shows_the_report_and_loads_only_after_a_current_safe_one(server, content_root):
+    eve = await client_for(server, "eve")
+    try:
+        page = await (await eve.get("/review/model")).text()
+        assert "No regression report yet" in page and 'id="run-swap" disabled' in page
+        csrf = csrf_of(page)
+        refused = await eve.post("/review/model/swap", data={"csrf": csrf})
+        assert "Run the regression report first" in await refused.text()
+
+        write_report(content_root, broken=True)
+        page = await (await eve.get("/review/model")).text()
+        assert "Not safe to ship" in page and "refund_status F1 1.00 -&gt; 0.00" in page
+        assert 'id="run-swap" disabled' in page
+        assert (
+            "<td>m4</td><td>refund_status</td><td>refund_status</td><td>cancel_order</td><td>broken</td>"
+            in page
+        )
+
+        write_report(content_root, broken=False)
+        page = await (await eve.get("/review/model")).text()
+        assert "Safe to ship" in page and 'id="run-swap" disabled' not in page
+
+        (content_root / "data" / "nlu" / "orders.yml").touch()  # the data changed after the report
+        os.utime(content_root / "data" / "nlu" / "orders.yml", (time.time() + 5, time.time() + 5))
+        page = await (await eve.get("/review/model")).text()
+        assert "The data changed after this report" in page and 'id="run-swap" disabled' in page
+        refused = await eve.post("/review/model/swap", data={"csrf": csrf})
+        assert "Run the regression report first" in await refused.text()
     finally:
         await eve.close()

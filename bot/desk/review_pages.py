@@ -57,8 +57,9 @@ def _ids(form: Any) -> list[int]:
 
 
 def intent_choices(root: Path) -> list[str]:
-    """The intents an example may be given: those with training examples in data/nlu."""
-    return sorted(nlu_data.topic_files(root))
+    """The intents with training examples in data/nlu, but those nobody types (the desk's EXTERNAL_)."""
+    names = nlu_data.topic_files(root)
+    return sorted(name for name in names if not name.startswith(nlu_data.EXTERNAL_PREFIX))
 
 
 async def page(request: web.Request) -> web.Response:

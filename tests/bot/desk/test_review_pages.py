@@ -96,6 +96,7 @@ async def test_the_queue_shows_masked_text_and_no_customer_id(server, database, 
             assert secret not in html
         assert "&lt;img src=x" in html and "@example.com" in html
         assert "keep the customer's own order number, email (masked here)" in html
+        assert '<option value="shipping_info">' in html and "EXTERNAL_csat_request" not in html
     finally:
         await eve.close()
 

@@ -23,6 +23,9 @@ export PYTHONWARNINGS := ignore::DeprecationWarning
 
 # Rasa-side tests run in runtime A; everything else in runtime B.
 TESTS_RASA := tests/bot/nlu tests/bot/conversations/test_tracker_store.py tests/bot/rasa_server tests/connectors tests/security/webhooks
+# Runtime-A tests that build Rasa's app as `python -m bot.rasa_server` does, with every change of ours
+# installed process-wide (endpoints.yml's tracker store installs them): a pytest process of their own.
+TESTS_RASA_OWN := tests/bot/rasa_server/test_model_swap.py
 BENCH_ARGS ?=
 # Says and times each set-up step (and records it for the summary `make run` prints at the end).
 STEP := scripts/step
@@ -156,7 +159,9 @@ test-quick: install lint
 		$(addprefix --ignore=,$(TESTS_RASA))
 
 test-unit: install train browser
-	@$(STEP) "tests, runtime A (Rasa side)" $(VENV_RASA)/bin/pytest -q $(TESTS_RASA)
+	@$(STEP) "tests, runtime A (Rasa side)" $(VENV_RASA)/bin/pytest -q $(TESTS_RASA) \
+		$(addprefix --ignore=,$(TESTS_RASA_OWN))
+	@$(STEP) "tests, runtime A (the Rasa server as it runs)" $(VENV_RASA)/bin/pytest -q $(TESTS_RASA_OWN)
 	@$(STEP) "tests, runtime B (actions, services, end to end, browser)" $(VENV)/bin/pytest -q \
 		$(addprefix --ignore=,$(TESTS_RASA))
 

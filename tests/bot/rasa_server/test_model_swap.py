@@ -23,6 +23,7 @@ from rasa.core.agent import Agent, load_agent
 from rasa.core.utils import AvailableEndpoints
 from rasa.shared.core.events import SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
+from sanic import Sanic
 
 from bot.conversations.api_auth import api_headers
 from bot.rasa_server import gc_freeze, model_swap
@@ -117,6 +118,9 @@ async def served(environment) -> AsyncIterator[Served]:
     import rasa.server
 
     rasa_create_app, rasa_load_model = rasa.server.create_app, Agent.load_model
+    # Sanic rewrites its HTTP classes' methods for each app it starts (sanic/touchup); in test mode it
+    # keeps the originals aside, so the apps later tests of this process build start from them again.
+    test_mode, Sanic.test_mode = Sanic.test_mode, True
     model_swap.install()
     gc_freeze.install()
     try:
@@ -133,6 +137,7 @@ async def served(environment) -> AsyncIterator[Served]:
             await server.wait_closed()
     finally:
         rasa.server.create_app, Agent.load_model = rasa_create_app, rasa_load_model
+        Sanic.test_mode = test_mode
 
 
 async def test_a_file_that_does_not_load_is_refused_with_the_reason_and_the_old_model_serves(

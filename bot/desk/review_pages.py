@@ -193,11 +193,13 @@ async def branch(request: web.Request) -> web.StreamResponse:
 
 
 def read_report(root: Path) -> dict[str, Any] | None:
-    """The last regression report (`bot nlu check` writes it), if any."""
+    """The last regression report (`bot nlu check` writes it), if any; intents that moved most first."""
     try:
-        return json.loads((root / REPORT).read_text())
-    except (OSError, ValueError):
+        report = json.loads((root / REPORT).read_text())
+        report["intents"].sort(key=lambda row: (-abs(row["delta_f1"]), row["delta_f1"], row["intent"]))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
+    return report
 
 
 def report_is_current(root: Path) -> bool:

@@ -39,7 +39,7 @@ APT_GET := $(shell [ "$$(id -u)" = 0 ] && echo apt-get || echo sudo apt-get)
 
 help:
 	@echo "make run       set everything up and start the assistant (Rasa :5005, actions :5055)"
-	@echo "make test      set everything up and run every test (about 40 minutes on 2 cores)"
+	@echo "make test      set everything up and run every test (about 55 minutes on 2 cores)"
 	@echo "make test-quick  lint and the unit tests of both runtimes: no model, services or browser (under 5 minutes)"
 	@echo "make actions   the action server alone, for Rasa's own CLI in another terminal (rasa shell, rasa run)"
 	@echo "make train     train the model if its inputs changed"

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bot.conversations.events import is_external
+from bot.conversations.events import customer_message
 
 FALLBACK_INTENT = "nlu_fallback"
 REPHRASE_ACTIONS = frozenset({"action_fallback", "action_default_ask_rephrase", "utter_ask_rephrase"})
@@ -58,9 +58,10 @@ def _dict(value: Any) -> dict[str, Any]:
 
 def reading(event: Mapping[str, Any]) -> Reading | None:
     """The reading of a `user` event worth reviewing; None for buttons, photos, API intents, empty text."""
-    if event.get("event") != "user" or is_external(event):
+    message = customer_message(event)  # the one reading of a `user` event's text, time and channel
+    if message is None or message.external:
         return None
-    text = str(event.get("text") or "").strip()
+    text = message.text.strip()
     if not text or text.startswith("/"):
         return None
     parse = _dict(event.get("parse_data"))
@@ -84,8 +85,8 @@ def reading(event: Mapping[str, Any]) -> Reading | None:
         confidence=float(confidence) if isinstance(confidence, (int, float)) else None,
         fell_back=fell_back,
         entities=tuple(entities),
-        channel=str(event.get("input_channel") or "")[:40],
-        at=dt.datetime.fromtimestamp(float(event.get("timestamp") or 0), dt.timezone.utc),
+        channel=(message.input_channel or "")[:40],
+        at=message.at,
     )
 
 

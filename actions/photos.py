@@ -23,6 +23,7 @@ from bot.catalog.lookup_log import record_logo_sightings, record_photo_lookup
 from bot.catalog.product_search import ProductResult
 from bot.conversations import metadata
 from bot.shop.formatting import join_words
+from bot.x_oauth import x_signer
 
 logger = logging.getLogger(__name__)
 MAX_CARDS = 5
@@ -111,12 +112,17 @@ class ActionPhotoLookup(ServiceAction):
         if not urls:
             say(dispatcher, "photo_missing")
             return []
-        if metadata.image_auth(sent):
-            say(dispatcher, "photo_cannot_open")  # X's DM media need our X credentials to download
+        auth = metadata.image_auth(sent)
+        sign = x_signer(services().x) if auth == metadata.X_OAUTH1 else None
+        if auth and sign is None:  # an unknown scheme, or X without our credentials: we cannot download it
+            logger.warning(
+                "photo from %s needs %r, which this action server cannot do", tracker.sender_id, auth
+            )
+            say(dispatcher, "photo_cannot_open")
             return []
         try:
             async with aiohttp.ClientSession() as session:
-                image, _ = await fetch_image(session, str(urls[0]), services().photo_policy)
+                image, _ = await fetch_image(session, str(urls[0]), services().photo_policy, sign)
         except ImageFetchError as err:
             logger.info("photo from %s not usable: %s", tracker.sender_id, err)
             await remember(tracker, "bad_image")

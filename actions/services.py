@@ -21,6 +21,7 @@ from bot.settings import Settings
 from bot.shop.locations import StoreService
 from bot.shop.orders import OrderService
 from bot.storage.db import Database
+from bot.x_oauth import OAuth1Credentials, x_credentials
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class Services:
     photo_policy: FetchPolicy
     photos_file: WatchedFile[PhotoConfig]
     logos: ConfiguredLogos
+    x: OAuth1Credentials | None  # our X account: X serves DM photos only to requests it signed
 
     @property
     def photos(self) -> PhotoConfig:
@@ -68,4 +70,5 @@ def services() -> Services:
         photo_policy=media_policy_for(settings),
         photos_file=photos,
         logos=ConfiguredLogos(lambda: photos.value),
+        x=x_credentials(),  # the X channel's variables, as the desk and monitoring read them
     )

@@ -9,7 +9,8 @@ client, and monitoring's photo fetches); the simulator checks signatures with it
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import os
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -19,6 +20,7 @@ from oauthlib.oauth1.rfc5849.utils import escape
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 Params = Mapping[str, str] | Iterable[tuple[str, str]]
+X_ENV = ("X_CONSUMER_KEY", "X_CONSUMER_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET")
 
 
 def encode(value: str) -> str:
@@ -85,3 +87,21 @@ def authorization_header(
     headers = {"Content-Type": FORM_CONTENT_TYPE} if body else None
     _, signed, _ = client.sign(url, method.upper(), body=body, headers=headers)
     return str(signed["Authorization"])
+
+
+def x_credentials(env: Mapping[str, str] | None = None) -> OAuth1Credentials | None:
+    """Our X account's credentials from the environment, None when X is not set up.
+
+    The services that fetch X media (the action server, the desk, monitoring) read the same variables
+    as the X channel; `make run` and the test stacks set them to the simulator's.
+    """
+    env = os.environ if env is None else env
+    values = [env.get(name, "") for name in X_ENV]
+    return OAuth1Credentials(*values) if all(values) else None
+
+
+def x_signer(credentials: OAuth1Credentials | None) -> Callable[[str], Mapping[str, str]] | None:
+    """Headers for a GET of X media (DM and tweet photos), signed by our account (None without them)."""
+    if credentials is None:
+        return None
+    return lambda url: {"Authorization": authorization_header(credentials, "GET", url)}

@@ -45,6 +45,7 @@ from bot.desk.web import (
     SESSION_COOKIE,
     STOPPING,
     TEMPLATES,
+    X_SIGNER,
     Handler,
     del_cookie,
     redirect,
@@ -56,6 +57,7 @@ from bot.live_bus import Bus
 from bot.metrics import metrics_token_from_env
 from bot.storage.db import Database
 from bot.storage.models import Agent, AuditEntry
+from bot.x_oauth import x_credentials, x_signer
 
 logger = logging.getLogger(__name__)
 HEARTBEAT = 15.0
@@ -244,7 +246,8 @@ async def media_file(request: web.Request) -> web.Response:
     if n >= len(urls):
         raise web.HTTPNotFound(text="no such image in this conversation")
     try:
-        body = await request.app[MEDIA].get(urls[n])
+        sign = request.app[X_SIGNER] if ticket.channel == "twitter" else None  # X's DM photos need it
+        body = await request.app[MEDIA].get(urls[n], sign)  # type: ignore[arg-type]
     except ImageFetchError as err:
         logger.info("desk media %s/%s not shown: %s", ticket.id, n, err)
         raise web.HTTPNotFound(text="this image cannot be shown") from None
@@ -378,6 +381,7 @@ def create_app(
     desk = Desk(config, database, trackers, bus)
     app[DESK], app[CONFIG], app[TEMPLATES] = desk, config, templates()
     app[MEDIA] = MediaProxy(media_policy())  # the photo lookup's policy: bot/catalog/fetch.py
+    app[X_SIGNER] = x_signer(x_credentials())  # the X channel's variables, read once
     watcher = TrackerWatcher(desk.transcripts, bus, config.poll_seconds, desk.on_tracker_event)
 
     async def lifecycle(_: web.Application) -> Any:

@@ -20,10 +20,9 @@ from bot.catalog.fetch import ImageFetchError
 from bot.conversations.rasa_api import DeliveryError
 from bot.desk.live import Poller
 from bot.desk.monitoring_pages import supervisors
-from bot.desk.web import AGENT, DESK, MEDIA, redirect, render
+from bot.desk.web import AGENT, DESK, MEDIA, X_SIGNER, redirect, render
 from bot.live_bus import Bus
 from bot.monitoring.engagement.actions import PRIVATE, PUBLIC, EngagementActions, EngagementError
-from bot.monitoring.engagement.photos import x_credentials, x_signer
 from bot.monitoring.engagement.queue import TO_ANSWER, VIEWS, EngagementQueue
 
 logger = logging.getLogger(__name__)
@@ -32,8 +31,6 @@ MAX_REPLY = 8_000
 
 QUEUE_KEY = web.AppKey("engagement_queue", EngagementQueue)
 ACTIONS_KEY = web.AppKey("engagement_actions", EngagementActions)
-# Signs the desk's fetches of X photos with our account (None without X credentials).
-X_SIGNER_KEY = web.AppKey("x_signer", object)
 
 
 class QueueChanges(Poller):
@@ -133,7 +130,7 @@ async def media(request: web.Request) -> web.Response:
     n = int(request.match_info["n"])
     if row is None or n >= len(row.photos):
         raise web.HTTPNotFound(text="no such photo")
-    sign = request.app[X_SIGNER_KEY] if row.mention.channel == "twitter" else None
+    sign = request.app[X_SIGNER] if row.mention.channel == "twitter" else None
     try:
         body = await request.app[MEDIA].get(row.photos[n], sign)
     except ImageFetchError as err:
@@ -152,7 +149,6 @@ def register(app: web.Application) -> None:
     queue = EngagementQueue(desk.db)
     app[QUEUE_KEY] = queue
     app[ACTIONS_KEY] = EngagementActions(desk.db, desk.rasa)
-    app[X_SIGNER_KEY] = x_signer(x_credentials())  # the environment, read once
     changes = QueueChanges(queue, desk.bus)
 
     async def watching(_: web.Application) -> AsyncIterator[None]:

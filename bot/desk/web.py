@@ -29,6 +29,8 @@ DESK = web.AppKey("desk", Desk)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
 CONFIG = web.AppKey("config", DeskConfig)
 MEDIA = web.AppKey("media", MediaProxy)
+# Signs the desk's fetches of X photos (DMs and tweets) with our account (None without X credentials).
+X_SIGNER = web.AppKey("x_signer", object)
 STOPPING = web.AppKey("stopping", asyncio.Event)  # set on SIGTERM: live streams end
 AGENT = web.RequestKey("agent", Agent)
 CSRF = web.RequestKey("csrf", str)

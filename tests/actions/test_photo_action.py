@@ -11,10 +11,12 @@ from collections.abc import AsyncIterator
 import numpy as np
 import pytest
 from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 from PIL import Image
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
+from yarl import URL
 
 from actions import photos as photo_actions
 from actions.photos import ActionPhotoLookup
@@ -25,14 +27,19 @@ from bot.catalog.demo_logo import draw_logo
 from bot.catalog.encoders import EfficientNetLiteEncoder, text_encoder
 from bot.catalog.images import ImageStore
 from bot.catalog.indexing import build
+from bot.platform_env import SIMULATOR_SECRETS
+from bot.simulator.app import create_app
+from bot.simulator.config import SimulatorConfig
 from bot.storage import migrate
 from bot.storage.db import create_sync_engine
 from bot.storage.models import LogoSighting, PhotoLookup, Product
 from bot.storage.seed import seed
+from bot.x_oauth import X_ENV
 
 from .conftest import rendered
 
 pytestmark = pytest.mark.slow
+SIM_X_CREDENTIALS = [SIMULATOR_SECRETS[name] for name in X_ENV]
 
 
 def jpeg(image: Image.Image) -> bytes:
@@ -198,14 +205,73 @@ async def test_bad_or_foreign_photos_get_a_friendly_reply(photos, url, reply):
     assert [x.outcome for x in await lookups(sender)] == ["bad_image"]
 
 
-async def test_no_photo_or_one_we_cannot_open(photos):
+async def test_no_photo_or_one_we_cannot_open(photos, monkeypatch):
+    for name in X_ENV:
+        monkeypatch.delenv(name, raising=False)
+    services.cache_clear()  # no X credentials: an X photo cannot be downloaded
     sender = f"none-{uuid.uuid4().hex[:8]}"
     assert "attach the photo" in (await run(tracker([], sender=sender)))[0][0]["text"]
     messages, _ = await run(
         tracker(["https://ton.twitter.com/1.1/ton/data/dm/1/2/x.jpg"], sender=sender, image_auth="x_oauth1")
     )
     assert "can't open photos sent here" in messages[0]["text"]
+    messages, _ = await run(tracker([f"{photos}/tote.jpg"], sender=sender, image_auth="some_other_scheme"))
+    assert "can't open photos sent here" in messages[0]["text"]
     assert await lookups(sender) == []  # nothing was looked up
+
+
+@pytest.fixture
+async def fake_x(photos, catalogue, monkeypatch) -> AsyncIterator[tuple[TestClient, str]]:
+    """The simulator (its fake X API checks OAuth 1.0a like X), holding the Canvas Tote photo as a DM's.
+
+    Yields the simulator's client and the DM photo's `media_url_https`, as X's webhook carries it.
+    """
+    sim = TestClient(TestServer(create_app(SimulatorConfig(webhook_base="http://127.0.0.1:9/webhooks"))))
+    await sim.start_server()
+    upload = await sim.post("/_sim/media", data=jpeg(catalogue[1]), headers={"Content-Type": "image/jpeg"})
+    assert upload.status == 200, await upload.text()
+    answer = await sim.post(  # delivery to our (absent) webhook fails: the photo is published all the same
+        "/_sim/customer_message",
+        json={"platform": "twitter", "user_id": "3000000042", "image_urls": [(await upload.json())["url"]]},
+    )
+    [event] = (await answer.json())["webhook"]["direct_message_events"]
+    url = event["message_create"]["message_data"]["attachment"]["media"]["media_url_https"]
+    host = f"{sim.server.host}:{sim.server.port}"
+    monkeypatch.setenv("PHOTO_ALLOWED_HOSTS", f"{photos.removeprefix('http://')},{host}")
+    for name, value in zip(X_ENV, SIM_X_CREDENTIALS, strict=True):
+        monkeypatch.setenv(name, value)
+    services.cache_clear()
+    try:
+        yield sim, url
+    finally:
+        await sim.close()
+
+
+async def x_downloads(sim: TestClient) -> list[int]:
+    """The HTTP status of every X media download the fake X API answered."""
+    records = await (await sim.get("/_sim/sends", params={"platform": "twitter"})).json()
+    return [r["status"] for r in records if "/ton/data/dm/" in (r["endpoint"] or "")]
+
+
+async def test_an_x_dm_photo_is_fetched_signed_and_gets_a_product_answer(fake_x):
+    sim, url = fake_x
+    assert (await sim.get(URL(url).path)).status == 401  # the fake X serves it to signed requests only
+    sender = f"x-{uuid.uuid4().hex[:8]}"
+    messages, slots = await run(tracker([url], sender=sender, image_auth="x_oauth1"))
+    assert "Canvas Tote" in messages[0]["text"] and slots["product"] == "canvas tote"
+    assert [x.outcome for x in await lookups(sender)] == ["confident"]
+    assert await x_downloads(sim) == [401, 200]  # ours was the signed one
+
+
+async def test_an_x_dm_photo_with_wrong_credentials_is_refused_and_answered_politely(fake_x, monkeypatch):
+    sim, url = fake_x
+    monkeypatch.setenv("X_CONSUMER_SECRET", "not-our-secret")
+    services.cache_clear()
+    sender = f"x-{uuid.uuid4().hex[:8]}"
+    messages, _ = await run(tracker([url], sender=sender, image_auth="x_oauth1"))
+    assert "couldn't open that photo" in messages[0]["text"]
+    assert [x.outcome for x in await lookups(sender)] == ["bad_image"]
+    assert await x_downloads(sim) == [401]
 
 
 async def test_a_lookup_that_cannot_be_recorded_still_gets_its_answer(photos, monkeypatch, caplog):

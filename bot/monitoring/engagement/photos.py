@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import aiohttp
@@ -22,10 +20,9 @@ from bot.catalog.product_search import ProductSearch, product_search_for
 from bot.monitoring.engagement.classify import ProductSeen
 from bot.settings import Settings
 from bot.storage.db import Database
-from bot.x_oauth import OAuth1Credentials, authorization_header
+from bot.x_oauth import OAuth1Credentials, x_signer
 
 logger = logging.getLogger(__name__)
-X_ENV = ("X_CONSUMER_KEY", "X_CONSUMER_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET")
 
 
 @dataclass(frozen=True)
@@ -40,20 +37,6 @@ class PhotoFindings:
     def logos(self) -> tuple[str, ...]:
         """The names of our own logos in the photo."""
         return tuple(s.name for s in self.sightings if s.ours)
-
-
-def x_credentials(env: Mapping[str, str] | None = None) -> OAuth1Credentials | None:
-    """Our X account's credentials from the environment (the Rasa server's), None when X is not set up."""
-    env = os.environ if env is None else env
-    values = [env.get(name, "") for name in X_ENV]
-    return OAuth1Credentials(*values) if all(values) else None
-
-
-def x_signer(credentials: OAuth1Credentials | None) -> Callable[[str], Mapping[str, str]] | None:
-    """Headers for a GET of X media, signed with our account (None without credentials)."""
-    if credentials is None:
-        return None
-    return lambda url: {"Authorization": authorization_header(credentials, "GET", url)}
 
 
 class PhotoLookup:

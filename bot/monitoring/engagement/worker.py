@@ -32,7 +32,7 @@ from bot.monitoring.engagement.classify import (
     terms,
     urgency,
 )
-from bot.monitoring.engagement.photos import PhotoFindings, PhotoLookup, x_credentials
+from bot.monitoring.engagement.photos import PhotoFindings, PhotoLookup
 from bot.monitoring.engagement.policy import AUTO, PRODUCT_PHOTO, QUEUE, EngagementConfig
 from bot.monitoring.ingest import StoredCursor, parsed_sentiment
 from bot.monitoring.moderation import reasons
@@ -42,6 +42,7 @@ from bot.sentiment.scorer import Lexicon, SentimentScorer
 from bot.settings import Settings
 from bot.storage.db import Database
 from bot.storage.models import EngagementItem, Mention
+from bot.x_oauth import x_credentials
 
 logger = logging.getLogger(__name__)
 CURSOR = "engagement"

@@ -13,6 +13,7 @@ from bot.simulator import (
     graph_mentions,
     graph_public,
     media,
+    profiles,
     public_control,
     x_api,
     x_control,
@@ -50,6 +51,7 @@ def create_app(config: SimulatorConfig, state: SimState | None = None) -> web.Ap
     app.router.add_post(SEND_API_ROUTE, send_message)
     graph_public.add_routes(app)
     graph_mentions.add_routes(app)
+    profiles.add_routes(app)
     x_api.add_routes(app)
     x_public.add_routes(app)
     control.add_routes(app)

@@ -39,6 +39,7 @@ FAILURE_KINDS = (
     "public_reply",
     "hide",
     "mention_lookup",
+    "profile",
 )
 STICKER_PATH = "/static/like.png"
 

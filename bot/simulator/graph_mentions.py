@@ -35,6 +35,7 @@ from bot.simulator.graph_errors import (
 from bot.simulator.graph_fields import Field, FieldSyntaxError, parse_fields
 from bot.simulator.graph_public import NODE_ROUTE, first_checks, graph_params, message_param
 from bot.simulator.keys import CONFIG_KEY, STATE_KEY
+from bot.simulator.profiles import read_profile
 from bot.simulator.public_payloads import graph_time
 from bot.simulator.public_state import COMMENT, Author, PublicItem, PublicState
 from bot.simulator.state import SimState
@@ -164,6 +165,8 @@ async def read_account(request: web.Request) -> web.Response:
     params = dict(request.query)
     token = access_token(request, params)
     token_platform = config.platform_for_token(token)
+    if node not in (config.ig_id, config.page_id, "me"):  # any other node: a customer (User Profile API)
+        return await read_profile(request, token_platform, {**params, "access_token": token or ""})
     try:
         fields, malformed = parse_fields(params.get("fields", "")), None
     except FieldSyntaxError as err:

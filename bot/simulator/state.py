@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.simulator.const import MEDIA_STORE_MAX_BYTES, SENDS_KEPT, X_DEFAULT_RESET_IN
+from bot.simulator.profile_book import ProfileBook
 from bot.simulator.public_state import PublicState
 from bot.simulator.x_state import XState
 
@@ -106,6 +107,7 @@ class SimState:
         self._media_bytes = 0
         self.x = XState(lambda: self.clock())
         self.public = PublicState(lambda: self.clock())
+        self.profiles = ProfileBook()
 
     # Recorded sends
     def start_record(

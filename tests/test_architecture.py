@@ -36,6 +36,7 @@ DOMAIN = {
     "bot.nlu",
     "bot.storage",
     "bot.content",
+    "bot.customers",
 }
 SHARED = {
     "bot.settings",

@@ -540,3 +540,24 @@ class ReviewItem(Base):
     heldout: Mapped[bool | None] = mapped_column()
     said_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CustomerProfile(Base):
+    """A customer's name, handle and picture as their platform gave them (bot/customers/profiles.py).
+
+    A cache, one row per platform user: `status` "ok" (fetched, or taken from X's webhook) or "failed"
+    (the platform refused or did not answer; retried sooner than a good profile is refreshed). The
+    picture is the platform's URL, only ever fetched by the desk's media proxy, never shown to browsers.
+    """
+
+    __tablename__ = "customer_profiles"
+    __table_args__ = (UniqueConstraint("channel", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    user_id: Mapped[str] = mapped_column(String(128))  # PSID, IGSID or X user id: the conversation id
+    name: Mapped[str | None] = mapped_column(String(200))
+    handle: Mapped[str | None] = mapped_column(String(200))  # Instagram username / X screen name, no @
+    picture_url: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default="ok")
+    fetched_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

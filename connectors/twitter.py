@@ -389,7 +389,11 @@ class TwitterInput(WebhookChannel):
         elif (chosen := await self.state.chosen_option(PLATFORM, event.sender_id, event.text)) is not None:
             text, kind = chosen, "numbered_option"
         metadata = customer_metadata(PLATFORM, kind, event.id)
-        metadata.update(sender_name=event.sender_name, sender_screen_name=event.sender_screen_name)
+        metadata.update(
+            sender_name=event.sender_name,
+            sender_screen_name=event.sender_screen_name,
+            sender_picture=event.sender_picture,
+        )
         if event.media_url:
             # X's DM media is only served to OAuth-signed requests from our account.
             metadata.update(

@@ -38,6 +38,7 @@ class DirectMessage(XEvent):
     media_url: str | None = None
     sender_name: str | None = None
     sender_screen_name: str | None = None
+    sender_picture: str | None = None  # the sender's profile_image_url_https, from the webhook's `users`
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,7 @@ def parse_direct_messages(for_user_id: str, body: Mapping[str, Any]) -> Iterator
             media_url=media_url,
             sender_name=profile.get("name"),
             sender_screen_name=profile.get("screen_name"),
+            sender_picture=profile.get("profile_image_url_https"),
         )
 
 

@@ -26,6 +26,7 @@ class User(Model):
     id_str: Optional[PlatformId]
     name: Optional[Text]
     screen_name: Optional[Text]
+    profile_image_url_https: Optional[Text]  # shown to agents through the desk's proxy only
     followers_count: Optional[StrictInt]
 
 

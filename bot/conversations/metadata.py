@@ -28,6 +28,7 @@ class CustomerMetadata(TypedDict, total=False):
     mid: str | None  # the platform's message id (also `message_id`): the replay check's key
     sender_name: str | None  # X: the sender's display name
     sender_screen_name: str | None  # X: the sender's @handle, without the @
+    sender_picture: str | None  # X: the sender's profile picture URL (shown only through the desk's proxy)
     title: str | None  # the button or quick reply the customer tapped (the text is its payload)
     caption: str  # the text sent with a photo
     image_urls: list[str]  # photos the customer sent (shown to agents through the desk's proxy)
@@ -100,6 +101,12 @@ def screen_name(metadata: Any) -> str | None:
 def sender_name(metadata: Any) -> str | None:
     """The sender's display name, when the platform tells us."""
     return _text(metadata, "sender_name")
+
+
+def sender_picture(metadata: Any) -> str | None:
+    """The sender's profile picture URL, when the platform sends it with the message (X)."""
+    value = _text(metadata, "sender_picture")
+    return value if value is not None and value.startswith(("https://", "http://")) else None
 
 
 def customer_label(metadata: Any) -> str | None:

@@ -37,6 +37,7 @@ FIXTURES = ROOT / "tests" / "fixtures" / "twitter"
 SECRET = "x-consumer-secret"
 BRAND = "1500000000000000001"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+PICTURE = "https://pbs.twimg.com/profile_images/1/a_normal.jpg"  # the fixture sender's
 
 
 @dataclass
@@ -180,6 +181,7 @@ async def test_dm_reaches_the_assistant_once(served):
         "twitter",
     )
     assert message.metadata["sender_screen_name"] == "jordanbrinks"
+    assert message.metadata["sender_picture"] == PICTURE  # from the webhook's `users`, for the desk
 
 
 @pytest.mark.parametrize(

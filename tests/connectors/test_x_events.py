@@ -60,6 +60,7 @@ def test_direct_message_with_sender_profile():
         "hey wheres my order 104523??",
     )
     assert (dm.sender_name, dm.sender_screen_name) == ("Jordan Brinks", "jordanbrinks")
+    assert dm.sender_picture == "https://pbs.twimg.com/profile_images/1/a_normal.jpg"
     assert dm.timestamp == 1764112800000 and dm.payload is None and dm.media_url is None
 
 

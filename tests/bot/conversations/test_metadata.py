@@ -93,6 +93,12 @@ def test_the_readers_of_each_key():
     assert meta.shown_text(x_photo) == "this one"
     assert meta.shown_text({"title": "Yes, cancel it", "caption": "x"}) == "Yes, cancel it"
     assert meta.mid(x_photo) == "dm-1" and meta.mid({"mid": 5}) is None
+    assert (
+        meta.sender_picture({"sender_picture": "https://pbs.twimg.com/p/a.jpg"})
+        == "https://pbs.twimg.com/p/a.jpg"
+    )
+    assert meta.sender_picture({"sender_picture": "javascript:alert(1)"}) is None
+    assert meta.sender_picture({"sender_picture": 3}) is None and meta.sender_picture(None) is None
     assert meta.marked_external({"is_external": True}) and not meta.marked_external({"is_external": False})
     assert not meta.marked_external(None)
 

@@ -10,9 +10,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.base import ServiceAction
+from actions.customers import customer_name
 from actions.replies import say
 from actions.services import services
-from bot.conversations import metadata
 from bot.handoff import escalation
 from bot.handoff.escalation import priority, summary, turns_since_handoff
 
@@ -70,7 +70,7 @@ class ActionHandoff(ServiceAction):
             sentiment_trend=trend,
             priority=priority(reason, trend, vip),
             summary=summary(turns),
-            customer_name=metadata.sender_name(tracker.latest_message.get("metadata")),
+            customer_name=await customer_name(tracker),
         )
         if ticket.created:
             say(dispatcher, "handoff_created", ticket=str(ticket.id))

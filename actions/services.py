@@ -15,6 +15,8 @@ from bot.catalog.logos import ConfiguredLogos
 from bot.catalog.photo_config import PhotoConfig
 from bot.catalog.product_search import ProductSearch, product_search_for
 from bot.config_files import WatchedFile
+from bot.customers.graph_profiles import GraphProfiles
+from bot.customers.profiles import CustomerProfiles
 from bot.handoff.escalation import EscalationConfig
 from bot.handoff.tickets import HandoffService
 from bot.settings import Settings
@@ -40,6 +42,7 @@ class Services:
     photos_file: WatchedFile[PhotoConfig]
     logos: ConfiguredLogos
     x: OAuth1Credentials | None  # our X account: X serves DM photos only to requests it signed
+    profiles: CustomerProfiles  # customers' names and pictures (the ticket's name)
 
     @property
     def photos(self) -> PhotoConfig:
@@ -71,4 +74,5 @@ def services() -> Services:
         photos_file=photos,
         logos=ConfiguredLogos(lambda: photos.value),
         x=x_credentials(),  # the X channel's variables, as the desk and monitoring read them
+        profiles=CustomerProfiles(database, GraphProfiles.from_env()),
     )

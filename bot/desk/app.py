@@ -220,7 +220,7 @@ async def _view(request: web.Request) -> dict[str, Any]:
         view = await desk.conversation(agent, _ticket_id(request))
     except NotFound as err:
         raise web.HTTPNotFound(text=str(err)) from None
-    customer = view.ticket.customer_name or "there"
+    customer = view.item.customer.name or "there"
     responses = [(c, c.filled(customer, agent.display_name)) for c in canned.load()]
     agents = [a for a in await desk.accounts.active_agents() if a.id != view.ticket.assignee_id]
     media = {url: n for n, url in enumerate(media_urls(view.lines))}  # templates show /media/<ticket>/<n>
@@ -256,6 +256,43 @@ async def media_file(request: web.Request) -> web.Response:
         content_type="image/jpeg",
         headers={"Cache-Control": "private, no-store", "Content-Disposition": "inline"},
     )
+
+
+async def customer_avatar(request: web.Request) -> web.Response:
+    """The ticket's customer's profile picture, fetched and re-encoded by the desk like any media.
+
+    Meta's picture URLs expire (in days): when one no longer answers, the profile is asked again for
+    a fresh URL, once. A customer without a picture, or one that cannot be fetched, is a 404.
+    """
+    desk, agent = request.app[DESK], request[AGENT]
+    try:
+        ticket = await desk.ownership.ticket(_ticket_id(request), agent)
+    except NotFound as err:
+        raise web.HTTPNotFound(text=str(err)) from None
+    profile = await desk.profiles.get(ticket.channel, ticket.conversation_id)
+    try:
+        body = await _picture(request.app[MEDIA], profile.picture_url)
+    except ImageFetchError as err:
+        logger.info("avatar of ticket %s not shown: %s", ticket.id, err)
+        renewed = await desk.profiles.renew(ticket.channel, ticket.conversation_id)
+        if renewed is None or renewed.picture_url in (None, profile.picture_url):
+            raise web.HTTPNotFound(text="this customer's picture cannot be shown") from None
+        try:
+            body = await _picture(request.app[MEDIA], renewed.picture_url)
+        except ImageFetchError as again:
+            logger.info("renewed avatar of ticket %s not shown either: %s", ticket.id, again)
+            raise web.HTTPNotFound(text="this customer's picture cannot be shown") from None
+    return web.Response(
+        body=body,
+        content_type="image/jpeg",
+        headers={"Cache-Control": "private, no-store", "Content-Disposition": "inline"},
+    )
+
+
+async def _picture(proxy: MediaProxy, url: str | None) -> bytes:
+    if not url:
+        raise ImageFetchError("no picture")
+    return await proxy.get(url)
 
 
 async def conversation_page(request: web.Request) -> web.Response:
@@ -394,6 +431,7 @@ def create_app(
         await desk.rasa.close()
         await desk.accounts.close()
         await app[MEDIA].close()
+        await desk.profiles.close()
         if own_databases:
             await database.close()
             if trackers is not database:
@@ -422,6 +460,7 @@ def create_app(
     app.router.add_get(r"/tickets/{ticket_id:\d+}", conversation_page)
     app.router.add_get(r"/fragments/tickets/{ticket_id:\d+}", conversation_fragment)
     app.router.add_get(r"/media/{ticket_id:\d+}/{n:\d{1,4}}", media_file)
+    app.router.add_get(r"/customers/{ticket_id:\d+}/avatar", customer_avatar)
     for name, handler in ACTIONS.items():
         app.router.add_post(rf"/tickets/{{ticket_id:\d+}}/{name}", handler)
     app.router.add_get("/stream", stream)

@@ -13,6 +13,8 @@ from sqlalchemy.exc import IntegrityError
 from bot.conversations.events import Line, taken_outside
 from bot.conversations.rasa_api import DeliveryError, RasaClient
 from bot.conversations.tail import Transcripts
+from bot.customers.graph_profiles import GraphProfiles
+from bot.customers.profiles import CustomerProfiles, Profile
 from bot.desk import sla
 from bot.desk.accounts import Accounts
 from bot.desk.config import DeskConfig
@@ -33,6 +35,23 @@ MAX_REPLY = 4000
 
 
 @dataclass(frozen=True)
+class Customer:
+    """Who the agent is talking to: the best name the desk has, and whether there is a picture."""
+
+    label: str  # the platform's name, else the name the ticket was opened with, else @handle, else the id
+    name: str | None  # a real name, for canned replies ("Hi {name}")
+    handle: str | None
+    has_picture: bool
+
+    @classmethod
+    def of(cls, ticket: HandoffTicket, profile: Profile) -> Customer:
+        """The ticket's customer as their profile (or, failing that, the ticket) names them."""
+        name = profile.name or ticket.customer_name
+        label = name or (f"@{profile.handle}" if profile.handle else ticket.conversation_id)
+        return cls(label, name, profile.handle, bool(profile.picture_url))
+
+
+@dataclass(frozen=True)
 class QueueItem:
     """One row of the queue page."""
 
@@ -45,6 +64,7 @@ class QueueItem:
     next_response: sla.Timer
     window: sla.Window
     last_customer: dt.datetime | None
+    customer: Customer
 
 
 @dataclass
@@ -71,9 +91,18 @@ def urgency(ticket: HandoffTicket, waiting: dt.timedelta) -> int:
 class Desk:
     """What agents do, with every rule about who may do it."""
 
-    def __init__(self, config: DeskConfig, database: Database, trackers: Database, bus: Bus) -> None:
+    def __init__(
+        self,
+        config: DeskConfig,
+        database: Database,
+        trackers: Database,
+        bus: Bus,
+        profiles: CustomerProfiles | None = None,
+    ) -> None:
         self.config = config
         self.db = database
+        # Names and pictures from the platforms (None: the environment names no platform, as in unit tests).
+        self.profiles = profiles or CustomerProfiles(database, GraphProfiles.from_env())
         throttle = SignInThrottle(config.lockout, config.settings.redis_url)
         self.accounts = Accounts(database, config.lockout, config.session_hours, throttle)
         self.ownership = Ownership(database)
@@ -84,6 +113,7 @@ class Desk:
 
     async def _items(self, tickets: list[HandoffTicket], now: dt.datetime) -> list[QueueItem]:
         last_seen = await self.transcripts.last_customer_times([t.conversation_id for t in tickets])
+        profiles = await self.profiles.many((t.channel, t.conversation_id) for t in tickets)
         ids = [t.id for t in tickets]
         async with self.db.sessions() as session:
             names = dict((await session.execute(select(Agent.id, Agent.display_name))).all())
@@ -121,6 +151,7 @@ class Desk:
                     ),
                     window=sla.reply_window(ticket.channel, last_customer, now),
                     last_customer=last_customer,
+                    customer=Customer.of(ticket, profiles[(ticket.channel, ticket.conversation_id)]),
                 )
             )
         return items

@@ -129,10 +129,18 @@ async def moderation_page(request: web.Request) -> web.Response:
     moderation = request.app[MODERATION]
     status = _status_filter(request)
     flags = await moderation.flags(None if status == "all" else status)
+    # Names the desk already knows (never fetched here: a page of 200 flags would ask 200 times).
+    known = await request.app[DESK].profiles.cached((r.flag.channel, r.flag.conversation_id) for r in flags)
+    names = {
+        r.flag.id: profile.name
+        for r in flags
+        if (profile := known.get((r.flag.channel, r.flag.conversation_id))) is not None and profile.name
+    }
     return render(
         request,
         "monitoring_moderation.html",
         flags=flags,
+        names=names,
         muted=await moderation.muted(),
         shown=status,  # (`status` is render()'s HTTP status)
         filters=FILTERS,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Locator, Page, expect, sync_playwright
 
 from bot.desk.accounts import Accounts
 from bot.desk.config import Lockout
@@ -23,6 +23,7 @@ from bot.devtools.devstack import ROOT, Stack
 from bot.settings import Settings
 from bot.storage.db import Database
 
+from .conftest import sim
 from .customers import AMY, link
 from .test_meta_channels import (
     answer_from_metas_inbox,
@@ -54,6 +55,14 @@ def add_agent(stack: Stack, role: str = "agent") -> str:
     return username
 
 
+def loaded(avatar: Locator, stack: Stack) -> None:
+    """The customer's picture is on the page, decoded, and came from the desk itself."""
+    expect(avatar).to_have_attribute("src", re.compile(r"^/customers/\d+/avatar$"))
+    avatar.evaluate("img => img.decode()")  # waits for it to load; fails if it cannot be shown
+    assert avatar.evaluate("img => img.naturalWidth") == 96
+    assert avatar.evaluate("img => img.currentSrc").startswith(stack.desk_url)
+
+
 def sign_in(page: Page, stack: Stack, username: str) -> None:
     page.goto(f"{stack.desk_url}/login")
     page.fill("input[name=username]", username)
@@ -62,14 +71,27 @@ def sign_in(page: Page, stack: Stack, username: str) -> None:
     expect(page).to_have_url(re.compile(r"/queue$"))
 
 
+def name_of(user: str) -> str:
+    """The name the fake platform gives the customer (`escalated_customer`)."""
+    return f"Robin Test{user[-6:]}"
+
+
 def escalated_customer(
     stack: Stack, platform: str = "messenger", text: str = "can i talk to a real person please"
 ) -> str:
     """A customer whose message went to a person (the bot answered with a ticket number).
 
-    Meta's webhooks carry no names, so the desk shows the customer's page-scoped id.
+    Meta's webhooks carry no names: the desk asks Meta's User Profile API (the simulator's), which
+    names this customer `name_of(user)`.
     """
     user = new_user()
+    first, last = name_of(user).split(" ")
+    sim(
+        stack,
+        "POST",
+        "/_sim/profile",
+        json={"platform": platform, "user_id": user, "first_name": first, "last_name": last},
+    )
     customer_says(stack, platform, user, text=text)
     assert "ticket #" in texts(wait_for_replies(stack, platform, user, 1))[0]
     return user
@@ -88,19 +110,28 @@ def test_an_agent_takes_a_conversation_over_and_hands_it_back(default_stack):
         page = browser.new_page(viewport={"width": 1280, "height": 820})
         try:
             sign_in(page, stack, username)
-            row = page.locator("#waiting tr.ticket", has_text=user)
+            row = page.locator("#waiting tr.ticket", has_text=name_of(user))
             expect(row).to_be_visible()
             expect(row).to_contain_text("customer request")
+            expect(row).not_to_contain_text(user)  # the name, not the page-scoped id
+            loaded(row.locator("img.avatar"), stack)
             # Most urgent first: a high-stakes complaint (money) before a plain request for a person.
-            expect(page.locator("#waiting tr.ticket", has_text=urgent)).to_contain_text("high stakes money")
+            urgent_row = page.locator("#waiting tr.ticket", has_text=name_of(urgent))
+            expect(urgent_row).to_contain_text("high stakes money")
             order = page.locator("#waiting tr.ticket").all_inner_texts()
-            position = {who: next(i for i, text in enumerate(order) if who in text) for who in (urgent, user)}
+            position = {
+                who: next(i for i, text in enumerate(order) if name_of(who) in text) for who in (urgent, user)
+            }
             assert position[urgent] < position[user], order
             page.screenshot(path=str(SCREENSHOTS / "desk-queue.png"), full_page=True)
 
             row.locator("button.claim").click()
-            expect(page.locator(".transcript h1")).to_contain_text(user)
+            expect(page.locator(".transcript h1")).to_contain_text(name_of(user))
+            loaded(page.locator(".transcript h1 img.avatar"), stack)
+            expect(page.locator(".line.customer .author").first).to_have_text(name_of(user))
+            expect(page).to_have_title(re.compile(name_of(user)))
             expect(page.locator(".line.customer").first).to_contain_text("real person")
+            page.screenshot(path=str(SCREENSHOTS / "customer-name.png"))
 
             # A new customer message appears without reloading the page.
             page.evaluate("window.__same_page = true")
@@ -153,7 +184,8 @@ def desk_session(stack: Stack, username: str) -> requests.Session:
 
 def ticket_id_of(html: str, customer: str) -> int:
     match = re.search(
-        rf'data-ticket="(\d+)">\s*(?:<td class="urgency">\d+</td>\s*)?<td><a href="/tickets/\d+">{customer}',
+        rf'data-ticket="(\d+)">\s*(?:<td class="urgency">\d+</td>\s*)?<td class="customer">[^\n]*?'
+        rf'<a href="/tickets/\d+">{customer}</a>',
         html,
     )
     assert match, html
@@ -168,12 +200,12 @@ def test_a_person_in_metas_inbox_owns_the_conversation_in_the_desk(stack):
     while time.monotonic() < deadline:
         queue = supervisor.get(f"{stack.desk_url}/fragments/queue", timeout=30).text
         working = queue.split('id="working"', 1)[-1] if 'id="working"' in queue else ""
-        if user in working and "meta_inbox" in working:
+        if name_of(user) in working and "meta_inbox" in working:
             break
         time.sleep(0.5)
     else:
         raise AssertionError(f"the takeover never showed in the desk:\n{queue}")
-    ticket = ticket_id_of(working, user)
+    ticket = ticket_id_of(working, name_of(user))
     page = supervisor.get(f"{stack.desk_url}/tickets/{ticket}", timeout=30).text
     assert "Hi, Sam here" in page and "Person in Meta inbox" in page
 
@@ -188,12 +220,13 @@ def test_messages_that_arrive_while_the_desk_is_down_are_there_when_it_is_back(p
     stack.restart("desk")
     session = desk_session(stack, username)
     queue = session.get(f"{stack.desk_url}/fragments/queue", timeout=30).text
-    ticket = ticket_id_of(queue, user)
+    ticket = ticket_id_of(queue, name_of(user))
     page = session.get(f"{stack.desk_url}/tickets/{ticket}", timeout=30).text
     assert "anyone there? order 100871" in page
 
 
 @pytest.fixture(autouse=True, scope="module")
 def _clean_screenshots() -> None:
-    for old in SCREENSHOTS.glob("desk-*.png") if SCREENSHOTS.exists() else []:
-        Path(old).unlink()
+    for pattern in ("desk-*.png", "customer-*.png"):
+        for old in SCREENSHOTS.glob(pattern) if SCREENSHOTS.exists() else []:
+            Path(old).unlink()

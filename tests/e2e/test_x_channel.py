@@ -22,6 +22,7 @@ from connectors.security import x_signature
 
 from .conftest import sim
 from .customers import AMY, SAM, link
+from .test_meta_channels import product_photo_jpeg
 
 BRAND = "1500000000000000001"
 
@@ -75,16 +76,21 @@ def test_a_quick_reply_response_carries_its_payload(stack):
     assert "ticket #" in wait_for_dms(stack, user, 1)[0]
 
 
-def test_a_photo_dm(stack):
+def test_a_photo_dm_is_fetched_signed_and_gets_the_product(stack):
     user = new_user()
-    png = (
-        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
-        b"\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82"
+    upload = sim(
+        stack,
+        "POST",
+        "/_sim/media",
+        files={"file": ("tote.jpg", product_photo_jpeg("BAG-002", 3), "image/jpeg")},
     )
-    upload = sim(stack, "POST", "/_sim/media", files={"file": ("bag.png", png, "image/png")})
-    customer_dm(stack, user, image_urls=[upload["url"]])
-    # X serves DM media only to OAuth-signed requests; the photo action says so rather than guessing.
-    assert "can't open photos sent here" in wait_for_dms(stack, user, 1)[0]
+    event_id = customer_dm(stack, user, image_urls=[upload["url"]])["mid"]
+    reply = wait_for_dms(stack, user, 1)[0]  # X shows the card as text with the link
+    assert "Canvas Tote" in reply, reply
+    # X serves DM media only to OAuth-signed requests (the fake answers any other with a 401).
+    sends = sim(stack, "GET", "/_sim/sends", params={"platform": "twitter"})
+    downloads = [s["status"] for s in sends if f"/ton/data/dm/{event_id}/" in (s["endpoint"] or "")]
+    assert downloads == [200]  # one download, signed
 
 
 def test_a_redelivered_dm_is_answered_once(stack):

@@ -18,6 +18,7 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
 from bot.conversations.rasa_api import RasaClient
+from bot.customers.profiles import CustomerProfiles
 from bot.desk.app import create_app
 from bot.desk.monitoring_pages import OPEN_ALERTS
 from bot.desk.web import DESK
@@ -208,6 +209,17 @@ async def test_reviewing_flags_and_muting_over_http(server, monitor, database, f
     async with database.sessions() as session:
         assert (await session.get(ModerationFlag, flag.id)).status == "confirmed"
         assert not (await session.scalar(select(MutedAuthor))).active
+
+
+async def test_a_flagged_customer_is_named_from_the_profile_cache(server, monitor, database):
+    await CustomerProfiles(database, None).remember("messenger", "psid-8", "<b>Jo</b> Named", None)
+    await monitor.moderation.screen(await logged(database, "you idiot", conversation_id="psid-8"), "psid-8")
+    sam = await client_for(server, "sam")
+    try:
+        page = await (await sam.get("/monitoring/moderation")).text()
+        assert "<td>&lt;b&gt;Jo&lt;/b&gt; Named <small>psid-8</small>" in page  # the id stays: mutes use it
+    finally:
+        await sam.close()
 
 
 async def test_a_mute_that_cannot_pause_the_bot_says_so(config, database, people, monkeypatch, tmp_path):

@@ -247,7 +247,7 @@ async def media_file(request: web.Request) -> web.Response:
         raise web.HTTPNotFound(text="no such image in this conversation")
     try:
         sign = request.app[X_SIGNER] if ticket.channel == "twitter" else None  # X's DM photos need it
-        body = await request.app[MEDIA].get(urls[n], sign)  # type: ignore[arg-type]
+        body = await request.app[MEDIA].get(urls[n], sign)
     except ImageFetchError as err:
         logger.info("desk media %s/%s not shown: %s", ticket.id, n, err)
         raise web.HTTPNotFound(text="this image cannot be shown") from None

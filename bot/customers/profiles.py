@@ -27,6 +27,24 @@ Key = tuple[str, str]  # (channel, platform user id)
 
 
 @dataclass(frozen=True)
+class ProfileExpiry:
+    """How long a profile is trusted (desk.yml `customer_profiles`): names and pictures change."""
+
+    refresh_days: float = PROFILE_TTL.days  # a good profile is asked again after this
+    retry_hours: float = FAILURE_TTL.total_seconds() / 3600  # a refused or unanswered one, after this
+
+    @property
+    def ttl(self) -> dt.timedelta:
+        """The life of a good profile."""
+        return dt.timedelta(days=self.refresh_days)
+
+    @property
+    def failure_ttl(self) -> dt.timedelta:
+        """The life of a failure (so a forbidden profile is not asked on every page view)."""
+        return dt.timedelta(hours=self.retry_hours)
+
+
+@dataclass(frozen=True)
 class Profile:
     """What the desk shows of a customer: name, then @handle, then the platform id."""
 
@@ -55,13 +73,12 @@ class CustomerProfiles:
         self,
         database: Database,
         graph: GraphProfiles | None,
-        ttl: dt.timedelta = PROFILE_TTL,
-        failure_ttl: dt.timedelta = FAILURE_TTL,
+        expiry: ProfileExpiry = ProfileExpiry(),
     ) -> None:
         self.db = database
         self.graph = graph
-        self.ttl = ttl
-        self.failure_ttl = failure_ttl
+        self.ttl = expiry.ttl
+        self.failure_ttl = expiry.failure_ttl
 
     def _fresh(self, profile: Profile, now: dt.datetime) -> bool:
         if profile.fetched_at is None:

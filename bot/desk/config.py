@@ -10,13 +10,14 @@ import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from bot.conversations.api_auth import jwt_secret_from_env
+from bot.customers.profiles import ProfileExpiry
 from bot.desk import canned
 from bot.desk.canned import CANNED_YML
 from bot.metrics import metrics_token_from_env
@@ -65,6 +66,7 @@ class DeskConfig:
     trusted_proxies: tuple[Network, ...] = ()  # load balancers whose X-Forwarded-For names the client
     metrics_token: str | None = None  # METRICS_TOKEN: GET /metrics wants it as a bearer (closed when unset)
     content_root: Path = ROOT  # data/nlu/*.yml, tests/nlu, models/: what the review pages write and read
+    profile_expiry: ProfileExpiry = field(default_factory=ProfileExpiry)  # names and pictures (desk.yml)
 
     @property
     def https(self) -> bool:
@@ -109,6 +111,7 @@ class DeskConfig:
             trusted_proxies=networks(env.get("DESK_TRUSTED_PROXIES", "")),
             metrics_token=metrics_token_from_env(env),
             content_root=Path(env.get("CONTENT_ROOT") or ROOT).resolve(),
+            profile_expiry=ProfileExpiry(**(tuned.get("customer_profiles") or {})),
         )
 
 

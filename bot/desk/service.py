@@ -102,7 +102,9 @@ class Desk:
         self.config = config
         self.db = database
         # Names and pictures from the platforms (None: the environment names no platform, as in unit tests).
-        self.profiles = profiles or CustomerProfiles(database, GraphProfiles.from_env())
+        self.profiles = profiles or CustomerProfiles(
+            database, GraphProfiles.from_env(), config.profile_expiry
+        )
         throttle = SignInThrottle(config.lockout, config.settings.redis_url)
         self.accounts = Accounts(database, config.lockout, config.session_hours, throttle)
         self.ownership = Ownership(database)

@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from bot.customers.const import FAILED, OK
 from bot.customers.graph_profiles import GraphProfiles, parse_profile
 from bot.customers.profiles import CustomerProfiles, Profile
+from bot.desk.config import DeskConfig
 from bot.storage.db import Database
 from bot.storage.models import CustomerProfile, utcnow
 
@@ -173,3 +174,20 @@ def test_graph_answers_are_read_per_platform():
 async def test_ids_that_are_not_ids_are_never_put_into_a_url(profiles, meta):
     profile = await profiles.get("messenger", "../me/messages?x=")
     assert profile.label == "../me/messages?x=" and meta.reads == []
+
+
+async def test_the_expiry_is_the_desks_choice(database, meta, tmp_path):
+    desk_yml = tmp_path / "desk.yml"
+    desk_yml.write_text("customer_profiles:\n  refresh_days: 1\n  retry_hours: 0.5\n")
+    expiry = DeskConfig.from_env({}, desk_yml).profile_expiry
+    assert (expiry.ttl, expiry.failure_ttl) == (dt.timedelta(days=1), dt.timedelta(minutes=30))
+    assert DeskConfig.from_env({}, tmp_path / "none.yml").profile_expiry.ttl == dt.timedelta(days=7)
+    service = CustomerProfiles(database, meta.graph(), expiry)
+    try:
+        await meta.messaged("messenger", "psid-daily")
+        await service.get("messenger", "psid-daily")
+        await age(database, "messenger", "psid-daily", dt.timedelta(days=2))
+        await service.get("messenger", "psid-daily")
+        assert meta.reads == ["psid-daily", "psid-daily"]
+    finally:
+        await service.close()

@@ -10,6 +10,8 @@ RENEW_AFTER = dt.timedelta(minutes=10)  # a picture URL that stopped working: as
 FETCH_TIMEOUT = 3.0  # seconds for one profile call: the page renders with the handle rather than wait
 MAX_TEXT = 200  # the columns' width: a longer name or handle is cut, never refused
 
+# X's picture for users who never set one (https://abs.twimg.com/sticky/default_profile_images/...).
+X_DEFAULT_PICTURE = "/default_profile_images/"
 OK = "ok"
 FAILED = "failed"
 MESSENGER, INSTAGRAM, TWITTER = "messenger", "instagram", "twitter"

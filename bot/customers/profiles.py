@@ -17,7 +17,15 @@ from dataclasses import dataclass
 from sqlalchemy import select, tuple_
 from sqlalchemy.exc import IntegrityError
 
-from bot.customers.const import FAILED, FAILURE_TTL, MAX_TEXT, OK, PROFILE_TTL, RENEW_AFTER
+from bot.customers.const import (
+    FAILED,
+    FAILURE_TTL,
+    MAX_TEXT,
+    OK,
+    PROFILE_TTL,
+    RENEW_AFTER,
+    X_DEFAULT_PICTURE,
+)
 from bot.customers.graph_profiles import FetchedProfile, GraphProfiles, ProfileUnavailable
 from bot.storage.db import Database
 from bot.storage.models import CustomerProfile, utcnow
@@ -159,6 +167,8 @@ class CustomerProfiles:
         self, channel: str, user_id: str, name: str | None, handle: str | None, picture_url: str | None = None
     ) -> None:
         """Store a profile the platform sent with a message (X's webhook carries the sender's)."""
+        if picture_url and X_DEFAULT_PICTURE in picture_url:
+            picture_url = None  # X's egg for someone without a picture says nothing about them
         if name or handle:
             await self._store(channel, user_id, FetchedProfile(name, handle, picture_url))
 

@@ -21,6 +21,14 @@ function tick() {
   }
 }
 
+// A customer's picture the desk could not fetch (404) is left out rather than shown broken. Errors do not
+// bubble: listen while they go down, which also covers the fragments that live updates swap in.
+document.addEventListener("error", (event) => {
+  if (event.target instanceof HTMLImageElement && event.target.classList.contains("avatar")) {
+    event.target.hidden = true;
+  }
+}, true);
+
 function wireCanned(root) {
   for (const select of root.querySelectorAll("select.canned")) {
     select.addEventListener("change", () => {

@@ -139,8 +139,11 @@ async def test_x_profiles_come_from_the_webhook_and_are_never_fetched(profiles, 
     await profiles.remember("twitter", "3000000042", None, "jordan_b", "https://pbs.twimg.com/p/a.jpg")
     await profiles.remember("twitter", "3000000043", "Jordan B", "jordan_b2")
     await profiles.remember("twitter", "3000000044", None, None)  # nothing to keep
-    found = await profiles.many([("twitter", u) for u in ("3000000042", "3000000043", "3000000044")])
-    assert [p.label for p in found.values()] == ["@jordan_b", "Jordan B", "3000000044"]
+    egg = "https://abs.twimg.com/sticky/default_profile_images/default_profile_normal.png"
+    await profiles.remember("twitter", "3000000045", "No Picture", None, egg)
+    found = await profiles.many([("twitter", f"30000000{n}") for n in (42, 43, 44, 45)])
+    assert [p.label for p in found.values()] == ["@jordan_b", "Jordan B", "3000000044", "No Picture"]
+    assert found[("twitter", "3000000045")].picture_url is None  # X's egg: no picture of them
     assert found[("twitter", "3000000042")].picture_url == "https://pbs.twimg.com/p/a.jpg"
     assert meta.reads == []
 

@@ -41,6 +41,14 @@ class ProfileExpiry:
     refresh_days: float = PROFILE_TTL.days  # a good profile is asked again after this
     retry_hours: float = FAILURE_TTL.total_seconds() / 3600  # a refused or unanswered one, after this
 
+    def __post_init__(self) -> None:
+        for name in ("refresh_days", "retry_hours"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise ValueError(
+                    f"desk.yml customer_profiles.{name} must be a positive number, not {value!r}"
+                )
+
     @property
     def ttl(self) -> dt.timedelta:
         """The life of a good profile."""

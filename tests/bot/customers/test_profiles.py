@@ -194,3 +194,11 @@ async def test_the_expiry_is_the_desks_choice(database, meta, tmp_path):
         assert meta.reads == ["psid-daily", "psid-daily"]
     finally:
         await service.close()
+
+
+@pytest.mark.parametrize("tuned", [{"refresh_days": 0}, {"retry_hours": "soon"}, {"refresh_days": True}])
+def test_an_expiry_that_cannot_work_stops_the_desk_at_start(tuned, tmp_path):
+    desk_yml = tmp_path / "desk.yml"
+    desk_yml.write_text(f"customer_profiles: {tuned}\n")
+    with pytest.raises(ValueError, match="customer_profiles"):
+        DeskConfig.from_env({}, desk_yml)

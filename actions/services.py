@@ -17,6 +17,7 @@ from bot.catalog.product_search import ProductSearch, product_search_for
 from bot.config_files import WatchedFile
 from bot.handoff.escalation import EscalationConfig
 from bot.handoff.tickets import HandoffService
+from bot.language.replies import LanguageReplies
 from bot.settings import Settings
 from bot.shop.locations import StoreService
 from bot.shop.orders import OrderService
@@ -38,6 +39,12 @@ class Services:
     photo_policy: FetchPolicy
     photos_file: WatchedFile[PhotoConfig]
     logos: ConfiguredLogos
+    languages_file: WatchedFile[LanguageReplies]
+
+    @property
+    def languages(self) -> LanguageReplies:
+        """languages.yml as editors left it (re-read when it changed)."""
+        return self.languages_file.value
 
     @property
     def photos(self) -> PhotoConfig:
@@ -68,4 +75,5 @@ def services() -> Services:
         photo_policy=media_policy_for(settings),
         photos_file=photos,
         logos=ConfiguredLogos(lambda: photos.value),
+        languages_file=LanguageReplies.watch(),
     )

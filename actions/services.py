@@ -16,8 +16,8 @@ from bot.catalog.photo_config import PhotoConfig
 from bot.catalog.product_search import ProductSearch, product_search_for
 from bot.config_files import WatchedFile
 from bot.handoff.escalation import EscalationConfig
+from bot.handoff.language_replies import LanguageReplies
 from bot.handoff.tickets import HandoffService
-from bot.language.replies import LanguageReplies
 from bot.settings import Settings
 from bot.shop.locations import StoreService
 from bot.shop.orders import OrderService

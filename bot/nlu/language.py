@@ -71,7 +71,7 @@ class LanguageDetector(GraphComponent):
 
     @classmethod
     def fingerprint_addon(cls, config: dict[str, Any]) -> str | None:
-        """lingua's version: a model keeps what it was built with, and an upgrade rebuilds it.
+        """The version of lingua: a model keeps what it was built with, and an upgrade rebuilds it.
 
         Not `required_packages`: Rasa would look "lingua" up as a distribution name, which it is not.
         """

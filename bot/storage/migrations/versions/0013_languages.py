@@ -22,7 +22,9 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("language", sa.String(length=16), nullable=True))
         batch_op.create_index(batch_op.f("ix_handoff_tickets_language"), ["language"], unique=False)
     with op.batch_alter_table("agents", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("languages", sa.String(length=200), server_default="en", nullable=False))
+        batch_op.add_column(
+            sa.Column("languages", sa.String(length=200), server_default="en", nullable=False)
+        )
 
 
 def downgrade() -> None:

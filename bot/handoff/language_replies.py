@@ -48,11 +48,13 @@ class LanguageReplies:
             handoff={str(k).lower(): str(v).strip() for k, v in handoff.items() if str(v).strip()},
         )
         if FALLBACK not in replies.handoff:
-            raise ValueError(f"`handoff` needs the {FALLBACK!r} reply, sent for languages with no translation")
+            raise ValueError(f"`handoff` needs the {FALLBACK!r} reply, for languages with no translation")
         return replies
 
     @classmethod
-    def watch(cls, path: Path = LANGUAGES_FILE, every: float = CHECK_EVERY_SECONDS) -> WatchedFile[LanguageReplies]:
+    def watch(
+        cls, path: Path = LANGUAGES_FILE, every: float = CHECK_EVERY_SECONDS
+    ) -> WatchedFile[LanguageReplies]:
         """languages.yml, re-read when editors change it."""
         return WatchedFile(path, cls.load, every)
 

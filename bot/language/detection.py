@@ -16,6 +16,7 @@ from typing import Any
 
 # Letters of any script; digits, emoji, punctuation and order numbers say nothing about a language.
 LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
+CODE = re.compile(r"^[a-z]{2,3}$")  # what a stored language code must look like (ISO 639-1/3)
 LANGUAGE = "language"  # the key of the parse data (and of a stored user event's parse_data)
 
 
@@ -109,7 +110,7 @@ def from_parse(parse_data: Any) -> Detection | None:
     if not isinstance(value, Mapping):
         return None
     code, confidence = value.get("code"), value.get("confidence")
-    if not isinstance(code, str) or not code or len(code) > 8:
+    if not isinstance(code, str) or not CODE.match(code.lower()):
         return None
     number = float(confidence) if isinstance(confidence, (int, float)) else 0.0
     return Detection(code.lower(), number, trained=value.get("trained") is not False)

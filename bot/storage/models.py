@@ -356,6 +356,7 @@ class LoggedMessage(Base):
     sentiment_label: Mapped[str] = mapped_column(String(10), default="neutral")
     sentiment_score: Mapped[float] = mapped_column(default=0.0)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    language: Mapped[str | None] = mapped_column(String(16))  # ISO 639-1; None: read before detection
 
 
 class MonitorCursor(Base):

@@ -1,4 +1,4 @@
-"""Languages: the ticket's customer language and the languages each agent speaks.
+"""Languages: the ticket's customer language, the languages each agent speaks, each logged message's.
 
 Revision ID: 0013
 Revises: 0011
@@ -25,10 +25,14 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("languages", sa.String(length=200), server_default="en", nullable=False)
         )
+    with op.batch_alter_table("message_log", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("language", sa.String(length=16), nullable=True))
 
 
 def downgrade() -> None:
     """Revert this revision."""
+    with op.batch_alter_table("message_log", schema=None) as batch_op:
+        batch_op.drop_column("language")
     with op.batch_alter_table("agents", schema=None) as batch_op:
         batch_op.drop_column("languages")
     with op.batch_alter_table("handoff_tickets", schema=None) as batch_op:

@@ -1,8 +1,8 @@
 """The language detector: lingua (lingua-language-detector), whose n-gram models ship in its wheel.
 
 Runtime A only (the Rasa server, where every message is parsed). Built once when the NLU model loads,
-with every candidate's models preloaded (about 5-9 s and 240-350 MB for 6-10 languages, bench/
-LANGUAGE.md), so no message waits for a model to load; asking it costs well under a millisecond.
+with every candidate's models preloaded (seconds and a few hundred MB, more with more candidates:
+`python -m bench.language`), so no message waits for a model to load; asking costs well under 1 ms.
 """
 
 from __future__ import annotations
@@ -36,11 +36,13 @@ class LinguaDetector:
         )
 
     def confidences(self, texts: Sequence[str]) -> list[dict[str, float]]:
-        """Each text's confidence per candidate language (lingua spreads a batch over its threads)."""
-        if len(texts) == 1:
-            results = [self._detector.compute_language_confidence_values(texts[0])]
-        else:
-            results = self._detector.compute_language_confidence_values_in_parallel(list(texts))
+        """Each text's confidence per candidate language.
+
+        One after another on the calling thread: lingua's parallel call spreads a batch over a thread
+        pool, which for the few short messages of a micro-batch cost more than it saved (bench) and
+        would compete with the rest of the Rasa server for the cores.
+        """
+        results = [self._detector.compute_language_confidence_values(text) for text in texts]
         return [
             {value.language.iso_code_639_1.name.lower(): float(value.value) for value in result}
             for result in results

@@ -14,7 +14,8 @@ from actions.customers import customer_name
 from actions.replies import say
 from actions.services import services
 from bot.handoff import escalation
-from bot.handoff.escalation import priority, summary, turns_since_handoff
+from bot.handoff.escalation import LANGUAGE_REASON, priority, summary, turns_since_handoff
+from bot.language.detection import from_parse
 
 ACTION_LISTEN = "action_listen"
 
@@ -63,6 +64,7 @@ class ActionHandoff(ServiceAction):
         reason = tracker.get_slot("escalation_reason") or "customer_request"
         trend = float(tracker.get_slot("sentiment_trend") or 0.0)
         vip = config.is_vip(identities(tracker))
+        language = from_parse(tracker.latest_message)
         ticket = await services().handoff.open_ticket(
             conversation_id=tracker.sender_id,
             channel=tracker.get_latest_input_channel() or "unknown",
@@ -71,8 +73,13 @@ class ActionHandoff(ServiceAction):
             priority=priority(reason, trend, vip),
             summary=summary(turns),
             customer_name=await customer_name(tracker),
+            language=language.code if language else None,
         )
-        if ticket.created:
+        if reason == LANGUAGE_REASON and language is not None:
+            # Honest, in the customer's language when languages.yml has it translated.
+            reply = services().languages.handoff_reply(language.code)
+            say(dispatcher, "handoff_language", language_reply=reply.text)
+        elif ticket.created:
             say(dispatcher, "handoff_created", ticket=str(ticket.id))
         else:
             say(dispatcher, "handoff_already_open", ticket=str(ticket.id))

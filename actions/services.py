@@ -18,6 +18,7 @@ from bot.config_files import WatchedFile
 from bot.customers.graph_profiles import GraphProfiles
 from bot.customers.profiles import CustomerProfiles
 from bot.handoff.escalation import EscalationConfig
+from bot.handoff.language_replies import LanguageReplies
 from bot.handoff.tickets import HandoffService
 from bot.settings import Settings
 from bot.shop.locations import StoreService
@@ -43,6 +44,12 @@ class Services:
     logos: ConfiguredLogos
     x: OAuth1Credentials | None  # our X account: X serves DM photos only to requests it signed
     profiles: CustomerProfiles  # customers' names and pictures (the ticket's name)
+    languages_file: WatchedFile[LanguageReplies]
+
+    @property
+    def languages(self) -> LanguageReplies:
+        """languages.yml as editors left it (re-read when it changed)."""
+        return self.languages_file.value
 
     @property
     def photos(self) -> PhotoConfig:
@@ -75,4 +82,5 @@ def services() -> Services:
         logos=ConfiguredLogos(lambda: photos.value),
         x=x_credentials(),  # the X channel's variables, as the desk and monitoring read them
         profiles=CustomerProfiles(database, GraphProfiles.from_env()),
+        languages_file=LanguageReplies.watch(),
     )

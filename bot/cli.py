@@ -157,8 +157,13 @@ def _agents_add(settings: Settings, args: argparse.Namespace) -> None:
             sys.exit("bot: the two passwords differ; nothing was created")
 
     async def run(database: Database) -> str:
-        agent = await Accounts(database, Lockout()).add(args.username, args.name or "", password, args.role)
-        return f"{agent.role} {agent.username} ({agent.display_name}) can now sign in to the desk"
+        agent = await Accounts(database, Lockout()).add(
+            args.username, args.name or "", password, args.role, languages=args.languages
+        )
+        return (
+            f"{agent.role} {agent.username} ({agent.display_name}, speaks {agent.languages})"
+            " can now sign in to the desk"
+        )
 
     print(_with_database(settings, run))
 
@@ -174,7 +179,18 @@ def _agents_list(settings: Settings, args: argparse.Namespace) -> None:
 
     for agent in _with_database(settings, run):
         state = "active" if agent.active else "inactive"
-        print(f"{agent.username}\t{agent.role}\t{state}\t{agent.display_name}")
+        print(f"{agent.username}\t{agent.role}\t{state}\t{agent.languages}\t{agent.display_name}")
+
+
+def _agents_languages(settings: Settings, args: argparse.Namespace) -> None:
+    from bot.desk.accounts import Accounts
+    from bot.desk.config import Lockout
+
+    async def run(database: Database) -> str:
+        agent = await Accounts(database, Lockout()).set_languages(args.username, args.languages)
+        return f"{agent.username} now answers in {agent.languages}"
+
+    print(_with_database(settings, run))
 
 
 def _customers_link(settings: Settings, args: argparse.Namespace) -> None:
@@ -298,7 +314,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--role", choices=ROLES, default="agent", help="editor: the review queue only, no conversations"
     )
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    add.add_argument(
+        "--languages", default="en", help="languages they answer customers in, ISO 639-1 codes (default: en)"
+    )
     add.set_defaults(handler=_agents_add)
+    languages = agents_commands.add_parser("languages", help="set the languages someone answers customers in")
+    languages.add_argument("username")
+    languages.add_argument("languages", help="ISO 639-1 codes, comma-separated: en,es")
+    languages.set_defaults(handler=_agents_languages)
     listing = agents_commands.add_parser("list", help="every account")
     listing.set_defaults(handler=_agents_list)
 

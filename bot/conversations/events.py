@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.conversations import metadata as meta
+from bot.language import detection
 
 RESTART_EVENTS = frozenset({"session_started", "resume", "restart"})  # a new start after these
 HANDOFF_ACTION = "action_handoff"
@@ -64,6 +65,8 @@ class CustomerMessage:
     input_channel: str | None = None
     external: bool = False
     metadata: Mapping[str, Any] | None = None
+    language: str | None = None  # ISO 639-1 (None: parsed before languages were detected)
+    language_trained: bool = True  # False: a language the assistant is not trained for
 
     @property
     def shown_text(self) -> str:
@@ -92,6 +95,7 @@ def customer_message(event: Mapping[str, Any]) -> CustomerMessage | None:
     sentiment = _dict(parse.get("sentiment"))
     signals = sentiment.get("signals")
     name, label, channel = intent.get("name"), sentiment.get("label"), event.get("input_channel")
+    language = detection.from_parse(parse)
     return CustomerMessage(
         text=str(event.get("text") or ""),
         at=_at(event),
@@ -103,6 +107,8 @@ def customer_message(event: Mapping[str, Any]) -> CustomerMessage | None:
         input_channel=channel if isinstance(channel, str) and channel else None,
         external=is_external(event),
         metadata=_dict(event.get("metadata")),
+        language=language.code if language else None,
+        language_trained=language.trained if language else True,
     )
 
 
@@ -153,6 +159,8 @@ class Line:
     image_urls: tuple[str, ...] = ()
     cards: tuple[Card, ...] = ()
     options: tuple[str, ...] = ()
+    language: str | None = None
+    language_trained: bool = True
 
     def as_json(self) -> dict[str, Any]:
         """For the live view's JSON API (the browser renders it as text, never as HTML)."""
@@ -168,6 +176,8 @@ class Line:
             "image_urls": list(self.image_urls),
             "cards": [card.__dict__ for card in self.cards],
             "options": list(self.options),
+            "language": self.language,
+            "language_trained": self.language_trained,
         }
 
 
@@ -215,6 +225,8 @@ def to_line(event_id: int, event: Mapping[str, Any]) -> Line | None:
             sentiment_label=message.sentiment_label,
             sentiment_score=message.sentiment_score,
             image_urls=message.image_urls,
+            language=message.language,
+            language_trained=message.language_trained,
         )
     if event.get("event") == "bot":
         data = _dict(event.get("data"))

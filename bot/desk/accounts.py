@@ -19,6 +19,7 @@ from sqlalchemy import delete, select
 from bot.desk.config import Lockout
 from bot.desk.passwords import dummy_hash, hash_password, needs_rehash, verify_password
 from bot.desk.throttle import SignInThrottle
+from bot.language.skills import stored
 from bot.storage import audit
 from bot.storage.db import Database
 from bot.storage.models import Agent, DeskSession, utcnow
@@ -76,11 +77,14 @@ class Accounts:
         async with self._hashing:
             return await asyncio.to_thread(verify_password, password, stored)
 
-    async def add(self, username: str, display_name: str, password: str, role: str = "agent") -> Agent:
-        """A new account; refuses unknown roles, taken usernames and short passwords."""
+    async def add(
+        self, username: str, display_name: str, password: str, role: str = "agent", languages: str = "en"
+    ) -> Agent:
+        """A new account; refuses unknown roles, taken usernames, short passwords and bad language codes."""
         username = username.strip().lower()
         if role not in ROLES:
             raise AccountError(f"role must be one of {', '.join(ROLES)}")
+        spoken = _languages(languages)
         if not username or not username.replace(".", "").replace("_", "").replace("-", "").isalnum():
             raise AccountError("usernames are letters, digits, dots, dashes and underscores")
         if await self.get(username) is not None:  # checked again in the transaction
@@ -94,10 +98,24 @@ class Accounts:
                 display_name=display_name.strip() or username,
                 role=role,
                 password_hash=password_hash,
+                languages=spoken,
             )
             session.add(agent)
             await session.flush()
-            audit.record(session, "system", "account_created", username=username, role=role)
+            audit.record(session, "system", "account_created", username=username, role=role, languages=spoken)
+            return agent
+
+    async def set_languages(self, username: str, languages: str) -> Agent:
+        """Change the languages someone answers customers in ("en,es"); the audit trail says who had what."""
+        spoken = _languages(languages)
+        async with self._db.sessions() as session, session.begin():
+            agent = await session.scalar(select(Agent).where(Agent.username == username.strip().lower()))
+            if agent is None:
+                raise AccountError(f"no account called {username!r}")
+            before, agent.languages = agent.languages, spoken
+            audit.record(
+                session, "system", "languages_changed", username=agent.username, before=before, after=spoken
+            )
             return agent
 
     async def get(self, username: str) -> Agent | None:
@@ -185,3 +203,11 @@ class Accounts:
                     audit.record(session, agent, "signed_out")
                 await session.delete(row)
             await session.execute(delete(DeskSession).where(DeskSession.expires_at <= utcnow()))
+
+
+def _languages(value: str) -> str:
+    """The stored form of a language list, or the reason it is refused."""
+    try:
+        return stored(value)
+    except ValueError as err:
+        raise AccountError(str(err)) from err

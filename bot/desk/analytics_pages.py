@@ -99,6 +99,12 @@ CHARTS: dict[str, Chart] = {
         analytics.top_intents,
         charts.ranking_chart,
     ),
+    "languages": Chart(
+        "Messages by language",
+        "Customer messages per detected language; short or unsure ones count as the trained language.",
+        analytics.languages,
+        charts.ranking_chart,
+    ),
     "containment": Chart(
         "Containment",
         "Conversations with customer messages in the range that no person had to take over.",

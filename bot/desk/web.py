@@ -17,6 +17,7 @@ from aiohttp import web
 from bot.desk.config import DeskConfig
 from bot.desk.media import MediaProxy
 from bot.desk.service import Desk
+from bot.language.skills import speaks
 from bot.storage.models import Agent, utcnow
 
 HERE = Path(__file__).resolve().parent
@@ -66,6 +67,8 @@ def templates() -> jinja2.Environment:
     env.filters["sparkline"] = _sparkline
     env.filters["iso"] = lambda value: value.isoformat() if value else ""
     env.filters["hhmm"] = lambda value: value.strftime("%d %b %H:%M") if value else ""
+    # `agent | speaks(ticket.language)`: whether the signed-in person speaks the customer's language.
+    env.filters["speaks"] = lambda agent, language: bool(agent) and speaks(agent.languages, language)
     return env
 
 

@@ -41,6 +41,8 @@ def asks_for_a_person(text: str) -> bool:
     return any(not NEGATED.search(text[: match.start()]) for match in HUMAN_REQUEST.finditer(text))
 
 
+LANGUAGE_REASON = "language"  # the customer writes in a language the assistant is not trained for
+
 NOT_QUESTIONS = frozenset(
     {"greet", "goodbye", "thank", "affirm", "deny", "compliment", "nlu_fallback", "insult", "rate_service"}
 )
@@ -107,6 +109,8 @@ class Turn:
     label: str = "neutral"
     signals: tuple[str, ...] = ()
     text: str = ""
+    language: str | None = None
+    language_trained: bool = True  # False: the assistant cannot understand it; a person must
 
 
 @dataclass(frozen=True)
@@ -132,6 +136,8 @@ def turns_since_handoff(events: Iterable[Mapping[str, Any]]) -> list[Turn]:
             label=message.sentiment_label or "neutral",
             signals=message.signals,
             text=message.text,
+            language=message.language,
+            language_trained=message.language_trained,
         )
         for message in since_handoff(events)
     ]
@@ -189,6 +195,10 @@ def decide(turns: Sequence[Turn], config: EscalationConfig, vip: bool = False) -
         return Decision(trend=0.0)
     trend = frustration_trend([t.score for t in turns], config.alpha)
     last = turns[-1]
+    if not last.language_trained:
+        # Whatever the trained model made of it (even "insult"), the assistant cannot answer it: a
+        # person who speaks it can.
+        return Decision(trend, reason=LANGUAGE_REASON)
     if last.intent == "insult":
         insults = sum(t.intent == "insult" for t in turns)
         return Decision(trend, abusive=insults >= config.insults_before_flag)
@@ -219,6 +229,7 @@ PRIORITY = {
     "vip_negative": 70,
     "sustained_negative": 60,
     "customer_request": 50,
+    LANGUAGE_REASON: 50,  # waiting for a person who speaks the language; the bot cannot help meanwhile
     "repeated_question": 40,
     "repeated_fallback": 30,
 }

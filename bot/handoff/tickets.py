@@ -43,8 +43,9 @@ class HandoffService:
         priority: int,
         summary: str,
         customer_name: str | None = None,
+        language: str | None = None,
     ) -> TicketInfo:
-        """The conversation's open ticket, created if there is none."""
+        """The conversation's open ticket, created if there is none (`language`: the customer's)."""
         async with self._db.sessions() as session, session.begin():
             existing = await session.scalar(
                 select(HandoffTicket).where(
@@ -62,6 +63,7 @@ class HandoffService:
                 priority=priority,
                 summary=summary,
                 status=OPEN,
+                language=language,
             )
             session.add(ticket)
             await session.flush()

@@ -27,6 +27,7 @@ from sqlalchemy import Table, select, update
 from bot.conversations.events import customer_message
 from bot.conversations.rasa_api import DeliveryError, RasaClient
 from bot.conversations.tail import StoredEvent, Tail, Transcripts, event_tail
+from bot.language.detection import from_parse
 from bot.monitoring.const import (
     BATCH,
     DM,
@@ -63,6 +64,7 @@ class Record:
     sentiment_label: str
     sentiment_score: float
     at: dt.datetime
+    language: str | None = None  # ISO 639-1, from the language component's reading
 
     def row(self) -> dict[str, Any]:
         """The message_log columns."""
@@ -94,6 +96,7 @@ def from_event(event_id: int, sender_id: str, event: dict[str, Any]) -> Record |
         sentiment_label=_label(message.sentiment_label),
         sentiment_score=message.sentiment_score or 0.0,
         at=message.at,
+        language=message.language,
     )
 
 
@@ -130,6 +133,7 @@ def from_mention(mention: Mention, scorer: SentimentScorer, parsed: dict[str, An
         sentiment_label=label,
         sentiment_score=score,
         at=at,
+        language=language.code if (language := from_parse(parsed)) else None,
     )
 
 

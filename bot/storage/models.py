@@ -245,6 +245,8 @@ class HandoffTicket(Base):
     resolved_by: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
     csat_score: Mapped[int | None] = mapped_column()
     csat_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # The customer's language (ISO 639-1) when the ticket opened, for an agent who speaks it.
+    language: Mapped[str | None] = mapped_column(String(16), index=True)
 
 
 class Agent(Base):
@@ -261,6 +263,8 @@ class Agent(Base):
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The languages this person answers customers in: ISO 639-1 codes, comma-separated ("en,es").
+    languages: Mapped[str] = mapped_column(String(200), default="en", server_default="en")
 
 
 class DeskSession(Base):
@@ -352,6 +356,7 @@ class LoggedMessage(Base):
     sentiment_label: Mapped[str] = mapped_column(String(10), default="neutral")
     sentiment_score: Mapped[float] = mapped_column(default=0.0)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    language: Mapped[str | None] = mapped_column(String(16))  # ISO 639-1; None: read before detection
 
 
 class MonitorCursor(Base):

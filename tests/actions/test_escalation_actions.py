@@ -17,12 +17,19 @@ def user(text: str, intent: str, score: float, label: str, *signals: str) -> dic
     return {"event": "user", "text": text, "parse_data": {"intent": {"name": intent}, "sentiment": sentiment}}
 
 
+def in_language(event: dict, code: str, trained: bool = False) -> dict:
+    """The event as the Rasa server stores it once the language component has read it."""
+    event["parse_data"]["language"] = {"code": code, "confidence": 0.93, "trained": trained}
+    return event
+
+
 def tracker(events: list[dict], slots: dict | None = None, sender: str = "esc-user") -> Tracker:
     last = next(e for e in reversed(events) if e["event"] == "user")
     latest = {
         "text": last["text"],
         "intent": last["parse_data"]["intent"],
         "metadata": {"sender_name": "Jordan"},
+        **({"language": last["parse_data"]["language"]} if "language" in last["parse_data"] else {}),
     }
     return Tracker(sender, slots or {}, latest, events, False, None, {}, "action_listen")
 
@@ -105,3 +112,39 @@ async def test_repeated_abuse_is_flagged(seeded_db):
         assert db.execute("SELECT reason, text FROM moderation_flags").fetchall() == [
             ("repeated_abuse", "shut up idiots")
         ]
+
+
+async def test_a_message_in_another_language_sets_the_escalation_slots(seeded_db):
+    spanish = in_language(user("¿dónde está mi pedido? llevo semanas", "nlu_fallback", 0.0, "neutral"), "es")
+    _, events = await run(ActionUpdateSentiment(), tracker([spanish]))
+    assert (slots(events)["escalate"], slots(events)["escalation_reason"]) == (True, "language")
+
+
+async def test_the_language_handoff_says_why_in_the_customers_language(seeded_db):
+    spanish = in_language(user("¿dónde está mi pedido? llevo semanas", "nlu_fallback", 0.0, "neutral"), "es")
+    said, events = await run(ActionHandoff(), tracker([spanish], {"escalation_reason": "language"}))
+    assert len(said) == 1 and said[0].startswith("Por ahora solo puedo responder en inglés")
+    assert events[-1] == ConversationPaused()
+    with psycopg.connect(seeded_db) as db:
+        query = "SELECT reason, status, language FROM handoff_tickets WHERE conversation_id = %s"
+        assert db.execute(query, ("esc-user",)).fetchall() == [("language", "open", "es")]
+
+
+async def test_a_language_without_a_translation_gets_english_naming_it(seeded_db):
+    polish = in_language(user("gdzie jest moje zamówienie", "nlu_fallback", 0.0, "neutral"), "pl")
+    said, _ = await run(ActionHandoff(), tracker([polish], {"escalation_reason": "language"}, sender="pl-1"))
+    assert said == [
+        "I can only answer in English for now, so I'm passing you to a colleague who speaks Polish. "
+        "They'll reply right here; anything you add now goes straight to them."
+    ]
+    with psycopg.connect(seeded_db) as db:
+        query = "SELECT reason, language FROM handoff_tickets WHERE conversation_id = %s"
+        assert db.execute(query, ("pl-1",)).fetchall() == [("language", "pl")]
+
+
+async def test_every_ticket_records_the_customers_language(seeded_db):
+    english = in_language(user("I want a person", "request_human", 0.0, "neutral"), "en", trained=True)
+    said, _ = await run(ActionHandoff(), tracker([english], {"escalation_reason": "customer_request"}))
+    assert "ticket #" in said[0]
+    with psycopg.connect(seeded_db) as db:
+        assert db.execute("SELECT language FROM handoff_tickets").fetchall() == [("en",)]

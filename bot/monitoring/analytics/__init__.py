@@ -1,8 +1,8 @@
 """Analytics for supervisors: what customers wrote, how they felt, what the bot and the people achieved.
 
-One module per thing measured: `messages` (volume, sentiment, intents), `conversations` (containment,
-handoffs), `agents` (response and resolution times, CSAT), `photos` (photo lookups), `brand` (mentions
-of tracked keywords, their mood, when the audience is active); `periods` holds
+One module per thing measured: `messages` (volume, sentiment, intents, languages), `conversations`
+(containment, handoffs), `agents` (response and resolution times, CSAT), `photos` (photo lookups),
+`brand` (mentions of tracked keywords, their mood, when the audience is active); `periods` holds
 the date ranges and time buckets they share. Results are small frozen dataclasses; `table()` gives the
 rows the CSV export writes. The names below are what the desk's pages use; photo lookups are recorded
 by bot/catalog/lookup_log.py.
@@ -42,6 +42,7 @@ from bot.monitoring.analytics.messages import (
     Ranking,
     Sentiment,
     Volume,
+    languages,
     sentiment,
     top_intents,
     volume,
@@ -104,6 +105,7 @@ __all__ = [
     "first_response",
     "handoffs",
     "keyword_sentiment",
+    "languages",
     "logo_photos",
     "percentile",
     "photo_hits",

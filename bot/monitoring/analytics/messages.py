@@ -131,3 +131,19 @@ async def top_intents(db: Database, period: DateRange, limit: int = TOP_INTENTS)
             .limit(limit)
         )
         return Ranking("intent", [(intent, n) for intent, n in rows])
+
+
+UNKNOWN_LANGUAGE = "unknown"  # messages logged before languages were detected
+
+
+async def languages(db: Database, period: DateRange) -> Ranking:
+    """Customer messages by language, largest first (the trained language's share shows how many got help)."""
+    count = func.count().label("n")
+    async with db.sessions() as session:
+        rows = await session.execute(
+            select(LoggedMessage.language, count)
+            .where(within(LoggedMessage.at, period))
+            .group_by(LoggedMessage.language)
+            .order_by(count.desc(), LoggedMessage.language)
+        )
+        return Ranking("language", [(language or UNKNOWN_LANGUAGE, n) for language, n in rows])

@@ -199,4 +199,26 @@ def test_a_line_as_json():
         "image_urls": [],
         "cards": [],
         "options": ["Ok"],
+        "language": None,
+        "language_trained": True,
     }
+
+
+def spanish(text: str = "¿dónde está mi pedido?") -> dict[str, Any]:
+    event = user(text, "nlu_fallback")
+    event["parse_data"]["language"] = {"code": "es", "confidence": 0.91, "trained": False}
+    return event
+
+
+def test_the_language_of_a_message_reaches_its_reading_and_its_transcript_line():
+    message = customer_message(spanish())
+    assert (message.language, message.language_trained) == ("es", False)
+    line = to_line(3, spanish())
+    assert (line.language, line.language_trained) == ("es", False)
+    assert line.as_json()["language"] == "es" and line.as_json()["language_trained"] is False
+
+
+def test_messages_parsed_before_languages_were_detected_have_none_and_count_as_trained():
+    message = customer_message(user("where is my parcel"))
+    assert (message.language, message.language_trained) == (None, True)
+    assert to_line(1, user("hi")).language is None

@@ -133,3 +133,23 @@ def test_asking_for_a_person_inside_another_request_escalates(text):
 def test_mentioning_people_without_asking_for_one_does_not(text):
     turn = Turn(intent="refund_status", score=-0.2, label="negative", text=text)
     assert decide([turn], CONFIG).reason is None
+
+
+def foreign(intent: str = "nlu_fallback", code: str = "es") -> Turn:
+    return Turn(intent=intent, text="¿dónde está mi pedido?", language=code, language_trained=False)
+
+
+@pytest.mark.parametrize("intent", ["nlu_fallback", "order_status", "insult", "greet"])
+def test_a_language_the_assistant_is_not_trained_for_goes_to_a_person(intent):
+    decision = decide([neutral(), foreign(intent)], CONFIG)
+    assert (decision.reason, decision.abusive) == ("language", False)
+
+
+def test_a_trained_language_or_an_unsure_message_never_escalates_for_language():
+    english = Turn(intent="order_status", text="where is my order", language="en", language_trained=True)
+    assert decide([english], CONFIG).reason is None
+    assert decide([foreign(), Turn(intent="thank", text="ok", language="en")], CONFIG).reason is None
+
+
+def test_language_tickets_wait_like_a_customer_request():
+    assert priority("language", 0.0, vip=False) == priority("customer_request", 0.0, vip=False)

@@ -77,8 +77,11 @@ async def generate(db: Database, staff: dict[str, Any], tag: str = "") -> dict[s
     for n in range(30):
         channel = "messenger" if n < 20 else "instagram"
         day = 1 + n % 7
-        rows.append(message(n, at(1, 9), channel, source=f"event:{n}-a", sentiment_label="neutral"))
-        rows.append(message(n, at(day, 15), channel, source=f"event:{n}-b", intent="request_refund"))
+        # Every fifth conversation opens in Spanish; the rest of what they say is English.
+        opening = {"sentiment_label": "neutral", "language": "es" if n % 5 == 0 else "en"}
+        rows.append(message(n, at(1, 9), channel, source=f"event:{n}-a", **opening))
+        later = {"intent": "request_refund", "language": "en"}
+        rows.append(message(n, at(day, 15), channel, source=f"event:{n}-b", **later))
     # Outside the week: not counted anywhere (the range is [1 Mar 00:00, 8 Mar 00:00)).
     rows.append(message(100, at(0, 23, 59, 59), source="event:late-feb"))
     rows.append(message(101, at(8, 0, 0, 0), source="event:early-apr"))

@@ -40,6 +40,9 @@ def test_migrations_up_and_down(database_url):
     assert {"customers", "products", "product_variants", "orders", "order_items", "stores"} <= tables
     assert {"customer_identities", "order_check_failures"} <= tables
     assert "shipping_postcode" in {c["name"] for c in inspect(engine).get_columns("orders")}
+    assert "language" in {c["name"] for c in inspect(engine).get_columns("handoff_tickets")}
+    languages = {c["name"]: c for c in inspect(engine).get_columns("agents")}["languages"]
+    assert not languages["nullable"] and "en" in str(languages["default"])
     migrate.downgrade(database_url, "base")
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
     engine.dispose()

@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.conversations import metadata as meta
@@ -126,8 +126,9 @@ class SessionReader:
                 by_conversation.setdefault(row.conversation_id, []).append(row)
         changed = 0
         async with self._db.sessions() as session, session.begin():
+            latest = await self._latest(session, list(by_conversation))
             for conversation_id, events in by_conversation.items():
-                current = await self._latest(session, conversation_id)
+                current = latest.get(conversation_id)
                 for stored in events:
                     before = current
                     seen = before.last_event_id if before is not None else 0
@@ -138,10 +139,12 @@ class SessionReader:
         return changed
 
     @staticmethod
-    async def _latest(session: AsyncSession, conversation_id: str) -> BotSession | None:
-        return await session.scalar(
-            select(BotSession)
-            .where(BotSession.conversation_id == conversation_id)
-            .order_by(BotSession.id.desc())
-            .limit(1)
+    async def _latest(session: AsyncSession, conversation_ids: list[str]) -> dict[str, BotSession]:
+        """Each conversation's current session, in one query per batch (not one per conversation)."""
+        newest = (
+            select(func.max(BotSession.id))
+            .where(BotSession.conversation_id.in_(conversation_ids))
+            .group_by(BotSession.conversation_id)
         )
+        rows = await session.scalars(select(BotSession).where(BotSession.id.in_(newest)))
+        return {row.conversation_id: row for row in rows}

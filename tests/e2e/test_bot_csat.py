@@ -104,6 +104,8 @@ def test_a_quiet_conversation_is_asked_once_after_the_configured_time(quick_stac
     assert (asked.state, asked.end_reason) == ("ended", "quiet")
     assert (asked.ended_at - asked.last_customer_at).total_seconds() >= 15  # the configured quiet time
     _, question = wait_for_replies(stack, "messenger", user, 2)
-    rating_question(question)
-    [still] = wait_sessions(stack, user, lambda found: found[0].ask_attempts == 1)
-    assert still.asked_at == asked.asked_at
+    five = rating_question(question)[4]
+    customer_says(stack, "messenger", user, text=five["title"], quick_reply_payload=five["payload"])
+    assert len(wait_for_replies(stack, "messenger", user, 3)) == 3  # the thanks for the 5, no second question
+    [rated] = wait_sessions(stack, user, lambda found: found[0].score is not None)
+    assert (rated.score, rated.asked_at, rated.ask_attempts) == (5, asked.asked_at, 1)

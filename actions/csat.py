@@ -1,6 +1,9 @@
-"""Customer satisfaction (CSAT): after a person resolved a handoff, ask for a 1-5 rating and record it.
+"""Customer satisfaction (CSAT): a 1-5 rating after a person resolved a handoff, or of the assistant itself.
 
 The desk resumes the bot and triggers the `EXTERNAL_csat_request` intent; `action_ask_csat` asks.
+When a conversation the bot handled alone ended, the monitoring service triggers
+`EXTERNAL_bot_csat_request`; `action_ask_bot_csat` asks "How did I do?" (once per Rasa session, so a
+retried trigger is harmless). The answer goes to whoever asked last: the ticket, or the bot's session.
 `action_record_csat` runs for every `rate_service` message and decides from the conversation whether
 it answers our question: a bare "4" is a rating right after the question, but out of the blue it may
 be a size or half an order number, so it is never stored then.
@@ -21,8 +24,12 @@ from actions.base import ServiceAction
 from actions.replies import say
 from actions.services import services
 from bot.handoff.tickets import HandoffService
+from bot.storage.bot_ratings import Rated
 
 ASK_ACTION = "action_ask_csat"
+BOT_ASK_ACTION = "action_ask_bot_csat"
+ASK_ACTIONS = (ASK_ACTION, BOT_ASK_ACTION)
+SESSION_START = "session_started"
 RECORD_ACTION = "action_record_csat"
 SCORE_SLOT = "csat_score"
 LOW_SCORES = (1, 2)  # apologise, and say a supervisor reads it
@@ -73,9 +80,27 @@ def messages_since_question(events: list[dict[str, Any]]) -> int | None:
     for event in reversed(events):
         if event.get("event") == "user":
             count += 1
-        elif event.get("event") == "action" and event.get("name") == ASK_ACTION:
+        elif event.get("event") == "action" and event.get("name") in ASK_ACTIONS:
             return count
     return None
+
+
+def latest_question(events: list[dict[str, Any]]) -> str | None:
+    """Which ask action asked last (the people's or the assistant's); None if neither did."""
+    for event in reversed(events):
+        if event.get("event") == "action" and event.get("name") in ASK_ACTIONS:
+            return str(event["name"])
+    return None
+
+
+def bot_asked_this_session(events: list[dict[str, Any]]) -> bool:
+    """Whether the assistant already asked for its rating since Rasa's latest session start."""
+    for event in reversed(events):
+        if event.get("event") == SESSION_START:
+            return False
+        if event.get("event") == "action" and event.get("name") == BOT_ASK_ACTION:
+            return True
+    return False
 
 
 def asked_again(events: list[dict[str, Any]]) -> bool:
@@ -83,7 +108,7 @@ def asked_again(events: list[dict[str, Any]]) -> bool:
     for event in reversed(events):
         if event.get("event") == "action" and event.get("name") == RECORD_ACTION:
             return True
-        if event.get("event") == "action" and event.get("name") == ASK_ACTION:
+        if event.get("event") == "action" and event.get("name") in ASK_ACTIONS:
             return False
     return False
 
@@ -101,8 +126,27 @@ class ActionAskCsat(Action):
         return [SlotSet(SCORE_SLOT, None)]
 
 
+class ActionAskBotCsat(Action):
+    """How did I do? The same buttons, asked once per Rasa session whatever the triggers.
+
+    The monitoring service marks the session asked before it triggers, and retries a trigger whose
+    answer it did not get; if the first one did reach Rasa, this one finds the question and says nothing.
+    """
+
+    def name(self) -> str:
+        return BOT_ASK_ACTION
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        if bot_asked_this_session(tracker.events):
+            return []
+        say(dispatcher, "bot_csat_ask")
+        return [SlotSet(SCORE_SLOT, None)]
+
+
 class ActionRecordCsat(ServiceAction):
-    """Store the rating on the resolved ticket (once), thank the customer, clear the slot."""
+    """Store the rating (once) on the resolved ticket or the bot's session, thank, clear the slot."""
 
     def name(self) -> str:
         return RECORD_ACTION
@@ -127,6 +171,17 @@ class ActionRecordCsat(ServiceAction):
                 say(dispatcher, "csat_no_rating")
             else:
                 say(dispatcher, "csat_ask_again")
+            return done
+        if latest_question(tracker.events) == BOT_ASK_ACTION:
+            rated = await services().bot_ratings.record(tracker.sender_id, score)
+            if rated is Rated.STORED and score in LOW_SCORES:
+                say(dispatcher, "csat_thanks_low")
+            elif rated is Rated.STORED:
+                say(dispatcher, "csat_thanks", score=str(score))
+            elif rated is Rated.ALREADY:
+                say(dispatcher, "csat_already_rated")
+            else:
+                say(dispatcher, "csat_thanks_neutral")
             return done
         handoff = services().handoff
         if await handoff.record_csat(tracker.sender_id, score) is not None:

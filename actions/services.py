@@ -23,6 +23,7 @@ from bot.handoff.tickets import HandoffService
 from bot.settings import Settings
 from bot.shop.locations import StoreService
 from bot.shop.orders import OrderService
+from bot.storage.bot_ratings import BotRatings
 from bot.storage.db import Database
 from bot.x_oauth import OAuth1Credentials, x_credentials
 
@@ -37,6 +38,7 @@ class Services:
     catalog: CatalogService
     stores: StoreService
     handoff: HandoffService
+    bot_ratings: BotRatings
     escalation_file: WatchedFile[EscalationConfig]
     search: ProductSearch
     photo_policy: FetchPolicy
@@ -75,6 +77,7 @@ def services() -> Services:
         catalog=CatalogService(database),
         stores=StoreService(database),
         handoff=HandoffService(database),
+        bot_ratings=BotRatings(database),
         escalation_file=EscalationConfig.watch(),
         search=product_search_for(settings, database, lambda: photos.value),
         photo_policy=media_policy_for(settings),

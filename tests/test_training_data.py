@@ -21,7 +21,7 @@ INTENTS = [
 # Intents the channels send for content without text; few examples, not part of the held-out gate.
 MEDIA_INTENTS = ["share_photo", "share_attachment", "story_mention"]
 # Intents the desk triggers through Rasa's HTTP API; never typed, no held-out examples.
-EXTERNAL_INTENTS = ["EXTERNAL_csat_request"]
+EXTERNAL_INTENTS = ["EXTERNAL_csat_request", "EXTERNAL_bot_csat_request"]
 
 
 def examples(paths: list[Path]) -> dict[str, list[str]]:

@@ -8,7 +8,8 @@ with these rules and files a message when:
 - a handoff followed a misunderstanding (a fallback or a low-confidence message among the customer's
   last few before `action_handoff`);
 - the conversation was rated 1 or 2 (the rating the CSAT action stored on the ticket): the customer's
-  unsure messages before the handoff are filed.
+  unsure messages before the handoff are filed; or the assistant itself was rated 1 or 2 (stored on its
+  bot session): the customer's unsure messages before its question are filed.
 Buttons, photos without words and API-triggered intents are never filed: there is nothing to teach
 from them. The queue itself (what editors do with it) is bot/content/queue.py.
 """
@@ -24,7 +25,9 @@ from bot.conversations.events import customer_message
 
 FALLBACK_INTENT = "nlu_fallback"
 REPHRASE_ACTIONS = frozenset({"action_fallback", "action_default_ask_rephrase", "utter_ask_rephrase"})
-RATING_ACTION = "action_record_csat"  # stores a rating on the handoff ticket (actions/csat.py)
+RATING_ACTION = "action_record_csat"  # stores a rating on the handoff ticket or bot session (actions/csat.py)
+PEOPLE_QUESTION = "action_ask_csat"  # the desk's question after a person resolved a handoff
+BOT_QUESTION = "action_ask_bot_csat"  # the assistant's own question after it handled a conversation alone
 LOW_CONFIDENCE = 0.6  # below it a message is filed even when the NLU did not fall back
 UNSURE = 0.9  # a low rating or a handoff files the customer's recent messages below this
 LOOK_BACK = 3  # customer messages before a handoff or a rating that may have been misunderstood

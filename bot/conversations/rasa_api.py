@@ -148,3 +148,8 @@ class RasaClient:
         """Have the bot ask for a 1-5 rating, through the conversation's own channel."""
         path = f"/conversations/{quote(conversation_id, safe='')}/trigger_intent?output_channel=latest"
         await self._api(path, {"name": "EXTERNAL_csat_request"})
+
+    async def ask_bot_csat(self, conversation_id: str) -> None:
+        """Have the bot ask for its own 1-5 rating (a conversation it handled alone ended)."""
+        path = f"/conversations/{quote(conversation_id, safe='')}/trigger_intent?output_channel=latest"
+        await self._api(path, {"name": "EXTERNAL_bot_csat_request"})

@@ -111,6 +111,13 @@ CHARTS: dict[str, Chart] = {
         analytics.containment,
         charts.containment_chart,
     ),
+    "verified_containment": Chart(
+        "Verified containment",
+        "Bot sessions started in the range that the bot closed alone and that held: not rated 1–2, and "
+        "no return about the same topic (or handoff) within 48 hours.",
+        analytics.verified_containment,
+        charts.verified_chart,
+    ),
     "handoffs": Chart(
         "Handoff rate by reason",
         "Tickets opened in the range, as a share of its conversations.",
@@ -131,7 +138,8 @@ CHARTS: dict[str, Chart] = {
     ),
     "csat": Chart(
         "Customer satisfaction",
-        "Mean 1–5 rating by the person who resolved; the assistant asks only after a person resolved.",
+        "Mean 1–5 rating by the person who resolved, and the assistant's own after conversations it "
+        "handled alone.",
         analytics.csat,
         charts.csat_chart,
     ),
@@ -244,9 +252,10 @@ async def analytics_page(request: web.Request) -> web.Response:
             summary=None,
         )
     db = _database(request)
-    volume, contained, handoffs, photos, ratings, logos = await asyncio.gather(
+    volume, contained, verified, handoffs, photos, ratings, logos = await asyncio.gather(
         analytics.volume(db, period),
         analytics.containment(db, period),
+        analytics.verified_containment(db, period),
         analytics.handoffs(db, period),
         analytics.photo_hits(db, period),
         analytics.csat(db, period),
@@ -256,10 +265,13 @@ async def analytics_page(request: web.Request) -> web.Response:
         "messages": volume.total,
         "conversations": contained.conversations,
         "containment": contained.rate,
+        "verified_containment": verified.rate,
+        "bot_sessions": verified.all.sessions,
         "handoffs": sum(count for _, count in handoffs.reasons),
         "photos": photos.total,
         "photo_hit_rate": photos.rate,
         "csat": ratings.human,
+        "bot_csat": ratings.bot,
         "our_logo_photos": logos.ours(),
     }
     return render(

@@ -36,6 +36,7 @@ from bot.monitoring.analytics import (
     Ranking,
     Sentiment,
     Timings,
+    VerifiedContainment,
     Volume,
 )
 
@@ -244,6 +245,22 @@ def containment_chart(data: Containment) -> Figure:
     return figure
 
 
+def verified_chart(data: VerifiedContainment) -> Figure:
+    """Share of bot sessions contained for real, per channel and overall."""
+    if not data.all.sessions:
+        return empty("No bot sessions in this range")
+    names, rates, notes = [], [], []
+    for channel, verdicts in [*sorted(data.by_channel.items()), ("all channels", data.all)]:
+        names.append(channel)
+        rates.append(100 * verdicts.contained / verdicts.sessions)
+        notes.append(f"{rates[-1]:.0f}%  ({verdicts.contained} of {verdicts.sessions})")
+    colors = [_color(n, i) if n != "all channels" else INK for i, n in enumerate(names)]
+    label_x = "% of bot sessions settled (no return in 48 h, not rated 1–2)"
+    figure, axes = _hbars(names, rates, notes, colors, label_x)
+    axes.set_xlim(0, 122)
+    return figure
+
+
 def handoff_chart(data: Handoffs) -> Figure:
     """Tickets per 100 conversations, by reason."""
     if not data.reasons:
@@ -292,7 +309,7 @@ def timing_chart(data: Timings) -> Figure:
 
 
 def csat_chart(data: Csat) -> Figure:
-    """Mean rating per agent, all people, and the bot (which has no ratings of its own yet)."""
+    """Mean rating per agent, all people, and the assistant (asked after conversations it handled alone)."""
     groups = [*data.by_agent, data.human, data.bot]
     names = [*(r.group for r in data.by_agent), "all people", "assistant (bot)"]
     values = [r.mean or 0.0 for r in groups]

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from bot.conversations.rasa_api import RasaClient
 from bot.live_bus import Bus
 from bot.monitoring.alerts import Alerts
+from bot.monitoring.bot_csat import DEFAULT_QUIET, BotCsat
 from bot.monitoring.config import ROOT, MonitoringConfig
 from bot.monitoring.ingest import Recorder
 from bot.monitoring.moderation import Moderation
@@ -45,6 +46,7 @@ class Monitor:
         desk_url: str = "",
         lexicon: Path = LEXICON,
         engagement: EngagementWorker | None = None,
+        bot_csat_quiet: dt.timedelta = DEFAULT_QUIET,
     ) -> None:
         self.config = config
         self.moderation = Moderation(database, config.moderation, rasa)
@@ -57,6 +59,7 @@ class Monitor:
             engagement  # public items filed and answered (bot/monitoring/engagement), after recording
         )
         self.review = ReviewReader(database, trackers)  # unsure messages for content editors
+        self.bot_csat = BotCsat(database, trackers, rasa, bot_csat_quiet)  # the assistant's own rating
 
     async def tick(self, now: dt.datetime | None = None) -> int:
         """One round: record, maybe look for spikes; how many messages were recorded."""
@@ -70,6 +73,10 @@ class Monitor:
                 await self.engagement.catch_up()
             except Exception as err:  # Rasa may be briefly away: the cursor keeps the place
                 logger.warning("engagement could not file new public items: %s", err, exc_info=True)
+        try:
+            await self.bot_csat.tick()
+        except Exception as err:  # the cursor keeps the place; a marked question is retried
+            logger.warning("monitoring could not follow the bot's conversations: %s", err, exc_info=True)
         try:
             await self.review.catch_up()
         except Exception as err:  # the cursor keeps the place

@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from sqlalchemy import Table, func, select, update
 
 from bot.content.review import (
+    BOT_QUESTION,
     HANDOFF,
     LOOK_BACK,
     LOW_CSAT,
     LOW_RATING,
+    PEOPLE_QUESTION,
     RATING_ACTION,
     REASONS,
     REPHRASE,
@@ -32,6 +34,7 @@ from bot.conversations.events import HANDOFF_ACTION
 from bot.conversations.tail import EVENTS, StoredEvent, Tail, Transcripts, event_tail
 from bot.monitoring.ingest import StoredCursor
 from bot.monitoring.sql import insert_ignore
+from bot.storage.bot_ratings import BotRatings
 from bot.storage.db import Database
 from bot.storage.models import HandoffTicket, ReviewItem, utcnow
 
@@ -53,6 +56,7 @@ class ReviewReader:
 
     def __init__(self, database: Database, trackers: Database) -> None:
         self._db = database
+        self._bot_ratings = BotRatings(database)
         self._transcripts = Transcripts(trackers)
         self._tail: Tail[StoredEvent] = event_tail(
             self._transcripts, StoredCursor(database, CURSOR), types=("user", "action")
@@ -72,8 +76,8 @@ class ReviewReader:
                     filed += [Filed(row.id, row.conversation_id, read, r) for r in own_reasons(read)]
             elif row.type_name == "action":
                 name = event.get("name")
-                if name == RATING_ACTION and await self._rated_low(row.conversation_id):
-                    filed += await self._before(row, LOW_CSAT, before_handoff=True)
+                if name == RATING_ACTION:
+                    filed += await self._rated(row)
                 elif name in REPHRASE_ACTIONS:
                     filed += (await self._before(row, REPHRASE))[:1]
                 elif name == HANDOFF_ACTION:
@@ -81,6 +85,25 @@ class ReviewReader:
                     if any(own_reasons(f.read) for f in recent):
                         filed += recent
         return await self.file(filed)
+
+    async def _rated(self, row: StoredEvent) -> list[Filed]:
+        """What a 1-2 rating files: before the handoff (people rated) or the bot's question (it was rated)."""
+        query = (
+            select(EVENTS.c.action_name)
+            .where(EVENTS.c.sender_id == row.conversation_id, EVENTS.c.id < row.id)
+            .where(EVENTS.c.type_name == "action", EVENTS.c.action_name.in_((PEOPLE_QUESTION, BOT_QUESTION)))
+            .order_by(EVENTS.c.id.desc())
+            .limit(1)
+        )
+        asked = await self._transcripts.rows(query)
+        if asked and asked[0][0] == BOT_QUESTION:
+            score = await self._bot_ratings.latest_score(row.conversation_id)
+            if score is not None and score <= LOW_RATING:
+                return await self._before(row, LOW_CSAT, before_action=BOT_QUESTION)
+            return []
+        if await self._rated_low(row.conversation_id):
+            return await self._before(row, LOW_CSAT, before_action=HANDOFF_ACTION)
+        return []
 
     async def _rated_low(self, conversation_id: str) -> bool:
         """Whether the conversation's latest rating (stored on its ticket by the CSAT action) is 1-2."""
@@ -94,19 +117,19 @@ class ReviewReader:
             )
         return score is not None and score <= LOW_RATING
 
-    async def _before(self, row: StoredEvent, reason: str, before_handoff: bool = False) -> list[Filed]:
+    async def _before(self, row: StoredEvent, reason: str, before_action: str | None = None) -> list[Filed]:
         """The customer's last unsure messages before `row` in its conversation (newest first).
 
         A rephrase request files the message it answered whatever its confidence. For a rating
-        (`before_handoff`), the messages before the latest handoff: what the bot handled before a
-        person took over (the rating is asked after a person resolved the conversation).
+        (`before_action`), the messages before the latest such action: the handoff (what the bot
+        handled before a person took over, who was then rated) or the assistant's own question.
         """
         before_id = row.id
-        if before_handoff:
+        if before_action is not None:
             query = (
                 select(func.max(EVENTS.c.id))
                 .where(EVENTS.c.sender_id == row.conversation_id, EVENTS.c.id < row.id)
-                .where(EVENTS.c.type_name == "action", EVENTS.c.action_name == HANDOFF_ACTION)
+                .where(EVENTS.c.type_name == "action", EVENTS.c.action_name == before_action)
             )
             found = await self._transcripts.rows(query)
             if not found or found[0][0] is None:

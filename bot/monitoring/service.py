@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import os
 import signal
@@ -73,6 +74,9 @@ class ServiceConfig:
     host: str = "127.0.0.1"
     port: int = 5095
     lease_seconds: float = 15.0
+    # After the bot's answer, this long without a customer message ends a conversation it handled alone
+    # (and it is asked for the assistant's rating): BOT_CSAT_QUIET_MINUTES.
+    bot_csat_quiet: dt.timedelta = dt.timedelta(minutes=30)
     lease_name: str = LEASE_NAME  # another name only for deployments that share one Redis or database
     metrics_token: str | None = None
     # monitoring.yml as editors change it: a new version takes effect at the next round.
@@ -84,6 +88,7 @@ class ServiceConfig:
         env = os.environ if env is None else env
         settings = Settings.from_env(env)
         lease_seconds = number_setting(env, "MONITORING_LEASE_SECONDS", 15.0, minimum=0.1)
+        quiet_minutes = number_setting(env, "BOT_CSAT_QUIET_MINUTES", 30.0, minimum=0.01)
         monitoring_file = MonitoringConfig.watch(env)
         return cls(
             settings=settings,
@@ -97,6 +102,7 @@ class ServiceConfig:
             host=env.get("MONITORING_HOST", "127.0.0.1"),
             port=port_setting(env, "MONITORING_PORT", 5095),
             lease_seconds=lease_seconds,
+            bot_csat_quiet=dt.timedelta(minutes=quiet_minutes),
             lease_name=env.get("MONITORING_LEASE_NAME") or LEASE_NAME,
             metrics_token=metrics_token_from_env(env),
         )
@@ -133,6 +139,7 @@ class MonitoringService:
             self.rasa,
             desk_url=self.config.desk_url,
             engagement=self.engagement,
+            bot_csat_quiet=self.config.bot_csat_quiet,
         )
 
     def _moderation(self) -> ModerationSettings:

@@ -566,3 +566,39 @@ class CustomerProfile(Base):
     picture_url: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(10), default="ok")
     fetched_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class BotSession(Base):
+    """A conversation the bot handled alone, from the customer's first message to its end, and its rating.
+
+    Written by the monitoring service as it reads Rasa's events (bot/monitoring/bot_sessions.py): a row
+    opens with a customer message and follows the conversation until Rasa starts a new session. `state`:
+    open → ended (thanks/bye, or quiet for BOT_CSAT_QUIET_MINUTES after a bot answer), or handed (a
+    handoff, a pause, a person answering: not the bot's alone). An ended row may be asked for the
+    assistant's 1-5 rating once (`asked_at`, set before Rasa is asked, so a restart never asks twice);
+    the rating action stores `score`. Analytics reads `topic` to see whether the customer came back
+    about the same thing within 48 h (verified containment, bot/monitoring/analytics/conversations.py).
+    """
+
+    __tablename__ = "bot_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(255), index=True)
+    channel: Mapped[str] = mapped_column(String(20), default="")
+    state: Mapped[str] = mapped_column(String(10), default="open", index=True)  # open | ended | handed
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    last_customer_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    last_bot_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_event_id: Mapped[int] = mapped_column(default=0)  # Rasa's events.id: a re-read changes nothing
+    topic: Mapped[str | None] = mapped_column(String(80), index=True)  # the first intent asked about
+    intents: Mapped[str] = mapped_column(String(400), default="")  # every intent, comma-separated, in order
+    in_form: Mapped[bool] = mapped_column(default=False)
+    session_over: Mapped[bool] = mapped_column(default=False)  # Rasa started a new session after it
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+    end_reason: Mapped[str | None] = mapped_column(String(10))  # thanks | quiet
+    asked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+    not_asked: Mapped[str | None] = mapped_column(String(20))  # why an ended session was never asked
+    ask_sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    ask_attempts: Mapped[int] = mapped_column(default=0)
+    score: Mapped[int | None] = mapped_column()
+    rated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)

@@ -1,8 +1,9 @@
 """Analytics for supervisors: what customers wrote, how they felt, what the bot and the people achieved.
 
 One module per thing measured: `messages` (volume, sentiment, intents, languages), `conversations`
-(containment, handoffs), `agents` (response and resolution times, CSAT), `photos` (photo lookups),
-`brand` (mentions of tracked keywords, their mood, when the audience is active); `periods` holds
+(containment, handoffs), `verified` (containment that held: no return about the topic in 48 h, no 1-2
+rating), `agents` (response and resolution times, CSAT of the people and of the bot), `photos` (photo
+lookups), `brand` (mentions of tracked keywords, their mood, when the audience is active); `periods` holds
 the date ranges and time buckets they share. Results are small frozen dataclasses; `table()` gives the
 rows the CSV export writes. The names below are what the desk's pages use; photo lookups are recorded
 by bot/catalog/lookup_log.py.
@@ -65,6 +66,7 @@ from bot.monitoring.analytics.photos import (
     logo_photos,
     photo_hits,
 )
+from bot.monitoring.analytics.verified import Verdicts, VerifiedContainment, verified_containment
 
 __all__ = [
     "ANY_KEYWORD",
@@ -97,6 +99,8 @@ __all__ = [
     "Table",
     "Timing",
     "Timings",
+    "Verdicts",
+    "VerifiedContainment",
     "Volume",
     "active_hours",
     "brand_mentions",
@@ -114,6 +118,7 @@ __all__ = [
     "scan",
     "sentiment",
     "top_intents",
+    "verified_containment",
     "volume",
     "within",
 ]

@@ -1,4 +1,4 @@
-"""What the people achieved: first response and resolution times, customer satisfaction."""
+"""What the people achieved: response and resolution times; satisfaction, theirs and the bot's."""
 
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ from bot.monitoring.analytics.periods import (
     within,
 )
 from bot.storage.db import Database
-from bot.storage.models import Agent, AgentMessage, HandoffTicket
+from bot.storage.models import Agent, AgentMessage, BotSession, HandoffTicket
 
 OUTSIDE_DESK = "outside the desk"
+SCORES = (1, 2, 3, 4, 5)
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,11 @@ class Rating:
         """The average rating."""
         return statistics.fmean(self.scores) if self.scores else None
 
+    @property
+    def distribution(self) -> list[int]:
+        """How many ratings of 1, 2, 3, 4 and 5."""
+        return [self.scores.count(score) for score in SCORES]
+
 
 @dataclass(frozen=True)
 class Csat:
@@ -137,20 +143,20 @@ class Csat:
     bot: Rating
 
     def table(self) -> Table:
-        """One row per agent, then humans and the bot."""
+        """One row per agent, then humans and the bot; the count of each score last."""
         rows = [
-            [kind, r.group, len(r.scores), None if r.mean is None else round(r.mean, 3)]
+            [kind, r.group, len(r.scores), None if r.mean is None else round(r.mean, 3), *r.distribution]
             for kind, ratings in (("agent", self.by_agent), ("handled_by", [self.human, self.bot]))
             for r in ratings
         ]
-        return ["group", "name", "ratings", "mean_csat"], rows
+        return ["group", "name", "ratings", "mean_csat", *(f"rated_{n}" for n in SCORES)], rows
 
 
 async def csat(db: Database, period: DateRange) -> Csat:
-    """Ratings by the person who resolved the conversation.
+    """Ratings by the person who resolved the conversation, and the assistant's own.
 
-    The assistant asks for a rating only after a person resolved a conversation, so the bot has no
-    ratings of its own (yet): its row says so rather than showing a made-up number.
+    The people's are asked after a person resolved a handoff (on the ticket); the bot's after a
+    conversation it handled alone ended (`bot_sessions`, bot/monitoring/bot_csat.py).
     """
     async with db.sessions() as session:
         names = await _names(session)
@@ -162,6 +168,13 @@ async def csat(db: Database, period: DateRange) -> Csat:
         scores: dict[str, list[int]] = defaultdict(list)
         for by, score in rows:
             scores[names.get(by, "unknown") if by is not None else "unknown"].append(score)
+        bot = list(
+            await session.scalars(
+                select(BotSession.score).where(
+                    within(BotSession.rated_at, period), BotSession.score.is_not(None)
+                )
+            )
+        )
     everyone = [score for values in scores.values() for score in values]
     by_agent = [Rating(name, values) for name, values in sorted(scores.items())]
-    return Csat(by_agent, Rating("human", everyone), Rating("bot", []))
+    return Csat(by_agent, Rating("human", everyone), Rating("bot", bot))

@@ -29,17 +29,20 @@ RASA_TOKEN = "rasa-test-token"
 
 
 class FakeRasa:
-    """Rasa's HTTP API as monitoring uses it: tracker events (pause, resume) and /model/parse."""
+    """Rasa's HTTP API as monitoring uses it: tracker events (pause, resume), trigger_intent, /model/parse."""
 
     def __init__(self) -> None:
         self.events: list[tuple[str, Any]] = []
         self.intents: dict[str, str] = {}
         self.sentiments: dict[str, dict[str, Any]] = {}  # word in the text -> the parse's sentiment
         self.url = ""
+        self.triggers: list[tuple[str, str, str]] = []  # (conversation, intent, output_channel)
+        self.failing_triggers = 0  # answer this many triggers with a 500 first
 
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/conversations/{conversation_id}/tracker/events", self._tracker_events)
+        app.router.add_post("/conversations/{conversation_id}/trigger_intent", self._trigger)
         app.router.add_post("/model/parse", self._parse)
         return app
 
@@ -58,6 +61,17 @@ class FakeRasa:
         self._authorised(request)
         self.events.append((request.match_info["conversation_id"], await request.json()))
         return web.json_response({"sender_id": request.match_info["conversation_id"]})
+
+    async def _trigger(self, request: web.Request) -> web.Response:
+        self._authorised(request)
+        if self.failing_triggers:
+            self.failing_triggers -= 1
+            return web.Response(status=500, text="boom")
+        body = await request.json()
+        self.triggers.append(
+            (request.match_info["conversation_id"], body["name"], request.query.get("output_channel", ""))
+        )
+        return web.json_response({"tracker": {"sender_id": request.match_info["conversation_id"]}})
 
     async def _parse(self, request: web.Request) -> web.Response:
         self._authorised(request)

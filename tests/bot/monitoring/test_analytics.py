@@ -16,7 +16,14 @@ from bot.desk.analytics_pages import csv_text
 from bot.monitoring import analytics
 from bot.monitoring.analytics import DateRange, RangeError, percentile
 from bot.storage.db import Database
-from bot.storage.models import AgentMessage, HandoffTicket, LoggedMessage, LogoSighting, PhotoLookup
+from bot.storage.models import (
+    AgentMessage,
+    BotSession,
+    HandoffTicket,
+    LoggedMessage,
+    LogoSighting,
+    PhotoLookup,
+)
 
 UTC = dt.timezone.utc
 WEEK = DateRange(dt.date(2026, 3, 1), dt.date(2026, 3, 7))
@@ -45,6 +52,28 @@ def ticket(conversation: str, created: dt.datetime, reason: str = "customer_requ
     values = {"status": "resolved", **values}
     return HandoffTicket(
         conversation_id=conversation, channel="messenger", reason=reason, created_at=created, **values
+    )
+
+
+def bot_session(
+    conversation: str,
+    started: dt.datetime,
+    topic: str,
+    channel: str = "messenger",
+    state: str = "ended",
+    **values: Any,
+) -> BotSession:
+    """A session the bot handled (ended five minutes after it started, unless still open or handed)."""
+    ended = started + dt.timedelta(minutes=5) if state == "ended" else None
+    return BotSession(
+        conversation_id=conversation,
+        channel=channel,
+        state=state,
+        started_at=started,
+        last_customer_at=started,
+        topic=topic,
+        ended_at=ended,
+        **values,
     )
 
 
@@ -142,6 +171,20 @@ async def generate(db: Database, staff: dict[str, Any], tag: str = "") -> dict[s
         conversation = "l0" if url.endswith("1.jpg") else f"l{n}"
         rows.append(logo_seen(conversation, url, logo, ours, mood, at(6)))
     rows.append(logo_seen("l9", "https://cdn.example/9.jpg", "Loom & Co", True, "positive", at(0)))
+    # Bot sessions (verified containment, the assistant's own ratings): 9 started in the week, 4 held up.
+    rows += [
+        bot_session("b1", at(2, 10), "store_info", score=5, rated_at=at(2, 10, 6)),  # contained, rated 5
+        bot_session("b2", at(2, 11), "order_status"),  # back about the same order the next day: not contained
+        bot_session("b2", at(3, 9), "order_status"),  # that second session held up
+        bot_session("b3", at(4), "return_item", "instagram", score=2, rated_at=at(4, 12, 6)),  # rated 2
+        bot_session("b4", at(6, 20), "shipping_info"),  # handed to a person 29 hours later (after the week)
+        bot_session("b5", at(3), "complaint", state="handed"),  # a person took over: not the bot's
+        bot_session("b6", at(7), "order_status", state="open"),  # not ended (yet)
+        bot_session("b8", at(2), "store_info", score=4, rated_at=at(2, 12, 6)),  # back, but about discounts
+        bot_session("b8", at(3), "discount_inquiry"),
+        bot_session("b7", at(0), "store_info", score=1, rated_at=at(0, 12, 6)),  # before the week
+    ]
+    tickets["b4"] = ticket("b4", at(8, 1))
     for row in [*rows, *tickets.values()]:
         if isinstance(row, LoggedMessage):
             row.source = tag + row.source
@@ -247,8 +290,34 @@ async def test_csat_by_agent_and_people_versus_bot(week):
     means = {r.group: r.mean for r in ratings.by_agent}
     assert means == {"Ada": pytest.approx(14 / 3), "Bob": 2.0}
     assert ratings.human.mean == 4.0 and len(ratings.human.scores) == 4
-    assert ratings.bot.mean is None and ratings.bot.scores == []
-    assert ratings.table()[1][-1] == ["handled_by", "bot", 0, None]
+    assert sorted(ratings.bot.scores) == [2, 4, 5]  # the one before the week is not counted
+    assert ratings.bot.mean == pytest.approx(11 / 3) and ratings.bot.distribution == [0, 1, 0, 1, 1]
+    assert ratings.table()[1][-1] == ["handled_by", "bot", 3, 3.667, 0, 1, 0, 1, 1]
+
+
+async def test_verified_containment_counts_only_what_held_up_for_48_hours(week):
+    verified = await analytics.verified_containment(week, WEEK)
+    messenger, instagram = verified.by_channel["messenger"], verified.by_channel["instagram"]
+    assert (messenger.sessions, messenger.ended_alone, messenger.came_back, messenger.rated_low) == (
+        8,
+        6,
+        2,
+        0,
+    )
+    assert messenger.contained == 4  # b1, b2's second session, b8 and its second session
+    assert (instagram.sessions, instagram.rated_low, instagram.contained) == (1, 1, 0)
+    assert verified.rate == pytest.approx(4 / 9)
+    assert verified.table()[1][-1] == ["all", 9, 7, 2, 1, 4, 0, 0.4444]
+    # Seen from 4 March at noon: b8 (ended 2 March 12:05) and the second sessions of b2 and b8 (3 March)
+    # held up so far, but their 48 hours are not over; b1 (ended 2 March 10:05) is past them.
+    noon = dt.datetime(2026, 3, 4, 12, tzinfo=UTC)
+    early = await analytics.verified_containment(week, WEEK, now=noon)
+    assert early.all.awaiting == 3 and early.all.contained == 4
+
+
+async def test_a_range_without_bot_sessions_has_no_verified_rate(week):
+    quiet = DateRange(dt.date(2025, 1, 1), dt.date(2025, 1, 31))
+    assert (await analytics.verified_containment(week, quiet)).rate is None
 
 
 async def test_photo_hit_rate(week):

@@ -69,8 +69,10 @@ async def test_supervisors_see_the_dashboard_agents_do_not(server, sam):
     assert '<a href="/analytics">Analytics</a>' in html
     kpis = dict(re.findall(r"<dt>([^<]+)</dt><dd>([^<]+)", html))
     assert kpis["Customer messages"] == "69" and kpis["Conversations"] == "30"
-    assert kpis["Contained by the bot"] == "80%" and kpis["Handoffs"] == "15"
+    assert kpis["No person took over (raw)"].strip() == "80%" and kpis["Handoffs"] == "15"
+    assert kpis["Contained by the bot (verified)"].strip() == "44%"  # 4 of 9 bot sessions held up
     assert kpis["Photo hit rate"].strip() == "80%" and kpis["CSAT (people)"].strip() == "4.00"
+    assert kpis["CSAT (assistant)"].strip() == "3.67"
     for name in CHARTS:
         assert f'src="/analytics/chart/{name}.svg?{WEEK.replace("&", "&amp;")}"' in html, name
         assert f'href="/analytics/export/{name}.csv?{WEEK.replace("&", "&amp;")}"' in html, name
@@ -162,7 +164,7 @@ async def test_text_from_data_is_escaped_in_charts_and_csv(server, sam, database
     export = await (await sam.get(f"/analytics/export/intents.csv?{WEEK}")).text()
     assert export.splitlines()[1] == f"{HOSTILE},50"
     export = await (await sam.get(f"/analytics/export/csat.csv?{WEEK}")).text()
-    assert "agent,'=cmd|' /C calc'!A0 <b>Ada</b>,3,4.667" in export.splitlines()
+    assert "agent,'=cmd|' /C calc'!A0 <b>Ada</b>,3,4.667,0,0,0,1,2" in export.splitlines()
 
 
 async def test_csv_export_of_every_chart(sam):

@@ -10,7 +10,8 @@ from sqlalchemy import select
 from bot.content import review
 from bot.handoff.tickets import RESOLVED, HandoffService
 from bot.monitoring.review_reader import ReviewReader
-from bot.storage.models import HandoffTicket, ReviewItem, utcnow
+from bot.storage.bot_ratings import BotRatings, Rated
+from bot.storage.models import BotSession, HandoffTicket, ReviewItem, utcnow
 
 
 def said(
@@ -146,3 +147,30 @@ async def test_a_low_rating_files_what_the_bot_handled_before_the_person_took_ov
     filed = await items(database)
     assert list(filed) == ["jumper shrank c1"]
     assert filed["jumper shrank c1"].reasons == review.LOW_CSAT
+
+
+async def test_a_low_rating_of_the_assistant_files_what_it_handled_before_its_question(database, store_event):
+    for conversation, stars in (("b1", 2), ("b2", 4)):
+        await store_event(conversation, said(f"the belt buckle snapped {conversation}", "product_issue", 0.7))
+        await store_event(conversation, said(f"ok thanks {conversation}", "thank", 0.95))
+        async with database.sessions() as session, session.begin():  # the monitoring service asked
+            session.add(
+                BotSession(
+                    conversation_id=conversation,
+                    channel="messenger",
+                    state="ended",
+                    started_at=utcnow(),
+                    last_customer_at=utcnow(),
+                    topic="product_issue",
+                    asked_at=utcnow(),
+                )
+            )
+        await store_event(conversation, action("action_ask_bot_csat"))
+        await store_event(conversation, said(str(stars), "rate_service", 0.99))
+        assert await BotRatings(database).record(conversation, stars) is Rated.STORED  # the CSAT action
+        await store_event(conversation, action("action_record_csat"))
+
+    await ReviewReader(database, database).catch_up()
+    filed = await items(database)
+    assert list(filed) == ["the belt buckle snapped b1"]
+    assert filed["the belt buckle snapped b1"].reasons == review.LOW_CSAT

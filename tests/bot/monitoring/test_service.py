@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
 import os
 import signal
 import socket
@@ -26,7 +27,7 @@ from sqlalchemy import select
 
 from bot.monitoring.config import MonitoringConfig
 from bot.monitoring.service import LEASE_NAME, MonitoringService, ServiceConfig
-from bot.settings import PROJECT_ROOT
+from bot.settings import PROJECT_ROOT, ConfigError
 from bot.storage.db import Database
 from bot.storage.models import LoggedMessage
 
@@ -225,6 +226,23 @@ def test_settings_are_read_once_from_the_environment(tmp_path):
     embedded = ServiceConfig.from_env({"VAR_DIR": str(tmp_path), "MONITORING_CONFIG": "/nonexistent"})
     assert embedded.tracker_database_url == f"sqlite:///{tmp_path}/tracker.db"
     assert embedded.settings.redis_url is None and embedded.desk_url == "http://127.0.0.1:5090"
+    assert embedded.bot_csat_quiet == dt.timedelta(minutes=30)
+
+
+async def test_the_bot_rating_quiet_time_is_a_setting_in_minutes(tmp_path):
+    env = {"VAR_DIR": str(tmp_path), "MONITORING_CONFIG": "/nonexistent"}
+    config = ServiceConfig.from_env({**env, "BOT_CSAT_QUIET_MINUTES": "0.25"})
+    assert config.bot_csat_quiet == dt.timedelta(seconds=15)
+    service = MonitoringService(config)
+    try:
+        assert service.monitor.bot_csat.quiet == dt.timedelta(seconds=15)  # what the rounds use
+    finally:
+        await service.monitor.close()
+        await service.lease.close()
+        await service.rasa.close()
+        await service.database.close()
+    with pytest.raises(ConfigError, match="BOT_CSAT_QUIET_MINUTES"):
+        ServiceConfig.from_env({**env, "BOT_CSAT_QUIET_MINUTES": "0"})
 
 
 async def test_an_edited_monitoring_yml_applies_from_the_next_round(tmp_path):

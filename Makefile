@@ -34,12 +34,13 @@ export VAR_DIR ?= var
 CHROMIUM ?= /usr/bin/chromium
 APT_GET := $(shell [ "$$(id -u)" = 0 ] && echo apt-get || echo sudo apt-get)
 
-.PHONY: help run actions setup-clock not-running test test-quick train validate shell bench bench-profile bench-nlu bench-ack fault lint \
+.PHONY: help run actions setup-clock not-running test test-quick test-soak train validate shell bench bench-profile bench-nlu bench-ack fault lint \
 	install browser clean test-unit test-stories test-nlu nlu-report audit audit-online lock fuzz nlu-check
 
 help:
 	@echo "make run       set everything up and start the assistant (Rasa :5005, actions :5055)"
 	@echo "make test      set everything up and run every test (about 55 minutes on 2 cores)"
+	@echo "make test-soak   the long load and soak runs make test leaves out (a model swap under load, ~11 min)"
 	@echo "make test-quick  lint and the unit tests of both runtimes: no model, services or browser (under 5 minutes)"
 	@echo "make actions   the action server alone, for Rasa's own CLI in another terminal (rasa shell, rasa run)"
 	@echo "make train     train the model if its inputs changed"
@@ -159,11 +160,17 @@ test-quick: install lint
 		$(addprefix --ignore=,$(TESTS_RASA))
 
 test-unit: install train browser
-	@$(STEP) "tests, runtime A (Rasa side)" $(VENV_RASA)/bin/pytest -q $(TESTS_RASA) \
+	@$(STEP) "tests, runtime A (Rasa side)" $(VENV_RASA)/bin/pytest -q -m "not soak" $(TESTS_RASA) \
 		$(addprefix --ignore=,$(TESTS_RASA_OWN))
-	@$(STEP) "tests, runtime A (the Rasa server as it runs)" $(VENV_RASA)/bin/pytest -q $(TESTS_RASA_OWN)
-	@$(STEP) "tests, runtime B (actions, services, end to end, browser)" $(VENV)/bin/pytest -q \
+	@$(STEP) "tests, runtime A (the Rasa server as it runs)" $(VENV_RASA)/bin/pytest -q -m "not soak" \
+		$(TESTS_RASA_OWN)
+	@$(STEP) "tests, runtime B (actions, services, end to end, browser)" $(VENV)/bin/pytest -q -m "not soak" \
 		$(addprefix --ignore=,$(TESTS_RASA))
+
+# The long load and soak runs (pytest marker `soak`) that `make test` leaves out for a shorter test of
+# the same thing: a model swapped into two replicas under load (about 11 minutes). All are in runtime B.
+test-soak: install train browser
+	@$(STEP) "soak tests, runtime B" $(VENV)/bin/pytest -q -m soak $(addprefix --ignore=,$(TESTS_RASA))
 
 test-stories: train
 	@echo "==> story tests (every rule and story)"

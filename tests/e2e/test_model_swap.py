@@ -40,7 +40,10 @@ from .conftest import PORT_OFFSET
 from .test_metrics import scrape, total
 from .test_redis_only import redis_db_url
 
-pytestmark = pytest.mark.slow
+# About 11 minutes of swaps under load: `make test-soak`. `make test` has the short version, the Rasa
+# server's own swap tests (tests/bot/rasa_server/test_model_swap.py: no stall, conversation kept, old
+# model freed, auth).
+pytestmark = [pytest.mark.slow, pytest.mark.soak]
 
 MODEL = PROJECT_ROOT / "models" / "current.tar.gz"
 BASE = 5505 + PORT_OFFSET  # Rasa 5505-5506, actions 5555, simulator 5580

@@ -91,6 +91,15 @@ def test_an_unknown_candidate_language_fails_loudly():
         LinguaDetector(LanguageSettings(candidates=("en", "zz")))
 
 
+def test_every_model_of_a_process_shares_one_detector_per_candidate_list(detector):
+    """A model swap builds no second detector (the build holds the GIL for seconds, see the module)."""
+    again = LinguaDetector(SETTINGS)
+    assert again._detector is detector._detector
+    fewer = LinguaDetector(LanguageSettings(candidates=("en", "es")))
+    assert fewer._detector is not detector._detector
+    assert fewer.detect("mi pedido no ha llegado todavía").code == "es"
+
+
 def test_stored_parse_data_reads_back_and_rubbish_is_ignored():
     assert from_parse({"language": {"code": "ES", "confidence": 0.9, "trained": False}}) == Detection(
         "es", 0.9, False

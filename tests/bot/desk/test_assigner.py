@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import subprocess
+import sys
 import time
 
 import pytest
@@ -18,7 +20,7 @@ from bot.desk.presence import Presence
 from bot.live_bus import Bus
 from bot.storage.models import AgentPresence, AuditEntry, HandoffTicket, utcnow
 
-from .conftest import user_event
+from .conftest import PASSWORD, user_event
 
 SETTINGS = Assignment(enabled=True, capacity=2, presence_seconds=60, interval_seconds=0.05, lease_seconds=3)
 
@@ -262,3 +264,31 @@ async def test_only_the_replica_holding_the_lease_assigns(database, people, pres
     async with database.sessions() as session:
         row = await session.get(AgentPresence, people["ada"].id)
     assert row is not None and row.last_assigned_at is not None
+
+
+def test_the_bot_command_sets_capacity_and_channels(database_url):
+    env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": database_url}
+    command = [sys.executable, "-m", "bot.cli", "agents"]
+    subprocess.run(
+        [*command, "add", "lee", "--password-stdin"],
+        input=PASSWORD.encode(),
+        env=env,
+        capture_output=True,
+        check=True,
+    )
+
+    def run(*args: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run([*command, *args], env=env, capture_output=True)
+
+    assert b"up to 5 conversations" in run("capacity", "lee", "5").stdout
+    assert b"from messenger,twitter" in run("channels", "lee", "Messenger,X").stdout
+    listing = run("list").stdout.decode()
+    assert "lee\tagent\tactive\ten\tlee\tchannels messenger,twitter\tcapacity 5" in listing
+    assert b"claims by hand only" in run("capacity", "lee", "0").stdout
+    assert b"desk.yml's number" in run("capacity", "lee", "default").stdout
+    assert b"every channel" in run("channels", "lee", "all").stdout
+    assert "channels all\tcapacity default" in run("list").stdout.decode()
+    refused = run("channels", "lee", "fax")
+    assert refused.returncode != 0 and b"channels are messenger, instagram, twitter" in refused.stderr
+    refused = run("capacity", "lee", "many")
+    assert refused.returncode != 0 and b"whole number" in refused.stderr

@@ -25,10 +25,18 @@ from aiohttp import web
 from bot.catalog.fetch import ImageFetchError, media_policy
 from bot.catalog.lookup_log import logos_by_photo
 from bot.conversations.rasa_api import DeliveryError
-from bot.desk import analytics_pages, canned, engagement_pages, monitoring_pages, review_pages
+from bot.desk import (
+    analytics_pages,
+    assignment_pages,
+    canned,
+    engagement_pages,
+    monitoring_pages,
+    review_pages,
+)
 from bot.desk import metrics as desk_metrics
 from bot.desk.accounts import EDITOR, SignInError
 from bot.desk.assigner import Assigner
+from bot.desk.assignment_pages import beat, routing
 from bot.desk.config import DeskConfig, Network
 from bot.desk.health import register as add_readiness
 from bot.desk.live import TrackerWatcher
@@ -203,20 +211,13 @@ async def index(_: web.Request) -> web.StreamResponse:
 async def queue_page(request: web.Request) -> web.Response:
     """Waiting conversations by urgency, and work in progress."""
     waiting, working = await request.app[DESK].queue(request[AGENT])
-    return render(request, "queue.html", waiting=waiting, working=working, **await _routing(request))
+    return render(request, "queue.html", waiting=waiting, working=working, **await routing(request))
 
 
 async def queue_fragment(request: web.Request) -> web.Response:
     """The queue tables alone, for live refresh."""
     waiting, working = await request.app[DESK].queue(request[AGENT])
-    return render(request, "_queue.html", waiting=waiting, working=working, **await _routing(request))
-
-
-async def _routing(request: web.Request) -> dict[str, Any]:
-    """Who queued tickets are pinned to (names), and whom a supervisor may pin them to."""
-    people = await request.app[DESK].accounts.active_agents()
-    pinnable = people if request[AGENT].role == SUPERVISOR else []
-    return {"names": {a.id: a.display_name for a in people}, "pinnable": pinnable}
+    return render(request, "_queue.html", waiting=waiting, working=working, **await routing(request))
 
 
 def _ticket_id(request: web.Request) -> int:
@@ -387,7 +388,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
     async with desk.bus.subscribe() as nudges:
         while not stopping.is_set():  # SIGTERM: end the stream; the page reconnects to a live replica
             if loop.time() >= next_beat:
-                await _beat(desk, agent)
+                await beat(desk, agent)
                 next_beat = loop.time() + beat_every
             try:
                 nudge = await asyncio.wait_for(nudges.get(), max(0.05, next_beat - loop.time()))
@@ -403,26 +404,6 @@ async def stream(request: web.Request) -> web.StreamResponse:
                 except ConnectionResetError:
                     break
     return response
-
-
-async def _beat(desk: Desk, agent: Agent) -> None:
-    """A presence beat; a database hiccup costs a beat, never the stream."""
-    try:
-        await desk.presence.beat(agent.id)
-    except Exception as err:  # the next beat tries again
-        logger.warning("desk presence beat for %s not stored: %s", agent.username, err)
-
-
-async def presence_toggle(request: web.Request) -> web.StreamResponse:
-    """The header's Online/Away switch; back to the page it was clicked on."""
-    form = await request.post()
-    away = str(form.get("away", "")) == "1"
-    await request.app[DESK].presence.set_away(request[AGENT], away)
-    await request.app[DESK].bus.publish({"kind": "queue"})  # supervisors' pages show who is away
-    back = str(form.get("next", ""))
-    if not back.startswith("/") or back.startswith(("//", "/\\")):
-        back = "/queue"
-    raise redirect(request, back, "You are away: no conversations are assigned to you." if away else None)
 
 
 async def audit_page(request: web.Request) -> web.Response:
@@ -517,7 +498,7 @@ def create_app(
     for name, handler in ACTIONS.items():
         app.router.add_post(rf"/tickets/{{ticket_id:\d+}}/{name}", handler)
     app.router.add_get("/stream", stream)
-    app.router.add_post("/presence", presence_toggle)
+    assignment_pages.register(app)
     app.router.add_get("/audit", audit_page)
     analytics_pages.register(app)
     engagement_pages.register(app)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 
 import pytest
@@ -12,6 +13,7 @@ from sqlalchemy import select
 
 from bot.desk.app import create_app
 from bot.desk.config import Assignment
+from bot.desk.presence import Presence
 from bot.storage.models import AgentPresence, AuditEntry, HandoffTicket
 
 from .conftest import client_for, csrf_of
@@ -113,11 +115,23 @@ async def beats_then_signs_out(server, client, database, agent_id: int) -> None:
 
 
 async def test_supervisors_pin_or_hold_a_queued_conversation(server, database, people, open_ticket):
-    ticket_id = await open_ticket("psid-pin", customer_name="Pat Pinned")
+    # In Finnish, which nobody speaks: the assigner leaves it to the supervisor although Ada is online.
+    ticket_id = await open_ticket("psid-pin", customer_name="Pat Pinned", language="fi")
     sam, ada = await client_for(server, "sam"), await client_for(server, "ada")
     try:
+        await Presence(database, 30).beat(people["ada"].id)
+        await Presence(database, 30).set_away(people["bob"], True)
         page = await (await sam.get("/queue")).text()
         assert f'value="agent:{people["bob"].id}"' in page and "Claim by hand only" in page
+        team = page.split('id="team"', 1)[1].split("</ul>", 1)[0]  # who is there, for the supervisor
+        assert re.search(
+            r'data-agent="ada"><span class="presence-state online">Ada</span>\s*<small>online · 0/3', team
+        )
+        assert 'data-agent="bob"><span class="presence-state away">' in team
+        assert re.search(
+            r'data-agent="sam"><span class="presence-state offline">Sam</span>\s*<small>offline · 0/0', team
+        )
+        assert 'id="team"' not in await (await ada.get("/queue")).text()
         assert 'form class="route"' not in await (await ada.get("/queue")).text()  # supervisors only
         done = await sam.post(
             f"/tickets/{ticket_id}/route", data={"csrf": csrf_of(page), "route": f"agent:{people['bob'].id}"}

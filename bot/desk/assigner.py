@@ -16,7 +16,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 
 from bot.conversations.tail import Transcripts
 from bot.desk import assignment
@@ -148,7 +148,7 @@ class Assigner:
         return done
 
     async def assign(self, ticket_id: int, agent: Agent) -> bool:
-        """Give a queued ticket to an agent, unless someone took it (or a supervisor held it) meanwhile."""
+        """Give a queued ticket to an agent, unless someone took it (or a supervisor decided) meanwhile."""
         now = utcnow()
         async with self._db.sessions() as session, session.begin():
             result = await session.execute(
@@ -157,7 +157,8 @@ class Assigner:
                     HandoffTicket.id == ticket_id,
                     HandoffTicket.status == OPEN,
                     HandoffTicket.assignee_id.is_(None),
-                    HandoffTicket.manual_only.is_(False),
+                    HandoffTicket.manual_only.is_(False),  # a supervisor's hold or pin made meanwhile stands
+                    or_(HandoffTicket.pinned_to.is_(None), HandoffTicket.pinned_to == agent.id),
                 )
                 .values(status=ASSIGNED, assignee_id=agent.id, claimed_at=now, external_owner=None)
             )

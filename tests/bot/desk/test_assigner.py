@@ -140,10 +140,16 @@ async def test_supervisors_pins_holds_and_transfers_stand(database, people, pres
     assert (state[held], state[moved]) == (None, ada.id)
     with pytest.raises(OwnershipError, match="no longer in the queue"):
         await route(database, sam, moved, "auto")
+    late = await open_ticket("psid-late-pin")  # a pin or hold made after the round chose Ada still stands
+    await route(database, sam, late, f"agent:{bob.id}")
+    assert not await assigner.assign(late, ada)
+    await route(database, sam, late, "manual")
+    assert not await assigner.assign(late, bob)
     await route(database, sam, held, "auto")  # let go: now it is assigned
     assert [d.ticket_id for d in await assigner.round()] == [held]
-    assert [e.action for e in await audited(database, "pinned")] == ["pinned"]
-    assert len(await audited(database, "held_for_claim")) == 1
+    assert [e.ticket_id for e in await audited(database, "pinned")] == [pinned, late]
+    assert [e.ticket_id for e in await audited(database, "held_for_claim")] == [held, late]
+    assert [e.ticket_id for e in await audited(database, "routed_auto")] == [held]
 
 
 async def test_a_released_ticket_does_not_come_straight_back(

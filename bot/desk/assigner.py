@@ -22,6 +22,7 @@ from bot.conversations.tail import Transcripts
 from bot.desk import assignment
 from bot.desk.breaches import ACTOR, raise_breached
 from bot.desk.config import Assignment, Sla
+from bot.desk.metrics import AUTO_ASSIGNED, SLA_RAISES
 from bot.desk.presence import Presence
 from bot.desk.service import urgency
 from bot.handoff.tickets import ASSIGNED, OPEN
@@ -141,6 +142,9 @@ class Assigner:
             for ticket_id, agent_id in assignment.plan(waiting, candidates, self.settings.primary_language):
                 if await self.assign(ticket_id, agents[agent_id]):
                     done.append(Assigned(ticket_id, by_id[ticket_id].conversation_id, agent_id))
+        for breach in breaches:
+            SLA_RAISES.labels(breach.timer.replace(" ", "_")).inc()
+        AUTO_ASSIGNED.inc(len(done))
         for change in [*breaches, *done]:
             await self._bus.publish({"kind": "conversation", "conversation_id": change.conversation_id})
         if breaches or done:

@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from bot.conversations.tail import Transcripts
 from bot.desk.assigner import Assigner
 from bot.desk.config import Assignment, Sla
+from bot.desk.metrics import AUTO_ASSIGNED, SLA_RAISES
 from bot.desk.overrides import route
 from bot.desk.ownership import Ownership, OwnershipError
 from bot.desk.presence import Presence
@@ -76,10 +77,12 @@ async def test_queued_tickets_go_round_robin_to_online_agents_within_capacity(
     tickets = [await open_ticket(f"psid-{n}", priority=50 + n) for n in range(5)]  # the last most urgent
     await presence.beat(ada.id)
     await presence.beat(bob.id)
+    counted = AUTO_ASSIGNED._value.get()
     async with bus.subscribe() as nudges:
         done = await assigner.round()
         seen = [nudges.get_nowait() for _ in range(nudges.qsize())]
     assert [d.ticket_id for d in done] == tickets[::-1][:4]  # capacity 2 each: the least urgent waits
+    assert AUTO_ASSIGNED._value.get() == counted + 4  # loom_desk_auto_assignments_total
     held = await owners(database)
     assert [held[t] for t in tickets[::-1]] == [ada.id, bob.id, ada.id, bob.id, None]
     assert {"kind": "queue"} in seen and {"kind": "conversation", "conversation_id": "psid-4"} in seen
@@ -210,10 +213,12 @@ async def test_a_first_response_breach_raises_priority_once_and_goes_first(
     late = await open_ticket("psid-late", priority=50)
     urgent = await open_ticket("psid-urgent", priority=70)
     await age(database, late, 6)  # first response is due after 5 minutes
+    raised = SLA_RAISES.labels("first_response")._value.get()
     await assigner.round()  # nobody online: only the raise
     assert await priority_of(database, late) == 75 and await priority_of(database, urgent) == 70
     await assigner.round()
     assert await priority_of(database, late) == 75  # once per breach
+    assert SLA_RAISES.labels("first_response")._value.get() == raised + 1
     [entry] = await audited(database, "sla_breached")
     assert entry.ticket_id == late and '"timer": "first response"' in entry.detail
     await presence.beat(people["ada"].id)

@@ -36,7 +36,6 @@ from bot.desk import (
 from bot.desk import metrics as desk_metrics
 from bot.desk.accounts import EDITOR, SignInError
 from bot.desk.assigner import Assigner
-from bot.desk.assignment_pages import beat, routing
 from bot.desk.config import DeskConfig, Network
 from bot.desk.health import register as add_readiness
 from bot.desk.live import TrackerWatcher
@@ -211,13 +210,17 @@ async def index(_: web.Request) -> web.StreamResponse:
 async def queue_page(request: web.Request) -> web.Response:
     """Waiting conversations by urgency, and work in progress."""
     waiting, working = await request.app[DESK].queue(request[AGENT])
-    return render(request, "queue.html", waiting=waiting, working=working, **await routing(request))
+    return render(
+        request, "queue.html", waiting=waiting, working=working, **await assignment_pages.routing(request)
+    )
 
 
 async def queue_fragment(request: web.Request) -> web.Response:
     """The queue tables alone, for live refresh."""
     waiting, working = await request.app[DESK].queue(request[AGENT])
-    return render(request, "_queue.html", waiting=waiting, working=working, **await routing(request))
+    return render(
+        request, "_queue.html", waiting=waiting, working=working, **await assignment_pages.routing(request)
+    )
 
 
 def _ticket_id(request: web.Request) -> int:
@@ -388,7 +391,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
     async with desk.bus.subscribe() as nudges:
         while not stopping.is_set():  # SIGTERM: end the stream; the page reconnects to a live replica
             if loop.time() >= next_beat:
-                await beat(desk, agent)
+                await assignment_pages.beat(desk, agent)
                 next_beat = loop.time() + beat_every
             try:
                 nudge = await asyncio.wait_for(nudges.get(), max(0.05, next_beat - loop.time()))

@@ -150,3 +150,14 @@ async def test_supervisors_pin_or_hold_a_queued_conversation(server, database, p
     finally:
         await sam.close()
         await ada.close()
+
+
+async def test_without_assignment_there_is_no_away_switch(config, database, people):
+    assert not config.assignment.enabled  # a desk.yml without `assignment:`
+    async with TestServer(create_app(config, database, database)) as plain:
+        ada = await client_for(plain, "ada")
+        try:
+            page = await (await ada.get("/queue")).text()
+            assert 'action="/logout"' in page and 'action="/presence"' not in page
+        finally:
+            await ada.close()

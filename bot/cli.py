@@ -179,7 +179,12 @@ def _agents_list(settings: Settings, args: argparse.Namespace) -> None:
 
     for agent in _with_database(settings, run):
         state = "active" if agent.active else "inactive"
-        print(f"{agent.username}\t{agent.role}\t{state}\t{agent.languages}\t{agent.display_name}")
+        capacity = "default" if agent.capacity is None else agent.capacity
+        channels = agent.channels or "all"
+        print(
+            f"{agent.username}\t{agent.role}\t{state}\t{agent.languages}\t{agent.display_name}\t"
+            f"channels {channels}\tcapacity {capacity}"
+        )
 
 
 def _agents_languages(settings: Settings, args: argparse.Namespace) -> None:
@@ -189,6 +194,37 @@ def _agents_languages(settings: Settings, args: argparse.Namespace) -> None:
     async def run(database: Database) -> str:
         agent = await Accounts(database, Lockout()).set_languages(args.username, args.languages)
         return f"{agent.username} now answers in {agent.languages}"
+
+    print(_with_database(settings, run))
+
+
+def _agents_capacity(settings: Settings, args: argparse.Namespace) -> None:
+    from bot.desk.accounts import Accounts
+    from bot.desk.config import Lockout
+
+    value = args.capacity.strip().lower()
+    if value != "default" and not value.isdigit():
+        sys.exit("bot: a capacity is a whole number of conversations, or `default` (desk.yml's)")
+    capacity = None if value == "default" else int(value)
+
+    async def run(database: Database) -> str:
+        agent = await Accounts(database, Lockout()).set_capacity(args.username, capacity)
+        if agent.capacity is None:
+            return f"{agent.username} takes desk.yml's number of conversations at once (supervisors: none)"
+        if agent.capacity == 0:
+            return f"{agent.username} is given no conversations automatically (claims by hand only)"
+        return f"{agent.username} is given up to {agent.capacity} conversations at once"
+
+    print(_with_database(settings, run))
+
+
+def _agents_channels(settings: Settings, args: argparse.Namespace) -> None:
+    from bot.desk.accounts import Accounts
+    from bot.desk.config import Lockout
+
+    async def run(database: Database) -> str:
+        agent = await Accounts(database, Lockout()).set_channels(args.username, args.channels)
+        return f"{agent.username} is given conversations from {agent.channels or 'every channel'}"
 
     print(_with_database(settings, run))
 
@@ -322,6 +358,16 @@ def build_parser() -> argparse.ArgumentParser:
     languages.add_argument("username")
     languages.add_argument("languages", help="ISO 639-1 codes, comma-separated: en,es")
     languages.set_defaults(handler=_agents_languages)
+    capacity = agents_commands.add_parser(
+        "capacity", help="how many conversations the desk assigns someone at once (0: none)"
+    )
+    capacity.add_argument("username")
+    capacity.add_argument("capacity", help="a number, or `default` for desk.yml's assignment.capacity")
+    capacity.set_defaults(handler=_agents_capacity)
+    channels = agents_commands.add_parser("channels", help="the channels the desk assigns someone")
+    channels.add_argument("username")
+    channels.add_argument("channels", help="messenger,instagram,twitter (comma-separated), or `all`")
+    channels.set_defaults(handler=_agents_channels)
     listing = agents_commands.add_parser("list", help="every account")
     listing.set_defaults(handler=_agents_list)
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, select
 
+from bot.desk.assignment import parse_channels
 from bot.desk.config import Lockout
 from bot.desk.passwords import dummy_hash, hash_password, needs_rehash, verify_password
 from bot.desk.throttle import SignInThrottle
@@ -116,6 +117,31 @@ class Accounts:
             audit.record(
                 session, "system", "languages_changed", username=agent.username, before=before, after=spoken
             )
+            return agent
+
+    async def set_capacity(self, username: str, capacity: int | None) -> Agent:
+        """How many conversations the assigner gives someone at once (None: desk.yml's; 0: none)."""
+        if capacity is not None and not 0 <= capacity <= 1000:
+            raise AccountError("a capacity is a number of conversations, 0 to 1000")
+        return await self._change(username, "capacity_changed", capacity=capacity)
+
+    async def set_channels(self, username: str, channels: str) -> Agent:
+        """The channels the assigner gives someone conversations from ("messenger,instagram"; "" or all)."""
+        try:
+            names = ",".join(parse_channels("" if channels.strip().lower() == "all" else channels))
+        except ValueError as err:
+            raise AccountError(str(err)) from err
+        return await self._change(username, "channels_changed", channels=names)
+
+    async def _change(self, username: str, action: str, **values: object) -> Agent:
+        async with self._db.sessions() as session, session.begin():
+            agent = await session.scalar(select(Agent).where(Agent.username == username.strip().lower()))
+            if agent is None:
+                raise AccountError(f"no account called {username!r}")
+            for name, value in values.items():
+                before = getattr(agent, name)
+                setattr(agent, name, value)
+                audit.record(session, "system", action, username=agent.username, before=before, after=value)
             return agent
 
     async def get(self, username: str) -> Agent | None:

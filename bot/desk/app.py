@@ -25,9 +25,17 @@ from aiohttp import web
 from bot.catalog.fetch import ImageFetchError, media_policy
 from bot.catalog.lookup_log import logos_by_photo
 from bot.conversations.rasa_api import DeliveryError
-from bot.desk import analytics_pages, canned, engagement_pages, monitoring_pages, review_pages
+from bot.desk import (
+    analytics_pages,
+    assignment_pages,
+    canned,
+    engagement_pages,
+    monitoring_pages,
+    review_pages,
+)
 from bot.desk import metrics as desk_metrics
 from bot.desk.accounts import EDITOR, SignInError
+from bot.desk.assigner import Assigner
 from bot.desk.config import DeskConfig, Network
 from bot.desk.health import register as add_readiness
 from bot.desk.live import TrackerWatcher
@@ -187,6 +195,7 @@ async def login(request: web.Request) -> web.StreamResponse:
 
 async def logout(request: web.Request) -> web.StreamResponse:
     """End the session."""
+    await request.app[DESK].presence.leave(request[AGENT].id)  # offline now: nothing more is assigned
     await request.app[DESK].accounts.sign_out(request.cookies.get(SESSION_COOKIE, ""))
     response = web.HTTPSeeOther("/login")
     del_cookie(response, request.app[CONFIG], SESSION_COOKIE)
@@ -201,13 +210,17 @@ async def index(_: web.Request) -> web.StreamResponse:
 async def queue_page(request: web.Request) -> web.Response:
     """Waiting conversations by urgency, and work in progress."""
     waiting, working = await request.app[DESK].queue(request[AGENT])
-    return render(request, "queue.html", waiting=waiting, working=working)
+    return render(
+        request, "queue.html", waiting=waiting, working=working, **await assignment_pages.routing(request)
+    )
 
 
 async def queue_fragment(request: web.Request) -> web.Response:
     """The queue tables alone, for live refresh."""
     waiting, working = await request.app[DESK].queue(request[AGENT])
-    return render(request, "_queue.html", waiting=waiting, working=working)
+    return render(
+        request, "_queue.html", waiting=waiting, working=working, **await assignment_pages.routing(request)
+    )
 
 
 def _ticket_id(request: web.Request) -> int:
@@ -319,7 +332,8 @@ def _action(work: Callable[[Desk, Agent, int, Any], Awaitable[Any]], done: str) 
             logger.info("desk: %s on ticket #%s refused: %s", request[AGENT].username, ticket_id, err)
             back = "/queue" if done == "claimed" else f"/tickets/{ticket_id}"  # the loser of a claim race
             raise redirect(request, back, str(err)) from None
-        target = "/queue" if done in ("released", "transferred", "resolved") else f"/tickets/{ticket_id}"
+        back_to_queue = ("released", "transferred", "resolved", "routed")
+        target = "/queue" if done in back_to_queue else f"/tickets/{ticket_id}"
         raise redirect(request, target, done_message(done, ticket_id))
 
     return handler
@@ -331,6 +345,7 @@ def done_message(done: str, ticket_id: int) -> str | None:
         "released": f"Ticket #{ticket_id} is back in the queue.",
         "transferred": f"Ticket #{ticket_id} transferred.",
         "resolved": f"Ticket #{ticket_id} resolved: the assistant has the conversation again.",
+        "routed": f"Ticket #{ticket_id}: who it goes to is set.",
     }.get(done)
 
 
@@ -353,6 +368,7 @@ ACTIONS: dict[str, Handler] = {
         "replied",
     ),
     "note": _action(lambda d, a, t, f: d.note(a, t, str(f.get("body", ""))), "noted"),
+    "route": _action(lambda d, a, t, f: d.route(a, t, str(f.get("route", ""))), "routed"),
 }
 
 
@@ -368,11 +384,17 @@ async def stream(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
     await response.prepare(request)
     await response.write(b"retry: 2000\n\n")
-    stopping = request.app[STOPPING]
+    stopping, loop = request.app[STOPPING], asyncio.get_running_loop()
+    # An open page is its agent's presence: the stream beats for it (bot/desk/presence.py).
+    beat_every = min(HEARTBEAT, desk.presence.beat_every)
+    next_beat = 0.0
     async with desk.bus.subscribe() as nudges:
         while not stopping.is_set():  # SIGTERM: end the stream; the page reconnects to a live replica
+            if loop.time() >= next_beat:
+                await assignment_pages.beat(desk, agent)
+                next_beat = loop.time() + beat_every
             try:
-                nudge = await asyncio.wait_for(nudges.get(), HEARTBEAT)
+                nudge = await asyncio.wait_for(nudges.get(), max(0.05, next_beat - loop.time()))
             except TimeoutError:
                 await response.write(b": keep-alive\n\n")
                 continue
@@ -420,12 +442,27 @@ def create_app(
     app[MEDIA] = MediaProxy(media_policy())  # the photo lookup's policy: bot/catalog/fetch.py
     app[X_SIGNER] = x_signer(x_credentials())  # the X channel's variables, read once
     watcher = TrackerWatcher(desk.transcripts, bus, config.poll_seconds, desk.on_tracker_event)
+    assigner = None
+    if config.assignment.enabled:
+        assigner = Assigner(
+            database,
+            desk.transcripts,
+            desk.presence,
+            bus,
+            config.assignment,
+            config.sla,
+            redis_url=config.settings.redis_url,
+        )
 
     async def lifecycle(_: web.Application) -> Any:
         await bus.start()
         await watcher.start()
         await desk.accounts.start()
+        if assigner is not None:
+            await assigner.start()
         yield
+        if assigner is not None:
+            await assigner.stop()
         await watcher.stop()
         await bus.stop()
         await desk.rasa.close()
@@ -464,6 +501,7 @@ def create_app(
     for name, handler in ACTIONS.items():
         app.router.add_post(rf"/tickets/{{ticket_id:\d+}}/{name}", handler)
     app.router.add_get("/stream", stream)
+    assignment_pages.register(app)
     app.router.add_get("/audit", audit_page)
     analytics_pages.register(app)
     engagement_pages.register(app)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -46,6 +47,60 @@ class Lockout:
 
 
 @dataclass(frozen=True)
+class Assignment:
+    """Automatic assignment (bot/desk/assignment.py).
+
+    Off unless desk.yml turns it on, so an upgrade never starts handing out conversations by surprise.
+    """
+
+    enabled: bool = False
+    capacity: int = 3  # active conversations per agent (an agent's own `bot agents capacity` wins)
+    presence_seconds: float = 60.0  # an agent whose page has not beaten for this long is offline
+    interval_seconds: float = 2.0  # how often the assigner looks at the queue
+    sla_bump: int = 25  # priority added when a ticket breaches an SLA timer (once per breach)
+    primary_language: str = "en"  # what a ticket without a language is (the assistant's trained one)
+    lease_seconds: float = 15.0  # one desk replica assigns; another takes over this long after it died
+
+    @classmethod
+    def from_yaml(cls, tuned: Any) -> Assignment:
+        """desk.yml's `assignment:` section; a ConfigError naming the key for anything that cannot work."""
+        if tuned is None:
+            return cls()
+        if not isinstance(tuned, dict):
+            raise ConfigError("desk.yml: assignment must be a mapping (enabled, capacity, ...)")
+        unknown = sorted(set(tuned) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ConfigError(f"desk.yml: assignment.{unknown[0]} is not a setting")
+        default, values = cls(), {}
+        for name, value in tuned.items():
+            expected = type(getattr(default, name))
+            if expected is bool:
+                ok = isinstance(value, bool)
+            elif expected is float:
+                ok = isinstance(value, int | float) and not isinstance(value, bool)
+            elif expected is int:
+                ok = isinstance(value, int) and not isinstance(value, bool)
+            else:
+                ok = isinstance(value, str) and bool(CODE.match(value))
+            if not ok:
+                raise ConfigError(f"desk.yml: assignment.{name} must be {_KINDS[expected]}, got {value!r}")
+            values[name] = float(value) if expected is float else value
+        made = cls(**values)
+        if made.capacity < 0 or made.sla_bump < 0:
+            raise ConfigError("desk.yml: assignment.capacity and assignment.sla_bump cannot be negative")
+        if made.presence_seconds < 5 or made.interval_seconds <= 0 or made.lease_seconds < 1:
+            raise ConfigError(
+                "desk.yml: assignment.presence_seconds must be at least 5, interval_seconds above 0 "
+                "and lease_seconds at least 1"
+            )
+        return made
+
+
+_KINDS = {bool: "true or false", float: "a number", int: "a whole number", str: "a language code (en)"}
+CODE = re.compile(r"^[a-z]{2,3}$")
+
+
+@dataclass(frozen=True)
 class DeskConfig:
     """Everything the desk process needs."""
 
@@ -67,6 +122,7 @@ class DeskConfig:
     metrics_token: str | None = None  # METRICS_TOKEN: GET /metrics wants it as a bearer (closed when unset)
     content_root: Path = ROOT  # data/nlu/*.yml, tests/nlu, models/: what the review pages write and read
     profile_expiry: ProfileExpiry = field(default_factory=ProfileExpiry)  # names and pictures (desk.yml)
+    assignment: Assignment = Assignment()  # automatic assignment (desk.yml `assignment:`)
 
     @property
     def https(self) -> bool:
@@ -112,6 +168,7 @@ class DeskConfig:
             metrics_token=metrics_token_from_env(env),
             content_root=Path(env.get("CONTENT_ROOT") or ROOT).resolve(),
             profile_expiry=ProfileExpiry(**(tuned.get("customer_profiles") or {})),
+            assignment=Assignment.from_yaml(tuned.get("assignment")),
         )
 
 

@@ -59,6 +59,17 @@ AGENT_REPLIES = Counter(
     ("result",),
     registry=REGISTRY,
 )
+AUTO_ASSIGNED = Counter(
+    f"{PREFIX}desk_auto_assignments",
+    "Queued conversations the assigner gave to an online agent (only the lease holder counts)",
+    registry=REGISTRY,
+)
+SLA_RAISES = Counter(
+    f"{PREFIX}desk_sla_breaches",
+    "SLA breaches that raised a ticket's priority, by timer (first_response, next_response)",
+    ("timer",),
+    registry=REGISTRY,
+)
 TICKETS = Gauge(
     f"{PREFIX}desk_tickets",
     "Handoff tickets waiting in the queue (open) or owned by a person (assigned), at scrape time",

@@ -130,6 +130,7 @@ class Ownership:
         async with self._db.sessions() as session, session.begin():
             ticket = await self._owned(session, ticket_id, agent)
             values = {"status": OPEN, "assignee_id": None, "external_owner": None, "claimed_at": None}
+            values["released_by"] = agent.id  # the assigner does not hand it straight back
             await self._move(session, ticket, values)
             audit.record(session, agent, "released", ticket_id)
             return Change(ticket_id, ticket.conversation_id, "queued")

@@ -15,10 +15,11 @@ from bot.conversations.rasa_api import DeliveryError, RasaClient
 from bot.conversations.tail import Transcripts
 from bot.customers.graph_profiles import GraphProfiles
 from bot.customers.profiles import CustomerProfiles, Profile
-from bot.desk import sla
+from bot.desk import overrides, sla
 from bot.desk.accounts import Accounts
 from bot.desk.config import DeskConfig
 from bot.desk.ownership import Change, NotFound, Ownership, OwnershipError, can_act, can_view, owner
+from bot.desk.presence import Presence
 from bot.desk.throttle import SignInThrottle
 from bot.handoff.escalation import EscalationConfig, frustration_trend
 from bot.handoff.tickets import ACTIVE, ASSIGNED, OPEN
@@ -111,6 +112,7 @@ class Desk:
         self.transcripts = Transcripts(trackers)
         self.rasa = RasaClient(config.rasa_url, config.rasa_token, config.desk_api_token)
         self.bus = bus
+        self.presence = Presence(database, config.assignment.presence_seconds)  # online, away (assigner)
         self.escalation = EscalationConfig.watch()  # the trend as escalation.yml weighs it, edits included
 
     async def _items(self, tickets: list[HandoffTicket], now: dt.datetime) -> list[QueueItem]:
@@ -236,6 +238,12 @@ class Desk:
     async def transfer(self, agent: Agent, ticket_id: int, to_agent_id: int) -> Change:
         """To another agent."""
         change = await self.ownership.transfer(ticket_id, agent, to_agent_id)
+        await self._announce(change)
+        return change
+
+    async def route(self, supervisor: Agent, ticket_id: int, choice: str) -> Change:
+        """A supervisor pins a queued ticket to an agent, holds it for a claim, or frees it again."""
+        change = await overrides.route(self.db, supervisor, ticket_id, choice)
         await self._announce(change)
         return change
 

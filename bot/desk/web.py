@@ -83,6 +83,8 @@ def render(request: web.Request, name: str, status: int = 200, **context: Any) -
             csrf=request.get(CSRF, ""),
             flash=flash,
             now=utcnow(),
+            here=request.path_qs,  # where a header form (the presence toggle) brings the agent back
+            assigning=request.app[CONFIG].assignment.enabled,  # the header's Online/Away switch then
             **context,
         )
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import DateTime, ForeignKey, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import DateTime, ForeignKey, Numeric, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -247,6 +247,15 @@ class HandoffTicket(Base):
     csat_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # The customer's language (ISO 639-1) when the ticket opened, for an agent who speaks it.
     language: Mapped[str | None] = mapped_column(String(16), index=True)
+    # Automatic assignment (bot/desk/assignment.py): a supervisor's pin (only this agent gets it) or
+    # hold (`manual_only`: claimed by hand only); who last released it (never handed straight back);
+    # SLA breaches already counted in `priority` (first response; the customer message whose next
+    # response was late), so each breach raises it once.
+    pinned_to: Mapped[int | None] = mapped_column()
+    manual_only: Mapped[bool] = mapped_column(default=False, server_default=false())
+    released_by: Mapped[int | None] = mapped_column()
+    first_breach_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    next_breach_for: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class Agent(Base):
@@ -265,6 +274,26 @@ class Agent(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     # The languages this person answers customers in: ISO 639-1 codes, comma-separated ("en,es").
     languages: Mapped[str] = mapped_column(String(200), default="en", server_default="en")
+    # Automatic assignment: set "away" in the desk's header; at most `capacity` active conversations
+    # (None: desk.yml's, and never for supervisors; 0: manual claims only); `channels` it may be given
+    # ("messenger,instagram"; empty: every channel).
+    away: Mapped[bool] = mapped_column(default=False, server_default=false())
+    capacity: Mapped[int | None] = mapped_column()
+    channels: Mapped[str] = mapped_column(String(200), default="", server_default="")
+
+
+class AgentPresence(Base):
+    """When an agent's desk page last beat, and when the assigner last gave them a conversation.
+
+    An open page beats through its live stream; round-robin gives the next conversation to the online
+    agent who has waited longest for one.
+    """
+
+    __tablename__ = "agent_presence"
+
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True)
+    seen_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_assigned_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class DeskSession(Base):

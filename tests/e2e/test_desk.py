@@ -2,7 +2,8 @@
 
 A Messenger customer asks for a person; an agent signs in, sees the conversation in the queue, claims
 it, sees the customer's next message appear live, replies (the reply reaches the fake Send API),
-resolves, and the assistant answers the customer's next message again.
+resolves, and the assistant answers the customer's next message again. An agent whose page is open
+is given a newly escalated conversation by the assigner, without claiming it.
 """
 
 from __future__ import annotations
@@ -39,15 +40,21 @@ PASSWORD = "desk test password"
 SCREENSHOTS = ROOT / "results" / "screenshots"
 
 
-def add_agent(stack: Stack, role: str = "agent") -> str:
-    """A fresh desk account in the stack's database; its username."""
+def add_agent(stack: Stack, role: str = "agent", assigned: int = 0) -> str:
+    """A fresh desk account in the stack's database; its username.
+
+    `assigned`: how many conversations the desk assigns them by itself (bot/desk/assigner.py). 0 by
+    default: these tests' people claim by hand, and an open page must not take their customers first.
+    """
     username = f"{role}{uuid.uuid4().hex[:8]}"
     settings = Settings.from_env({k: v for k, v in stack.env.items() if v})
 
     async def create() -> None:
         database = Database(settings.database_url)
         try:
-            await Accounts(database, Lockout()).add(username, username.title(), PASSWORD, role)
+            accounts = Accounts(database, Lockout())
+            await accounts.add(username, username.title(), PASSWORD, role)
+            await accounts.set_capacity(username, assigned)
         finally:
             await database.close()
 
@@ -166,6 +173,36 @@ def test_an_agent_takes_a_conversation_over_and_hands_it_back(default_stack):
     customer_says(stack, "messenger", user, text="where is my order 104523?")
     final = wait_for_replies(stack, "messenger", user, len(after) + 1)
     assert "104523" in texts(final)[-1] and "Royal Mail" in texts(final)[-1]
+
+
+def test_an_online_agent_is_given_a_new_conversation_without_claiming_it(default_stack):
+    stack = default_stack
+    # Room for whatever earlier tests left in the queue too: they are the more urgent (they waited longer).
+    username = add_agent(stack, assigned=1000)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1280, "height": 820})
+        try:
+            sign_in(page, stack, username)
+            expect(page.locator("#presence")).to_have_text("Online")
+            expect(page.locator("body")).to_have_attribute("data-live", "connected")  # the page beats
+            page.evaluate("window.__same_page = true")
+            user = escalated_customer(stack)
+            mine = page.locator("#working tr.ticket", has_text=name_of(user))
+            expect(mine).to_contain_text("(you)", timeout=20_000)
+            assert page.evaluate("window.__same_page") is True  # pushed live, not reloaded
+            expect(page.locator("#waiting tr.ticket", has_text=name_of(user))).to_have_count(0)
+            page.screenshot(path=str(SCREENSHOTS / "desk-auto-assigned.png"), full_page=True)
+            mine.locator("a").first.click()  # theirs to answer: the reply box is there, no claim needed
+            expect(page.locator("textarea[name=text]")).to_be_visible()
+            page.click("form.presence button")
+            expect(page.locator("#presence")).to_have_text("Away")
+        finally:
+            browser.close()
+            signed_in = desk_session(stack, username)  # signing out: offline at once, for the next tests
+            page_html = signed_in.get(f"{stack.desk_url}/queue", timeout=30).text
+            csrf = re.search(r'name="csrf" value="([^"]+)"', page_html).group(1)
+            signed_in.post(f"{stack.desk_url}/logout", data={"csrf": csrf}, timeout=30)
 
 
 def desk_session(stack: Stack, username: str) -> requests.Session:

@@ -25,7 +25,7 @@ from aiohttp import web
 from bot.catalog.fetch import ImageFetchError, media_policy
 from bot.catalog.lookup_log import logos_by_photo
 from bot.conversations.rasa_api import DeliveryError
-from bot.desk import analytics_pages, canned, engagement_pages, monitoring_pages, review_pages
+from bot.desk import analytics_pages, assist_pages, canned, engagement_pages, monitoring_pages, review_pages
 from bot.desk import metrics as desk_metrics
 from bot.desk.accounts import EDITOR, SignInError
 from bot.desk.config import DeskConfig, Network
@@ -226,6 +226,7 @@ async def _view(request: web.Request) -> dict[str, Any]:
     media = {url: n for n, url in enumerate(media_urls(view.lines))}  # templates show /media/<ticket>/<n>
     return {
         "view": view,
+        "assist": await assist_pages.panel(request, view, responses),
         "canned": responses,
         "agents": agents,
         "client_id": uuid.uuid4().hex,
@@ -465,6 +466,7 @@ def create_app(
         app.router.add_post(rf"/tickets/{{ticket_id:\d+}}/{name}", handler)
     app.router.add_get("/stream", stream)
     app.router.add_get("/audit", audit_page)
+    assist_pages.register(app)
     analytics_pages.register(app)
     engagement_pages.register(app)
     review_pages.register(app)

@@ -37,6 +37,7 @@ EARLIER_TOPIC = 60
 EARLIER_STEP = 10
 EARLIER_FLOOR = 20
 ORDER_IN_QUESTION = 30
+OTHER_ORDER = -50
 ALREADY_SAID = -25
 MOMENT_POINTS = {FIRST_REPLY: 90, AFTER_REPLY: 40, NO_ORDER: 110}
 
@@ -89,7 +90,8 @@ def rank(
     Points, added up:
     - it answers the customer's latest topic (their last intent that is a question, not "thanks" or
       "a person please"): 100; a topic raised earlier: 60, 10 less for each newer topic, at least 20;
-    - it is about the order in question (the one mentioned last): 30;
+    - it is about the order in question (the one mentioned last): 30; about another of their orders
+      while one is in question: -50 (the customer has said which order they mean);
     - the bot already sent that answer: -25 (the customer has read it; it stays useful to repeat);
     - a canned response's moment: 90 before the agent has written anything (`first_reply`), 40 once
       they have (`after_reply`), 110 when the topic needs an order and none is known (`no_order`).
@@ -110,6 +112,9 @@ def rank(
             if order.id == facts.order_id:
                 points += ORDER_IN_QUESTION
                 why.append(f"order #{order.id} is the one in question")
+            elif facts.order_id is not None:
+                points += OTHER_ORDER
+                why.append(f"#{facts.order_id} is the order in question")
             if reply.key in facts.bot_said:
                 points += ALREADY_SAID
                 why.append("the bot already said this")

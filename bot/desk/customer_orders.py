@@ -19,7 +19,7 @@ from sqlalchemy.orm import selectinload
 from bot.shop.const import RETURN_WINDOW_DAYS
 from bot.shop.formatting import money
 from bot.shop.order_access import Identity
-from bot.shop.orders import OrderStatus, OrderSummary, return_reply
+from bot.shop.orders import OrderStatus, OrderSummary, RefundStatus, return_reply
 from bot.storage.db import Database
 from bot.storage.models import CustomerIdentity, Order, OrderItem, ProductVariant
 
@@ -41,6 +41,15 @@ class ShownOrder:
     def total(self) -> str:
         """£45.00."""
         return money(self.order.total, self.order.currency)
+
+    @property
+    def refund(self) -> str | None:
+        """The refund in a few words (Refund issued (£45.00)); None when there is none."""
+        order = self.order
+        if order.refund_status == RefundStatus.NONE:
+            return None
+        amount = money(order.refund_amount or order.total, order.currency)
+        return f"Refund {order.refund_status} ({amount})"
 
     @property
     def tracking_link(self) -> str | None:

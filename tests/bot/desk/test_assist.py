@@ -214,3 +214,15 @@ def test_the_domain_responses_are_read_without_channel_variants(tmp_path):
         "  utter_b:\n    - image: 'x.png'\n"
     )
     assert bot_responses.parse(domain) == {"a": "for all"}
+
+
+def test_an_orders_state_reads_in_a_few_words():
+    refunded = order(105678, "cancelled", refund_status="issued", refund_amount=Decimal("12.50"))
+    tracked = order(104523, "shipped", tracking_url="https://track.example/RM1")
+    hostile = order(104524, "shipped", tracking_url="javascript:alert(1)")
+    [a, b, c], _ = select_orders(
+        [105678, 104523, 104524], [], [], {o.id: o for o in (refunded, tracked, hostile)}
+    )
+    assert (c.refund, c.total, c.tracking_link) == ("Refund issued (£12.50)", "£45.00", None)
+    assert b.refund is None and b.tracking_link == "https://track.example/RM1"
+    assert a.tracking_link is None  # never a link that is not a web address

@@ -182,7 +182,12 @@ def test_agent_assist_a_suggested_reply_used(default_stack):
     )
     customer_says(stack, "messenger", user, text="where is my order 104523?")
     assert "Royal Mail" in texts(wait_for_replies(stack, "messenger", user, 1))[0]
-    customer_says(stack, "messenger", user, text="it's late again, can i talk to a real person please")
+    customer_says(
+        stack,
+        "messenger",
+        user,
+        text="this is ridiculous, it's late AGAIN. can i talk to a real person please",
+    )
     assert "ticket #" in texts(wait_for_replies(stack, "messenger", user, 2))[1]
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
@@ -209,6 +214,10 @@ def test_agent_assist_a_suggested_reply_used(default_stack):
             before = len(replies(stack, "messenger", user))
             page.click(".reply button[type=submit]")
             expect(page.locator(".line.agent").last).to_contain_text("104523", timeout=20_000)
+            # A one-click action: the return link for the delivered order lands in the reply box.
+            page.locator(".orders .order", has_text="#112930").locator("button.start-return").click()
+            expect(page.locator(".flash")).to_contain_text("Return started for order #112930")
+            expect(page.locator("textarea[name=text]")).to_have_value(re.compile(r"returns\?order=112930"))
         finally:
             browser.close()
     sent = wait_for_replies(stack, "messenger", user, before + 1)

@@ -30,6 +30,7 @@ DONE = {
     "return_how": "Return started for order #{order}.",
 }
 TELL = " The customer has not been told yet: the message for them is in the reply box, check it and send it."
+TELL_OWNER = " The customer has not been told yet: ask the agent who owns the ticket to tell them."
 
 
 async def panel(request: web.Request, view: ConversationView, canned: Sequence[tuple[Canned, str]]) -> Panel:
@@ -49,11 +50,11 @@ def _ids(request: web.Request) -> tuple[int, int]:
 
 
 def _message(outcome: Outcome) -> str:
-    order = outcome.order.id
+    order, tell = outcome.order.id, TELL if outcome.by_owner else TELL_OWNER
     if outcome.reply.key in DONE:
-        return DONE[outcome.reply.key].format(order=order) + TELL
+        return DONE[outcome.reply.key].format(order=order) + tell
     why = outcome.reply.key.replace("_", " ")
-    return f"Nothing changed on order #{order} ({why})." + TELL
+    return f"Nothing changed on order #{order} ({why})." + tell
 
 
 def _order_action(name: str) -> Any:

@@ -40,6 +40,7 @@ class Outcome:
     done: bool
     order: OrderSummary
     reply: Reply  # the bot's response for this outcome, with the order's values
+    by_owner: bool = True  # False: a supervisor acted on another agent's ticket (no reply box of theirs)
 
     @property
     def draft(self) -> str:
@@ -80,15 +81,16 @@ class OrderActions:
         """Cancel the order if it has not shipped (the agent confirmed first)."""
         if not confirmed:
             raise OwnershipError(f"confirm the cancellation of order #{order_id} first")
-        await self._allowed(agent, ticket_id, order_id)
+        ticket, _ = await self._allowed(agent, ticket_id, order_id)
+        owner = ticket.assignee_id == agent.id
         cancelled = await self.shop.cancel(order_id)
         if cancelled is not None:
-            outcome = Outcome(True, cancelled, cancel_done_reply(cancelled))
+            outcome = Outcome(True, cancelled, cancel_done_reply(cancelled), owner)
         else:  # shipped or cancelled meanwhile: the same conditional UPDATE the bot relies on said no
             order = await self.shop.get(order_id)
             if order is None:
                 raise OwnershipError(f"order #{order_id} no longer exists")
-            outcome = Outcome(False, order, cancel_reply(order))
+            outcome = Outcome(False, order, cancel_reply(order), owner)
         await self._audit(
             agent, ticket_id, "order_cancelled" if outcome.done else "order_cancel_refused", outcome
         )
@@ -105,9 +107,9 @@ class OrderActions:
         self, agent: Agent, ticket_id: int, order_id: int, now: dt.datetime | None = None
     ) -> Outcome:
         """Start a return if the order was delivered within the return window."""
-        _, shown = await self._allowed(agent, ticket_id, order_id)
+        ticket, shown = await self._allowed(agent, ticket_id, order_id)
         reply = return_reply(shown.order, now or utcnow())
-        outcome = Outcome(reply.key == "return_how", shown.order, reply)
+        outcome = Outcome(reply.key == "return_how", shown.order, reply, ticket.assignee_id == agent.id)
         await self._audit(agent, ticket_id, "return_started" if outcome.done else "return_refused", outcome)
         logger.info(
             "desk: %s return order %s on ticket #%s: %s", agent.username, order_id, ticket_id, reply.key

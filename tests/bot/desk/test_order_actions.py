@@ -167,10 +167,12 @@ async def test_an_order_verified_in_the_conversation_can_be_changed_and_a_delive
     await store_event("sim-jordan", {"event": "slot", "name": "verified_orders", "value": ["101010"]})
     done = await OrderActions(assist).cancel(people["sam"], ticket_id, 101010, confirmed=True)  # a supervisor
     assert done.done and (await OrderService(database).get(101010)).status == "cancelled"
+    assert not done.by_owner  # Sam's reply box has no place in Ada's conversation: the page says so
 
     amy = await claimed("sim-amy")
     started = await OrderActions(assist).start_return(people["ada"], amy, 112930)
-    assert started.done and started.reply.values["returns_url"].endswith("order=112930")
+    assert started.done and started.by_owner
+    assert started.reply.values["returns_url"].endswith("order=112930")
     assert await audit_rows(database, amy) == [
         ("ada", "return_started", {"order_id": 112930, "outcome": "return_how"})
     ]

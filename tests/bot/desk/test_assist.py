@@ -6,6 +6,8 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from bot.desk import bot_responses
 from bot.desk.assist import Facts, mood, read_facts, summarize
 from bot.desk.canned import Canned
@@ -226,3 +228,19 @@ def test_an_orders_state_reads_in_a_few_words():
     assert (c.refund, c.total, c.tracking_link) == ("Refund issued (£12.50)", "£45.00", None)
     assert b.refund is None and b.tracking_link == "https://track.example/RM1"
     assert a.tracking_link is None  # never a link that is not a web address
+
+
+def test_canned_responses_say_when_they_are_suggested(tmp_path):
+    from bot.desk.canned import CannedError, parse
+
+    good = tmp_path / "good.yml"
+    good.write_text(
+        "- {id: a, title: A, text: hi, when: [first_reply, refund_status]}\n- {id: b, title: B, text: x}\n"
+    )
+    assert [c.when for c in parse(good)] == [("first_reply", "refund_status"), ()]
+    bad = tmp_path / "bad.yml"
+    bad.write_text("- {id: a, title: A, text: hi, when: first_reply}\n")
+    with pytest.raises(CannedError, match="entry 1: `when` must be a list"):
+        parse(bad)
+    shipped = {c.id: c.when for c in parse()}  # the repository's file
+    assert shipped["greeting"] == ("first_reply",) and shipped["need_order_number"] == ("no_order",)

@@ -10,7 +10,7 @@ import pytest
 
 from bot.desk import bot_responses
 from bot.desk.assist import Facts, mood, read_facts, summarize
-from bot.desk.canned import Canned
+from bot.desk.canned import Canned, CannedError, parse
 from bot.desk.customer_orders import select_orders
 from bot.desk.suggestions import rank
 from bot.shop.orders import OrderSummary
@@ -231,8 +231,6 @@ def test_an_orders_state_reads_in_a_few_words():
 
 
 def test_canned_responses_say_when_they_are_suggested(tmp_path):
-    from bot.desk.canned import CannedError, parse
-
     good = tmp_path / "good.yml"
     good.write_text(
         "- {id: a, title: A, text: hi, when: [first_reply, refund_status]}\n- {id: b, title: B, text: x}\n"

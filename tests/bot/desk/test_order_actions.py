@@ -26,7 +26,7 @@ from bot.desk.order_actions import OrderActions
 from bot.desk.ownership import NotFound, Ownership, OwnershipError
 from bot.shop.orders import OrderService
 from bot.storage.db import create_sync_engine
-from bot.storage.models import AuditEntry
+from bot.storage.models import AuditEntry, HandoffTicket
 from bot.storage.seed import seed
 
 from .conftest import client_for, csrf_of
@@ -107,9 +107,7 @@ async def test_the_panel_shows_the_conversations_orders_and_ranks_the_order_stat
     )
 
 
-async def assist_ticket(assist: AgentAssist, ticket_id: int):
-    from bot.storage.models import HandoffTicket
-
+async def assist_ticket(assist: AgentAssist, ticket_id: int) -> HandoffTicket:
     async with assist.db.sessions() as session:
         return await session.get(HandoffTicket, ticket_id)
 

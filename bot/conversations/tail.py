@@ -89,6 +89,16 @@ class Transcripts:
         lines = [to_line(row.id, json.loads(row.data)) for row in await self.rows(query)]
         return [line for line in lines if line is not None]
 
+    async def events(self, conversation_id: str, types: Sequence[str]) -> list[dict[str, Any]]:
+        """A conversation's events of these types, oldest first, as Rasa's JSON (unreadable ones left out)."""
+        query = (
+            select(EVENTS.c.id, EVENTS.c.data)
+            .where(EVENTS.c.sender_id == conversation_id, EVENTS.c.type_name.in_(types))
+            .order_by(EVENTS.c.id)
+        )
+        parsed = [_parse(row.id, row.data) for row in await self.rows(query)]
+        return [event for event in parsed if event is not None]
+
     async def last_customer_times(self, conversation_ids: list[str]) -> dict[str, float]:
         """When each conversation's customer last wrote (POSIX seconds)."""
         if not conversation_ids:

@@ -28,6 +28,7 @@ from bot.conversations.rasa_api import DeliveryError
 from bot.desk import (
     analytics_pages,
     assignment_pages,
+    assist_pages,
     canned,
     engagement_pages,
     monitoring_pages,
@@ -239,6 +240,7 @@ async def _view(request: web.Request) -> dict[str, Any]:
     media = {url: n for n, url in enumerate(media_urls(view.lines))}  # templates show /media/<ticket>/<n>
     return {
         "view": view,
+        "assist": await assist_pages.panel(request, view, responses),
         "canned": responses,
         "agents": agents,
         "client_id": uuid.uuid4().hex,
@@ -503,6 +505,7 @@ def create_app(
     app.router.add_get("/stream", stream)
     assignment_pages.register(app)
     app.router.add_get("/audit", audit_page)
+    assist_pages.register(app)
     analytics_pages.register(app)
     engagement_pages.register(app)
     review_pages.register(app)

@@ -23,11 +23,16 @@ class CannedError(ValueError):
 
 @dataclass(frozen=True)
 class Canned:
-    """One canned response; `{customer}` and `{agent}` are filled in when shown."""
+    """One canned response; `{customer}` and `{agent}` are filled in when shown.
+
+    `when` (optional) says when agent assist suggests it: intents it answers, or the moments
+    `first_reply`, `after_reply`, `no_order` (bot/desk/suggestions.py ranks them).
+    """
 
     id: str
     title: str
     text: str
+    when: tuple[str, ...] = ()
 
     def filled(self, customer: str, agent: str) -> str:
         """The text with names filled in (other braces are left as they are)."""
@@ -45,7 +50,10 @@ def parse(path: Path = CANNED_YML) -> list[Canned]:
             isinstance(entry.get(k), str) for k in ("id", "title", "text")
         ):
             raise CannedError(f"{path}: entry {number} needs id, title and text")
-        canned.append(Canned(entry["id"], entry["title"], entry["text"]))
+        when = entry.get("when", [])
+        if not isinstance(when, list) or not all(isinstance(w, str) for w in when):
+            raise CannedError(f"{path}: entry {number}: `when` must be a list of intents or moments")
+        canned.append(Canned(entry["id"], entry["title"], entry["text"], tuple(when)))
     if len({c.id for c in canned}) != len(canned):
         raise CannedError(f"{path}: ids must be unique")
     return canned

@@ -205,6 +205,62 @@ def test_an_online_agent_is_given_a_new_conversation_without_claiming_it(default
             signed_in.post(f"{stack.desk_url}/logout", data={"csrf": csrf}, timeout=30)
 
 
+def test_agent_assist_a_suggested_reply_used(default_stack):
+    """The agent sees the summary, the customer's orders and suggestions, and sends one as it is."""
+    stack = default_stack
+    username = add_agent(stack)
+    user = link(stack, "messenger", new_user(), AMY)  # Amy: 104523 shipped with Royal Mail, 112930 delivered
+    first, last = name_of(user).split(" ")
+    sim(
+        stack,
+        "POST",
+        "/_sim/profile",
+        json={"platform": "messenger", "user_id": user, "first_name": first, "last_name": last},
+    )
+    customer_says(stack, "messenger", user, text="where is my order 104523?")
+    assert "Royal Mail" in texts(wait_for_replies(stack, "messenger", user, 1))[0]
+    customer_says(
+        stack,
+        "messenger",
+        user,
+        text="this is ridiculous, it's late AGAIN. can i talk to a real person please",
+    )
+    assert "ticket #" in texts(wait_for_replies(stack, "messenger", user, 2))[1]
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        try:
+            sign_in(page, stack, username)
+            page.locator("#waiting tr.ticket", has_text=name_of(user)).locator("button.claim").click()
+            expect(page.locator(".transcript h1")).to_contain_text(name_of(user))
+            summary = page.locator("#assist-summary")
+            expect(summary).to_contain_text("Wants: to know where order #104523")
+            expect(summary).to_contain_text("customer asked for a person")
+            orders = page.locator(".orders .order")
+            expect(orders.first).to_contain_text("#104523")
+            expect(orders.first).to_contain_text("Royal Mail")
+            expect(page.locator(".orders")).to_contain_text("#112930")  # Amy's other order, linked
+            suggestion = page.locator("button.suggestion").first
+            expect(suggestion).to_have_text("Order #104523: status")
+            suggested = suggestion.get_attribute("data-text")
+            assert suggested and "104523" in suggested and "Royal Mail" in suggested
+            suggestion.click()
+            expect(page.locator("textarea[name=text]")).to_have_value(suggested)
+            page.screenshot(path=str(SCREENSHOTS / "agent-assist.png"), full_page=True)
+            before = len(replies(stack, "messenger", user))
+            page.click(".reply button[type=submit]")
+            expect(page.locator(".line.agent").last).to_contain_text("104523", timeout=20_000)
+            # A one-click action: the return link for the delivered order lands in the reply box.
+            page.locator(".orders .order", has_text="#112930").locator("button.start-return").click()
+            expect(page.locator(".flash")).to_contain_text("Return started for order #112930")
+            expect(page.locator("textarea[name=text]")).to_have_value(re.compile(r"returns\?order=112930"))
+        finally:
+            browser.close()
+    sent = wait_for_replies(stack, "messenger", user, before + 1)
+    assert texts(sent)[before:] == [suggested]  # exactly the suggestion, once
+
+
 def desk_session(stack: Stack, username: str) -> requests.Session:
     """A signed-in HTTP session (for the checks that need no browser)."""
     session = requests.Session()
@@ -264,6 +320,6 @@ def test_messages_that_arrive_while_the_desk_is_down_are_there_when_it_is_back(p
 
 @pytest.fixture(autouse=True, scope="module")
 def _clean_screenshots() -> None:
-    for pattern in ("desk-*.png", "customer-*.png"):
+    for pattern in ("desk-*.png", "customer-*.png", "agent-*.png"):
         for old in SCREENSHOTS.glob(pattern) if SCREENSHOTS.exists() else []:
             Path(old).unlink()

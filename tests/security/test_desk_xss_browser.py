@@ -171,6 +171,20 @@ async def seed(database: Database, hosts: Hosts) -> dict[str, int]:
             {"summary": f"Asked about: complain. Messages: 1.\n- [negative -0.70] {HOSTILE}"},
             [user_event(HOSTILE)],
         ),
+        # Agent assist: a product the NLU read out of the message, and the name in a suggested reply.
+        "assist": (
+            {"customer_name": HOSTILE},
+            [
+                {
+                    **user_event(f"is the {HOSTILE} in stock"),
+                    "parse_data": {
+                        "intent": {"name": "product_availability", "confidence": 0.9},
+                        "entities": [{"entity": "product", "value": HOSTILE}],
+                        "sentiment": {"label": "negative", "score": -0.7},
+                    },
+                }
+            ],
+        ),
     }
     tickets: dict[str, int] = {}
     for name, (ticket_fields, events) in conversations.items():
@@ -410,6 +424,18 @@ async def test_handoff_summary(world, visit):
     seen = await visit(world.agent)
     await seen.page.goto(f"{world.desk}/tickets/{world.tickets['summary']}")
     await assert_inert(seen, world, "pre.summary")
+
+
+async def test_agent_assist(world, visit):
+    seen = await visit(world.agent)
+    await seen.page.goto(f"{world.desk}/tickets/{world.tickets['assist']}")
+    await seen.page.click("button.claim")
+    await assert_inert(seen, world, ".assist-summary .products")
+    await expect(seen.page.locator(".assist-summary .product")).to_have_text(HOSTILE)
+    await seen.page.click("button.suggestion", timeout=5_000)  # "Introduce yourself", with their name
+    value = await seen.page.locator("textarea[name=text]").input_value()
+    assert value.startswith(f"Hi {HOSTILE}, I'm Agent")  # text in the box, never markup on the page
+    await assert_inert(seen, world, ".assist-summary .products")
 
 
 async def test_moderation_page(world, visit):

@@ -39,6 +39,16 @@ function wireCanned(root) {
   }
 }
 
+function wireSuggestions(root) {
+  // Agent assist: a suggested reply goes into the reply box as text (never HTML), to edit before sending.
+  for (const button of root.querySelectorAll("button.suggestion[data-text]")) {
+    button.addEventListener("click", () => {
+      const area = button.closest("form").querySelector("textarea[name=text]");
+      if (area) { area.value = button.dataset.text; area.focus(); }
+    });
+  }
+}
+
 function keepDrafts(container, html) {
   // Pages with many reply boxes (engagement): each draft goes back to the box of the same item.
   const drafts = new Map();
@@ -84,6 +94,7 @@ function live(container) {
       if (response.ok) {
         keepDraft(container, await response.text());
         wireCanned(container);
+        wireSuggestions(container);
         tick();
         scrollToEnd(container);
         document.body.dataset.refreshed = String(Date.now());
@@ -101,6 +112,7 @@ function live(container) {
 
 document.addEventListener("DOMContentLoaded", () => {
   wireCanned(document);
+  wireSuggestions(document);
   tick();
   setInterval(tick, 1000);
   const container = document.querySelector("[data-live]");

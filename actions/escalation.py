@@ -14,7 +14,8 @@ from actions.customers import customer_name
 from actions.replies import say
 from actions.services import services
 from bot.handoff import escalation
-from bot.handoff.escalation import LANGUAGE_REASON, priority, summary, turns_since_handoff
+from bot.handoff.escalation import LANGUAGE_REASON, priority
+from bot.handoff.summary import at_handoff
 from bot.language.detection import from_parse
 
 ACTION_LISTEN = "action_listen"
@@ -60,7 +61,6 @@ class ActionHandoff(ServiceAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
         config = services().escalation
-        turns = turns_since_handoff(tracker.events)
         reason = tracker.get_slot("escalation_reason") or "customer_request"
         trend = float(tracker.get_slot("sentiment_trend") or 0.0)
         vip = config.is_vip(identities(tracker))
@@ -71,7 +71,7 @@ class ActionHandoff(ServiceAction):
             reason=reason,
             sentiment_trend=trend,
             priority=priority(reason, trend, vip),
-            summary=summary(turns),
+            summary=at_handoff(tracker.events, config.alpha),
             customer_name=await customer_name(tracker),
             language=language.code if language else None,
         )

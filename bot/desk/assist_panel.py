@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 
 from bot.conversations.tail import Transcripts
 from bot.desk import bot_responses
-from bot.desk.assist import Facts, read_facts, summarize
 from bot.desk.canned import Canned
 from bot.desk.customer_orders import CustomerOrders, ShownOrder
 from bot.desk.suggestions import Suggestion, rank
+from bot.handoff.summary import Facts, read_facts, summarize
 from bot.shop.order_access import Identity
 from bot.shop.orders import OrderStatus, Reply, cancel_done_reply, cancel_reply, return_reply
 from bot.storage.db import Database

@@ -10,8 +10,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.desk import bot_responses
-from bot.desk.assist import NOT_TOPICS, Facts
 from bot.desk.canned import Canned
+from bot.handoff.summary import NOT_TOPICS, Facts
 from bot.shop.orders import OrderSummary, Reply, cancel_reply, refund_reply, return_reply, status_reply
 
 MAX_SHOWN = 6

@@ -238,11 +238,3 @@ PRIORITY = {
 def priority(reason: str, trend: float, vip: bool) -> int:
     """Queue priority of a ticket: the reason first, then how frustrated, VIPs up."""
     return PRIORITY.get(reason, 20) + round(max(0.0, -trend) * 20) + (25 if vip else 0)
-
-
-def summary(turns: Sequence[Turn], limit: int = 5) -> str:
-    """What an agent reads first: the intents asked about and the customer's last messages."""
-    asked = sorted({t.intent for t in turns if t.intent not in NOT_QUESTIONS})
-    lines = [f"Asked about: {', '.join(asked) or 'nothing specific'}. Messages: {len(turns)}."]
-    lines += [f"- [{t.label} {t.score:+.2f}] {t.text}" for t in turns[-limit:]]
-    return "\n".join(lines)

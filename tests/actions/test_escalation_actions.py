@@ -7,7 +7,8 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import ActionExecuted, ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.escalation import ActionFlagAbuse, ActionHandoff, ActionUpdateSentiment, turns_since_handoff
+from actions.escalation import ActionFlagAbuse, ActionHandoff, ActionUpdateSentiment
+from bot.handoff.escalation import turns_since_handoff
 
 from .conftest import texts
 

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from bot.desk import bot_responses
-from bot.desk.assist import Facts, mood, read_facts, summarize
 from bot.desk.canned import Canned, CannedError, parse
 from bot.desk.customer_orders import select_orders
 from bot.desk.suggestions import rank
+from bot.handoff.summary import Facts, at_handoff, mood, read_facts, summarize
 from bot.shop.orders import OrderSummary
 
 NOW = dt.datetime(2026, 12, 6, 12, 0, tzinfo=dt.timezone.utc)
@@ -66,6 +66,19 @@ def test_the_summary_says_what_the_customer_wants_what_the_bot_did_and_the_mood(
         "Wants: to cancel order #104523 (Linen shirt (white, M)). "
         "Bot: offered cancellation; customer asked for a person. Mood: frustrated, getting worse."
     )
+
+
+def test_the_tickets_summary_at_handoff_states_the_facts_then_the_last_messages_and_their_mood():
+    """What the escalation action stores on the ticket (actions/escalation.py), before its own events."""
+    lines = at_handoff(CANCEL_CHAT[:-2]).splitlines()
+    assert lines == [
+        "Wants: to cancel order #104523. "
+        "Bot: offered cancellation; customer asked for a person. Mood: frustrated, getting worse.",
+        "- [neutral +0.10] hi",  # the last messages, as the customer wrote them
+        "- [negative -0.20] please cancel my order 104523",
+        "- [negative -0.70] this is taking forever, get me a human",
+    ]
+    assert at_handoff(CANCEL_CHAT[:-2], limit=1).splitlines()[1:] == [lines[-1]]
 
 
 def test_the_order_in_question_is_the_one_mentioned_last_and_products_are_kept():

@@ -10,7 +10,6 @@ from bot.handoff.escalation import (
     decide,
     frustration_trend,
     priority,
-    summary,
 )
 
 CONFIG = EscalationConfig.load()
@@ -97,11 +96,9 @@ def test_a_vip_message_the_model_calls_neutral_is_not_a_complaint():
     assert decide([leaning], CONFIG, vip=True).reason is None
 
 
-def test_priority_and_summary():
+def test_priority():
     assert priority("high_stakes_safety", -0.8, vip=False) > priority("customer_request", 0.0, vip=False)
     assert priority("customer_request", 0.0, vip=True) > priority("customer_request", 0.0, vip=False)
-    text = summary([Turn("refund_status", -0.7, "negative", text="still no refund"), neutral("greet")])
-    assert "refund_status" in text and "[negative -0.70] still no refund" in text
 
 
 @pytest.mark.parametrize(

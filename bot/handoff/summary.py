@@ -1,8 +1,9 @@
-"""Agent assist: what a conversation is about, read from its stored Rasa events, and its summary.
+"""What a conversation is about, read from its Rasa events, and its summary for a person.
 
-The ticket's stored summary is written once, at handoff, by the escalation action. An agent needs it
-as it is now: the customer may have given an order number or calmed down since. So the desk reads the
-conversation's events every time it shows it and states the facts in three short sentences:
+The escalation action stores one on the ticket at handoff (`at_handoff`: the summary, then the
+customer's last messages with their mood). An agent needs it as it is now too: the customer may have
+given an order number or calmed down since. So the desk's agent assist (bot/desk/assist_panel.py)
+reads the conversation's events every time it shows it. Both state the facts in three short sentences:
 
     Wants: cancel order #104523 (Linen shirt). Bot: offered cancellation; customer asked for a person.
     Mood: frustrated, getting worse.
@@ -20,7 +21,7 @@ from typing import Any
 
 from bot.conversations import metadata as meta
 from bot.conversations.events import customer_message
-from bot.handoff.escalation import NOT_QUESTIONS, asks_for_a_person, frustration_trend
+from bot.handoff.escalation import NOT_QUESTIONS, asks_for_a_person, frustration_trend, turns_since_handoff
 from bot.shop.const import ORDER_ID_PATTERN
 from bot.shop.orders import OrderSummary, parse_order_id
 
@@ -245,3 +246,12 @@ def summarize(
     if felt:
         parts.append(f"Mood: {felt}.")
     return " ".join(parts)
+
+
+def at_handoff(events: Iterable[Mapping[str, Any]], alpha: float = TREND_ALPHA, limit: int = 5) -> str:
+    """The ticket's summary, written when it opens: the facts, then the last messages and their mood."""
+    events = list(events)
+    lines = [summarize(read_facts(events), alpha=alpha)]
+    turns = turns_since_handoff(events)
+    lines += [f"- [{t.label} {t.score:+.2f}] {t.text}" for t in turns[-limit:]]
+    return "\n".join(lines)

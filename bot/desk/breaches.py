@@ -12,15 +12,16 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import or_, select, update
 
 from bot.conversations.tail import Transcripts
 from bot.desk import sla
 from bot.desk.config import Sla
+from bot.desk.service import last_agent_replies
 from bot.handoff.tickets import ACTIVE, ASSIGNED
 from bot.storage import audit
 from bot.storage.db import Database
-from bot.storage.models import AgentMessage, HandoffTicket
+from bot.storage.models import HandoffTicket
 
 logger = logging.getLogger(__name__)
 ACTOR = "assigner"  # the audit trail's name for automatic assignment and its priority raises
@@ -45,15 +46,7 @@ async def raise_breached(
     async with database.sessions() as session:
         tickets = list(await session.scalars(select(HandoffTicket).where(HandoffTicket.status.in_(ACTIVE))))
         ids = [t.id for t in tickets]
-        last_replies = dict(
-            (
-                await session.execute(
-                    select(AgentMessage.ticket_id, func.max(AgentMessage.created_at))
-                    .where(AgentMessage.ticket_id.in_(ids), AgentMessage.status == "sent")
-                    .group_by(AgentMessage.ticket_id)
-                )
-            ).all()
-        )
+        last_replies = await last_agent_replies(session, ids)
     talking = [t.conversation_id for t in tickets if t.status == ASSIGNED and t.first_response_at]
     seen = await transcripts.last_customer_times(talking)
     raised = []

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.conversations.events import Line, taken_outside
 from bot.conversations.rasa_api import DeliveryError, RasaClient
@@ -33,6 +34,16 @@ logger = logging.getLogger(__name__)
 WAIT_BONUS_EVERY = dt.timedelta(minutes=2)  # waiting this long adds a point of urgency ...
 WAIT_BONUS_CAP = 30  # ... up to this many
 MAX_REPLY = 4000
+
+
+async def last_agent_replies(session: AsyncSession, ticket_ids: list[int]) -> dict[int, dt.datetime]:
+    """When an agent last sent a reply on each of these tickets (the next-response SLA starts there)."""
+    rows = await session.execute(
+        select(AgentMessage.ticket_id, func.max(AgentMessage.created_at))
+        .where(AgentMessage.ticket_id.in_(ticket_ids), AgentMessage.status == "sent")
+        .group_by(AgentMessage.ticket_id)
+    )
+    return dict(rows.all())
 
 
 @dataclass(frozen=True)
@@ -121,15 +132,7 @@ class Desk:
         ids = [t.id for t in tickets]
         async with self.db.sessions() as session:
             names = dict((await session.execute(select(Agent.id, Agent.display_name))).all())
-            last_replies = dict(
-                (
-                    await session.execute(
-                        select(AgentMessage.ticket_id, func.max(AgentMessage.created_at))
-                        .where(AgentMessage.ticket_id.in_(ids), AgentMessage.status == "sent")
-                        .group_by(AgentMessage.ticket_id)
-                    )
-                ).all()
-            )
+            last_replies = await last_agent_replies(session, ids)
         items = []
         for ticket in tickets:
             seen = last_seen.get(ticket.conversation_id)

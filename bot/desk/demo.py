@@ -28,6 +28,8 @@ from bot.storage import audit
 from bot.storage.db import Database
 from bot.storage.models import Agent
 
+# The demo agent speaks Spanish too, so a Spanish customer in `make run` is assigned to her.
+DEMO_LANGUAGES = {"agent": "en,es"}
 DEMO_ACCOUNTS = (
     ("agent", "Ada (demo agent)", "agent"),
     ("supervisor", "Sam (demo supervisor)", "supervisor"),
@@ -94,7 +96,8 @@ async def _ensure(settings: Settings, known: dict[str, str], note: Callable[[str
             agent = await accounts.get(username)
             if agent is None:
                 working[username] = secrets.token_urlsafe(9)
-                await accounts.add(username, name, working[username], role)
+                languages = DEMO_LANGUAGES.get(username, "en")
+                await accounts.add(username, name, working[username], role, languages)
                 continue
             if agent.display_name != name:
                 note(f"desk account {username!r} was not made by make run: sign in with its own password")

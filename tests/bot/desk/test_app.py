@@ -199,3 +199,17 @@ async def test_resolving_a_muted_authors_ticket_keeps_the_bot_quiet(server, open
         assert f"Ticket #{ticket_id} resolved" in await done.text()
     finally:
         await client.close()
+
+
+async def test_the_empty_queue_says_whether_people_still_have_conversations(server, open_ticket):
+    ada = await client_for(server, "ada")
+    try:
+        queue = await (await ada.get("/queue")).text()
+        assert "Nobody is waiting. The assistant has every conversation." in queue
+        ticket_id = await open_ticket()
+        csrf = csrf_of(await (await ada.get("/queue")).text())
+        assert "Send reply" in await (await ada.post(f"/tickets/{ticket_id}/claim", data={"csrf": csrf})).text()
+        queue = await (await ada.get("/queue")).text()
+        assert "Nobody is waiting." in queue and "The assistant has every conversation." not in queue
+    finally:
+        await ada.close()

@@ -26,6 +26,19 @@ from bot.storage.db import Database
 from bot.storage.models import Agent
 
 
+def languages(settings: Settings) -> dict[str, str]:
+    """Each account's languages on this database (a Spanish customer in `make run` goes to the agent)."""
+
+    async def read() -> dict[str, str]:
+        database = Database(settings.database_url)
+        try:
+            return {a.username: a.languages for a in await Accounts(database, Lockout()).active_agents()}
+        finally:
+            await database.close()
+
+    return asyncio.run(read())
+
+
 def signs_in(settings: Settings, passwords: dict[str, str]) -> bool:
     """Whether every username/password signs in to the desk on this database."""
 
@@ -94,6 +107,7 @@ def test_the_sign_in_printed_works_on_each_database_in_turn(sqlite, postgres):
     on_sqlite = ensure_demo_accounts(sqlite)
     assert list(on_sqlite) == [username for username, _, _ in DEMO_ACCOUNTS]
     assert signs_in(sqlite, on_sqlite)
+    assert languages(sqlite) == {"agent": "en,es", "supervisor": "en"}
     on_postgres = ensure_demo_accounts(postgres)  # the run with DATABASE_URL set
     assert signs_in(postgres, on_postgres)
     assert not signs_in(sqlite, on_postgres) and not signs_in(postgres, on_sqlite)  # the bug's mix-up

@@ -159,12 +159,13 @@ test-quick: install lint
 	@$(STEP) "quick tests, runtime B (actions, services)" $(VENV)/bin/pytest -q $(QUICK) \
 		$(addprefix --ignore=,$(TESTS_RASA))
 
+# Runtime B prints its 15 slowest set-ups and tests: where `make test`'s time goes (README, Tests).
 test-unit: install train browser
 	@$(STEP) "tests, runtime A (Rasa side)" $(VENV_RASA)/bin/pytest -q -m "not soak" $(TESTS_RASA) \
 		$(addprefix --ignore=,$(TESTS_RASA_OWN))
 	@$(STEP) "tests, runtime A (the Rasa server as it runs)" $(VENV_RASA)/bin/pytest -q -m "not soak" \
 		$(TESTS_RASA_OWN)
-	@$(STEP) "tests, runtime B (actions, services, end to end, browser)" $(VENV)/bin/pytest -q -m "not soak" \
+	@$(STEP) "tests, runtime B (actions, services, end to end, browser)" $(VENV)/bin/pytest -q -m "not soak" --durations=15 \
 		$(addprefix --ignore=,$(TESTS_RASA))
 
 # The long load and soak runs (pytest marker `soak`) that `make test` leaves out for a shorter test of

@@ -208,7 +208,8 @@ async def test_the_empty_queue_says_whether_people_still_have_conversations(serv
         assert "Nobody is waiting. The assistant has every conversation." in queue
         ticket_id = await open_ticket()
         csrf = csrf_of(await (await ada.get("/queue")).text())
-        assert "Send reply" in await (await ada.post(f"/tickets/{ticket_id}/claim", data={"csrf": csrf})).text()
+        claimed = await ada.post(f"/tickets/{ticket_id}/claim", data={"csrf": csrf})
+        assert "Send reply" in await claimed.text()
         queue = await (await ada.get("/queue")).text()
         assert "Nobody is waiting." in queue and "The assistant has every conversation." not in queue
     finally:

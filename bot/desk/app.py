@@ -375,7 +375,11 @@ ACTIONS: dict[str, Handler] = {
 
 
 async def stream(request: web.Request) -> web.StreamResponse:
-    """Server-sent events: `queue` when the queue changed, `conversation` for the page's own ticket."""
+    """Server-sent events: the queue changed, the page's own ticket has news, or this agent was given one.
+
+    `queue`, `conversation` (for `?ticket=`), and `assigned` when the assigner gave this agent a
+    conversation: every page of theirs says so, whatever it shows.
+    """
     desk, agent = request.app[DESK], request[AGENT]
     watched: str | None = None
     if request.query.get("ticket", "").isdigit():
@@ -402,12 +406,17 @@ async def stream(request: web.Request) -> web.StreamResponse:
                 continue
             except (ConnectionResetError, asyncio.CancelledError):
                 break
-            kind = nudge.get("kind")
-            if kind == "queue" or (kind == "conversation" and nudge.get("conversation_id") == watched):
-                try:
-                    await response.write(f"event: {kind}\ndata: {json.dumps({'kind': kind})}\n\n".encode())
-                except ConnectionResetError:
-                    break
+            kind, data = nudge.get("kind"), {"kind": nudge.get("kind")}
+            if kind == "assigned":  # only to the agent given it, with nothing but the ticket's number
+                if nudge.get("agent_id") != agent.id:
+                    continue
+                data["ticket"] = int(nudge.get("ticket_id") or 0)
+            elif kind != "queue" and not (kind == "conversation" and nudge.get("conversation_id") == watched):
+                continue
+            try:
+                await response.write(f"event: {kind}\ndata: {json.dumps(data)}\n\n".encode())
+            except ConnectionResetError:
+                break
     return response
 
 

@@ -147,6 +147,9 @@ class Assigner:
         AUTO_ASSIGNED.inc(len(done))
         for change in [*breaches, *done]:
             await self._bus.publish({"kind": "conversation", "conversation_id": change.conversation_id})
+        for given in done:  # the agent's other pages (a conversation, engagement) say so too
+            nudge = {"kind": "assigned", "agent_id": given.agent_id, "ticket_id": given.ticket_id}
+            await self._bus.publish(nudge)
         if breaches or done:
             await self._bus.publish({"kind": "queue"})
         return done

@@ -195,6 +195,13 @@ def test_an_online_agent_is_given_a_new_conversation_without_claiming_it(default
             page.screenshot(path=str(SCREENSHOTS / "desk-auto-assigned.png"), full_page=True)
             mine.locator("a").first.click()  # theirs to answer: the reply box is there, no claim needed
             expect(page.locator("textarea[name=text]")).to_be_visible()
+            # While they answer it, the next customer is given to them: the conversation page says so.
+            expect(page.locator(".transcript h1")).to_contain_text(name_of(user))
+            following = escalated_customer(stack)
+            banner = page.locator("#assigned")
+            expect(banner).to_contain_text("A new conversation was assigned to you", timeout=20_000)
+            banner.locator("a").click()
+            expect(page.locator(".transcript h1")).to_contain_text(name_of(following))
             page.click("form.presence button")
             expect(page.locator("#presence")).to_have_text("Away")
         finally:

@@ -83,6 +83,24 @@ function scrollToEnd(container) {
   if (lines) lines.lastElementChild?.scrollIntoView({ block: "end" });
 }
 
+// The assigner gave this agent a conversation: every live page but the queue (which lists it) says so,
+// with a link; the event carries only the ticket's number.
+function announceAssigned(event) {
+  const ticket = Number(JSON.parse(event.data).ticket);
+  if (!Number.isInteger(ticket) || ticket <= 0) return;
+  const link = document.createElement("a");
+  link.href = `/tickets/${ticket}`;
+  link.textContent = `Open conversation #${ticket}`;
+  let banner = document.getElementById("assigned");
+  if (!banner) {
+    banner = document.createElement("div");
+    banner.id = "assigned";
+    banner.setAttribute("role", "status");
+    document.querySelector("main")?.prepend(banner);
+  }
+  banner.replaceChildren("A new conversation was assigned to you. ", link);
+}
+
 function live(container) {
   let pending = false;
   const refresh = async () => {
@@ -106,6 +124,7 @@ function live(container) {
   const source = new EventSource(container.dataset.stream);
   source.addEventListener("queue", refresh);
   source.addEventListener("conversation", refresh);
+  if (container.id !== "queue") source.addEventListener("assigned", announceAssigned);
   source.addEventListener("open", () => { document.body.dataset.live = "connected"; });
   source.addEventListener("error", () => { document.body.dataset.live = "reconnecting"; });
 }

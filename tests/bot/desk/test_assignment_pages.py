@@ -63,6 +63,36 @@ async def test_an_open_page_gets_a_queued_conversation_pushed_without_a_claim(
         await ada.close()
 
 
+async def test_every_page_of_the_agent_given_a_conversation_is_told_and_nobody_elses(
+    server, accounts, people, open_ticket
+):
+    """`assigned` goes to the assignee's streams only, with the ticket's number and nothing else."""
+    await accounts.set_capacity("bob", 0)  # online too, but claims by hand: Ada is the one given it
+    ada, bob = await client_for(server, "ada"), await client_for(server, "bob")
+    try:
+        async with (
+            ClientSession(cookies=cookies_of(ada, server)) as ada_session,
+            ClientSession(cookies=cookies_of(bob, server)) as bob_session,
+            ada_session.get(server.make_url("/stream")) as ada_stream,
+            bob_session.get(server.make_url("/stream")) as bob_stream,
+        ):
+            for stream in (ada_stream, bob_stream):
+                await stream.content.readuntil(b"\n\n")  # retry: line
+            ticket_id = await open_ticket("psid-told", customer_name="Robin Told")
+            told = b""
+            while b"event: assigned" not in told:
+                told += await asyncio.wait_for(ada_stream.content.readuntil(b"\n\n"), 20)
+            event = told.split(b"event: assigned\n", 1)[1].split(b"\n\n", 1)[0].decode()
+            assert event == f'data: {{"kind": "assigned", "ticket": {ticket_id}}}'
+            seen = b""
+            while b"event: queue" not in seen:  # the same round's last nudge: whatever Bob gets, he has
+                seen += await asyncio.wait_for(bob_stream.content.readuntil(b"\n\n"), 20)
+            assert b"assigned" not in seen and b"Robin" not in told + seen
+    finally:
+        await ada.close()
+        await bob.close()
+
+
 async def test_the_away_switch_and_signing_out(server, database, people):
     ada = await client_for(server, "ada")
     try:

@@ -108,16 +108,7 @@ class Accounts:
 
     async def set_languages(self, username: str, languages: str) -> Agent:
         """Change the languages someone answers customers in ("en,es"); the audit trail says who had what."""
-        spoken = _languages(languages)
-        async with self._db.sessions() as session, session.begin():
-            agent = await session.scalar(select(Agent).where(Agent.username == username.strip().lower()))
-            if agent is None:
-                raise AccountError(f"no account called {username!r}")
-            before, agent.languages = agent.languages, spoken
-            audit.record(
-                session, "system", "languages_changed", username=agent.username, before=before, after=spoken
-            )
-            return agent
+        return await self._change(username, "languages_changed", languages=_languages(languages))
 
     async def set_capacity(self, username: str, capacity: int | None) -> Agent:
         """How many conversations the assigner gives someone at once (None: desk.yml's; 0: none)."""
@@ -134,6 +125,7 @@ class Accounts:
         return await self._change(username, "channels_changed", channels=names)
 
     async def _change(self, username: str, action: str, **values: object) -> Agent:
+        """Set one account's fields; each change is audited with what it was before."""
         async with self._db.sessions() as session, session.begin():
             agent = await session.scalar(select(Agent).where(Agent.username == username.strip().lower()))
             if agent is None:

@@ -14,14 +14,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from bot.shop.const import RETURN_WINDOW_DAYS
 from bot.shop.formatting import money
 from bot.shop.order_access import Identity
-from bot.shop.orders import OrderStatus, OrderSummary, RefundStatus, return_reply
+from bot.shop.orders import OrderService, OrderStatus, OrderSummary, RefundStatus, return_reply
 from bot.storage.db import Database
-from bot.storage.models import CustomerIdentity, Order, OrderItem, ProductVariant
+from bot.storage.models import CustomerIdentity, Order
 
 MAX_LINKED = 8  # the customer's latest orders; older ones are a search away in the shop's back office
 MAX_MENTIONED = 8
@@ -115,6 +114,7 @@ class CustomerOrders:
 
     def __init__(self, database: Database) -> None:
         self._db = database
+        self._shop = OrderService(database)
 
     async def linked(self, identity: Identity, limit: int = MAX_LINKED) -> list[OrderSummary]:
         """The latest orders of the customer this platform identity is linked to (none if it is not)."""
@@ -135,19 +135,8 @@ class CustomerOrders:
         return list((await self.many(found)).values())
 
     async def many(self, order_ids: Iterable[int]) -> dict[int, OrderSummary]:
-        """The orders with these numbers that exist, by number."""
-        wanted = sorted(set(order_ids))
-        if not wanted:
-            return {}
-        query = (
-            select(Order)
-            .where(Order.id.in_(wanted))
-            .options(
-                selectinload(Order.items).selectinload(OrderItem.variant).selectinload(ProductVariant.product)
-            )
-        )
-        async with self._db.sessions() as session:
-            return {order.id: OrderSummary.from_row(order) for order in await session.scalars(query)}
+        """The orders with these numbers that exist, by number (the shop's own loader)."""
+        return await self._shop.many(order_ids)
 
     async def for_conversation(
         self, identity: Identity, mentioned: Sequence[int], verified: Iterable[int]

@@ -7,6 +7,7 @@ The decisions are pure functions from an `OrderSummary` to a `Reply` (the key of
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -200,16 +201,22 @@ class OrderService:
 
     async def get(self, order_id: int) -> OrderSummary | None:
         """The order with this number, or None."""
+        return (await self.many([order_id])).get(order_id)
+
+    async def many(self, order_ids: Iterable[int]) -> dict[int, OrderSummary]:
+        """The orders with these numbers that exist, by number, in one query."""
+        wanted = sorted(set(order_ids))
+        if not wanted:
+            return {}
         query = (
             select(Order)
-            .where(Order.id == order_id)
+            .where(Order.id.in_(wanted))
             .options(
                 selectinload(Order.items).selectinload(OrderItem.variant).selectinload(ProductVariant.product)
             )
         )
         async with self._db.sessions() as session:
-            order = await session.scalar(query)
-            return OrderSummary.from_row(order) if order else None
+            return {order.id: OrderSummary.from_row(order) for order in await session.scalars(query)}
 
     async def cancel(self, order_id: int, now: dt.datetime | None = None) -> OrderSummary | None:
         """Cancel the order if it has not shipped; the cancelled order if this call cancelled it.

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from bot.rasa_server.action_connections import keep_alive
 from bot.settings import LOOPBACK_HOSTS, action_token_file, local_var_dir
 
 logger = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ def configure(endpoint: Any, env: Mapping[str, str | None] | None = None) -> Non
         # A header written in endpoints.yml is the operator's: kept as it is.
         endpoint.loom_own_header = any(name.lower() == "authorization" for name in endpoint.headers)
         endpoint.loom_configured = True
+        keep_alive(endpoint)
     if endpoint.loom_own_header:
         return
     token = action_token(endpoint.url, env)

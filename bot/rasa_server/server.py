@@ -17,9 +17,11 @@ from collections.abc import Mapping, MutableMapping
 
 from bot.conversations.api_auth import jwt_secret_from_env  # PyJWT: a dependency of Rasa's own (sanic-jwt)
 from bot.rasa_server import (
+    action_connections,
     action_endpoint,
     action_retry,
     action_validation,
+    applied_events,
     batch_parse,
     event_types,
     gc_freeze,
@@ -28,6 +30,7 @@ from bot.rasa_server import (
     model_swap,
     prediction,
     prior_states,
+    rule_index,
     sessions,
     sql_events,
     sqlite_pool,
@@ -114,6 +117,7 @@ def environment_defaults(env: MutableMapping[str, str]) -> None:
 def install_turn_changes() -> None:
     """Our changes to how Rasa runs a turn (each module says why; bench/PROFILE.md measures them)."""
     action_endpoint.install()
+    action_connections.install()
     action_retry.install()
     action_validation.install()
     local_actions.install()
@@ -126,6 +130,8 @@ def install_turn_changes() -> None:
     graph_runner.install()
     gc_freeze.install()
     prior_states.install()
+    applied_events.install()
+    rule_index.install()
     model_swap.install()
 
 

@@ -14,16 +14,19 @@ def free_port() -> int:
 
 
 CALLS = web.AppKey("calls", list)
+PEERS = web.AppKey("peers", list)  # the client's (host, port) of each call: one per TCP connection
 
 
 async def start_action_server(port: int, failures: list[int] | None = None) -> web.AppRunner:
     """A minimal action server: one reply and a slot, after answering `failures` statuses first."""
     calls: list[str] = []
+    peers: list[tuple[str, int]] = []
     failing = list(failures or [])
 
     async def webhook(request: web.Request) -> web.Response:
         body = await request.json()
         calls.append(body["next_action"])
+        peers.append(request.transport.get_extra_info("peername"))
         if failing:
             return web.json_response({"error": "failing"}, status=failing.pop(0))
         return web.json_response(
@@ -36,6 +39,7 @@ async def start_action_server(port: int, failures: list[int] | None = None) -> w
     app = web.Application()
     app.router.add_post("/webhook", webhook)
     app[CALLS] = calls
+    app[PEERS] = peers
     runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()

@@ -34,7 +34,7 @@ export VAR_DIR ?= var
 CHROMIUM ?= /usr/bin/chromium
 APT_GET := $(shell [ "$$(id -u)" = 0 ] && echo apt-get || echo sudo apt-get)
 
-.PHONY: help run actions setup-clock not-running test test-quick test-soak train validate shell bench bench-profile bench-nlu bench-ack fault lint \
+.PHONY: help run actions setup-clock not-running test test-quick test-soak train validate shell bench bench-profile bench-rounds bench-nlu bench-ack fault lint \
 	install browser clean test-unit test-stories test-nlu nlu-report audit audit-online lock fuzz nlu-check
 
 help:
@@ -53,6 +53,7 @@ help:
 	@echo "               before it training time, cold start, REST throughput, photos"
 	@echo "make fault     fault harness: kills and platform errors under load; 0 lost/duplicated/out of order"
 	@echo "make bench-profile  where a message's time goes in the Rasa server, turn 1 vs turn 200 (PROFILE_ARGS)"
+	@echo "make bench-rounds   the Messenger path at 20 conversations, several rounds on one stack (ROUNDS_ARGS)"
 	@echo "make bench-nlu understanding alone: ms per message and per NLU component (NLU_BASELINE=model to compare)"
 	@echo "make bench-ack webhook ack latency at 200/s, Rasa server vs ingress, SQLite and Redis inboxes"
 	@echo "make lint      ruff"
@@ -211,6 +212,12 @@ bench: install train
 PROFILE_ARGS ?=
 bench-profile: install train
 	$(PY) -m bench.profile $(PROFILE_ARGS)
+
+# The same 20-conversation Messenger load several times on one stack (bench/rounds.py), to judge a change
+# against the machine's noise; ROUNDS_ARGS="--rounds 6 --demo --profile var/bench/gil.txt". Ports as bench.
+ROUNDS_ARGS ?=
+bench-rounds: install train
+	$(PY) -m bench.rounds $(ROUNDS_ARGS)
 
 # Fault and load harness (issue 13): 2 Rasa replicas on PostgreSQL + Redis while replicas, the action
 # server and the platform fail, then `make run`'s stack SIGKILLed at once; exits 1 on any lost, duplicated

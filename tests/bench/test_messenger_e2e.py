@@ -27,6 +27,7 @@ from bench.messenger_e2e import (
     texts,
 )
 from bench.rest_throughput import SCRIPT
+from bench.rounds import Load, rounds
 from bot.devtools.devstack import Ports, Stack
 
 OFFSET = int(os.environ.get("E2E_PORT_OFFSET", "0"))  # as tests/e2e: checkouts side by side
@@ -86,3 +87,10 @@ async def test_a_seeded_conversation_holds_the_copied_turns_and_still_answers(st
     replies = await calibrate(stack, messenger, long, texts(1))
     assert replies[0] >= 1
     assert sum(1 for e in stack.tracker(long)["events"] if e.get("event") == "user") == 8
+
+
+async def test_rounds_measure_the_same_load_again_on_one_stack(stack):
+    """bench.rounds (make bench-rounds), small: each round's customers get every reply, none is lost."""
+    load = Load(conversations=2, messages=3, warm_up_conversations=1, warm_up_messages=2)
+    results = await rounds(stack, 2, load=load, graph_port=GRAPH_PORT)
+    assert [(r.conversations, r.messages, r.errors) for r in results] == [(2, 6, 0), (2, 6, 0)]

@@ -13,7 +13,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.exceptions import RasaException
 from rasa.utils.endpoints import EndpointConfig
 
-from bot.rasa_server import action_retry
+from bot.rasa_server import action_connections, action_retry
 
 from .action_server_stub import CALLS, free_port, start_action_server
 
@@ -30,11 +30,12 @@ async def run_action(port: int) -> list:
 
 
 @pytest.fixture(autouse=True)
-def retries():
+async def retries():
     original = RemoteAction.run
     action_retry.install(seconds=10)
     yield
     RemoteAction.run = original
+    await action_connections.close()  # the kept connections, when an earlier test configured endpoints
 
 
 async def test_a_call_made_while_the_action_server_is_down_succeeds_once_it_is_back():

@@ -5,8 +5,10 @@ kept here mean a batch that the platform redelivers after a restart is still kno
 Several processes on one machine may share the file: WAL mode lets readers and one writer work at once,
 and `add` is a single `INSERT ... ON CONFLICT` statement, atomic across connections. Expiry uses the
 wall clock (it has to mean the same after a restart); expired rows are ignored at once and deleted in
-batches every `PRUNE_EVERY` writes. Each call is short and runs in a worker thread, so a busy database
-never stalls the server's event loop.
+batches every `PRUNE_EVERY` writes. Each call is short and runs in the store's own worker thread, so a
+busy database never stalls the server's event loop, and calls waiting for the one connection wait in
+that thread's queue, not in the event loop's shared executor, where they would hold threads that the
+inbox and others need (bench/PROFILE.md, fourth round).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
@@ -31,7 +34,8 @@ class SqliteStore:
     def __init__(self, path: str | Path, prune_every: int = PRUNE_EVERY) -> None:
         self.path = Path(path)
         self._db: sqlite3.Connection | None = None
-        self._lock = threading.Lock()  # one connection, used by one worker thread at a time
+        self._lock = threading.Lock()  # one connection: its thread, or `close` from any other
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kv-sqlite")
         self._prune_every = prune_every
         self._writes = 0
 
@@ -53,7 +57,7 @@ class SqliteStore:
             with self._lock:
                 return call(self._connection())
 
-        return await asyncio.to_thread(locked)
+        return await asyncio.get_running_loop().run_in_executor(self._thread, locked)
 
     def _prune(self, db: sqlite3.Connection) -> None:
         db.execute("DELETE FROM kv WHERE expires <= ?", (time.time(),))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 from connectors.kv_sqlite import SqliteStore
 from connectors.state import ConnectorState, store_from_env
@@ -69,4 +71,21 @@ async def test_concurrent_adds_of_one_key_have_exactly_one_winner(tmp_path):
         results = await asyncio.gather(*(stores[i % 2].add(key, str(i), 3600) for i in range(16)))
         assert sum(results) == 1
     for store in stores:
+        store.close()
+
+
+async def test_store_calls_never_wait_for_the_event_loops_shared_threads(tmp_path):
+    """Calls queue in the store's own thread: a busy default executor (the inbox's) does not hold them."""
+    loop = asyncio.get_running_loop()
+    busy = threading.Event()
+    loop.set_default_executor(ThreadPoolExecutor(max_workers=1))
+    blocker = loop.run_in_executor(None, busy.wait, 10)  # the shared pool's one thread, taken
+    store = SqliteStore(tmp_path / "state.db")
+    try:
+        await asyncio.wait_for(store.set("inbound:messenger:42", "1", 3600), timeout=5)
+        assert await asyncio.wait_for(store.get("inbound:messenger:42"), timeout=5) == "1"
+        assert not blocker.done()  # the shared thread was busy all along
+    finally:
+        busy.set()
+        await blocker
         store.close()

@@ -75,13 +75,15 @@ async def rounds(
                 results.append(await measure(messenger, psids, texts(load.messages), replies))
                 say(f"round {number}: {results[-1].summary()}")
             if profile is not None:
-                await profiled(stack, messenger, replies, load, profile)
+                await profiled(stack, messenger, replies, load, profile, rng)
     finally:
         await send_api.stop()
     return results
 
 
-async def profiled(stack: Stack, messenger: Messenger, replies: list[int], load: Load, out: Path) -> None:
+async def profiled(
+    stack: Stack, messenger: Messenger, replies: list[int], load: Load, out: Path, rng: random.Random
+) -> None:
     """One longer round with py-spy sampling the Rasa server's GIL holder."""
     beside = Path(sys.executable).parent / "py-spy"  # installed in this environment, not on PATH
     spy = shutil.which("py-spy") or (str(beside) if beside.exists() else None)
@@ -91,7 +93,7 @@ async def profiled(stack: Stack, messenger: Messenger, replies: list[int], load:
     command = [spy, "record", "--gil", "--nonblocking", "-r", "200", "-d", str(PROFILE_SECONDS)]
     command += ["-f", "raw", "-o", str(out), "-p", str(stack.service("rasa").pid)]
     recorder = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-    psids = [new_psid(random.Random()) for _ in range(load.conversations)]
+    psids = [new_psid(rng) for _ in range(load.conversations)]
     result = await measure(messenger, psids, texts(load.messages * 4), replies)
     recorder.wait()
     say(f"profiled round: {result.summary()}; py-spy stacks in {out}")

@@ -26,6 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot import timeline
 from connectors.inbox import PRUNE_EVERY, SEEN_TTL, Entry, InboxUnavailable, NewEntry, shard_of
 
 T = TypeVar("T")
@@ -139,10 +140,11 @@ class SqlInbox:
                 return call(connection)
 
         try:
-            if self._thread_lock is None:
-                return await asyncio.to_thread(transaction)
-            async with self._thread_lock:  # SQLite has one writer: queue here rather than in busy waits
-                return await asyncio.to_thread(transaction)
+            with timeline.span("inbox_sql"):
+                if self._thread_lock is None:
+                    return await asyncio.to_thread(transaction)
+                async with self._thread_lock:  # SQLite has one writer: queue here rather than in busy waits
+                    return await asyncio.to_thread(transaction)
         except SQLAlchemyError as err:
             raise InboxUnavailable(f"{self.engine} inbox: {err.__class__.__name__}: {err}") from err
 

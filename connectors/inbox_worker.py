@@ -34,6 +34,7 @@ import uuid
 import zlib
 from collections.abc import Awaitable, Callable
 
+from bot import timeline
 from connectors.conversation_queue import ConversationQueue
 from connectors.inbox import Entry, Inbox, InboxSettings, InboxUnavailable
 from connectors.metrics import count
@@ -180,6 +181,8 @@ class InboxWorker:
 
     async def _work(self, entry: Entry) -> None:
         """Handle (with retries), then mark done; always leave `in_flight`."""
+        turn = timeline.begin(f"{entry.platform}:{entry.event_id}", entry.received_at)
+        timeline.mark("taken")
         try:
             attempt, deferred, since = 1, 0, time.monotonic()
             while True:
@@ -222,10 +225,12 @@ class InboxWorker:
                     )
                     await asyncio.sleep(RETRY_BASE_SECONDS * 2 ** (attempt - 1))
                     attempt += 1
+            timeline.mark("handled")
             await self._done(entry)
         finally:
             self.in_flight.pop(entry.key, None)
             self._progress.set()
+            timeline.end(turn)
 
     async def _done(self, entry: Entry) -> None:
         for attempt in range(DONE_ATTEMPTS):

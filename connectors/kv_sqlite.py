@@ -22,6 +22,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
+from bot import timeline
+
 PRUNE_EVERY = 1000  # writes between two deletions of expired rows
 BUSY_TIMEOUT = 5.0  # seconds a write waits for another process's transaction
 SCHEMA = "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires REAL NOT NULL)"
@@ -57,7 +59,8 @@ class SqliteStore:
             with self._lock:
                 return call(self._connection())
 
-        return await asyncio.get_running_loop().run_in_executor(self._thread, locked)
+        with timeline.span("kv_sqlite"):
+            return await asyncio.get_running_loop().run_in_executor(self._thread, locked)
 
     def _prune(self, db: sqlite3.Connection) -> None:
         db.execute("DELETE FROM kv WHERE expires <= ?", (time.time(),))

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 import aiohttp
 
+from bot import timeline
 from bot.retry import RetryPolicy
 from connectors.metrics import count, measured_send
 from connectors.outbox import Outbox, current_turn
@@ -153,12 +154,13 @@ class PlatformClient:
         session = await self._session()
         timeout = aiohttp.ClientTimeout(total=self.timeout)
         try:
-            async with session.request(method, url, timeout=timeout, **arguments) as response:
-                try:
-                    answer = await response.json(content_type=None)
-                except ValueError:
-                    answer = self._unreadable((await response.text())[:200])
-                return self._result(response, answer)
+            with timeline.span("platform_http"):
+                async with session.request(method, url, timeout=timeout, **arguments) as response:
+                    try:
+                        answer = await response.json(content_type=None)
+                    except ValueError:
+                        answer = self._unreadable((await response.text())[:200])
+            return self._result(response, answer)
         except (aiohttp.ClientError, asyncio.TimeoutError) as err:
             raise self.error(f"could not reach the {self.api_name}: {type(err).__name__} {err}") from err
 

@@ -19,6 +19,7 @@ from rasa.core.channels.channel import UserMessage
 from rasa.shared.core.events import BotUttered, Event, UserUttered
 from rasa.shared.data import TrainingType
 
+from bot import timeline
 from bot.conversations import metadata
 from connectors.metrics import count
 
@@ -65,11 +66,14 @@ async def handle_once(
     """
     processor = _ready(agent)
     async with agent.lock_store.lock(message.sender_id):
+        timeline.mark("locked")
         tracker = await _session_tracker(processor, message)
+        timeline.mark("tracker")
         if replayed(tracker, message.message_id, platform):
             return False
         if before is not None:
             await before()
+            timeline.mark("typing")
         await run_turn(processor, message, tracker)
         return True
 
@@ -100,13 +104,17 @@ async def _session_tracker(processor: Any, message: UserMessage) -> Any:
 async def run_turn(processor: Any, message: UserMessage, tracker: Any) -> None:
     """Rasa 3.6's `MessageProcessor.handle_message`, step for step, on the tracker already read."""
     await processor._handle_message_with_tracker(message, tracker)
+    timeline.mark("parsed")
     if processor.model_metadata.training_type == TrainingType.NLU:  # an NLU-only model: nothing to do
         await processor.save_tracker(tracker)
         return
     await processor.run_action_extract_slots(message.output_channel, tracker)
+    timeline.mark("slots")
     await processor._run_prediction_loop(message.output_channel, tracker)
+    timeline.mark("predicted")
     await processor.run_anonymization_pipeline(tracker)
     await processor.save_tracker(tracker)
+    timeline.mark("saved")
 
 
 async def append_once(

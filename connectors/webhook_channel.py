@@ -21,6 +21,7 @@ from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot import timeline
 from connectors.agent_reply import handle_agent_reply
 from connectors.inbox import Entry, Inbox, InboxSettings, InboxUnavailable, NewEntry, inbox_from_env
 from connectors.inbox_worker import InboxWorker
@@ -237,6 +238,7 @@ class WebhookChannel(InputChannel):
                 await self._on_new_message(message)
             return
         await ACK_FIRST.quiet()
+        timeline.mark("quiet")
         await handle_once(agent, message, self.name(), before)
 
     async def readiness_problems(self) -> list[str]:
@@ -336,6 +338,7 @@ class WebhookChannel(InputChannel):
         async def start(app: Sanic, *_: Any) -> None:
             # Entries stored before a restart are worked at once, without waiting for a new webhook.
             self.attach(app, on_new_message)
+            timeline.start_probe()
 
         @hook.listener("before_server_stop")
         async def drain(*_: Any) -> None:

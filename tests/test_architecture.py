@@ -49,6 +49,7 @@ SHARED = {
     "bot.x_oauth",
     "bot.retry",
     "bot.platform_env",
+    "bot.timeline",
 }
 UNITS = SERVICES | TOOLS | DOMAIN | SHARED
 
@@ -73,6 +74,7 @@ RASA_SIDE = {
     "bot.x_oauth",
     "bot.retry",
     "bot.platform_env",
+    "bot.timeline",
 }
 # Single modules of other units that runtime A may load: escalation's pure decision (the Rasa server
 # computes the escalation slots itself, bot/rasa_server/local_actions.py); tickets stay runtime B.

@@ -20,6 +20,7 @@ import logging
 import os
 from typing import Any
 
+from bot import timeline
 from bot.retry import RetryPolicy
 
 logger = logging.getLogger(__name__)
@@ -77,11 +78,12 @@ def install(seconds: float | None = None) -> None:
         async def attempt() -> Any:  # a coroutine function: tenacity awaits only those
             return await original(self, *args, **kwargs)
 
-        return await policy.run(
-            attempt,
-            retryable,
-            what=f"action {self.name()}: the action server could not be reached",
-        )
+        with timeline.span("action_call"):
+            return await policy.run(
+                attempt,
+                retryable,
+                what=f"action {self.name()}: the action server could not be reached",
+            )
 
     run.loom_retries = True  # type: ignore[attr-defined]
     RemoteAction.run = run  # type: ignore[method-assign]

@@ -23,10 +23,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
+
+from bot import timeline
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +42,7 @@ class BatchParser:
     def __init__(self, processor: Any, max_batch: int = MAX_BATCH) -> None:
         self.processor = processor
         self.max_batch = max_batch
-        self._pending: list[tuple[Any, asyncio.Future[dict[str, Any]]]] = []
+        self._pending: list[tuple[Any, asyncio.Future[dict[str, Any]], list[float]]] = []
         self._task: asyncio.Task[None] | None = None  # the drain running now, if any
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nlu-batch")
         self.batches = 0
@@ -49,10 +52,15 @@ class BatchParser:
         """The parse data of `message` (a UserMessage), as `_parse_message_with_graph` gives them."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[dict[str, Any]] = loop.create_future()
-        self._pending.append((message, future))
+        times = [time.perf_counter()]  # asked, then the batch's start and end (`_drain`): the timeline's
+        self._pending.append((message, future, times))
         if self._task is None:
             self._task = loop.create_task(self._drain())
-        return await future
+        result = await future
+        if len(times) == 3:
+            timeline.add("nlu_wait", times[1] - times[0])
+            timeline.add("nlu_batch", times[2] - times[1])
+        return result
 
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
@@ -61,9 +69,12 @@ class BatchParser:
             while self._pending:
                 batch = self._pending[: self.max_batch]
                 del self._pending[: len(batch)]
-                messages = [message for message, _ in batch]
+                messages = [message for message, _, _ in batch]
+                started = time.perf_counter()
                 results = await loop.run_in_executor(self._thread, self._parse_all, messages)
-                for (_, future), result in zip(batch, results, strict=True):
+                ended = time.perf_counter()
+                for (_, future, times), result in zip(batch, results, strict=True):
+                    times += (started, ended)
                     if future.done():  # the turn waiting for it was cancelled
                         continue
                     if isinstance(result, BaseException):

@@ -307,3 +307,47 @@ async def test_a_sqlite_inbox_keeps_its_connection_open_between_transactions(tmp
         assert len(connects) <= 1  # one connection for every transaction, not one each
     finally:
         await inbox.close()
+
+
+async def test_with_a_timeline_each_handled_entry_writes_its_stages_and_spans(tmp_path):
+    from bot import timeline
+
+    path = tmp_path / "timeline.jsonl"
+    engine = Engine("sqlite", tmp_path)
+    inbox = engine.open()
+
+    async def handle(item: Entry) -> None:
+        timeline.mark("parsed")
+        with timeline.span("work"):
+            await asyncio.sleep(0.01)
+
+    timeline.configure(str(path))
+    try:
+        worker = InboxWorker(inbox, engine.platform, handle, FAST)
+        assert all(await inbox.append(engine.platform, [entry("m1"), entry("m2", "c2")]))
+        worker.start()
+        await worker.settle()
+        await worker.stop()
+    finally:
+        timeline.configure(None)
+        await engine.cleanup()
+    turns = [json.loads(line) for line in path.read_text().splitlines()]
+    assert sorted(turn["key"] for turn in turns) == sorted(f"{engine.platform}:{m}" for m in ("m1", "m2"))
+    for turn in turns:
+        marks = turn["marks"]
+        assert list(marks) == ["taken", "parsed", "handled", "done"]
+        assert 0 <= marks["taken"] <= marks["parsed"] <= marks["handled"] <= marks["done"]
+        assert turn["spans"]["work"] >= 0.01
+        assert turn["spans"]["inbox_sql"] > 0  # marking the entry done: a transaction of the inbox
+
+
+async def test_without_a_timeline_nothing_is_recorded(tmp_path):
+    from bot import timeline
+
+    timeline.configure(None)
+    assert timeline.begin("k", 0.0) is None
+    timeline.mark("taken")  # no turn: nothing to record, nothing raised
+    with timeline.span("work"):
+        pass
+    timeline.end(None)
+    assert not timeline.enabled()

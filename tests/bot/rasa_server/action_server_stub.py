@@ -5,12 +5,35 @@ from __future__ import annotations
 import socket
 
 from aiohttp import web
+from rasa.core.actions.action import RemoteAction
+from rasa.core.channels.channel import CollectingOutputChannel
+from rasa.core.nlg import TemplatedNaturalLanguageGenerator
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.utils.endpoints import EndpointConfig
+
+DOMAIN = Domain.from_dict({"slots": {"order_state": {"type": "any", "mappings": []}}})
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def endpoint_at(port: int) -> EndpointConfig:
+    return EndpointConfig(f"http://127.0.0.1:{port}/webhook")
+
+
+async def run_action(endpoint: EndpointConfig) -> list:
+    """`action_order_status` through Rasa's RemoteAction, on a new conversation: its events."""
+    action = RemoteAction("action_order_status", endpoint)
+    return await action.run(
+        CollectingOutputChannel(),
+        TemplatedNaturalLanguageGenerator({}),
+        DialogueStateTracker("c1", []),
+        DOMAIN,
+    )
 
 
 CALLS = web.AppKey("calls", list)

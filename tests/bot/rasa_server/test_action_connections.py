@@ -5,48 +5,24 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from rasa.core.actions.action import RemoteAction
-from rasa.core.channels.channel import CollectingOutputChannel
-from rasa.core.nlg import TemplatedNaturalLanguageGenerator
-from rasa.shared.core.domain import Domain
-from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
-from bot.rasa_server import action_connections, action_retry
+from bot.rasa_server import action_connections
 from bot.rasa_server.action_endpoint import configure
 
-from .action_server_stub import CALLS, PEERS, free_port, start_action_server
+from .action_server_stub import CALLS, PEERS, endpoint_at, free_port, run_action, start_action_server
 
-DOMAIN = Domain.from_dict({"slots": {"order_state": {"type": "any", "mappings": []}}})
-
-
-async def run_action(endpoint: EndpointConfig) -> list:
-    action = RemoteAction("action_order_status", endpoint)
-    return await action.run(
-        CollectingOutputChannel(),
-        TemplatedNaturalLanguageGenerator({}),
-        DialogueStateTracker("c1", []),
-        DOMAIN,
-    )
+pytestmark = pytest.mark.usefixtures("action_retries")
 
 
 def texts(events: list) -> list[str]:
     return [e.text for e in events if hasattr(e, "text")]
 
 
-@pytest.fixture(autouse=True)
-async def closed_afterwards():
-    original = RemoteAction.run
-    action_retry.install(seconds=10)
-    yield
-    RemoteAction.run = original
-    await action_connections.close()
-
-
 async def test_calls_share_one_connection_and_send_the_secret_each_time():
     port = free_port()
     runner = await start_action_server(port)
-    endpoint = EndpointConfig(f"http://127.0.0.1:{port}/webhook")
+    endpoint = endpoint_at(port)
     configure(endpoint, {"ACTION_SERVER_TOKEN": "s3cret"})
     try:
         results = [await run_action(endpoint) for _ in range(3)]
@@ -63,7 +39,7 @@ async def test_rasa_alone_opens_a_connection_per_call():
     runner = await start_action_server(port)
     try:
         for _ in range(3):
-            await run_action(EndpointConfig(f"http://127.0.0.1:{port}/webhook"))
+            await run_action(endpoint_at(port))
     finally:
         await runner.cleanup()
     assert len(set(runner.app[PEERS])) == 3
@@ -71,7 +47,7 @@ async def test_rasa_alone_opens_a_connection_per_call():
 
 async def test_a_call_after_the_action_server_restarted_goes_through():
     port = free_port()
-    endpoint = EndpointConfig(f"http://127.0.0.1:{port}/webhook")
+    endpoint = endpoint_at(port)
     configure(endpoint, {"ACTION_SERVER_TOKEN": "s3cret"})
     runner = await start_action_server(port)
     try:

@@ -5,42 +5,18 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from rasa.core.actions.action import RemoteAction
-from rasa.core.channels.channel import CollectingOutputChannel
-from rasa.core.nlg import TemplatedNaturalLanguageGenerator
-from rasa.shared.core.domain import Domain
-from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.exceptions import RasaException
-from rasa.utils.endpoints import EndpointConfig
 
-from bot.rasa_server import action_connections, action_retry
+from bot.rasa_server import action_retry
 
-from .action_server_stub import CALLS, free_port, start_action_server
+from .action_server_stub import CALLS, endpoint_at, free_port, run_action, start_action_server
 
-
-async def run_action(port: int) -> list:
-    action = RemoteAction("action_order_status", EndpointConfig(f"http://127.0.0.1:{port}/webhook"))
-    domain = Domain.from_dict({"slots": {"order_state": {"type": "any", "mappings": []}}})
-    return await action.run(
-        CollectingOutputChannel(),
-        TemplatedNaturalLanguageGenerator({}),
-        DialogueStateTracker("c1", []),
-        domain,
-    )
-
-
-@pytest.fixture(autouse=True)
-async def retries():
-    original = RemoteAction.run
-    action_retry.install(seconds=10)
-    yield
-    RemoteAction.run = original
-    await action_connections.close()  # the kept connections, when an earlier test configured endpoints
+pytestmark = pytest.mark.usefixtures("action_retries")
 
 
 async def test_a_call_made_while_the_action_server_is_down_succeeds_once_it_is_back():
     port = free_port()
-    call = asyncio.create_task(run_action(port))
+    call = asyncio.create_task(run_action(endpoint_at(port)))
     await asyncio.sleep(0.6)  # refused at least twice
     assert not call.done()
     runner = await start_action_server(port)
@@ -56,7 +32,7 @@ async def test_503s_are_retried_until_the_action_runs():
     port = free_port()
     runner = await start_action_server(port, failures=[503, 502])
     try:
-        events = await asyncio.wait_for(run_action(port), timeout=10)
+        events = await asyncio.wait_for(run_action(endpoint_at(port)), timeout=10)
     finally:
         await runner.cleanup()
     assert [e.text for e in events if hasattr(e, "text")] == ["Your order shipped."]
@@ -68,7 +44,7 @@ async def test_a_500_from_the_action_is_final():
     runner = await start_action_server(port, failures=[500])
     try:
         with pytest.raises(RasaException):
-            await run_action(port)
+            await run_action(endpoint_at(port))
         assert runner.app[CALLS] == ["action_order_status"]  # the action's own failure: not retried
     finally:
         await runner.cleanup()
@@ -78,7 +54,7 @@ async def test_retries_stop_after_the_budget():
     port = free_port()
     started = asyncio.get_running_loop().time()
     with pytest.raises(RasaException):
-        await asyncio.wait_for(run_action(port), timeout=30)
+        await asyncio.wait_for(run_action(endpoint_at(port)), timeout=30)
     assert 5 <= asyncio.get_running_loop().time() - started <= 12  # kept trying, then gave up near 10 s
 
 

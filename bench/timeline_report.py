@@ -22,6 +22,7 @@ class Timeline:
 
     stages: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     spans: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    calls: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     totals: list[float] = field(default_factory=list)
     loop_mean: list[float] = field(default_factory=list)
     loop_max: list[float] = field(default_factory=list)
@@ -50,6 +51,8 @@ def read(path: Path, since: float = 0.0, until: float = float("inf")) -> Timelin
             previous = at
         for name, seconds in record["spans"].items():
             timeline.spans[name].append(seconds)
+        for name, number in record.get("calls", {}).items():
+            timeline.calls[name] += number
         timeline.totals.append(previous)
     return timeline
 
@@ -66,12 +69,15 @@ def table(timeline: Timeline) -> str:
     turns = timeline.turns
     lines = ["no turns in the timeline"]
     if turns:
-        header = f"{'':24} {'mean/turn':>9} {'p50':>9} {'p95':>9} {'turns':>6}"
+        header = f"{'':24} {'mean/turn':>9} {'p50':>9} {'p95':>9} {'turns':>6} {'calls/turn':>10}"
         lines = [f"{turns} turns; from the webhook's store to the inbox entry marked done (ms)", header]
         order = sorted(timeline.stages, key=_position)
         lines += [f"stage {name:18} {_ms(timeline.stages[name], turns)}" for name in order]
         lines.append(f"{'whole turn':24} {_ms(timeline.totals, turns)}")
-        lines += [f"span  {name:18} {_ms(values, turns)}" for name, values in sorted(timeline.spans.items())]
+        lines += [
+            f"span  {name:18} {_ms(values, turns)} {timeline.calls[name] / turns:10.1f}"
+            for name, values in sorted(timeline.spans.items())
+        ]
     if timeline.loop_mean:
         mean = statistics.fmean(timeline.loop_mean) * 1000
         lines.append(f"event loop lag: mean {mean:.1f} ms, worst {max(timeline.loop_max) * 1000:.0f} ms")

@@ -7,7 +7,8 @@ server appends one JSON line per handled inbox entry to `path`:
 - `marks`: seconds from the entry's start (`received`, the webhook that stored it) to each stage the
   turn passed (`taken` from the inbox, `locked`, `tracker` read, `parsed`, `predicted`, `saved`, ...);
 - `spans`: seconds spent, summed over the turn, inside each kind of call (`nlu_wait` for a batch,
-  `nlu_batch`, `action_http`, `send`, `kv`, `inbox_sql`, ...), which may overlap the marks' stages;
+  `nlu_batch`, `action_call`, `platform_http`, `kv_sqlite`, `inbox_sql`, ...), which may overlap the
+  marks' stages, and `calls`: how many calls each span summed;
 
 and once a second a `loop` line: how late the event loop ran a timer that was due (its queue).
 `bench/rounds.py --timeline` sums the file into a table. Off (the default), every call here is a
@@ -32,7 +33,7 @@ LAG_PROBE_SECONDS = 0.01  # the loop probe's timer: how late it fires is the loo
 class Turn:
     """One inbox entry's marks and summed spans, in seconds since `received`."""
 
-    __slots__ = ("key", "marks", "received", "spans")
+    __slots__ = ("calls", "key", "marks", "received", "spans")
 
     def __init__(self, key: str, received_wall: float) -> None:
         self.key = key
@@ -40,6 +41,7 @@ class Turn:
         self.received = time.perf_counter() - max(0.0, time.time() - received_wall)
         self.marks: dict[str, float] = {}
         self.spans: dict[str, float] = {}
+        self.calls: dict[str, int] = {}
 
     def as_json(self) -> str:
         """The line written for this turn."""
@@ -49,6 +51,7 @@ class Turn:
                 "at": time.time(),
                 "marks": {name: round(value, 5) for name, value in self.marks.items()},
                 "spans": {name: round(value, 5) for name, value in self.spans.items()},
+                "calls": self.calls,
             }
         )
 
@@ -107,10 +110,11 @@ def mark(stage: str) -> None:
 
 
 def add(name: str, seconds: float) -> None:
-    """Add `seconds` to the current turn's span `name`."""
+    """Add `seconds` (one call) to the current turn's span `name`."""
     turn = _current.get()
     if turn is not None:
         turn.spans[name] = turn.spans.get(name, 0.0) + seconds
+        turn.calls[name] = turn.calls.get(name, 0) + 1
 
 
 @contextlib.contextmanager

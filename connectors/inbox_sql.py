@@ -8,8 +8,9 @@ or already ours; members (`loom_inbox_members`) say who is alive, so shards are 
 
 SQLite runs in WAL mode with `synchronous=FULL`: an acknowledged event is on disk, not only in the
 operating system's cache. Calls are short and run in a worker thread (SQLAlchemy's engine is
-synchronous in Rasa 3.6's SQLAlchemy 1.4). The tables are created on first use, as Rasa creates its
-own `events` table.
+synchronous in Rasa 3.6's SQLAlchemy 1.4); SQLite's in one thread of their own, where the transactions
+that queue together go in one hand-over (`connectors.serial_thread`). The tables are created on first
+use, as Rasa creates its own `events` table.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot import timeline
 from connectors.inbox import PRUNE_EVERY, SEEN_TTL, Entry, InboxUnavailable, NewEntry, shard_of
+from connectors.serial_thread import SerialThread
 
 T = TypeVar("T")
 SQLITE_POOL_SIZE = 2  # transactions run one at a time (SQLite has one writer); a spare for a reader
@@ -112,7 +114,8 @@ class SqlInbox:
         self._insert = sqlite.insert if self.engine == "sqlite" else postgresql.insert
         self._pruned_at = 0.0
         self._stored = asyncio.Event()  # set when this process stores something: wakes its consumer
-        self._thread_lock = asyncio.Lock() if self.engine == "sqlite" else None
+        # SQLite has one writer: its transactions queue for one thread, and go to it together.
+        self._thread = SerialThread("inbox-sqlite") if self.engine == "sqlite" else None
 
     def _engine(self) -> Engine:
         if self._db is None:
@@ -141,10 +144,9 @@ class SqlInbox:
 
         try:
             with timeline.span("inbox_sql"):
-                if self._thread_lock is None:
+                if self._thread is None:
                     return await asyncio.to_thread(transaction)
-                async with self._thread_lock:  # SQLite has one writer: queue here rather than in busy waits
-                    return await asyncio.to_thread(transaction)
+                return await self._thread.run(transaction)
         except SQLAlchemyError as err:
             raise InboxUnavailable(f"{self.engine} inbox: {err.__class__.__name__}: {err}") from err
 

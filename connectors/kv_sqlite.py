@@ -8,21 +8,21 @@ wall clock (it has to mean the same after a restart); expired rows are ignored a
 batches every `PRUNE_EVERY` writes. Each call is short and runs in the store's own worker thread, so a
 busy database never stalls the server's event loop, and calls waiting for the one connection wait in
 that thread's queue, not in the event loop's shared executor, where they would hold threads that the
-inbox and others need (bench/PROFILE.md, fourth round).
+inbox and others need (bench/PROFILE.md, fourth round); the calls that queue together go to the
+thread in one hand-over (`connectors.serial_thread`, fifth round).
 """
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
 from bot import timeline
+from connectors.serial_thread import SerialThread
 
 PRUNE_EVERY = 1000  # writes between two deletions of expired rows
 BUSY_TIMEOUT = 5.0  # seconds a write waits for another process's transaction
@@ -37,7 +37,7 @@ class SqliteStore:
         self.path = Path(path)
         self._db: sqlite3.Connection | None = None
         self._lock = threading.Lock()  # one connection: its thread, or `close` from any other
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kv-sqlite")
+        self._thread = SerialThread("kv-sqlite")
         self._prune_every = prune_every
         self._writes = 0
 
@@ -60,7 +60,7 @@ class SqliteStore:
                 return call(self._connection())
 
         with timeline.span("kv_sqlite"):
-            return await asyncio.get_running_loop().run_in_executor(self._thread, locked)
+            return await self._thread.run(locked)
 
     def _prune(self, db: sqlite3.Connection) -> None:
         db.execute("DELETE FROM kv WHERE expires <= ?", (time.time(),))

@@ -295,4 +295,3 @@ class ReviewQueue:
                 .limit(limit)
             )
             return list(await session.scalars(query))
-

@@ -282,4 +282,3 @@ def register(app: web.Application) -> None:
     app.router.add_post("/review/changes/branch", branch)
     app.router.add_get("/review/model", model_page)
     app.router.add_post("/review/model/{kind:check|swap}", start_job)
-

@@ -319,7 +319,7 @@ async def test_with_a_timeline_each_handled_entry_writes_its_stages_and_spans(tm
     async def handle(item: Entry) -> None:
         timeline.mark("parsed")
         with timeline.span("work"):
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.02)
 
     timeline.configure(str(path))
     try:
@@ -337,7 +337,7 @@ async def test_with_a_timeline_each_handled_entry_writes_its_stages_and_spans(tm
         marks = turn["marks"]
         assert list(marks) == ["taken", "parsed", "handled", "done"]
         assert 0 <= marks["taken"] <= marks["parsed"] <= marks["handled"] <= marks["done"]
-        assert turn["spans"]["work"] >= 0.01
+        assert turn["spans"]["work"] >= 0.015  # the loop's timer may fire a little early
         assert turn["spans"]["inbox_sql"] > 0  # marking the entry done: a transaction of the inbox
 
 

@@ -1,0 +1,83 @@
+"""Blocking calls run one at a time in a thread of their own, those that queue together in one hand-over.
+
+The SQLite stores (the inbox, the connectors' key-value store) take one writer at a time, and their
+calls are short: a statement and a commit, well under a millisecond. What costs is the hand-over to a
+thread and back: the thread must win the GIL from the event loop and the NLU worker, and under load
+that took 10-50 ms a call, with the next call queued behind it (bench/PROFILE.md, fifth round). So
+the calls that arrive while the thread is busy are run together in its next hand-over, one after
+another and each on its own (a failing call fails only its caller), as `bot/rasa_server/batch_parse.py`
+does for understanding: at low traffic a call goes alone, as before; under load one hand-over serves
+many.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+Outcome = tuple[bool, Any]  # (succeeded, the result or the exception)
+Queued = tuple[Callable[[], Any], "asyncio.Future[Any]"]
+
+
+class SerialThread:
+    """One worker thread; `run` queues a call and returns its result (or raises its exception)."""
+
+    def __init__(self, name: str) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        # Per event loop (tests and Sanic may use several): the calls waiting, and the task handing them over.
+        self._queues: dict[asyncio.AbstractEventLoop, list[Queued]] = {}
+        self._drains: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
+
+    async def run(self, call: Callable[[], T]) -> T:
+        """Run `call` in the thread, after the calls queued before it."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._queues.setdefault(loop, []).append((call, future))
+        if loop not in self._drains:
+            self._drains[loop] = loop.create_task(self._drain(loop))
+        return await future
+
+    async def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
+        queue = self._queues[loop]
+        try:
+            await asyncio.sleep(0)  # callers already runnable in this pass of the loop join the first batch
+            while queue:
+                batch = queue[:]
+                del queue[: len(batch)]
+                try:
+                    outcomes = await loop.run_in_executor(self._executor, _run_all, [c for c, _ in batch])
+                except BaseException:  # cancelled with the loop: its callers must not wait for ever
+                    for _, future in batch:
+                        future.cancel()
+                    raise
+                for (_, future), (succeeded, value) in zip(batch, outcomes, strict=True):
+                    if future.done():  # its caller was cancelled; the call ran anyway
+                        continue
+                    if succeeded:
+                        future.set_result(value)
+                    else:
+                        future.set_exception(value)
+        finally:
+            del self._drains[loop]
+            if queue:  # a failure above (a cancelled loop) left calls behind: never strand them
+                self._drains[loop] = loop.create_task(self._drain(loop))
+            else:
+                self._queues.pop(loop, None)
+
+    def shutdown(self) -> None:
+        """Stop the thread once what it runs now is done (calls queued later are refused)."""
+        self._executor.shutdown(wait=False)
+
+
+def _run_all(calls: list[Callable[[], Any]]) -> list[Outcome]:
+    """In the worker thread: each call in turn, its exception kept for its own caller."""
+    outcomes: list[Outcome] = []
+    for call in calls:
+        try:
+            outcomes.append((True, call()))
+        except Exception as err:  # handed to the caller that asked for this call
+            outcomes.append((False, err))
+    return outcomes

@@ -89,6 +89,7 @@ def _position(stage: str) -> int:
 
 
 STAGE_ORDER = [  # the order a turn reaches them (connectors/inbox_worker.py, turns.py)
+    "fetched",
     "taken",
     "quiet",
     "locked",

@@ -5,7 +5,8 @@ spent most of its second waiting (bench/PROFILE.md, fourth round). With `TURN_TI
 server appends one JSON line per handled inbox entry to `path`:
 
 - `marks`: seconds from the entry's start (`received`, the webhook that stored it) to each stage the
-  turn passed (`taken` from the inbox, `locked`, `tracker` read, `parsed`, `predicted`, `saved`, ...);
+  turn passed (`fetched` from the inbox, `taken` by its task, `locked`, `tracker` read, `parsed`,
+  `predicted`, `saved`, ...);
 - `spans`: seconds spent, summed over the turn, inside each kind of call (`nlu_wait` for a batch,
   `nlu_batch`, `action_call`, `platform_http`, `kv_sqlite`, `inbox_sql`, ...), which may overlap the
   marks' stages, and `calls`: how many calls each span summed;
@@ -82,11 +83,16 @@ def enabled() -> bool:
     return _file() is not None
 
 
-def begin(key: str, received_wall: float) -> Token[Turn | None] | None:
-    """Start the timeline of the entry handled in this task (None when off)."""
+def begin(key: str, received_wall: float, **earlier: float) -> Token[Turn | None] | None:
+    """Start the timeline of the entry handled in this task (None when off).
+
+    `earlier`: stages it reached before this task began, at `time.perf_counter()` times.
+    """
     if not enabled():
         return None
-    return _current.set(Turn(key, received_wall))
+    turn = Turn(key, received_wall)
+    turn.marks.update({stage: at - turn.received for stage, at in earlier.items()})
+    return _current.set(turn)
 
 
 def end(token: Token[Turn | None] | None) -> None:

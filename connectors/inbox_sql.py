@@ -29,10 +29,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot import timeline
 from connectors.inbox import PRUNE_EVERY, SEEN_TTL, Entry, InboxUnavailable, NewEntry, shard_of
-from connectors.serial_thread import SerialThread
+from connectors.serial_thread import Busy, SerialThread
 
 T = TypeVar("T")
 SQLITE_POOL_SIZE = 2  # transactions run one at a time (SQLite has one writer); a spare for a reader
+CHECKPOINT_EVERY = 250  # SQLite transactions between two WAL checkpoints in the thread
 POLL_SECONDS = 0.2  # how often a consumer looks for rows stored by another process
 CREATE_ATTEMPTS = 5
 _CREATING = threading.Lock()
@@ -89,6 +90,15 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_inline_pragmas(connection: Any, record: Any) -> None:
+    """The event loop's connection: never waits for a lock, never checkpoints (`SqlInbox._run`)."""
+    _sqlite_pragmas(connection, record)
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=0")
+    cursor.execute("PRAGMA wal_autocheckpoint=0")
+    cursor.close()
+
+
 def create_tables(db: Engine) -> None:
     """Create the tables unless they exist; another replica creating them at the same moment is fine."""
     with _CREATING:  # this process's channels one at a time; other processes: retry after their turn
@@ -111,6 +121,9 @@ class SqlInbox:
         self.engine = "sqlite" if self.engine_url.get_backend_name() == "sqlite" else "postgresql"
         self.shards = shards
         self._db: Engine | None = None
+        self._inline_db: Engine | None = None  # SQLite: the event loop's one connection
+        self._inline_lock = threading.Lock()
+        self._inline_transactions = 0
         self._insert = sqlite.insert if self.engine == "sqlite" else postgresql.insert
         self._pruned_at = 0.0
         self._stored = asyncio.Event()  # set when this process stores something: wakes its consumer
@@ -135,18 +148,60 @@ class SqlInbox:
             self._db = db
         return self._db
 
+    def _inline_engine(self) -> Engine:
+        if self._inline_db is None:
+            self._engine()  # the tables first
+            db = sa.create_engine(
+                self.engine_url,
+                poolclass=sa.pool.QueuePool,
+                pool_size=1,
+                connect_args={"check_same_thread": False, "timeout": 0.0},
+            )
+            sa.event.listen(db, "connect", _sqlite_inline_pragmas)
+            self._inline_db = db
+        return self._inline_db
+
     async def _run(self, call: Callable[[Connection], T]) -> T:
-        """One transaction in a worker thread; any database error is InboxUnavailable."""
+        """One transaction; any database error is InboxUnavailable.
+
+        PostgreSQL's in a worker thread. SQLite's right here in the event loop while that is quick
+        (a commit with its fsync: well under a millisecond on a local disk) and the file is free, else
+        in the inbox's thread (`connectors.serial_thread`): a hand-over to a thread and back cost tens
+        of milliseconds under load, three times a message (bench/PROFILE.md, fifth round).
+        """
 
         def transaction() -> T:
             with self._engine().begin() as connection:
-                return call(connection)
+                result = call(connection)
+            if self._thread is not None and self._inline_db is None:
+                with self._inline_engine().connect():  # opened here, off the event loop, for next time
+                    pass
+            return result
+
+        def inline() -> T:
+            if not self._inline_lock.acquire(blocking=False):  # used by another thread's event loop
+                raise Busy
+            try:
+                if self._inline_db is None:
+                    raise Busy
+                with self._inline_db.begin() as connection:
+                    return call(connection)
+            except sa.exc.OperationalError as err:
+                if "locked" in str(err) or "busy" in str(err):  # rolled back: nothing was written
+                    raise Busy from err
+                raise
+            finally:
+                self._inline_lock.release()
 
         try:
             with timeline.span("inbox_sql"):
                 if self._thread is None:
                     return await asyncio.to_thread(transaction)
-                return await self._thread.run(transaction)
+                result = await self._thread.run(transaction, inline)
+                self._inline_transactions += 1
+                if self._inline_transactions % CHECKPOINT_EVERY == 0:
+                    await self._thread.run(self._checkpoint)
+                return result
         except SQLAlchemyError as err:
             raise InboxUnavailable(f"{self.engine} inbox: {err.__class__.__name__}: {err}") from err
 
@@ -301,8 +356,17 @@ class SqlInbox:
         )
         return await self._run(lambda c: int(c.execute(query).scalar_one()))
 
+    def _checkpoint(self) -> None:
+        """In the thread: the WAL copied back into the database file (never by the loop's connection)."""
+        with self._engine().connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+
     async def close(self) -> None:
-        """Dispose of the connection pool."""
+        """Dispose of the connection pools."""
+        with self._inline_lock:
+            if self._inline_db is not None:
+                self._inline_db.dispose()
+                self._inline_db = None
         if self._db is not None:
             self._db.dispose()
             self._db = None

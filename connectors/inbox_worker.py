@@ -81,6 +81,7 @@ class InboxWorker:
         self.last_error: str | None = None
         self._task: asyncio.Task[None] | None = None
         self._progress = asyncio.Event()
+        self._fetched: dict[str, float] = {}  # when each entry was read (only with a turn timeline)
 
     @property
     def running(self) -> bool:
@@ -170,6 +171,8 @@ class InboxWorker:
         entries = await self.inbox.fetch(
             self.platform, sorted(self.held), self.member, set(self.in_flight), room, wait
         )
+        if entries and timeline.enabled():
+            self._fetched.update(dict.fromkeys((entry.key for entry in entries), time.perf_counter()))
         for entry in entries:
             self._submit(entry)
 
@@ -181,7 +184,9 @@ class InboxWorker:
 
     async def _work(self, entry: Entry) -> None:
         """Handle (with retries), then mark done; always leave `in_flight`."""
-        turn = timeline.begin(f"{entry.platform}:{entry.event_id}", entry.received_at)
+        fetched = self._fetched.pop(entry.key, None)
+        earlier = {"fetched": fetched} if fetched else {}
+        turn = timeline.begin(f"{entry.platform}:{entry.event_id}", entry.received_at, **earlier)
         timeline.mark("taken")
         try:
             attempt, deferred, since = 1, 0, time.monotonic()

@@ -22,10 +22,11 @@ from pathlib import Path
 from typing import TypeVar
 
 from bot import timeline
-from connectors.serial_thread import SerialThread
+from connectors.serial_thread import Busy, SerialThread
 
 PRUNE_EVERY = 1000  # writes between two deletions of expired rows
 BUSY_TIMEOUT = 5.0  # seconds a write waits for another process's transaction
+CHECKPOINT_EVERY = 250  # writes between two WAL checkpoints
 SCHEMA = "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires REAL NOT NULL)"
 T = TypeVar("T")
 
@@ -35,40 +36,81 @@ class SqliteStore:
 
     def __init__(self, path: str | Path, prune_every: int = PRUNE_EVERY) -> None:
         self.path = Path(path)
-        self._db: sqlite3.Connection | None = None
-        self._lock = threading.Lock()  # one connection: its thread, or `close` from any other
+        self._db: sqlite3.Connection | None = None  # the thread's: waits up to BUSY_TIMEOUT for a lock
+        self._inline_db: sqlite3.Connection | None = None  # the event loop's: never waits
+        self._lock = threading.Lock()  # the connections: one call at a time, or `close` from any thread
         self._thread = SerialThread("kv-sqlite")
         self._prune_every = prune_every
         self._writes = 0
 
     def _connection(self) -> sqlite3.Connection:
         if self._db is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(
-                self.path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
-            )
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")  # WAL: durable across crashes of the process
-            db.execute(SCHEMA)
-            self._db = db
-            self._prune(db)
+            self._db = self._connect(BUSY_TIMEOUT)
+            self._db.execute(SCHEMA)
+            self._prune(self._db)
         return self._db
 
-    async def _run(self, call: Callable[[sqlite3.Connection], T]) -> T:
+    def _inline_connection(self) -> sqlite3.Connection:
+        if self._inline_db is None:
+            self._connection()  # the file and its table first
+            self._inline_db = self._connect(0.0)
+            # Its WAL checkpoints (a copy and an fsync) run in the thread instead (`_maintain`).
+            self._inline_db.execute("PRAGMA wal_autocheckpoint=0")
+        return self._inline_db
+
+    def _connect(self, timeout: float) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")  # WAL: durable across crashes of the process
+        return db
+
+    async def _run(self, call: Callable[[sqlite3.Connection], T], write: bool = False) -> T:
+        """`call` on a connection: in the event loop while that is quick, else in the store's thread.
+
+        Each call is one statement in autocommit, so one refused as busy changed nothing and can go
+        to the thread as it is.
+        """
+
         def locked() -> T:
             with self._lock:
-                return call(self._connection())
+                result = call(self._connection())
+                self._inline_connection()  # opened here, off the event loop, for the next calls
+                return result
+
+        def inline() -> T:
+            if not self._lock.acquire(blocking=False):  # another thread is using the connections
+                raise Busy
+            try:
+                if self._inline_db is None:
+                    raise Busy
+                return call(self._inline_db)
+            except sqlite3.OperationalError as err:
+                if "locked" in str(err) or "busy" in str(err):
+                    raise Busy from err
+                raise
+            finally:
+                self._lock.release()
 
         with timeline.span("kv_sqlite"):
-            return await self._thread.run(locked)
+            result = await self._thread.run(locked, inline)
+        if write:
+            self._writes += 1
+            prune = self._writes % self._prune_every == 0
+            if prune or self._writes % CHECKPOINT_EVERY == 0:
+                await self._thread.run(lambda: self._maintain(prune))
+        return result
+
+    def _maintain(self, prune: bool) -> None:
+        """In the thread: the WAL copied back into the database file; expired rows deleted if `prune`."""
+        with self._lock:
+            db = self._connection()
+            db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            if prune:
+                self._prune(db)
 
     def _prune(self, db: sqlite3.Connection) -> None:
         db.execute("DELETE FROM kv WHERE expires <= ?", (time.time(),))
-
-    def _wrote(self, db: sqlite3.Connection) -> None:
-        self._writes += 1
-        if self._writes % self._prune_every == 0:
-            self._prune(db)
 
     async def add(self, key: str, value: str, ttl: int) -> bool:
         """Store unless a live value is present; True if this call stored it (one atomic statement)."""
@@ -81,10 +123,9 @@ class SqliteStore:
                 "WHERE kv.expires <= ?",
                 (key, value, now + ttl, now),
             )
-            self._wrote(db)
             return cursor.rowcount == 1
 
-        return await self._run(add)
+        return await self._run(add, write=True)
 
     async def set(self, key: str, value: str, ttl: int) -> None:
         """Store, replacing any value."""
@@ -94,9 +135,8 @@ class SqliteStore:
                 "INSERT OR REPLACE INTO kv (key, value, expires) VALUES (?, ?, ?)",
                 (key, value, time.time() + ttl),
             )
-            self._wrote(db)
 
-        await self._run(put)
+        await self._run(put, write=True)
 
     async def get(self, key: str) -> str | None:
         """A live value, or None."""
@@ -114,8 +154,9 @@ class SqliteStore:
         await self._run(lambda db: db.execute("DELETE FROM kv WHERE key = ?", (key,)))
 
     def close(self) -> None:
-        """Close the connection (a later call opens it again)."""
+        """Close the connections (a later call opens them again)."""
         with self._lock:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
+            for db in (self._inline_db, self._db):
+                if db is not None:
+                    db.close()
+            self._db = self._inline_db = None

@@ -13,26 +13,60 @@ many.
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+logger = logging.getLogger(__name__)
+
 T = TypeVar("T")
+# Inline calls that take longer than this on average (a slow disk) go to the thread for INLINE_PAUSE s.
+# An average, not each call: under load the event loop's thread may wait a few ms for the GIL after
+# any call that released it.
+INLINE_BUDGET = 0.005
+INLINE_WEIGHT = 0.1  # of the last call in the running average
+INLINE_PAUSE = 30.0
 Outcome = tuple[bool, Any]  # (succeeded, the result or the exception)
 Queued = tuple[Callable[[], Any], "asyncio.Future[Any]"]
+
+
+class Busy(Exception):
+    """An inline call could not run without waiting (a database locked by another process)."""
 
 
 class SerialThread:
     """One worker thread; `run` queues a call and returns its result (or raises its exception)."""
 
     def __init__(self, name: str) -> None:
+        self.name = name
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._inline_paused_until = 0.0
+        self._inline_mean = 0.0
+        self.hand_overs = 0  # batches handed to the thread so far (diagnostics, tests)
         # Per event loop (tests and Sanic may use several): the calls waiting, and the task handing them over.
         self._queues: dict[asyncio.AbstractEventLoop, list[Queued]] = {}
         self._drains: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
 
-    async def run(self, call: Callable[[], T]) -> T:
-        """Run `call` in the thread, after the calls queued before it."""
+    async def run(self, call: Callable[[], T], inline: Callable[[], T] | None = None) -> T:
+        """Run `call` in the thread, after the calls queued before it.
+
+        `inline`: the same work done right here, in the event loop's thread, which saves the hand-over
+        to the thread and back (tens of milliseconds under load). Tried first when the thread has
+        nothing queued (so calls keep their order) and while inline calls stay quick: when they take
+        longer than `INLINE_BUDGET` on average (a slow disk), calls go to the thread for
+        `INLINE_PAUSE`. It raises `Busy` rather than wait (a database another process holds, or a
+        connection not opened yet): then `call` goes to the thread.
+        """
+        if inline is not None and not self._drains and time.monotonic() >= self._inline_paused_until:
+            started = time.perf_counter()
+            try:
+                return inline()
+            except Busy:
+                pass
+            finally:
+                self._inline_took(time.perf_counter() - started)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._queues.setdefault(loop, []).append((call, future))
@@ -47,6 +81,7 @@ class SerialThread:
             while queue:
                 batch = queue[:]
                 del queue[: len(batch)]
+                self.hand_overs += 1
                 try:
                     outcomes = await loop.run_in_executor(self._executor, _run_all, [c for c, _ in batch])
                 except BaseException:  # cancelled with the loop: its callers must not wait for ever
@@ -66,6 +101,18 @@ class SerialThread:
                 self._drains[loop] = loop.create_task(self._drain(loop))
             else:
                 self._queues.pop(loop, None)
+
+    def _inline_took(self, seconds: float) -> None:
+        self._inline_mean += INLINE_WEIGHT * (seconds - self._inline_mean)
+        if self._inline_mean > INLINE_BUDGET:
+            logger.info(
+                "%s: calls took %.1f ms on average in the event loop; for %.0f s they go to its thread",
+                self.name,
+                self._inline_mean * 1000,
+                INLINE_PAUSE,
+            )
+            self._inline_paused_until = time.monotonic() + INLINE_PAUSE
+            self._inline_mean = 0.0
 
     def shutdown(self) -> None:
         """Stop the thread once what it runs now is done (calls queued later are refused)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -335,8 +336,8 @@ async def test_with_a_timeline_each_handled_entry_writes_its_stages_and_spans(tm
     assert sorted(turn["key"] for turn in turns) == sorted(f"{engine.platform}:{m}" for m in ("m1", "m2"))
     for turn in turns:
         marks = turn["marks"]
-        assert list(marks) == ["taken", "parsed", "handled", "done"]
-        assert 0 <= marks["taken"] <= marks["parsed"] <= marks["handled"] <= marks["done"]
+        assert list(marks) == ["fetched", "taken", "parsed", "handled", "done"]
+        assert 0 <= marks["fetched"] <= marks["taken"] <= marks["parsed"] <= marks["handled"] <= marks["done"]
         assert turn["spans"]["work"] >= 0.015  # the loop's timer may fire a little early
         assert turn["spans"]["inbox_sql"] > 0  # marking the entry done: a transaction of the inbox
 
@@ -351,3 +352,54 @@ async def test_without_a_timeline_nothing_is_recorded(tmp_path):
         pass
     timeline.end(None)
     assert not timeline.enabled()
+
+
+async def test_a_sqlite_inbox_held_by_another_process_stores_once_it_is_free(tmp_path):
+    """The event loop never waits for the file's lock: the transaction waits in the inbox's thread."""
+    import sqlite3
+
+    inbox = SqlInbox(f"sqlite:///{tmp_path}/inbox.db", 4)
+    assert await inbox.append("messenger", [entry("m0")]) == [True]
+    other = sqlite3.connect(tmp_path / "inbox.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process's write transaction
+    try:
+        store = asyncio.ensure_future(inbox.append("messenger", [entry("m1")]))
+        started = time.monotonic()
+        await asyncio.sleep(0.2)
+        assert time.monotonic() - started < 1.0  # the event loop was not held up by the lock
+        assert not store.done()  # waiting in the thread; the event loop went on
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    assert await asyncio.wait_for(store, timeout=5) == [True]
+    assert inbox._thread.hand_overs == 2  # the first transaction, and the one that found the file locked
+    assert await inbox.append("messenger", [entry("m1")]) == [False]
+    await inbox.close()
+
+
+async def test_once_its_connection_is_open_a_sqlite_inbox_commits_in_the_event_loop(tmp_path):
+    inbox = SqlInbox(f"sqlite:///{tmp_path}/inbox.db", 4)
+    assert await inbox.append("messenger", [entry("m0")]) == [True]  # opens the connections, in the thread
+    for i in range(1, 30):
+        assert await inbox.append("messenger", [entry(f"m{i}", f"c{i}")]) == [True]
+    fetched = await inbox.fetch("messenger", [0, 1, 2, 3], "member", set(), 100, 0.0)
+    for item in fetched:
+        await inbox.done(item)
+    assert len(fetched) == 30 and await inbox.count_pending("messenger") == 0
+    assert inbox._thread.hand_overs == 1
+    await inbox.close()
+
+
+async def test_a_sqlite_inbox_checkpoints_its_write_ahead_log_in_its_thread(tmp_path):
+    from connectors import inbox_sql
+
+    inbox = SqlInbox(f"sqlite:///{tmp_path}/inbox.db", 4)
+    wal = tmp_path / "inbox.db-wal"
+    sizes = []
+    for round_ in range(4):
+        for i in range(inbox_sql.CHECKPOINT_EVERY):
+            await inbox.append("messenger", [entry(f"m{round_}-{i}")])
+        sizes.append(wal.stat().st_size)
+    assert sizes[-1] <= sizes[0] * 1.5  # checkpointed, the log is written again from its start
+    assert await inbox.count_pending("messenger") == 4 * inbox_sql.CHECKPOINT_EVERY
+    await inbox.close()

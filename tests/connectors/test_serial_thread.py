@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 
 import pytest
 
-from connectors.serial_thread import SerialThread
+from connectors.serial_thread import Busy, SerialThread
 
 
 @pytest.fixture
@@ -85,3 +86,65 @@ async def test_a_cancelled_caller_does_not_stop_the_others(serial):
 def test_one_thread_serves_several_event_loops(serial):
     assert asyncio.run(serial.run(lambda: "first loop")) == "first loop"
     assert asyncio.run(serial.run(lambda: "second loop")) == "second loop"
+
+
+async def test_an_inline_call_runs_in_the_loops_thread_while_the_thread_is_idle(serial):
+    here = threading.current_thread().name
+    assert await serial.run(threading.current_thread, lambda: threading.current_thread().name) == here
+
+
+async def test_a_busy_inline_call_goes_to_the_thread(serial):
+    def busy() -> str:
+        raise Busy
+
+    name = await serial.run(lambda: threading.current_thread().name, busy)
+    assert name.startswith("test-serial")
+
+
+async def test_inline_calls_wait_their_turn_behind_queued_ones(serial):
+    order: list[str] = []
+    release = threading.Event()
+    queued = asyncio.ensure_future(serial.run(lambda: (release.wait(), order.append("queued"))))
+    await asyncio.sleep(0.02)
+    later = asyncio.ensure_future(
+        serial.run(lambda: order.append("later, thread"), lambda: order.append("inline"))
+    )
+    await asyncio.sleep(0.02)
+    release.set()
+    await asyncio.gather(queued, later)
+    assert order == ["queued", "later, thread"]
+
+
+async def test_a_slow_inline_call_sends_the_next_ones_to_the_thread_for_a_while(serial, caplog):
+    from connectors import serial_thread
+
+    caplog.set_level(logging.INFO, logger="connectors.serial_thread")
+    threads: list[str] = []
+
+    def inline(seconds: float):
+        def run() -> None:
+            threads.append("inline")
+            time.sleep(seconds)
+
+        return run
+
+    # One slow call among quick ones (the GIL, a collection) is not a slow disk...
+    await serial.run(lambda: threads.append("thread"), inline(serial_thread.INLINE_BUDGET * 2))
+    for _ in range(5):
+        await serial.run(lambda: threads.append("thread"), inline(0))
+    assert threads == ["inline"] * 6
+    # ... calls slow on average are.
+    while threads[-1] == "inline":
+        await serial.run(lambda: threads.append("thread"), inline(serial_thread.INLINE_BUDGET * 3))
+    assert threads.count("inline") < 20 and threads[-1] == "thread"
+    await serial.run(lambda: threads.append("thread"), inline(0))
+    assert threads[-2:] == ["thread", "thread"]  # for a while
+    assert "for 30 s they go to its thread" in caplog.text
+
+
+async def test_an_inline_call_that_fails_fails_its_caller(serial):
+    def boom() -> None:
+        raise ValueError("bad statement")
+
+    with pytest.raises(ValueError, match="bad statement"):
+        await serial.run(lambda: "the thread would have succeeded", boom)

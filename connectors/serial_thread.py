@@ -7,7 +7,9 @@ that took 10-50 ms a call, with the next call queued behind it (bench/PROFILE.md
 the calls that arrive while the thread is busy are run together in its next hand-over, one after
 another and each on its own (a failing call fails only its caller), as `bot/rasa_server/batch_parse.py`
 does for understanding: at low traffic a call goes alone, as before; under load one hand-over serves
-many.
+many. Better still, a caller may give the same work in a form that never waits (`run(call, inline)`):
+it then runs in the event loop's own thread while that stays quick, and only goes to the thread when
+it would have to wait (a database another process holds) or when such calls turn slow (a slow disk).
 """
 
 from __future__ import annotations

@@ -160,7 +160,7 @@ class PlatformClient:
                         answer = await response.json(content_type=None)
                     except ValueError:
                         answer = self._unreadable((await response.text())[:200])
-            return self._result(response, answer)
+                    return self._result(response, answer)
         except (aiohttp.ClientError, asyncio.TimeoutError) as err:
             raise self.error(f"could not reach the {self.api_name}: {type(err).__name__} {err}") from err
 

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import os
 import random
+import time
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import aiohttp
 import pytest
 
+from bench import timeline_report
 from bench.messenger_e2e import (
     Messenger,
     RecordingSendApi,
@@ -29,6 +32,7 @@ from bench.messenger_e2e import (
 from bench.rest_throughput import SCRIPT
 from bench.rounds import Load, rounds
 from bot.devtools.devstack import Ports, Stack
+from bot.timeline import TIMELINE_ENV
 
 OFFSET = int(os.environ.get("E2E_PORT_OFFSET", "0"))  # as tests/e2e: checkouts side by side
 PORTS = Ports(5330 + OFFSET, 5331 + OFFSET, 5332 + OFFSET, 5333 + OFFSET)
@@ -36,10 +40,20 @@ GRAPH_PORT = 5334 + OFFSET
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory) -> Iterator[Stack]:
-    """The project's stack, sending Messenger replies to GRAPH_PORT."""
+def timeline_file(tmp_path_factory) -> Path:
+    """Where the stack's Rasa server writes its turns' timeline (TURN_TIMELINE)."""
+    return tmp_path_factory.mktemp("timeline") / "turns.jsonl"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, timeline_file) -> Iterator[Stack]:
+    """The project's stack, sending Messenger replies to GRAPH_PORT, writing a turn timeline."""
     stack = project_stack(tmp_path_factory.mktemp("var"), graph_api_url(GRAPH_PORT), PORTS)
-    stack.start()
+    os.environ[TIMELINE_ENV] = str(timeline_file)  # the stack's processes inherit it
+    try:
+        stack.start()
+    finally:
+        del os.environ[TIMELINE_ENV]
     yield stack
     stack.stop()
 
@@ -89,8 +103,22 @@ async def test_a_seeded_conversation_holds_the_copied_turns_and_still_answers(st
     assert sum(1 for e in stack.tracker(long)["events"] if e.get("event") == "user") == 8
 
 
-async def test_rounds_measure_the_same_load_again_on_one_stack(stack):
-    """bench.rounds (make bench-rounds), small: each round's customers get every reply, none is lost."""
+async def test_rounds_measure_the_same_load_again_on_one_stack(stack, timeline_file, capsys):
+    """bench.rounds (make bench-rounds), small: each round's customers get every reply, none is lost.
+
+    The Rasa server wrote every measured turn's stages (TURN_TIMELINE), which the rounds sum up.
+    """
     load = Load(conversations=2, messages=3, warm_up_conversations=1, warm_up_messages=2)
-    results = await rounds(stack, 2, load=load, graph_port=GRAPH_PORT)
+    started = time.time()
+    results = await rounds(stack, 2, load=load, graph_port=GRAPH_PORT, timeline=timeline_file)
     assert [(r.conversations, r.messages, r.errors) for r in results] == [(2, 6, 0), (2, 6, 0)]
+
+    assert "12 turns; from the webhook's store" in capsys.readouterr().out  # the measured rounds'
+    written = timeline_report.read(timeline_file, since=started)  # with calibration and warm-up
+    turns = written.turns
+    assert turns >= 12
+    every_stage = ["fetched", "taken", "quiet", "locked", "tracker", "typing", "parsed", "slots"]
+    every_stage += ["predicted", "saved", "handled", "done"]
+    assert all(len(written.stages[stage]) == turns for stage in every_stage), dict(written.stages)
+    for span in ("nlu_wait", "nlu_batch", "platform_http", "kv_sqlite", "inbox_sql"):
+        assert len(written.spans[span]) == turns, span  # each turn waited for these, and said so

@@ -123,12 +123,14 @@ class SqlInbox:
         self._db: Engine | None = None
         self._inline_db: Engine | None = None  # SQLite: the event loop's one connection
         self._inline_lock = threading.Lock()
-        self._inline_transactions = 0
+        self._transactions = 0  # SQLite's, for the checkpoints
         self._insert = sqlite.insert if self.engine == "sqlite" else postgresql.insert
         self._pruned_at = 0.0
         self._stored = asyncio.Event()  # set when this process stores something: wakes its consumer
         # SQLite has one writer: its transactions queue for one thread, and go to it together.
         self._thread = SerialThread("inbox-sqlite") if self.engine == "sqlite" else None
+        # A second connection sees the same data only in a file (an in-memory database is per connection).
+        self._inlines = self._thread is not None and self.engine_url.database not in (None, "", ":memory:")
 
     def _engine(self) -> Engine:
         if self._db is None:
@@ -173,7 +175,7 @@ class SqlInbox:
         def transaction() -> T:
             with self._engine().begin() as connection:
                 result = call(connection)
-            if self._thread is not None and self._inline_db is None:
+            if self._inlines and self._inline_db is None:
                 with self._inline_engine().connect():  # opened here, off the event loop, for next time
                     pass
             return result
@@ -197,9 +199,11 @@ class SqlInbox:
             with timeline.span("inbox_sql"):
                 if self._thread is None:
                     return await asyncio.to_thread(transaction)
+                if not self._inlines:
+                    return await self._thread.run(transaction)
                 result = await self._thread.run(transaction, inline)
-                self._inline_transactions += 1
-                if self._inline_transactions % CHECKPOINT_EVERY == 0:
+                self._transactions += 1
+                if self._transactions % CHECKPOINT_EVERY == 0:
                     await self._thread.run(self._checkpoint)
                 return result
         except SQLAlchemyError as err:

@@ -24,8 +24,13 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from rasa.shared.core.constants import PREVIOUS_ACTION, SHOULD_NOT_BE_SET, USER
-from rasa.shared.nlu.constants import ACTION_NAME, INTENT
+# Rasa's names for the parts of a state, written out: runtime B imports this package's server module
+# (for its errors) without Rasa installed. tests/bot/rasa_server/test_rule_index.py checks them.
+PREVIOUS_ACTION = "prev_action"  # rasa.shared.core.constants.PREVIOUS_ACTION
+USER = "user"  # rasa.shared.core.constants.USER
+ACTION_NAME = "action_name"  # rasa.shared.nlu.constants.ACTION_NAME
+INTENT = "intent"  # rasa.shared.nlu.constants.INTENT
+SHOULD_NOT_BE_SET = "should_not_be_set"  # rasa.shared.core.constants.SHOULD_NOT_BE_SET
 
 State = dict[str, Any]
 

@@ -112,3 +112,14 @@ def test_state_text_is_formatted_only_when_shown():
     assert copy.deepcopy(lazy) is lazy
     assert formatted == []
     assert str(lazy) == "states" and formatted == [1]
+
+
+def test_the_state_keys_written_out_are_rasas():
+    from rasa.shared.core import constants as core
+    from rasa.shared.nlu import constants as nlu
+
+    assert rule_index.PREVIOUS_ACTION == core.PREVIOUS_ACTION
+    assert rule_index.USER == core.USER
+    assert rule_index.SHOULD_NOT_BE_SET == core.SHOULD_NOT_BE_SET
+    assert rule_index.ACTION_NAME == nlu.ACTION_NAME
+    assert rule_index.INTENT == nlu.INTENT

@@ -214,7 +214,8 @@ bench-profile: install train
 	$(PY) -m bench.profile $(PROFILE_ARGS)
 
 # The same 20-conversation Messenger load several times on one stack (bench/rounds.py), to judge a change
-# against the machine's noise; ROUNDS_ARGS="--rounds 6 --demo --profile var/bench/gil.txt". Ports as bench.
+# against the machine's noise; ROUNDS_ARGS="--rounds 6 --demo --profile var/bench/gil.txt --timeline
+# var/bench/turns.jsonl" (--timeline: where each turn's time went, stage by stage). Ports as bench.
 ROUNDS_ARGS ?=
 bench-rounds: install train
 	$(PY) -m bench.rounds $(ROUNDS_ARGS)

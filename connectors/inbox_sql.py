@@ -29,7 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot import timeline
 from connectors.inbox import PRUNE_EVERY, SEEN_TTL, Entry, InboxUnavailable, NewEntry, shard_of
-from connectors.serial_thread import Busy, SerialThread
+from connectors.serial_thread import Busy, SerialThread, sqlite_without_waiting
 
 T = TypeVar("T")
 SQLITE_POOL_SIZE = 2  # transactions run one at a time (SQLite has one writer); a spare for a reader
@@ -181,19 +181,11 @@ class SqlInbox:
             return result
 
         def inline() -> T:
-            if not self._inline_lock.acquire(blocking=False):  # used by another thread's event loop
-                raise Busy
-            try:
+            with sqlite_without_waiting(self._inline_lock):  # the lock: another thread's event loop
                 if self._inline_db is None:
                     raise Busy
-                with self._inline_db.begin() as connection:
+                with self._inline_db.begin() as connection:  # refused: rolled back, nothing written
                     return call(connection)
-            except sa.exc.OperationalError as err:
-                if "locked" in str(err) or "busy" in str(err):  # rolled back: nothing was written
-                    raise Busy from err
-                raise
-            finally:
-                self._inline_lock.release()
 
         try:
             with timeline.span("inbox_sql"):

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from bot import timeline
-from connectors.serial_thread import Busy, SerialThread
+from connectors.serial_thread import Busy, SerialThread, sqlite_without_waiting
 
 PRUNE_EVERY = 1000  # writes between two deletions of expired rows
 BUSY_TIMEOUT = 5.0  # seconds a write waits for another process's transaction
@@ -79,18 +79,10 @@ class SqliteStore:
                 return result
 
         def inline() -> T:
-            if not self._lock.acquire(blocking=False):  # another thread is using the connections
-                raise Busy
-            try:
+            with sqlite_without_waiting(self._lock):
                 if self._inline_db is None:
                     raise Busy
                 return call(self._inline_db)
-            except sqlite3.OperationalError as err:
-                if "locked" in str(err) or "busy" in str(err):
-                    raise Busy from err
-                raise
-            finally:
-                self._lock.release()
 
         with timeline.span("kv_sqlite"):
             result = await self._thread.run(locked, inline)

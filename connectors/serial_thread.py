@@ -15,9 +15,12 @@ it would have to wait (a database another process holds) or when such calls turn
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import sqlite3
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -37,6 +40,26 @@ Queued = tuple[Callable[[], Any], "asyncio.Future[Any]"]
 
 class Busy(Exception):
     """An inline call could not run without waiting (a database locked by another process)."""
+
+
+@contextlib.contextmanager
+def sqlite_without_waiting(lock: threading.Lock) -> Iterator[None]:
+    """Around an inline call on a SQLite connection guarded by `lock`: `Busy` instead of any wait.
+
+    Busy when another thread holds `lock` now, or when SQLite refuses the file as locked by another
+    process (the connection's `busy_timeout` is 0; one statement or transaction refused changed nothing).
+    """
+    if not lock.acquire(blocking=False):
+        raise Busy
+    try:
+        yield
+    except Exception as err:
+        cause = getattr(err, "orig", err)  # SQLAlchemy wraps the driver's error
+        if isinstance(cause, sqlite3.OperationalError) and ("locked" in str(cause) or "busy" in str(cause)):
+            raise Busy from err
+        raise
+    finally:
+        lock.release()
 
 
 class SerialThread:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -30,6 +31,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot import timeline
 from connectors.inbox import PRUNE_EVERY, SEEN_TTL, Entry, InboxUnavailable, NewEntry, shard_of
 from connectors.serial_thread import Busy, SerialThread, sqlite_without_waiting
+
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 SQLITE_POOL_SIZE = 2  # transactions run one at a time (SQLite has one writer); a spare for a reader
@@ -150,18 +153,28 @@ class SqlInbox:
             self._db = db
         return self._db
 
-    def _inline_engine(self) -> Engine:
-        if self._inline_db is None:
-            self._engine()  # the tables first
-            db = sa.create_engine(
-                self.engine_url,
-                poolclass=sa.pool.QueuePool,
-                pool_size=1,
-                connect_args={"check_same_thread": False, "timeout": 0.0},
-            )
-            sa.event.listen(db, "connect", _sqlite_inline_pragmas)
-            self._inline_db = db
-        return self._inline_db
+    def _open_inline(self) -> None:
+        """In the thread: the event loop's connection, opened and kept by its pool for the inline calls.
+
+        Its set-up may wait for a lock like any other connection's; `_sqlite_inline_pragmas` then makes
+        it never wait. A failure leaves it unopened (the calls stay in the thread) and is tried again.
+        """
+        self._engine()  # the tables first
+        db = sa.create_engine(
+            self.engine_url,
+            poolclass=sa.pool.QueuePool,
+            pool_size=1,
+            connect_args={"check_same_thread": False, "timeout": 5.0},
+        )
+        sa.event.listen(db, "connect", _sqlite_inline_pragmas)
+        try:
+            with db.connect():  # back to the pool, which keeps it open
+                pass
+        except sa.exc.DBAPIError as err:
+            db.dispose()
+            logger.info("inbox: the event loop's SQLite connection not opened yet: %s", err)
+            return
+        self._inline_db = db
 
     async def _run(self, call: Callable[[Connection], T]) -> T:
         """One transaction; any database error is InboxUnavailable.
@@ -176,8 +189,7 @@ class SqlInbox:
             with self._engine().begin() as connection:
                 result = call(connection)
             if self._inlines and self._inline_db is None:
-                with self._inline_engine().connect():  # opened here, off the event loop, for next time
-                    pass
+                self._open_inline()  # here, off the event loop, for the next calls
             return result
 
         def inline() -> T:

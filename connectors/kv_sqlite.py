@@ -14,6 +14,7 @@ thread in one hand-over (`connectors.serial_thread`, fifth round).
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 import time
@@ -23,6 +24,8 @@ from typing import TypeVar
 
 from bot import timeline
 from connectors.serial_thread import Busy, SerialThread, sqlite_without_waiting
+
+logger = logging.getLogger(__name__)
 
 PRUNE_EVERY = 1000  # writes between two deletions of expired rows
 BUSY_TIMEOUT = 5.0  # seconds a write waits for another process's transaction
@@ -45,22 +48,33 @@ class SqliteStore:
 
     def _connection(self) -> sqlite3.Connection:
         if self._db is None:
-            self._db = self._connect(BUSY_TIMEOUT)
+            self._db = self._connect()
             self._db.execute(SCHEMA)
             self._prune(self._db)
         return self._db
 
-    def _inline_connection(self) -> sqlite3.Connection:
-        if self._inline_db is None:
-            self._connection()  # the file and its table first
-            self._inline_db = self._connect(0.0)
-            # Its WAL checkpoints (a copy and an fsync) run in the thread instead (`_maintain`).
-            self._inline_db.execute("PRAGMA wal_autocheckpoint=0")
-        return self._inline_db
+    def _open_inline(self) -> None:
+        """In the thread: the event loop's connection, for the inline calls.
 
-    def _connect(self, timeout: float) -> sqlite3.Connection:
+        Its set-up may wait for another connection's lock like any other; only then is it made never to
+        wait. A failure leaves it unopened (the calls stay in the thread) and is tried again.
+        """
+        if self._inline_db is not None:
+            return
+        db = self._connect()
+        try:
+            db.execute("PRAGMA busy_timeout=0")
+            # Its WAL checkpoints (a copy and an fsync) run in the thread instead (`_maintain`).
+            db.execute("PRAGMA wal_autocheckpoint=0")
+        except sqlite3.Error as err:
+            db.close()
+            logger.info("%s: the event loop's connection not opened yet: %s", self.path, err)
+            return
+        self._inline_db = db
+
+    def _connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
+        db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")  # WAL: durable across crashes of the process
         return db
@@ -75,7 +89,7 @@ class SqliteStore:
         def locked() -> T:
             with self._lock:
                 result = call(self._connection())
-                self._inline_connection()  # opened here, off the event loop, for the next calls
+                self._open_inline()  # here, off the event loop, for the next calls
                 return result
 
         def inline() -> T:

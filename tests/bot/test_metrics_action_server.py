@@ -7,7 +7,6 @@ and `METRICS_TOKEN` set. What it refuses without them is in tests/security/test_
 
 from __future__ import annotations
 
-import socket
 import sys
 import textwrap
 import time
@@ -21,6 +20,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot.bearer import bearer_matches
 from bot.devtools.devstack import Service
 from bot.metrics import NOT_CONFIGURED, metrics_token_from_env, refusal
+
+from ..ports import free_port
 
 TOKEN = "scrape-secret"
 ACTION_TOKEN = "action-secret-0123456789"
@@ -54,12 +55,6 @@ class Rejects(Action):
     async def run(self, dispatcher, tracker, domain):
         raise ActionExecutionRejection("action_rejects", "not this time")
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -7,11 +7,10 @@ path through Rasa and the fake Graph API that validates every request.
 from __future__ import annotations
 
 import json
-import socket
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +26,8 @@ from connectors.messenger import MessengerInput
 from connectors.meta_input import MetaConfig, MetaInput
 from connectors.security import hub_signature
 from connectors.state import ConnectorState, MemoryStore
+
+from ..ports import free_port
 
 SECRET = "test-app-secret"
 APP_ID = "100000000000042"
@@ -71,12 +72,6 @@ def fresh(body: Any, now_ms: int | None = None) -> Any:
 def sqlite_inbox() -> SqlInbox:
     """A fresh inbox in a SQLite file of its own (the embedded default's engine)."""
     return SqlInbox(f"sqlite:///{tempfile.mkdtemp(prefix='inbox-')}/inbox.db", shards=4)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -147,7 +142,10 @@ async def start_x_stub(stub: Any) -> tuple[web.AppRunner, str]:
     return runner, f"http://127.0.0.1:{port}"
 
 
-async def serve(channel_class: type[MetaInput]) -> AsyncIterator[Served]:
+async def serve(
+    channel_class: type[MetaInput], answer: Callable[[UserMessage], Awaitable[None]] | None = None
+) -> AsyncIterator[Served]:
+    """The channel on a real Sanic server; `answer` plays the assistant (by default it only records)."""
     recorder = Recorder()
     runner, graph_url = await start_graph_stub(recorder.handle)
 
@@ -163,6 +161,8 @@ async def serve(channel_class: type[MetaInput]) -> AsyncIterator[Served]:
 
     async def on_new_message(message: UserMessage) -> None:
         received.append(message)
+        if answer is not None:
+            await answer(message)
 
     # Sanic rewrites its request handling at start-up; in test mode it does so from the original
     # code each time, so several apps can run one after another in one process.

@@ -8,7 +8,6 @@ act on real process groups in about a second.
 from __future__ import annotations
 
 import signal
-import socket
 import sys
 import time
 from pathlib import Path
@@ -23,6 +22,8 @@ from bot.devtools.devstack import (
     check_replica_ports,
     rasa_service_name,
 )
+
+from ...ports import free_port
 
 PORTS = Ports(6205, 6215, 6220, 6225)  # never started here
 
@@ -80,13 +81,6 @@ def test_replicas_never_take_another_services_port():
     with pytest.raises(ValueError):
         Stack(PORTS, simulator=True, rasa_replicas=0)
     check_replica_ports(PORTS, 10)  # up to 6214, below the action server
-
-
-def free_port() -> int:
-    """A port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 # An HTTP server that first starts a grandchild in its process group, to show the whole group dies.

@@ -10,10 +10,10 @@ server and Rasa, each in its own session as the real ones are; only the database
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -35,6 +35,7 @@ from bot.devtools.launcher import (
     running,
 )
 
+from ...ports import free_port
 from .test_devstack import gone
 
 # The launcher's main with a cheap stack: the real simulator, toy actions and Rasa (HTTP servers).
@@ -70,13 +71,6 @@ run:
 \t@mkdir -p $(VAR_DIR)/run && printf 'install runtime A\\t412.3\\ntrain\\t0.4\\n' > $(TIMES)
 \t@{python} {script}
 """
-
-
-def free_port() -> int:
-    """A port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def children(pid: int) -> list[int]:
@@ -128,7 +122,8 @@ class Run:
             wait_for(lambda: "Set-up took" in self.text() or self.top.poll() is not None, what="ready")
             assert "Set-up took" in self.text(), self.text()
         except BaseException:
-            os.killpg(self.top.pid, signal.SIGTERM)  # the launcher stops what it started
+            with contextlib.suppress(ProcessLookupError):  # a launcher that could not start has ended
+                os.killpg(self.top.pid, signal.SIGTERM)  # the launcher stops what it started
             self.top.wait(timeout=30)
             raise
         holder = running(self.var_dir)

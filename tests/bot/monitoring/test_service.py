@@ -12,7 +12,6 @@ import dataclasses
 import datetime as dt
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -31,19 +30,13 @@ from bot.settings import PROJECT_ROOT, ConfigError
 from bot.storage.db import Database
 from bot.storage.models import LoggedMessage
 
+from ...ports import free_port
 from .conftest import user_event
 
 pytestmark = pytest.mark.slow
 
 LEASE_SECONDS = 3.0
 METRICS_TOKEN = "monitoring-metrics-token"
-
-
-def free_port() -> int:
-    """A port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Replica:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-
 from aiohttp import web
 from rasa.core.actions.action import RemoteAction
 from rasa.core.channels.channel import CollectingOutputChannel
@@ -13,12 +11,6 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
 DOMAIN = Domain.from_dict({"slots": {"order_state": {"type": "any", "mappings": []}}})
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def endpoint_at(port: int) -> EndpointConfig:

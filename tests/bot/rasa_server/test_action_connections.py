@@ -10,7 +10,8 @@ from rasa.utils.endpoints import EndpointConfig
 from bot.rasa_server import action_connections
 from bot.rasa_server.action_endpoint import configure
 
-from .action_server_stub import CALLS, PEERS, endpoint_at, free_port, run_action, start_action_server
+from ...ports import free_port
+from .action_server_stub import CALLS, PEERS, endpoint_at, run_action, start_action_server
 
 pytestmark = pytest.mark.usefixtures("action_retries")
 

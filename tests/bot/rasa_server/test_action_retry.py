@@ -9,7 +9,8 @@ from rasa.shared.exceptions import RasaException
 
 from bot.rasa_server import action_retry
 
-from .action_server_stub import CALLS, endpoint_at, free_port, run_action, start_action_server
+from ...ports import free_port
+from .action_server_stub import CALLS, endpoint_at, run_action, start_action_server
 
 pytestmark = pytest.mark.usefixtures("action_retries")
 

@@ -30,7 +30,8 @@ from bot.handoff.escalation import EscalationConfig, escalation_slots
 from bot.rasa_server import local_actions
 from bot.settings import PROJECT_ROOT
 
-from .action_server_stub import CALLS, free_port, start_action_server
+from ...ports import free_port
+from .action_server_stub import CALLS, start_action_server
 
 DOMAIN = Domain.load(str(PROJECT_ROOT / "domain.yml"))
 

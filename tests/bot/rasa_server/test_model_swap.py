@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import time
 import weakref
 from collections.abc import AsyncIterator, Iterator
@@ -30,18 +29,13 @@ from bot.rasa_server import gc_freeze, model_swap
 from bot.settings import PROJECT_ROOT
 
 from ...model_archives import corrupt, repack
+from ...ports import free_port
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 
 MODEL = PROJECT_ROOT / "models" / "current.tar.gz"
 SECRET = "test-model-swap-secret"
 MAX_STALL = 0.5  # seconds; Rasa's own route stops the loop for the whole load (bench/model_swap_stall.py)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Ticker:

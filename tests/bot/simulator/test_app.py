@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -13,6 +12,8 @@ from pathlib import Path
 from aiohttp.test_utils import TestClient
 
 from bot.simulator.config import SimulatorConfig
+
+from ...ports import free_port
 
 STATIC = Path(__file__).resolve().parents[3] / "bot" / "simulator" / "static"
 
@@ -84,12 +85,6 @@ def test_page_script_never_writes_html() -> None:
         assert sink not in script
     assert "textContent" in script
     assert "/_sim/sends?" in script and "/_sim/customer_message" in script and "/_sim/media" in script
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_module_starts_and_answers_health() -> None:

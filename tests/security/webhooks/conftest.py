@@ -8,7 +8,6 @@ API stub, such as a reply or "mark seen") and `mentions` (what monitoring stored
 from __future__ import annotations
 
 import json
-import socket
 import tempfile
 import time
 import uuid
@@ -34,19 +33,14 @@ from connectors.state import ConnectorState, MemoryStore
 from connectors.twitter import TwitterInput, XConfig
 from connectors.webhook_channel import WebhookChannel
 
+from ...ports import free_port
+
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 PLATFORMS = ("messenger", "instagram", "twitter")
 META_SECRET = "security-test-app-secret"
 X_SECRET = "security-test-consumer-secret"
 BRAND = "1500000000000000001"  # the X account the fixtures were recorded for
 TIME_KEYS = ("timestamp", "created_timestamp", "timestamp_ms")
-
-
-def free_port() -> int:
-    """A port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def fixtures(platform: str) -> dict[str, Any]:

@@ -32,6 +32,9 @@ MAX_ELEMENTS = 10
 ELEMENT_TEXT = 80
 MAX_BUTTONS = 3
 INDICATOR_WAIT = 2.0  # seconds the first reply waits for mark_seen/typing_on before going anyway
+# The typing bubble shows only when the answer is not out this many seconds after the turn started:
+# Meta asks that typing_on never be followed unnaturally soon by the answer, and a fast answer needs none.
+TYPING_AFTER = 1.0
 BUTTON_TITLE = 20
 
 
@@ -142,6 +145,7 @@ class MetaOutputChannel(OutputChannel):
         self.state = state
         self.outbox = Outbox(state.store)  # bot replies of a re-processed event go once
         self._indicators: asyncio.Task[None] | None = None
+        self._answering = asyncio.Event()
 
     @classmethod
     def name(cls) -> str:
@@ -198,15 +202,26 @@ class MetaOutputChannel(OutputChannel):
             logger.info("%s sender action %s to %s failed: %s", self.platform.name, action, recipient_id, err)
 
     def start_indicators(self, recipient_id: str) -> None:
-        """mark_seen, then typing_on, sent while the turn runs instead of before it.
+        """mark_seen at once, and typing_on only if the turn has not answered within TYPING_AFTER s.
 
-        Two Graph API round trips (hundreds of milliseconds against Meta) no longer delay the answer;
-        the first reply waits for them (`indicators_sent`), so the bubble never shows after the answer.
+        Both go while the turn runs instead of before it: Graph API round trips (hundreds of
+        milliseconds against Meta) no longer delay the answer. A fast answer gets no typing bubble: Meta
+        asks that the bubble never flash just before the answer, and it saves a call per message against
+        the Page's rate limit. The first reply waits for what is in flight (`indicators_sent`), so the
+        bubble never shows after the answer.
         """
-        self._indicators = asyncio.get_running_loop().create_task(self._send_indicators(recipient_id))
+        self._answering = asyncio.Event()
+        self._indicators = asyncio.get_running_loop().create_task(
+            self._send_indicators(recipient_id, self._answering, time.monotonic() + TYPING_AFTER)
+        )
 
-    async def _send_indicators(self, recipient_id: str) -> None:
+    async def _send_indicators(self, recipient_id: str, answering: asyncio.Event, typing_at: float) -> None:
         await self.send_action(recipient_id, "mark_seen")
+        try:
+            await asyncio.wait_for(answering.wait(), max(0.0, typing_at - time.monotonic()))
+            return  # answered in time: no bubble
+        except asyncio.TimeoutError:
+            pass
         await self.send_action(recipient_id, "typing_on")
 
     async def indicators_sent(self) -> None:
@@ -214,6 +229,7 @@ class MetaOutputChannel(OutputChannel):
         task, self._indicators = self._indicators, None
         if task is None:
             return
+        self._answering.set()  # a bubble not yet shown is no longer wanted
         done, _ = await asyncio.wait({task}, timeout=INDICATOR_WAIT)
         if not done:
             task.cancel()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
 import aiohttp
 import pytest
 
+from connectors import meta_output
 from connectors.instagram import InstagramInput
 from connectors.messenger import MessengerInput
 from connectors.meta_input import ConnectorConfigError, MetaConfig
@@ -87,12 +89,43 @@ async def test_image_urls_travel_in_metadata(messenger):
     assert message.message_id == "m_img_2"
 
 
-async def test_seen_and_typing_are_sent_as_separate_calls(messenger):
+def sends(served) -> list[str]:
+    """What reached the Graph API, in order: a sender action's name, or "message"."""
+    return [r.get("sender_action", "message") for r in served.graph.requests]
+
+
+def answering_after(seconds: float):
+    """The assistant: one text reply, `seconds` after the message reached it."""
+
+    async def answer(message) -> None:
+        await asyncio.sleep(seconds)
+        await message.output_channel.send_text_message(message.sender_id, "here you go")
+
+    return answer
+
+
+async def test_a_turn_without_an_answer_marks_the_message_seen_and_shows_no_typing(messenger):
     await messenger.post(fixture("messenger", "message__text"))
-    await messenger.settle()
-    actions = [r.get("sender_action") for r in messenger.graph.requests]
-    assert actions == ["mark_seen", "typing_on"]
-    assert all("message" not in r for r in messenger.graph.requests)
+    await messenger.settle()  # the turn has ended, and with it its sender actions
+    assert sends(messenger) == ["mark_seen"]
+    assert messenger.graph.requests[0]["recipient"] == {"id": messenger.received[0].sender_id}
+
+
+async def test_a_fast_answer_comes_after_seen_and_without_a_typing_bubble(monkeypatch):
+    monkeypatch.setattr(meta_output, "TYPING_AFTER", 5.0)
+    async for served in serve(MessengerInput, answer=answering_after(0.0)):
+        await served.post(fixture("messenger", "message__text"))
+        await served.settle()
+        assert sends(served) == ["mark_seen", "message"]
+
+
+async def test_a_slow_answer_shows_typing_first_as_a_separate_call(monkeypatch):
+    monkeypatch.setattr(meta_output, "TYPING_AFTER", 0.05)
+    async for served in serve(MessengerInput, answer=answering_after(0.5)):
+        await served.post(fixture("messenger", "message__text"))
+        await served.settle()
+        assert sends(served) == ["mark_seen", "typing_on", "message"]
+        assert all("message" not in r for r in served.graph.requests[:2])  # actions are calls of their own
 
 
 async def test_batch_is_processed_per_user_in_timestamp_order(messenger):

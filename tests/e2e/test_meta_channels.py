@@ -80,10 +80,12 @@ def test_a_customer_asks_about_an_order(stack, platform):
     [reply] = wait_for_replies(stack, platform, user, 1)
     assert "104523" in reply["body"]["message"]["text"] and "Royal Mail" in reply["body"]["message"]["text"]
     assert reply["body"]["messaging_type"] == "RESPONSE"
-    actions = [
-        s["body"].get("sender_action") for s in sim(stack, "GET", "/_sim/sends", params={"recipient": user})
+    sent = [
+        s["body"].get("sender_action", "message")
+        for s in sim(stack, "GET", "/_sim/sends", params={"recipient": user})
     ]
-    assert actions[:2] == ["mark_seen", "typing_on"]
+    assert sent[0] == "mark_seen"  # typing_on only when the answer took over a second: then before it
+    assert sent[1:] in (["message"], ["typing_on", "message"]), sent
 
 
 def test_buttons_arrive_as_quick_replies_and_their_payload_is_understood(stack):

@@ -23,6 +23,7 @@ from bot.rasa_server import (
     action_validation,
     applied_events,
     batch_parse,
+    debug_copies,
     event_types,
     gc_freeze,
     graph_runner,
@@ -123,6 +124,7 @@ def install_turn_changes() -> None:
     local_actions.install()
     sessions.install()
     prediction.install()
+    debug_copies.install()
     batch_parse.install()
     event_types.install()
     sqlite_pool.install()

@@ -30,15 +30,18 @@ async def run_action(endpoint: EndpointConfig) -> list:
 
 CALLS = web.AppKey("calls", list)
 PEERS = web.AppKey("peers", list)  # the client's (host, port) of each call: one per TCP connection
+BODIES = web.AppKey("bodies", list)  # each call's request body, as sent
 
 
 async def start_action_server(port: int, failures: list[int] | None = None) -> web.AppRunner:
     """A minimal action server: one reply and a slot, after answering `failures` statuses first."""
     calls: list[str] = []
     peers: list[tuple[str, int]] = []
+    bodies: list[bytes] = []
     failing = list(failures or [])
 
     async def webhook(request: web.Request) -> web.Response:
+        bodies.append(await request.read())
         body = await request.json()
         calls.append(body["next_action"])
         peers.append(request.transport.get_extra_info("peername"))
@@ -55,6 +58,7 @@ async def start_action_server(port: int, failures: list[int] | None = None) -> w
     app.router.add_post("/webhook", webhook)
     app[CALLS] = calls
     app[PEERS] = peers
+    app[BODIES] = bodies
     runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import math
 
 import pytest
+from rasa.core.actions.action import RemoteAction
+from rasa.core.channels.channel import CollectingOutputChannel
+from rasa.core.nlg import TemplatedNaturalLanguageGenerator
+from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
 from bot.rasa_server import action_connections
 from bot.rasa_server.action_endpoint import configure
 
 from ...ports import free_port
-from .action_server_stub import CALLS, PEERS, endpoint_at, run_action, start_action_server
+from .action_server_stub import BODIES, CALLS, DOMAIN, PEERS, endpoint_at, run_action, start_action_server
 
 pytestmark = pytest.mark.usefixtures("action_retries")
 
@@ -69,3 +76,45 @@ async def test_basic_auth_keeps_rasas_own_session():
     action_connections.keep_alive(endpoint)
     assert not getattr(endpoint, "loom_kept_alive", False)
     assert "session" not in vars(endpoint)
+
+
+def conversation() -> DialogueStateTracker:
+    """A session with what a real one carries: non-ASCII text, a slash, emoji, NLU confidences."""
+    parse = {
+        "intent": {"name": "order_status", "confidence": 0.873_412_9},
+        "entities": [{"entity": "order_number", "value": "104523", "start": 22, "end": 28}],
+        "text": "où est ma commande 😀 #104523 / merci",
+        "intent_ranking": [{"name": "order_status", "confidence": 1 / 3}],
+    }
+    events = [
+        ActionExecuted("action_listen"),
+        UserUttered(parse["text"], parse["intent"], parse["entities"], parse),
+    ]
+    return DialogueStateTracker.from_events("c-ujson", [*events, SlotSet("order_state", None)], DOMAIN.slots)
+
+
+async def test_the_request_is_written_by_ujson_and_reads_back_as_rasas_own_payload():
+    port = free_port()
+    runner = await start_action_server(port)
+    endpoint = endpoint_at(port)
+    configure(endpoint, {"ACTION_SERVER_TOKEN": "s3cret"})
+    tracker = conversation()
+    action = RemoteAction("action_order_status", endpoint)
+    try:
+        nlg = TemplatedNaturalLanguageGenerator({})
+        await action.run(CollectingOutputChannel(), nlg, tracker, DOMAIN)
+    finally:
+        await runner.cleanup()
+    [sent] = runner.app[BODIES]
+    expected = json.loads(json.dumps(action._action_call_format(tracker, DOMAIN)))
+    assert json.loads(sent) == expected
+    assert sent.startswith(b'{"next_action":"action_order_status"')  # ujson's compact form, not json's
+    assert b"#104523 / merci" in sent  # the slash not escaped (ujson's default), as json writes it
+    assert "0.8734129" in sent.decode() and "0.3333333333333333" in sent.decode()  # floats round-trip
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), 2**70, {"a": [1.5, None, True, "x/y"]}])
+def test_what_ujson_cannot_write_like_json_goes_through_json(value):
+    written = action_connections.dumps(value)
+    back, expected = json.loads(written), json.loads(json.dumps(value))
+    assert back == expected or (math.isnan(back) and math.isnan(expected))

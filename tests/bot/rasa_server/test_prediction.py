@@ -1,20 +1,27 @@
-"""Skipping TED when it cannot win picks what Rasa picks, on every turn of the stories (the real model)."""
+"""Skipping TED when it cannot win, and memoization without its debug copy, pick what Rasa picks.
+
+On every turn of the stories, with the real model.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 from rasa.core.agent import load_agent
+from rasa.core.policies import memoization
+from rasa.core.policies.memoization import MemoizationPolicy
 from rasa.core.policies.policy import PolicyPrediction
 from rasa.core.policies.ted_policy import TEDPolicy
 from rasa.core.processor import MessageProcessor
 from rasa.core.training import load_data
 from rasa.engine.graph import GraphNode
+from rasa.graph_components.providers.rule_only_provider import RuleOnlyDataProvider
 from rasa.shared.core.events import ActionExecuted, ActionExecutionRejected, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.rasa_server import prediction
+from bot.rasa_server import debug_copies, prediction
 from bot.settings import PROJECT_ROOT
 
 pytestmark = pytest.mark.model
@@ -22,6 +29,7 @@ pytestmark = pytest.mark.model
 MODEL = PROJECT_ROOT / "models" / "current.tar.gz"
 STORIES = [PROJECT_ROOT / "data" / "stories.yml", PROJECT_ROOT / "tests" / "test_stories.yml"]
 RASA_PREDICT = MessageProcessor._predict_next_with_tracker
+RASA_MEMOIZATION = MemoizationPolicy.predict_action_probabilities
 
 
 @pytest.fixture(scope="module")
@@ -119,3 +127,59 @@ def test_ted_always_runs_after_a_rejected_action(processor, ted_calls):
     prediction.install()
     assert summary(processor._predict_next_with_tracker(tracker)) == expected
     assert ted_calls == [1]
+
+
+class DebugLines:
+    """Stands in for memoization's structlog logger: the debug events it was given."""
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+    def debug(self, event: str, **values) -> None:
+        self.events.append(event)
+
+
+def component(processor: MessageProcessor, kind: type):
+    [found] = [
+        node._component
+        for node in processor.graph_runner._instantiated_nodes.values()
+        if type(node._component) is kind
+    ]
+    return found
+
+
+@pytest.fixture
+def debug_lines(monkeypatch) -> DebugLines:
+    lines = DebugLines()
+    monkeypatch.setattr(memoization, "structlogger", lines)
+    monkeypatch.setattr(MemoizationPolicy, "predict_action_probabilities", RASA_MEMOIZATION)
+    return lines
+
+
+def test_memoization_without_its_debug_copy_predicts_what_rasa_does_on_every_story_turn(
+    processor, debug_lines
+):
+    policy = component(processor, MemoizationPolicy)
+    rule_only = component(processor, RuleOnlyDataProvider).provide()  # as the graph passes it
+    trackers = list(turns(processor))
+
+    def predictions() -> list[tuple]:
+        found = [policy.predict_action_probabilities(t, processor.domain, rule_only) for t in trackers]
+        return [(*summary(p), tuple(p.probabilities)) for p in found]
+
+    expected = predictions()
+    assert debug_lines.events.count("memoization.predict.actions") == len(trackers)  # Rasa's copies
+    assert any(p[2] == 1.0 for p in expected)  # the stories are memorised: real predictions compared
+    debug_lines.events.clear()
+    debug_copies.install()
+    debug_copies.install()  # idempotent
+    assert predictions() == expected
+    assert "memoization.predict.actions" not in debug_lines.events  # no copy made for a line not logged
+
+
+def test_with_debug_logging_memoization_logs_its_states_as_rasa_does(processor, debug_lines, monkeypatch):
+    monkeypatch.setattr(memoization.logger, "level", logging.DEBUG)
+    debug_copies.install()
+    tracker = next(iter(turns(processor)))
+    component(processor, MemoizationPolicy).predict_action_probabilities(tracker, processor.domain)
+    assert "memoization.predict.actions" in debug_lines.events

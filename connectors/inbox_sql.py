@@ -21,6 +21,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -115,6 +116,41 @@ def create_tables(db: Engine) -> None:
                 time.sleep(0.1 * (attempt + 1))
 
 
+@dataclass(frozen=True)
+class EveryMessage:
+    """The statements each message runs, built once with bound parameters.
+
+    SQLAlchemy takes 0.1-0.3 ms of Python to build a statement and compute its cache key, more than
+    SQLite takes to run it; built once, only the key is computed per call (bench/PROFILE.md, sixth round).
+    """
+
+    insert: Any
+    pending: Any
+    done: Any
+
+
+def every_message(insert: Callable[[sa.Table], Any]) -> EveryMessage:
+    """The statements for a dialect's INSERT (SQLite's or PostgreSQL's, both with ON CONFLICT)."""
+    table = inbox_table
+    columns = ("platform", "event_id", "shard", "conversation", "body", "received_at")
+    return EveryMessage(
+        insert=insert(table)
+        .values({name: sa.bindparam(f"new_{name}") for name in columns})
+        .on_conflict_do_nothing(),
+        pending=sa.select(table)
+        .where(
+            table.c.platform == sa.bindparam("platform"),
+            table.c.done_at.is_(None),
+            table.c.shard.in_(sa.bindparam("shards", expanding=True)),
+        )
+        .order_by(table.c.id)
+        .limit(sa.bindparam("limit")),
+        done=table.update()
+        .where(table.c.id == sa.bindparam("row_id"))
+        .values(done_at=sa.bindparam("finished")),
+    )
+
+
 class SqlInbox:
     """The inbox in `loom_inbox` (and its lease and member tables) of a SQLite or PostgreSQL database."""
 
@@ -128,6 +164,7 @@ class SqlInbox:
         self._inline_lock = threading.Lock()
         self._transactions = 0  # SQLite's, for the checkpoints
         self._insert = sqlite.insert if self.engine == "sqlite" else postgresql.insert
+        self._sql = every_message(self._insert)
         self._pruned_at = 0.0
         self._stored = asyncio.Event()  # set when this process stores something: wakes its consumer
         # SQLite has one writer: its transactions queue for one thread, and go to it together.
@@ -222,16 +259,15 @@ class SqlInbox:
         def insert(connection: Connection) -> list[bool]:
             stored = []
             for entry in entries:
-                statement = self._insert(inbox_table).values(
-                    platform=platform,
-                    event_id=entry.event_id,
-                    shard=shard_of(platform, entry.conversation, self.shards),
-                    conversation=entry.conversation,
-                    body=entry.body,
-                    received_at=now,
-                )
-                result = connection.execute(statement.on_conflict_do_nothing())
-                stored.append(result.rowcount == 1)
+                row = {
+                    "new_platform": platform,
+                    "new_event_id": entry.event_id,
+                    "new_shard": shard_of(platform, entry.conversation, self.shards),
+                    "new_conversation": entry.conversation,
+                    "new_body": entry.body,
+                    "new_received_at": now,
+                }
+                stored.append(connection.execute(self._sql.insert, row).rowcount == 1)
             return stored
 
         stored = await self._run(insert)
@@ -297,15 +333,6 @@ class SqlInbox:
             )
         )
 
-    def _pending(self, platform: str, shards: list[int], limit: int) -> sa.sql.Select:
-        table = inbox_table
-        return (
-            sa.select(table)
-            .where(table.c.platform == platform, table.c.done_at.is_(None), table.c.shard.in_(shards))
-            .order_by(table.c.id)
-            .limit(limit)
-        )
-
     @staticmethod
     def _entry(row: Any) -> Entry:
         return Entry(
@@ -330,8 +357,8 @@ class SqlInbox:
         while True:
             self._stored.clear()
             if shards and limit > 0:
-                query = self._pending(platform, shards, limit + len(skip))
-                rows = await self._run(lambda c, q=query: c.execute(q).fetchall())
+                bound = {"platform": platform, "shards": list(shards), "limit": limit + len(skip)}
+                rows = await self._run(lambda c, b=bound: c.execute(self._sql.pending, b).fetchall())
                 entries = [e for e in map(self._entry, rows) if e.key not in skip][:limit]
                 if entries:
                     return entries
@@ -344,11 +371,8 @@ class SqlInbox:
 
     async def done(self, entry: Entry) -> None:
         """Mark the row finished (kept for dedupe until pruned)."""
-        table = inbox_table
-        now = time.time()
-        await self._run(
-            lambda c: c.execute(table.update().where(table.c.id == int(entry.entry_id)).values(done_at=now))
-        )
+        bound = {"row_id": int(entry.entry_id), "finished": time.time()}
+        await self._run(lambda c: c.execute(self._sql.done, bound))
 
     async def ping(self) -> None:
         """A trivial query."""

@@ -49,7 +49,7 @@ help:
 	@echo "make nlu-check regression report of changed NLU data: F1 per intent before/after, safe to ship or why not"
 	@echo "               (NLU_CHECK_ARGS, e.g. --data other/data --force; the same as \`bot nlu check\`)"
 	@echo "make shell     talk to the bot in the terminal"
-	@echo "make bench     per-message cost table, Messenger e2e vs stock Rasa (BENCH_ARGS=--only e2e: just it);"
+	@echo "make bench     per-message cost table, Messenger e2e vs stock Rasa (BENCH_ARGS='--only e2e': just it);"
 	@echo "               before it training time, cold start, REST throughput, photos"
 	@echo "make fault     fault harness: kills and platform errors under load; 0 lost/duplicated/out of order"
 	@echo "make bench-profile  where a message's time goes in the Rasa server, turn 1 vs turn 200 (PROFILE_ARGS)"

@@ -61,13 +61,15 @@ class SqliteStore:
         """
         if self._inline_db is not None:
             return
-        db = self._connect()
+        db = None
         try:
+            db = self._connect()
             db.execute("PRAGMA busy_timeout=0")
             # Its WAL checkpoints (a copy and an fsync) run in the thread instead (`_maintain`).
             db.execute("PRAGMA wal_autocheckpoint=0")
         except sqlite3.Error as err:
-            db.close()
+            if db is not None:
+                db.close()
             logger.info("%s: the event loop's connection not opened yet: %s", self.path, err)
             return
         self._inline_db = db

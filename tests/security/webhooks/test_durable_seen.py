@@ -105,6 +105,29 @@ async def test_once_its_connection_is_open_calls_run_in_the_event_loop(tmp_path)
     store.close()
 
 
+async def test_a_loop_connection_that_cannot_open_yet_fails_no_call(tmp_path, monkeypatch):
+    """The loop's connection opens after the first call committed: its failure is not the call's."""
+    store = SqliteStore(tmp_path / "state.db")
+    connect, opened = store._connect, []
+
+    def locked_on_the_second() -> (
+        sqlite3.Connection
+    ):  # the loop's connection, as another process locks the file
+        opened.append(1)
+        if len(opened) == 2:
+            raise sqlite3.OperationalError("database is locked")
+        return connect()
+
+    monkeypatch.setattr(store, "_connect", locked_on_the_second)
+    assert await store.add("seen:messenger:m1", "1", 3600) is True  # committed, and reported so
+    assert len(opened) == 2 and store._inline_db is None  # the loop's connection was tried, not opened
+    assert await store.add("seen:messenger:m1", "1", 3600) is False  # in the thread, which opens it now
+    assert store._inline_db is not None
+    assert await store.get("seen:messenger:m1") == "1"
+    assert store._thread.hand_overs == 2  # and from here, the calls run in the loop
+    store.close()
+
+
 async def test_a_write_while_another_process_holds_the_database_waits_for_it_in_the_thread(tmp_path):
     """In the event loop a locked database is never waited for; the call goes to the store's thread."""
     store = SqliteStore(tmp_path / "state.db")

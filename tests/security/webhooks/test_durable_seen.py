@@ -75,6 +75,37 @@ async def test_concurrent_adds_of_one_key_have_exactly_one_winner(tmp_path):
         store.close()
 
 
+def open_together(stores: list[SqliteStore]) -> list[Exception]:
+    """Each store opens its connection in a thread of its own, all at the same moment; what they raised."""
+    together, failures = threading.Barrier(len(stores)), []
+
+    def open_(store: SqliteStore) -> None:
+        together.wait()
+        try:
+            store._connection()
+        except sqlite3.Error as err:
+            failures.append(err)
+
+    threads = [threading.Thread(target=open_, args=(store,)) for store in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return failures
+
+
+def test_two_stores_opening_a_new_file_at_the_same_moment_both_open_it(tmp_path):
+    """Both switch the new file to WAL at once: SQLite refuses one without waiting (1 time in 4 here)."""
+    for attempt in range(40):
+        path = tmp_path / f"state-{attempt}.db"
+        stores = [SqliteStore(path), SqliteStore(path)]
+        assert open_together(stores) == []
+        with sqlite3.connect(path) as db:
+            assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        for store in stores:
+            store.close()
+
+
 async def test_store_calls_never_wait_for_the_event_loops_shared_threads(tmp_path):
     """Calls queue in the store's own thread: a busy default executor (the inbox's) does not hold them."""
     loop = asyncio.get_running_loop()

@@ -15,8 +15,9 @@ server restarted) fails as "unreachable" and `bot.rasa_server.action_retry` call
 
 The session also writes the request (the whole session's events and the domain, tens of kilobytes)
 with ujson, a C encoder Rasa already depends on, instead of the json module: about half the time, for
-what was 5% of the process in the sixth round's profile. A value ujson cannot write the way json does
-(NaN, an integer beyond 64 bits) goes through json as before.
+what was 5% of the process in the sixth round's profile. ujson 5 writes NaN, infinities, big integers
+and lone surrogates as json does (tests/bot/rasa_server/test_action_connections.py); a value it
+refuses (bytes, other objects) goes to json, which writes it or raises as before.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def dumps(value: Any) -> str:
     """JSON text of `value`, as json.dumps would parse back; ujson's when it can write it."""
     try:
         return ujson.dumps(value, escape_forward_slashes=False, reject_bytes=True)
-    except (TypeError, ValueError, OverflowError):  # NaN, infinity, huge integers, other types
+    except (TypeError, ValueError, OverflowError):  # refused (bytes, other objects): json's answer
         return json.dumps(value)
 
 

@@ -113,8 +113,15 @@ async def test_the_request_is_written_by_ujson_and_reads_back_as_rasas_own_paylo
     assert "0.8734129" in sent.decode() and "0.3333333333333333" in sent.decode()  # floats round-trip
 
 
-@pytest.mark.parametrize("value", [float("nan"), float("inf"), 2**70, {"a": [1.5, None, True, "x/y"]}])
-def test_what_ujson_cannot_write_like_json_goes_through_json(value):
+@pytest.mark.parametrize(
+    "value", [float("nan"), float("inf"), 2**70, "x\ud800y", {"a": [1.5, None, True, "x/y"]}]
+)
+def test_values_at_jsons_edges_read_back_as_json_writes_them(value):
     written = action_connections.dumps(value)
     back, expected = json.loads(written), json.loads(json.dumps(value))
     assert back == expected or (math.isnan(back) and math.isnan(expected))
+
+
+def test_what_ujson_refuses_gets_jsons_own_answer():
+    with pytest.raises(TypeError, match="bytes is not JSON serializable"):
+        action_connections.dumps({"body": b"raw"})

@@ -104,7 +104,8 @@ def answering_after(seconds: float):
     return answer
 
 
-async def test_a_turn_without_an_answer_marks_the_message_seen_and_shows_no_typing(messenger):
+async def test_a_turn_without_an_answer_marks_the_message_seen_and_shows_no_typing(messenger, monkeypatch):
+    monkeypatch.setattr(meta_output, "TYPING_AFTER", 5.0)  # a loaded machine's pauses are no answer's delay
     await messenger.post(fixture("messenger", "message__text"))
     await messenger.settle()  # the turn has ended, and with it its sender actions
     assert sends(messenger) == ["mark_seen"]
